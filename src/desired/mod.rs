@@ -1,0 +1,3 @@
+//! The desired model and how configuration becomes it.
+
+pub mod model;

@@ -1,0 +1,154 @@
+//! The validated desired state: what the configuration asks for, with every reference
+//! resolved, every default applied and every secret wrapped in [`Sensitive`]. It is the input
+//! of `plan::diff`, and its serialised form (secrets only as fingerprints) is hashed into
+//! the configuration digest that binds saved plans.
+
+use crate::address::Address;
+use crate::keytype::KeyType;
+use crate::secret::Sensitive;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Desired {
+    /// The configuration directory every relative path was resolved against.
+    pub config_dir: PathBuf,
+    pub state: StateSettings,
+    /// Upper bound of concurrent actions in apply (`certform { parallelism = N }`, default 10).
+    pub parallelism: usize,
+    /// Keyed by account name (the `NAME` in `account "NAME"`).
+    pub accounts: BTreeMap<String, AccountSpec>,
+    /// Keyed by solver address (`http_solver.web`, `dns_solver.bind`, ...).
+    pub solvers: BTreeMap<Address, SolverSpec>,
+    /// Keyed by certificate address (one per `for_each` instance).
+    pub certificates: BTreeMap<Address, CertificateSpec>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StateSettings {
+    pub backend: BackendSettings,
+    /// age recipients (`age1...`, `ssh-ed25519 ...`, `ssh-rsa ...`) as written.
+    pub recipients: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum BackendSettings {
+    /// An absolute path (relative paths in config are resolved against the config dir).
+    /// Default: `<config_dir>/state/default.certstate`.
+    Local { path: PathBuf },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountSpec {
+    pub name: String,
+    /// The directory URL, shortcuts (`letsencrypt`, ...) already expanded.
+    pub directory: String,
+    pub contact: Vec<String>,
+    pub terms_of_service_agreed: bool,
+    pub key_type: KeyType,
+    /// Absolute path of a PEM bundle of extra roots to trust for the ACME server.
+    pub ca_bundle: Option<PathBuf>,
+    pub external_account_binding: Option<ExternalAccountBinding>,
+    pub key_rotation_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExternalAccountBinding {
+    pub kid: String,
+    pub hmac_key: Sensitive,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum SolverSpec {
+    Http(HttpSolverSpec),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum HttpSolverSpec {
+    /// Write `<webroot>/.well-known/acme-challenge/<token>` (absolute path).
+    Webroot { webroot: PathBuf },
+    /// Serve challenges from a built-in HTTP server bound to this address
+    /// (`":80"` in config means all interfaces, port 80; stored as `0.0.0.0:80`).
+    Listen { listen: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateSpec {
+    pub address: Address,
+    /// Account name (key of `Desired::accounts`).
+    pub account: String,
+    /// As written, lower-cased; the first is the common name.
+    pub domains: Vec<String>,
+    pub key_type: KeyType,
+    /// The solver chosen for each domain (validation guarantees every domain has one).
+    pub solver_for: BTreeMap<String, Address>,
+    pub renew_before: RenewBefore,
+    pub reuse_key: bool,
+    pub revoke_on_destroy: bool,
+    pub revoke_replaced_after: Option<Duration>,
+    pub profile: Option<String>,
+    pub preferred_chain: Option<String>,
+    pub must_staple: bool,
+    pub outputs: Vec<OutputSpec>,
+    pub check_endpoint: Option<String>,
+}
+
+/// When a certificate is due for renewal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RenewBefore {
+    /// `renew_before = "30d"`: renew when less than this remains.
+    Remaining(Duration),
+    /// `renew_before = "33%"`: renew when less than this share of the lifetime remains.
+    PercentOfLifetime(u8),
+}
+
+impl Default for RenewBefore {
+    /// One third of the lifetime, as certbot and Let's Encrypt recommend.
+    fn default() -> Self {
+        RenewBefore::PercentOfLifetime(33)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputSpec {
+    /// The label of the `output "NAME"` block.
+    pub name: String,
+    /// Absolute paths. With `directory = D`, all four are set to D/cert.pem, D/chain.pem,
+    /// D/fullchain.pem, D/privkey.pem (certbot layout); otherwise only those given.
+    pub cert: Option<PathBuf>,
+    pub chain: Option<PathBuf>,
+    pub fullchain: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Unix permission bits, e.g. 0o600 (default for the key) and 0o644 (default otherwise).
+    pub key_mode: u32,
+    pub mode: u32,
+    /// argv of a command to run once per apply after every output naming it was written.
+    pub on_change: Option<Vec<String>>,
+}
+
+/// What a file of an output holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFileKind {
+    Cert,
+    Chain,
+    Fullchain,
+    Key,
+}
+
+impl OutputSpec {
+    /// The files this output writes, in a fixed order, with the mode each must have.
+    pub fn files(&self) -> Vec<(OutputFileKind, &PathBuf, u32)> {
+        [
+            (OutputFileKind::Cert, &self.cert, self.mode),
+            (OutputFileKind::Chain, &self.chain, self.mode),
+            (OutputFileKind::Fullchain, &self.fullchain, self.mode),
+            (OutputFileKind::Key, &self.key, self.key_mode),
+        ]
+        .into_iter()
+        .filter_map(|(kind, path, mode)| path.as_ref().map(|p| (kind, p, mode)))
+        .collect()
+    }
+}

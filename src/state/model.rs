@@ -1,0 +1,147 @@
+//! The state model. [`State`] is the public half: everything `plan`, `show` and
+//! `state list` need, readable without the age identity. [`Secrets`] is the secret half:
+//! account credentials and certificate private keys, only ever stored age-encrypted.
+
+use crate::address::Address;
+use crate::desired::model::OutputFileKind;
+use crate::keytype::KeyType;
+use crate::secret::Sensitive;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use time::OffsetDateTime;
+
+/// The version of the state document this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub format_version: u32,
+    /// Fixed when the state is created; a state from another lineage is another state.
+    pub lineage: uuid::Uuid,
+    /// Incremented on every write.
+    pub serial: u64,
+    /// Keyed by account name.
+    pub accounts: BTreeMap<String, AccountState>,
+    /// Keyed by certificate address.
+    pub certificates: BTreeMap<Address, CertificateState>,
+}
+
+impl State {
+    pub fn new() -> Self {
+        State {
+            format_version: FORMAT_VERSION,
+            lineage: uuid::Uuid::new_v4(),
+            serial: 0,
+            accounts: BTreeMap::new(),
+            certificates: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::new()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub directory: String,
+    /// The account URL the CA assigned (the `kid` of every request).
+    pub account_url: String,
+    pub contact: Vec<String>,
+    pub key_type: KeyType,
+    #[serde(with = "time::serde::rfc3339")]
+    pub key_created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertificateState {
+    /// Account name the certificate was issued through.
+    pub account: String,
+    /// Directory URL of the CA that issued it.
+    pub directory: String,
+    /// As requested; the first is the common name.
+    pub domains: Vec<String>,
+    pub key_type: KeyType,
+    pub must_staple: bool,
+    pub profile: Option<String>,
+    /// Copied from the configuration at issuance, so removing the block from the
+    /// configuration still knows whether to revoke.
+    pub revoke_on_destroy: bool,
+    /// Lower-case hex serial number.
+    pub serial_number: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// Issuer distinguished name of the leaf.
+    pub issuer: String,
+    /// SHA-256 of the leaf's SubjectPublicKeyInfo, hex.
+    pub spki_sha256: String,
+    /// The leaf certificate, PEM (public).
+    pub certificate_pem: String,
+    /// The issuer chain without the leaf, PEM (public).
+    pub chain_pem: String,
+    /// Where the URL of the order that issued it is known.
+    pub order_url: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub issued_at: OffsetDateTime,
+    /// Outputs as last deployed, keyed by output name.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, DeployedOutput>,
+}
+
+/// What apply wrote for one `output` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeployedOutput {
+    pub files: Vec<DeployedFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeployedFile {
+    pub kind: OutputFileKind,
+    pub path: PathBuf,
+    /// SHA-256 of the bytes written, hex. For the key file this is a digest of secret
+    /// material, which reveals nothing usable.
+    pub sha256: String,
+    pub mode: u32,
+}
+
+/// The secret half, decrypted. Never serialised anywhere but inside the age envelope.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Secrets {
+    pub accounts: BTreeMap<String, AccountSecret>,
+    pub certificates: BTreeMap<Address, CertificateSecret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountSecret {
+    /// instant-acme's `AccountCredentials` as JSON (holds the PKCS#8 account key).
+    #[serde(with = "sensitive_string")]
+    pub credentials: Sensitive,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertificateSecret {
+    /// The certificate's private key, PKCS#8 PEM.
+    #[serde(with = "sensitive_string")]
+    pub private_key_pem: Sensitive,
+}
+
+/// Serialises a [`Sensitive`] as its real text; only for the encrypted secret half.
+mod sensitive_string {
+    use crate::secret::Sensitive;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Sensitive, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(value.expose())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Sensitive, D::Error> {
+        Ok(Sensitive::new(String::deserialize(deserializer)?))
+    }
+}
