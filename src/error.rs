@@ -37,12 +37,12 @@ pub enum Error {
     #[error("{0}")]
     Deploy(String),
 
-    #[error("{context}: {path}: {source}")]
+    /// The I/O error is part of the message (not a separate cause) so it prints once.
+    #[error("{context}: {path}: {cause}")]
     Io {
         context: String,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     #[error("{0}")]
@@ -60,11 +60,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Shorthand for an I/O error with the operation and path that failed.
-    pub fn io(context: impl Into<String>, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(
+        context: impl Into<String>,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         Error::Io {
             context: context.into(),
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 }

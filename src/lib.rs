@@ -4,11 +4,22 @@
 //! `plan` (pure diff against `state`) → `apply` (executes, persisting state after every
 //! action). `render` owns every byte shown to a user; `ops` sequences each command.
 
+pub mod acme;
 pub mod address;
+pub mod apply;
+pub mod cli;
+pub mod config;
+pub mod deploy;
 pub mod desired;
+pub mod diag;
 pub mod error;
+pub mod keys;
 pub mod keytype;
+pub mod ops;
+pub mod plan;
+pub mod render;
 pub mod secret;
+pub mod solver;
 pub mod state;
 
 pub use error::{Error, Result};

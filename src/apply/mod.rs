@@ -1,0 +1,227 @@
+//! The executor: walks the plan's graph in dependency order with bounded parallelism,
+//! carries out each change through the ACME, solver and deploy ports, and persists state
+//! after every completed action. A failure stops that node and its dependants, never its
+//! siblings; `on_change` hooks run when at least one change that feeds them succeeded.
+
+mod actions;
+
+use crate::acme::AcmeAccount;
+use crate::desired::model::Desired;
+use crate::error::{Error, Result};
+use crate::plan::graph::{ExecGraph, Node};
+use crate::plan::Change;
+use crate::solver::Solvers;
+use crate::state::model::{Secrets, State};
+use crate::state::Persister;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use tokio::task::JoinSet;
+
+/// What happened to one node of the graph.
+#[derive(Debug)]
+pub enum Outcome {
+    Succeeded(String),
+    Failed(Error),
+    Skipped(String),
+}
+
+/// Progress events, rendered by the caller (TTY or plain log lines).
+pub trait Observer: Send + Sync {
+    fn started(&self, label: &str);
+    fn finished(&self, label: &str, outcome: &Outcome);
+}
+
+/// One line per node, in the order of `graph` nodes.
+#[derive(Debug)]
+pub struct Report {
+    pub results: Vec<(String, Outcome)>,
+}
+
+impl Report {
+    pub fn failed(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
+            .count()
+    }
+}
+
+/// State and secrets as apply changes them; every change is persisted before the lock on
+/// this ledger is released, so a crash loses at most the action in flight.
+pub struct Ledger {
+    pub state: State,
+    pub secrets: Secrets,
+    persister: Persister,
+}
+
+impl Ledger {
+    pub fn new(state: State, secrets: Secrets, persister: Persister) -> Self {
+        Ledger {
+            state,
+            secrets,
+            persister,
+        }
+    }
+
+    /// Applies `edit` and writes the state at once.
+    pub fn commit(&mut self, edit: impl FnOnce(&mut State, &mut Secrets)) -> Result<()> {
+        edit(&mut self.state, &mut self.secrets);
+        self.persister.persist(&mut self.state, &self.secrets)
+    }
+}
+
+/// Everything a running action may touch.
+pub(crate) struct Context {
+    pub desired: Desired,
+    pub changes: Vec<Change>,
+    pub ledger: Mutex<Ledger>,
+    pub solvers: Solvers,
+    /// ACME accounts loaded or created during this apply, by account name.
+    pub accounts: tokio::sync::Mutex<HashMap<String, Arc<AcmeAccount>>>,
+}
+
+/// Runs every node of `graph`, at most `parallelism` at a time. Returns the report and
+/// the ledger (so the caller can shut the solvers down and report the final serial).
+pub async fn execute(
+    desired: Desired,
+    changes: Vec<Change>,
+    graph: &ExecGraph,
+    ledger: Ledger,
+    solvers: Solvers,
+    parallelism: usize,
+    observer: Arc<dyn Observer>,
+) -> (Report, Ledger, Solvers) {
+    let context = Arc::new(Context {
+        desired,
+        changes,
+        ledger: Mutex::new(ledger),
+        solvers,
+        accounts: tokio::sync::Mutex::new(HashMap::new()),
+    });
+    let n = graph.len();
+    let labels: Vec<String> = (0..n).map(|i| label(&context, graph.node(i))).collect();
+    let mut waiting_on: Vec<usize> = (0..n).map(|i| graph.dependencies(i).len()).collect();
+    let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
+    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting_on[i] == 0).collect();
+    let mut running = JoinSet::new();
+
+    loop {
+        while running.len() < parallelism.max(1) {
+            let Some(i) = ready.pop_front() else { break };
+            match blocked_by(graph, i, &outcomes, &labels) {
+                Some(reason) => {
+                    let outcome = Outcome::Skipped(reason);
+                    observer.finished(&labels[i], &outcome);
+                    settle(
+                        graph,
+                        i,
+                        outcome,
+                        &mut outcomes,
+                        &mut waiting_on,
+                        &mut ready,
+                    );
+                }
+                None => {
+                    observer.started(&labels[i]);
+                    let context = context.clone();
+                    let node = graph.node(i).clone();
+                    running.spawn(async move { (i, actions::run(&context, &node).await) });
+                }
+            }
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (i, result) = joined.unwrap_or_else(|e| {
+            (
+                usize::MAX,
+                Err(Error::Bug(format!("an apply task panicked: {e}"))),
+            )
+        });
+        if i == usize::MAX {
+            // A panicking task cannot be attributed; stop scheduling new work.
+            ready.clear();
+            continue;
+        }
+        let outcome = match result {
+            Ok(detail) => Outcome::Succeeded(detail),
+            Err(error) => Outcome::Failed(error),
+        };
+        observer.finished(&labels[i], &outcome);
+        settle(
+            graph,
+            i,
+            outcome,
+            &mut outcomes,
+            &mut waiting_on,
+            &mut ready,
+        );
+    }
+
+    let results = labels
+        .into_iter()
+        .zip(outcomes)
+        .map(|(label, outcome)| {
+            (
+                label,
+                outcome
+                    .unwrap_or_else(|| Outcome::Skipped("not started: apply stopped early".into())),
+            )
+        })
+        .collect();
+    let context =
+        Arc::try_unwrap(context).unwrap_or_else(|_| unreachable!("every task has finished"));
+    let ledger = context
+        .ledger
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    (Report { results }, ledger, context.solvers)
+}
+
+/// Why node `i` must not run, if one of its dependencies did not succeed. A change needs
+/// all of its dependencies; a hook needs at least one (files changed, so reload).
+fn blocked_by(
+    graph: &ExecGraph,
+    i: usize,
+    outcomes: &[Option<Outcome>],
+    labels: &[String],
+) -> Option<String> {
+    let dependencies = graph.dependencies(i);
+    let unmet: Vec<&str> = dependencies
+        .iter()
+        .filter(|&&d| !matches!(outcomes[d], Some(Outcome::Succeeded(_))))
+        .map(|&d| labels[d].as_str())
+        .collect();
+    let blocked = match graph.node(i) {
+        Node::Change(_) => !unmet.is_empty(),
+        Node::Hook(_) => !dependencies.is_empty() && unmet.len() == dependencies.len(),
+    };
+    blocked.then(|| format!("skipped because {} did not complete", unmet.join(", ")))
+}
+
+fn settle(
+    graph: &ExecGraph,
+    i: usize,
+    outcome: Outcome,
+    outcomes: &mut [Option<Outcome>],
+    waiting_on: &mut [usize],
+    ready: &mut VecDeque<usize>,
+) {
+    outcomes[i] = Some(outcome);
+    for dependant in graph.dependants(i) {
+        waiting_on[dependant] -= 1;
+        if waiting_on[dependant] == 0 {
+            ready.push_back(dependant);
+        }
+    }
+}
+
+fn label(context: &Context, node: &Node) -> String {
+    match node {
+        Node::Change(i) => {
+            let change = &context.changes[*i];
+            format!("{} ({})", change.address, change.action)
+        }
+        Node::Hook(argv) => format!("on_change {}", argv.join(" ")),
+    }
+}

@@ -1,0 +1,81 @@
+//! One file per command. This is the only place that sequences the stages:
+//! load config → lock → read state → refresh → diff → execute → persist → unlock.
+
+pub mod apply;
+pub mod init;
+pub mod plan;
+pub mod show;
+
+use crate::desired::model::{BackendSettings, Desired};
+use crate::desired::{self, VarInputs};
+use crate::error::{Error, Result};
+use crate::plan::Observed;
+use crate::render::Style;
+use crate::state::model::State;
+use crate::state::{LocalStore, StoredState};
+use std::path::{Path, PathBuf};
+
+/// Options every command shares.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub config_dir: PathBuf,
+    pub vars: VarInputs,
+    pub style: Style,
+    pub identity: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+/// What a command asks `main` to exit with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success,
+    /// `--detailed-exitcode` and there are changes.
+    Changes,
+}
+
+/// Loads and validates the configuration; diagnostics become one rendered error.
+pub fn load_desired(globals: &Globals) -> Result<Desired> {
+    desired::load(&globals.config_dir, &globals.vars).map_err(|diagnostics| Error::Config {
+        count: diagnostics.len(),
+        rendered: crate::render::diagnostics::render_diagnostics(&diagnostics, globals.style.color),
+    })
+}
+
+pub fn store_for(desired: &Desired) -> LocalStore {
+    match &desired.state.backend {
+        BackendSettings::Local { path } => LocalStore::new(path.clone()),
+    }
+}
+
+/// The public half of state, or `None` before the first apply.
+pub fn read_state(store: &LocalStore) -> Result<Option<StoredState>> {
+    store.read()
+}
+
+/// Looks at every output file the configuration or the state names.
+pub fn refresh(desired: &Desired, state: &State) -> Observed {
+    let wanted = desired
+        .certificates
+        .values()
+        .flat_map(|c| c.outputs.iter())
+        .flat_map(|o| o.files().into_iter().map(|(_, path, _)| path.as_path()));
+    let deployed = state
+        .certificates
+        .values()
+        .flat_map(|c| c.outputs.values())
+        .flat_map(|o| o.files.iter().map(|f| f.path.as_path()));
+    crate::deploy::observe(
+        wanted
+            .chain(deployed)
+            .collect::<std::collections::BTreeSet<&Path>>(),
+    )
+}
+
+/// Parses `30s`, `15m`, `2h`, `1d` for command-line flags.
+pub fn parse_flag_duration(text: &str, flag: &str) -> Result<std::time::Duration> {
+    crate::config::parse_duration(text).map_err(|why| {
+        Error::Usage(format!(
+            "--{flag} {text:?} is not a duration: {why} (write it like 30s, 5m or 1h)"
+        ))
+    })
+}

@@ -1,0 +1,94 @@
+//! Read-only views: `show`, `state list`, `state show`, `validate`, and `force-unlock`.
+//! None of them needs the identity.
+
+use super::{load_desired, read_state, store_for, Exit, Globals};
+use crate::address::{Address, Kind};
+use crate::error::{Error, Result};
+use crate::plan::saved::SavedPlan;
+use crate::render;
+use crate::state::model::State;
+use std::path::Path;
+
+fn current_state(globals: &Globals) -> Result<State> {
+    let desired = load_desired(globals)?;
+    Ok(read_state(&store_for(&desired))?
+        .map(|s| s.state)
+        .unwrap_or_default())
+}
+
+pub fn show(globals: &Globals, plan_file: Option<&Path>, json: bool) -> Result<Exit> {
+    match plan_file {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| Error::io("Cannot read the saved plan", path, e))?;
+            let saved = SavedPlan::from_bytes(&bytes, path)?;
+            if json {
+                print!("{}", render::plan::json(&saved));
+            } else {
+                print!("{}", render::plan::text(&saved.changes, globals.style));
+            }
+        }
+        None => {
+            let state = current_state(globals)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&state).expect("state serialises")
+                );
+            } else {
+                print!("{}", render::state::show(&state));
+            }
+        }
+    }
+    Ok(Exit::Success)
+}
+
+pub fn list(globals: &Globals) -> Result<Exit> {
+    print!("{}", render::state::list(&current_state(globals)?));
+    Ok(Exit::Success)
+}
+
+pub fn show_one(globals: &Globals, address: &str) -> Result<Exit> {
+    let address: Address = address
+        .parse()
+        .map_err(|e: crate::address::ParseAddressError| Error::Usage(e.to_string()))?;
+    let state = current_state(globals)?;
+    let missing = || {
+        Error::Usage(format!(
+            "{address} is not in the state. `certform state list` shows what is."
+        ))
+    };
+    let text = match address.kind {
+        Kind::Account => render::state::account(
+            &address.name,
+            state.accounts.get(&address.name).ok_or_else(missing)?,
+        ),
+        Kind::Certificate => render::state::certificate(
+            &address,
+            state.certificates.get(&address).ok_or_else(missing)?,
+        ),
+        _ => return Err(Error::Usage(format!("{address}: solvers have no state"))),
+    };
+    print!("{text}");
+    Ok(Exit::Success)
+}
+
+pub fn validate(globals: &Globals) -> Result<Exit> {
+    let desired = load_desired(globals)?;
+    if !globals.quiet {
+        println!(
+            "Success! The configuration is valid: {} account(s), {} certificate(s), {} solver(s).",
+            desired.accounts.len(),
+            desired.certificates.len(),
+            desired.solvers.len()
+        );
+    }
+    Ok(Exit::Success)
+}
+
+pub fn force_unlock(globals: &Globals, lock_id: &str) -> Result<Exit> {
+    let desired = load_desired(globals)?;
+    store_for(&desired).force_unlock(lock_id)?;
+    println!("The state has been unlocked (lock {lock_id} removed).");
+    Ok(Exit::Success)
+}

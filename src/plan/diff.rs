@@ -1,0 +1,408 @@
+//! `diff`: the pure heart of certform. Given the desired model, the public half of state,
+//! what a refresh observed on disk and the current time, it returns the changes apply must
+//! make, each with its reasons. No I/O and no clock, so it is table-tested.
+
+use super::{Action, AttrValue, Attributes, Change, Reason};
+use crate::address::{Address, Kind};
+use crate::desired::model::{AccountSpec, CertificateSpec, Desired, OutputSpec, RenewBefore};
+use crate::state::model::{AccountState, CertificateState, State};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use time::OffsetDateTime;
+
+/// What a refresh learned before planning: the output files as they are on disk.
+/// A path that was looked at and does not exist maps to `None`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    pub files: BTreeMap<PathBuf, Option<FileFacts>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFacts {
+    pub sha256: String,
+    pub mode: u32,
+}
+
+/// Flags that steer a plan: `--target` and `--replace`.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    pub targets: Vec<Address>,
+    pub replace: Vec<Address>,
+}
+
+/// Computes the changes, accounts first, then certificates, each group in address order.
+pub fn diff(
+    desired: &Desired,
+    state: &State,
+    observed: &Observed,
+    now: OffsetDateTime,
+    options: &PlanOptions,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for (name, spec) in &desired.accounts {
+        if let Some(change) = diff_account(name, spec, state.accounts.get(name)) {
+            changes.push(change);
+        }
+    }
+    for (address, spec) in &desired.certificates {
+        let account = &desired.accounts[&spec.account];
+        let replace = options.replace.iter().any(|r| r.selects(address));
+        let current = state.certificates.get(address);
+        if let Some(change) = diff_certificate(spec, account, current, observed, now, replace) {
+            changes.push(change);
+        }
+    }
+    for (address, current) in &state.certificates {
+        if !desired.certificates.contains_key(address) {
+            changes.push(Change {
+                address: address.clone(),
+                action: if current.revoke_on_destroy {
+                    Action::Revoke
+                } else {
+                    Action::Delete
+                },
+                reasons: vec![Reason::RemovedFromConfig {
+                    revoke_on_destroy: current.revoke_on_destroy,
+                }],
+                before: Some(certificate_attributes_from_state(current)),
+                after: None,
+            });
+        }
+    }
+    for (name, current) in &state.accounts {
+        if !desired.accounts.contains_key(name) {
+            changes.push(Change {
+                address: Address::account(name),
+                action: Action::Delete,
+                reasons: vec![Reason::AccountRemoved],
+                before: Some(account_attributes_from_state(current)),
+                after: None,
+            });
+        }
+    }
+    if options.targets.is_empty() {
+        changes
+    } else {
+        restrict_to_targets(changes, desired, state, &options.targets)
+    }
+}
+
+fn diff_account(name: &str, spec: &AccountSpec, current: Option<&AccountState>) -> Option<Change> {
+    let address = Address::account(name);
+    let after = Some(account_attributes(spec));
+    let Some(current) = current else {
+        return Some(Change {
+            address,
+            action: Action::Create,
+            reasons: vec![Reason::NewAccount {
+                directory: spec.directory.clone(),
+            }],
+            before: None,
+            after,
+        });
+    };
+    let before = Some(account_attributes_from_state(current));
+    if current.directory != spec.directory {
+        return Some(Change {
+            address,
+            action: Action::Create,
+            reasons: vec![Reason::AccountDirectoryChanged {
+                from: current.directory.clone(),
+                to: spec.directory.clone(),
+            }],
+            before,
+            after,
+        });
+    }
+    if current.contact != spec.contact {
+        return Some(Change {
+            address,
+            action: Action::Update,
+            reasons: vec![Reason::ContactChanged {
+                from: current.contact.clone(),
+                to: spec.contact.clone(),
+            }],
+            before,
+            after,
+        });
+    }
+    None
+}
+
+fn diff_certificate(
+    spec: &CertificateSpec,
+    account: &AccountSpec,
+    current: Option<&CertificateState>,
+    observed: &Observed,
+    now: OffsetDateTime,
+    replace: bool,
+) -> Option<Change> {
+    let after = Some(certificate_attributes(spec, account));
+    let change = |action, reasons, before| Change {
+        address: spec.address.clone(),
+        action,
+        reasons,
+        before,
+        after: after.clone(),
+    };
+    let Some(current) = current else {
+        return Some(change(Action::Issue, vec![Reason::NewCertificate], None));
+    };
+    let before = Some(certificate_attributes_from_state(current));
+
+    let mut reissue = config_changes(spec, account, current);
+    if replace {
+        reissue.push(Reason::ReplaceRequested);
+    }
+    if !reissue.is_empty() {
+        return Some(change(Action::Reissue, reissue, before));
+    }
+    if let Some(reason) = renewal_due(spec.renew_before, current, now) {
+        return Some(change(Action::Renew, vec![reason], before));
+    }
+    let drift: Vec<Reason> = spec
+        .outputs
+        .iter()
+        .flat_map(|o| output_drift(o, current, observed))
+        .collect();
+    if !drift.is_empty() {
+        return Some(change(Action::Redeploy, drift, before));
+    }
+    None
+}
+
+/// Configuration changes that need a new certificate.
+fn config_changes(
+    spec: &CertificateSpec,
+    account: &AccountSpec,
+    current: &CertificateState,
+) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    let wanted: BTreeSet<&String> = spec.domains.iter().collect();
+    let have: BTreeSet<&String> = current.domains.iter().collect();
+    if wanted != have {
+        reasons.push(Reason::DomainsChanged {
+            added: spec
+                .domains
+                .iter()
+                .filter(|d| !have.contains(d))
+                .cloned()
+                .collect(),
+            removed: current
+                .domains
+                .iter()
+                .filter(|d| !wanted.contains(d))
+                .cloned()
+                .collect(),
+        });
+    } else if spec.domains.first() != current.domains.first() {
+        reasons.push(Reason::CommonNameChanged {
+            from: current.domains.first().cloned().unwrap_or_default(),
+            to: spec.domains.first().cloned().unwrap_or_default(),
+        });
+    }
+    if spec.key_type != current.key_type {
+        reasons.push(Reason::KeyTypeChanged {
+            from: current.key_type.to_string(),
+            to: spec.key_type.to_string(),
+        });
+    }
+    if spec.account != current.account {
+        reasons.push(Reason::AccountChanged {
+            from: current.account.clone(),
+            to: spec.account.clone(),
+        });
+    } else if account.directory != current.directory {
+        reasons.push(Reason::CertificateDirectoryChanged {
+            from: current.directory.clone(),
+            to: account.directory.clone(),
+        });
+    }
+    if spec.must_staple != current.must_staple {
+        reasons.push(Reason::MustStapleChanged {
+            to: spec.must_staple,
+        });
+    }
+    if spec.profile != current.profile {
+        reasons.push(Reason::ProfileChanged {
+            from: current.profile.clone(),
+            to: spec.profile.clone(),
+        });
+    }
+    reasons
+}
+
+/// `Some(reason)` when less than `renew_before` of the certificate's life remains.
+pub fn renewal_due(
+    policy: RenewBefore,
+    current: &CertificateState,
+    now: OffsetDateTime,
+) -> Option<Reason> {
+    let remaining = current.not_after - now;
+    let (threshold, description) = match policy {
+        RenewBefore::Remaining(duration) => (
+            time::Duration::try_from(duration).unwrap_or(time::Duration::MAX),
+            format!("renew_before = {}", format_duration(duration)),
+        ),
+        RenewBefore::PercentOfLifetime(percent) => {
+            let lifetime = current.not_after - current.not_before;
+            let days = lifetime.whole_days();
+            (
+                lifetime * f64::from(percent) / 100.0,
+                format!("renew_before = {percent}% of a {days}-day lifetime"),
+            )
+        }
+    };
+    (remaining <= threshold).then(|| Reason::RenewalDue {
+        days_left: remaining.whole_days(),
+        not_after: current.not_after.date().to_string(),
+        policy: description,
+    })
+}
+
+/// Formats a duration the way configuration writes it: the largest whole unit.
+pub fn format_duration(duration: std::time::Duration) -> String {
+    let secs = duration.as_secs();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs >= size && secs % size == 0 {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
+}
+
+/// Why an output must be written again, if it must.
+fn output_drift(
+    output: &OutputSpec,
+    current: &CertificateState,
+    observed: &Observed,
+) -> Vec<Reason> {
+    let Some(deployed) = current.outputs.get(&output.name) else {
+        return vec![Reason::OutputAdded {
+            output: output.name.clone(),
+        }];
+    };
+    let wanted: Vec<_> = output.files();
+    let same_layout = wanted.len() == deployed.files.len()
+        && wanted
+            .iter()
+            .zip(&deployed.files)
+            .all(|((kind, path, _), file)| *kind == file.kind && **path == file.path);
+    if !same_layout {
+        return vec![Reason::OutputPathsChanged {
+            output: output.name.clone(),
+        }];
+    }
+    let mut reasons = Vec::new();
+    for ((_, path, mode), file) in wanted.iter().zip(&deployed.files) {
+        let shown = path.display().to_string();
+        match observed.files.get(*path) {
+            Some(None) => reasons.push(Reason::FileMissing { path: shown }),
+            Some(Some(facts)) if facts.sha256 != file.sha256 => {
+                reasons.push(Reason::FileChanged { path: shown })
+            }
+            Some(Some(facts)) if facts.mode != *mode => reasons.push(Reason::FileModeChanged {
+                path: shown,
+                actual: format!("{:04o}", facts.mode),
+                expected: format!("{mode:04o}"),
+            }),
+            // Matching, or not observed (a refresh that skipped files reports no drift).
+            _ => {}
+        }
+    }
+    reasons
+}
+
+/// Keeps the changes a target selects, plus the account changes they depend on.
+fn restrict_to_targets(
+    changes: Vec<Change>,
+    desired: &Desired,
+    state: &State,
+    targets: &[Address],
+) -> Vec<Change> {
+    let selected = |a: &Address| targets.iter().any(|t| t.selects(a));
+    let needed_accounts: BTreeSet<Address> = changes
+        .iter()
+        .filter(|c| c.kind() == Kind::Certificate && selected(&c.address))
+        .filter_map(|c| {
+            desired
+                .certificates
+                .get(&c.address)
+                .map(|spec| spec.account.clone())
+                .or_else(|| {
+                    state
+                        .certificates
+                        .get(&c.address)
+                        .map(|s| s.account.clone())
+                })
+        })
+        .map(Address::account)
+        .collect();
+    changes
+        .into_iter()
+        .filter(|c| selected(&c.address) || needed_accounts.contains(&c.address))
+        .collect()
+}
+
+fn text(value: impl Into<String>) -> AttrValue {
+    AttrValue::Text(value.into())
+}
+
+fn account_attributes(spec: &AccountSpec) -> Attributes {
+    Attributes::from([
+        ("directory".into(), text(&spec.directory)),
+        ("contact".into(), AttrValue::List(spec.contact.clone())),
+        ("key_type".into(), text(spec.key_type.as_str())),
+    ])
+}
+
+fn account_attributes_from_state(current: &AccountState) -> Attributes {
+    Attributes::from([
+        ("directory".into(), text(&current.directory)),
+        ("contact".into(), AttrValue::List(current.contact.clone())),
+        ("key_type".into(), text(current.key_type.as_str())),
+        ("account_url".into(), text(&current.account_url)),
+    ])
+}
+
+fn certificate_attributes(spec: &CertificateSpec, account: &AccountSpec) -> Attributes {
+    let mut attributes = Attributes::from([
+        ("account".into(), text(format!("account.{}", spec.account))),
+        ("directory".into(), text(&account.directory)),
+        ("domains".into(), AttrValue::List(spec.domains.clone())),
+        ("key_type".into(), text(spec.key_type.as_str())),
+        ("must_staple".into(), text(spec.must_staple.to_string())),
+    ]);
+    if let Some(profile) = &spec.profile {
+        attributes.insert("profile".into(), text(profile));
+    }
+    attributes
+}
+
+fn certificate_attributes_from_state(current: &CertificateState) -> Attributes {
+    let mut attributes = Attributes::from([
+        (
+            "account".into(),
+            text(format!("account.{}", current.account)),
+        ),
+        ("directory".into(), text(&current.directory)),
+        ("domains".into(), AttrValue::List(current.domains.clone())),
+        ("key_type".into(), text(current.key_type.as_str())),
+        ("must_staple".into(), text(current.must_staple.to_string())),
+        ("serial_number".into(), text(&current.serial_number)),
+        ("not_after".into(), text(rfc3339(current.not_after))),
+    ]);
+    if let Some(profile) = &current.profile {
+        attributes.insert("profile".into(), text(profile));
+    }
+    attributes
+}
+
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+#[cfg(test)]
+#[path = "diff_tests.rs"]
+mod tests;

@@ -1,0 +1,476 @@
+//! Table tests of `diff`: each case is a desired model, a state, what was observed on disk
+//! and a fixed `now`, with the expected actions and reason texts.
+
+use super::*;
+use crate::desired::model::OutputFileKind;
+use crate::desired::model::{BackendSettings, StateSettings};
+use crate::keytype::KeyType;
+use crate::state::model::{DeployedFile, DeployedOutput};
+use std::time::Duration;
+use time::macros::datetime;
+
+const NOW: OffsetDateTime = datetime!(2026-11-28 12:00 UTC);
+const DIR: &str = "https://ca.test/directory";
+
+fn account_spec() -> AccountSpec {
+    AccountSpec {
+        name: "le".into(),
+        directory: DIR.into(),
+        contact: vec!["mailto:ops@example.com".into()],
+        terms_of_service_agreed: true,
+        key_type: KeyType::EcdsaP256,
+        ca_bundle: None,
+        external_account_binding: None,
+        key_rotation_days: None,
+    }
+}
+
+fn account_state() -> AccountState {
+    AccountState {
+        directory: DIR.into(),
+        account_url: "https://ca.test/acct/1".into(),
+        contact: vec!["mailto:ops@example.com".into()],
+        key_type: KeyType::EcdsaP256,
+        key_created_at: NOW,
+        created_at: NOW,
+    }
+}
+
+fn output(dir: &str) -> OutputSpec {
+    OutputSpec {
+        name: "files".into(),
+        cert: Some(PathBuf::from(format!("{dir}/cert.pem"))),
+        chain: None,
+        fullchain: Some(PathBuf::from(format!("{dir}/fullchain.pem"))),
+        key: Some(PathBuf::from(format!("{dir}/privkey.pem"))),
+        key_mode: 0o600,
+        mode: 0o644,
+        on_change: None,
+    }
+}
+
+fn cert_spec(name: &str, domains: &[&str]) -> CertificateSpec {
+    CertificateSpec {
+        address: Address::certificate(name),
+        account: "le".into(),
+        domains: domains.iter().map(|d| d.to_string()).collect(),
+        key_type: KeyType::EcdsaP256,
+        solver_for: BTreeMap::new(),
+        renew_before: RenewBefore::default(),
+        reuse_key: false,
+        revoke_on_destroy: false,
+        revoke_replaced_after: None,
+        profile: None,
+        preferred_chain: None,
+        must_staple: false,
+        outputs: vec![output("/tls")],
+        check_endpoint: None,
+    }
+}
+
+/// A 90-day certificate issued `age_days` before NOW, deployed to /tls.
+fn cert_state(domains: &[&str], age_days: i64) -> CertificateState {
+    let not_before = NOW - time::Duration::days(age_days);
+    let files = [
+        (OutputFileKind::Cert, "/tls/cert.pem", 0o644, "c"),
+        (OutputFileKind::Fullchain, "/tls/fullchain.pem", 0o644, "f"),
+        (OutputFileKind::Key, "/tls/privkey.pem", 0o600, "k"),
+    ]
+    .into_iter()
+    .map(|(kind, path, mode, digest)| DeployedFile {
+        kind,
+        path: path.into(),
+        sha256: digest.into(),
+        mode,
+    })
+    .collect();
+    CertificateState {
+        account: "le".into(),
+        directory: DIR.into(),
+        domains: domains.iter().map(|d| d.to_string()).collect(),
+        key_type: KeyType::EcdsaP256,
+        must_staple: false,
+        profile: None,
+        revoke_on_destroy: false,
+        serial_number: "01ab".into(),
+        not_before,
+        not_after: not_before + time::Duration::days(90),
+        issuer: "CN=Test CA".into(),
+        spki_sha256: "00".into(),
+        certificate_pem: String::new(),
+        chain_pem: String::new(),
+        order_url: None,
+        issued_at: not_before,
+        outputs: BTreeMap::from([("files".to_string(), DeployedOutput { files })]),
+    }
+}
+
+/// Files on disk exactly as `cert_state` recorded them.
+fn observed_ok() -> Observed {
+    let mut observed = Observed::default();
+    for (path, digest, mode) in [
+        ("/tls/cert.pem", "c", 0o644),
+        ("/tls/fullchain.pem", "f", 0o644),
+        ("/tls/privkey.pem", "k", 0o600),
+    ] {
+        observed.files.insert(
+            path.into(),
+            Some(FileFacts {
+                sha256: digest.into(),
+                mode,
+            }),
+        );
+    }
+    observed
+}
+
+fn desired(certs: Vec<CertificateSpec>) -> Desired {
+    Desired {
+        config_dir: "/cfg".into(),
+        state: StateSettings {
+            backend: BackendSettings::Local {
+                path: "/cfg/state/default.certstate".into(),
+            },
+            recipients: vec![],
+        },
+        parallelism: 10,
+        accounts: BTreeMap::from([("le".to_string(), account_spec())]),
+        solvers: BTreeMap::new(),
+        certificates: certs.into_iter().map(|c| (c.address.clone(), c)).collect(),
+    }
+}
+
+fn state(certs: Vec<(&str, CertificateState)>) -> State {
+    let mut state = State::new();
+    state.accounts.insert("le".into(), account_state());
+    for (name, cert) in certs {
+        state.certificates.insert(Address::certificate(name), cert);
+    }
+    state
+}
+
+/// (address, action, reason text) of every change.
+fn summarise(changes: &[Change]) -> Vec<(String, &'static str, String)> {
+    changes
+        .iter()
+        .map(|c| (c.address.to_string(), c.action.as_str(), c.reason_text()))
+        .collect()
+}
+
+fn row(address: &str, action: &'static str, reason: &str) -> (String, &'static str, String) {
+    (address.to_string(), action, reason.to_string())
+}
+
+#[test]
+fn table() {
+    let www = || cert_spec("www", &["example.com", "www.example.com"]);
+    let www_state = |age| cert_state(&["example.com", "www.example.com"], age);
+    let mut missing_key = observed_ok();
+    missing_key.files.insert("/tls/privkey.pem".into(), None);
+    let mut changed_chain = observed_ok();
+    changed_chain.files.insert(
+        "/tls/fullchain.pem".into(),
+        Some(FileFacts {
+            sha256: "other".into(),
+            mode: 0o644,
+        }),
+    );
+    let mut loose_key = observed_ok();
+    loose_key.files.insert(
+        "/tls/privkey.pem".into(),
+        Some(FileFacts {
+            sha256: "k".into(),
+            mode: 0o644,
+        }),
+    );
+
+    struct Case {
+        name: &'static str,
+        desired: Desired,
+        state: State,
+        observed: Observed,
+        options: PlanOptions,
+        expect: Vec<(String, &'static str, String)>,
+    }
+    let cases = vec![
+        Case {
+            name: "empty state: account and certificate are created",
+            desired: desired(vec![www()]),
+            state: State::new(),
+            observed: Observed::default(),
+            options: PlanOptions::default(),
+            expect: vec![
+                row("account.le", "create", "new account at https://ca.test/directory"),
+                row("certificate.www", "issue", "new certificate"),
+            ],
+        },
+        Case {
+            name: "fresh certificate, files intact: no changes",
+            desired: desired(vec![www()]),
+            state: state(vec![("www", www_state(10))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![],
+        },
+        Case {
+            name: "default renew_before: one third of the lifetime",
+            desired: desired(vec![www()]),
+            state: state(vec![("www", www_state(61))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "renew",
+                "expires in 29 days on 2026-12-27 (renew_before = 33% of a 90-day lifetime)",
+            )],
+        },
+        Case {
+            name: "renew_before as a duration",
+            desired: desired(vec![CertificateSpec {
+                renew_before: RenewBefore::Remaining(Duration::from_secs(30 * 86_400)),
+                ..www()
+            }]),
+            state: state(vec![("www", www_state(78))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "renew",
+                "expires in 12 days on 2026-12-10 (renew_before = 30d)",
+            )],
+        },
+        Case {
+            name: "expired certificate",
+            desired: desired(vec![www()]),
+            state: state(vec![("www", www_state(95))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "renew",
+                "expired 5 days ago on 2026-11-23 (renew_before = 33% of a 90-day lifetime)",
+            )],
+        },
+        Case {
+            name: "a domain added: reissue with the list diffed",
+            desired: desired(vec![cert_spec("www", &["example.com", "www.example.com", "api.example.com"])]),
+            state: state(vec![("www", www_state(10))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row("certificate.www", "reissue", "domains changed: + api.example.com")],
+        },
+        Case {
+            name: "key type changed",
+            desired: desired(vec![CertificateSpec {
+                key_type: KeyType::EcdsaP384,
+                ..www()
+            }]),
+            state: state(vec![("www", www_state(10))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row("certificate.www", "reissue", "key_type ecdsa-p256 -> ecdsa-p384")],
+        },
+        Case {
+            name: "common name changed only by order",
+            desired: desired(vec![cert_spec("www", &["www.example.com", "example.com"])]),
+            state: state(vec![("www", www_state(10))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "reissue",
+                "common name changed: example.com -> www.example.com",
+            )],
+        },
+        Case {
+            name: "reissue wins over renewal",
+            desired: desired(vec![CertificateSpec {
+                key_type: KeyType::Rsa2048,
+                ..www()
+            }]),
+            state: state(vec![("www", www_state(80))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row("certificate.www", "reissue", "key_type ecdsa-p256 -> rsa-2048")],
+        },
+        Case {
+            name: "--replace forces a reissue",
+            desired: desired(vec![www()]),
+            state: state(vec![("www", www_state(10))]),
+            observed: observed_ok(),
+            options: PlanOptions {
+                replace: vec![Address::certificate("www")],
+                ..PlanOptions::default()
+            },
+            expect: vec![row("certificate.www", "reissue", "replacement requested with --replace")],
+        },
+        Case {
+            name: "a deleted key file is redeployed",
+            desired: desired(vec![www()]),
+            state: state(vec![("www", www_state(10))]),
+            observed: missing_key,
+            options: PlanOptions::default(),
+            expect: vec![row("certificate.www", "redeploy", "/tls/privkey.pem is missing")],
+        },
+        Case {
+            name: "an edited file is redeployed",
+            desired: desired(vec![www()]),
+            state: state(vec![("www", www_state(10))]),
+            observed: changed_chain,
+            options: PlanOptions::default(),
+            expect: vec![row("certificate.www", "redeploy", "/tls/fullchain.pem differs from state")],
+        },
+        Case {
+            name: "a key file with a loose mode is redeployed",
+            desired: desired(vec![www()]),
+            state: state(vec![("www", www_state(10))]),
+            observed: loose_key,
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "redeploy",
+                "/tls/privkey.pem has mode 0644, expected 0600",
+            )],
+        },
+        Case {
+            name: "a new output block is deployed",
+            desired: desired(vec![CertificateSpec {
+                outputs: vec![output("/tls"), OutputSpec {
+                    name: "haproxy".into(),
+                    ..output("/haproxy")
+                }],
+                ..www()
+            }]),
+            state: state(vec![("www", www_state(10))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "redeploy",
+                "output \"haproxy\" has not been written yet",
+            )],
+        },
+        Case {
+            name: "removed with revoke_on_destroy: revoke",
+            desired: desired(vec![]),
+            state: state(vec![(
+                "old",
+                CertificateState {
+                    revoke_on_destroy: true,
+                    ..www_state(10)
+                },
+            )]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.old",
+                "revoke",
+                "removed from configuration (revoke_on_destroy = true)",
+            )],
+        },
+        Case {
+            name: "removed without revoke_on_destroy: forget",
+            desired: desired(vec![]),
+            state: state(vec![("old", www_state(10))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.old",
+                "delete",
+                "removed from configuration; the certificate stays valid at the CA (revoke_on_destroy = false)",
+            )],
+        },
+        Case {
+            name: "contact changed: account update in place",
+            desired: {
+                let mut d = desired(vec![www()]);
+                d.accounts.get_mut("le").unwrap().contact = vec!["mailto:new@example.com".into()];
+                d
+            },
+            state: state(vec![("www", www_state(10))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "account.le",
+                "update",
+                "contact changed: [mailto:ops@example.com] -> [mailto:new@example.com]",
+            )],
+        },
+        Case {
+            name: "directory changed: new account and reissue",
+            desired: {
+                let mut d = desired(vec![www()]);
+                d.accounts.get_mut("le").unwrap().directory = "https://other.test/dir".into();
+                d
+            },
+            state: state(vec![("www", www_state(10))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![
+                row(
+                    "account.le",
+                    "create",
+                    "directory changed: https://ca.test/directory -> https://other.test/dir",
+                ),
+                row(
+                    "certificate.www",
+                    "reissue",
+                    "the account's CA changed: https://ca.test/directory -> https://other.test/dir",
+                ),
+            ],
+        },
+        Case {
+            name: "--target keeps the certificate and the account it needs",
+            desired: desired(vec![www(), cert_spec("api", &["api.example.com"])]),
+            state: State::new(),
+            observed: Observed::default(),
+            options: PlanOptions {
+                targets: vec![Address::certificate("api")],
+                ..PlanOptions::default()
+            },
+            expect: vec![
+                row("account.le", "create", "new account at https://ca.test/directory"),
+                row("certificate.api", "issue", "new certificate"),
+            ],
+        },
+    ];
+    for case in cases {
+        let changes = diff(
+            &case.desired,
+            &case.state,
+            &case.observed,
+            NOW,
+            &case.options,
+        );
+        assert_eq!(summarise(&changes), case.expect, "case: {}", case.name);
+    }
+}
+
+#[test]
+fn reissue_shows_before_and_after() {
+    let d = desired(vec![cert_spec("www", &["example.com", "api.example.com"])]);
+    let s = state(vec![("www", cert_state(&["example.com"], 1))]);
+    let changes = diff(&d, &s, &observed_ok(), NOW, &PlanOptions::default());
+    let change = &changes[0];
+    assert_eq!(
+        change.before.as_ref().unwrap()["domains"],
+        AttrValue::List(vec!["example.com".into()])
+    );
+    assert_eq!(
+        change.after.as_ref().unwrap()["domains"],
+        AttrValue::List(vec!["example.com".into(), "api.example.com".into()])
+    );
+}
+
+#[test]
+fn durations_format_in_their_largest_unit() {
+    for (secs, text) in [
+        (90, "90s"),
+        (900, "15m"),
+        (43_200, "12h"),
+        (2_592_000, "30d"),
+        (5_400, "90m"),
+    ] {
+        assert_eq!(format_duration(Duration::from_secs(secs)), text);
+    }
+}

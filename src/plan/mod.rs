@@ -1,0 +1,169 @@
+//! Plans: what apply would do and why. A [`Change`] keeps the *action* apart from its
+//! *reasons*; [`diff`] computes the changes purely from the desired model, the state, what
+//! a refresh observed and the time; [`graph`] orders them; [`saved`] stores a plan in a
+//! file bound to the state and configuration it was made from.
+
+pub mod diff;
+pub mod graph;
+pub mod reason;
+pub mod saved;
+
+pub use diff::{diff, FileFacts, Observed, PlanOptions};
+pub use reason::Reason;
+
+use crate::address::{Address, Kind};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The closed set of things apply can do to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Register a new ACME account.
+    Create,
+    /// Change an account in place (contact).
+    Update,
+    /// Issue a certificate that state does not have.
+    Issue,
+    /// Renew a certificate whose configuration is unchanged.
+    Renew,
+    /// Issue a new certificate because its configuration changed (or `--replace`).
+    Reissue,
+    /// Write output files again from state without a new order.
+    Redeploy,
+    /// Revoke at the CA, then forget.
+    Revoke,
+    /// Forget without contacting the CA.
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Issue => "issue",
+            Action::Renew => "renew",
+            Action::Reissue => "reissue",
+            Action::Redeploy => "redeploy",
+            Action::Revoke => "revoke",
+            Action::Delete => "delete",
+        }
+    }
+
+    /// Whether the action ends with output files written (and so runs `on_change` hooks).
+    pub fn deploys(self) -> bool {
+        matches!(
+            self,
+            Action::Issue | Action::Renew | Action::Reissue | Action::Redeploy
+        )
+    }
+
+    /// Whether the action places an ACME order.
+    pub fn orders(self) -> bool {
+        matches!(self, Action::Issue | Action::Renew | Action::Reissue)
+    }
+
+    /// The class a drift check gates on (SPEC §4): renewal, update, replace or destroy.
+    pub fn change_class(self) -> ChangeClass {
+        match self {
+            Action::Renew | Action::Redeploy => ChangeClass::Renewal,
+            Action::Create | Action::Update | Action::Issue => ChangeClass::Update,
+            Action::Reissue => ChangeClass::Replace,
+            Action::Revoke | Action::Delete => ChangeClass::Destroy,
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeClass {
+    Renewal,
+    Update,
+    Replace,
+    Destroy,
+}
+
+/// A value shown in a plan's attribute diff. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AttrValue {
+    Text(String),
+    List(Vec<String>),
+}
+
+/// Attributes of a resource as a plan shows them (before or after the change).
+pub type Attributes = BTreeMap<String, AttrValue>;
+
+/// One planned action on one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: Address,
+    pub action: Action,
+    /// Why, most important first; never empty.
+    pub reasons: Vec<Reason>,
+    pub before: Option<Attributes>,
+    pub after: Option<Attributes>,
+}
+
+impl Change {
+    pub fn kind(&self) -> Kind {
+        self.address.kind
+    }
+
+    /// All reasons as one line, as text and JSON show it.
+    pub fn reason_text(&self) -> String {
+        self.reasons
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Counts per action for the summary line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub issue: usize,
+    pub renew: usize,
+    pub reissue: usize,
+    pub redeploy: usize,
+    pub revoke: usize,
+    pub delete: usize,
+}
+
+impl Summary {
+    pub fn of(changes: &[Change]) -> Summary {
+        let mut s = Summary::default();
+        for change in changes {
+            *match change.action {
+                Action::Create => &mut s.create,
+                Action::Update => &mut s.update,
+                Action::Issue => &mut s.issue,
+                Action::Renew => &mut s.renew,
+                Action::Reissue => &mut s.reissue,
+                Action::Redeploy => &mut s.redeploy,
+                Action::Revoke => &mut s.revoke,
+                Action::Delete => &mut s.delete,
+            } += 1;
+        }
+        s
+    }
+}
+
+/// The distinct change classes present, in a fixed order.
+pub fn change_classes(changes: &[Change]) -> Vec<ChangeClass> {
+    let mut classes: Vec<ChangeClass> = changes.iter().map(|c| c.action.change_class()).collect();
+    classes.sort();
+    classes.dedup();
+    classes
+}

@@ -1,0 +1,159 @@
+//! Why a change is planned. Each reason is data (so JSON consumers can match on `code`)
+//! and renders as a sentence a person can act on, e.g. `expires in 12 days (renew_before = 30d)`.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Reason {
+    NewAccount {
+        directory: String,
+    },
+    AccountDirectoryChanged {
+        from: String,
+        to: String,
+    },
+    ContactChanged {
+        from: Vec<String>,
+        to: Vec<String>,
+    },
+    AccountRemoved,
+    NewCertificate,
+    /// `days_left` is negative once expired; `policy` describes renew_before as written.
+    RenewalDue {
+        days_left: i64,
+        not_after: String,
+        policy: String,
+    },
+    DomainsChanged {
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
+    CommonNameChanged {
+        from: String,
+        to: String,
+    },
+    KeyTypeChanged {
+        from: String,
+        to: String,
+    },
+    AccountChanged {
+        from: String,
+        to: String,
+    },
+    CertificateDirectoryChanged {
+        from: String,
+        to: String,
+    },
+    MustStapleChanged {
+        to: bool,
+    },
+    ProfileChanged {
+        from: Option<String>,
+        to: Option<String>,
+    },
+    ReplaceRequested,
+    OutputAdded {
+        output: String,
+    },
+    FileMissing {
+        path: String,
+    },
+    FileChanged {
+        path: String,
+    },
+    FileModeChanged {
+        path: String,
+        actual: String,
+        expected: String,
+    },
+    OutputPathsChanged {
+        output: String,
+    },
+    RemovedFromConfig {
+        revoke_on_destroy: bool,
+    },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::NewAccount { directory } => write!(f, "new account at {directory}"),
+            Reason::AccountDirectoryChanged { from, to } => {
+                write!(f, "directory changed: {from} -> {to}")
+            }
+            Reason::ContactChanged { from, to } => {
+                write!(
+                    f,
+                    "contact changed: [{}] -> [{}]",
+                    from.join(", "),
+                    to.join(", ")
+                )
+            }
+            Reason::AccountRemoved => write!(f, "account removed from configuration"),
+            Reason::NewCertificate => write!(f, "new certificate"),
+            Reason::RenewalDue {
+                days_left,
+                not_after,
+                policy,
+            } => {
+                if *days_left >= 0 {
+                    let plural = if *days_left == 1 { "" } else { "s" };
+                    write!(
+                        f,
+                        "expires in {days_left} day{plural} on {not_after} ({policy})"
+                    )
+                } else {
+                    let ago = -days_left;
+                    let plural = if ago == 1 { "" } else { "s" };
+                    write!(f, "expired {ago} day{plural} ago on {not_after} ({policy})")
+                }
+            }
+            Reason::DomainsChanged { added, removed } => {
+                let parts: Vec<String> = added
+                    .iter()
+                    .map(|d| format!("+ {d}"))
+                    .chain(removed.iter().map(|d| format!("- {d}")))
+                    .collect();
+                write!(f, "domains changed: {}", parts.join(", "))
+            }
+            Reason::CommonNameChanged { from, to } => {
+                write!(f, "common name changed: {from} -> {to}")
+            }
+            Reason::KeyTypeChanged { from, to } => write!(f, "key_type {from} -> {to}"),
+            Reason::AccountChanged { from, to } => {
+                write!(f, "account changed: account.{from} -> account.{to}")
+            }
+            Reason::CertificateDirectoryChanged { from, to } => {
+                write!(f, "the account's CA changed: {from} -> {to}")
+            }
+            Reason::MustStapleChanged { to } => write!(f, "must_staple -> {to}"),
+            Reason::ProfileChanged { from, to } => write!(
+                f,
+                "profile {} -> {}",
+                from.as_deref().unwrap_or("(none)"),
+                to.as_deref().unwrap_or("(none)")
+            ),
+            Reason::ReplaceRequested => write!(f, "replacement requested with --replace"),
+            Reason::OutputAdded { output } => {
+                write!(f, "output \"{output}\" has not been written yet")
+            }
+            Reason::FileMissing { path } => write!(f, "{path} is missing"),
+            Reason::FileChanged { path } => write!(f, "{path} differs from state"),
+            Reason::FileModeChanged {
+                path,
+                actual,
+                expected,
+            } => write!(f, "{path} has mode {actual}, expected {expected}"),
+            Reason::OutputPathsChanged { output } => write!(f, "output \"{output}\" paths changed"),
+            Reason::RemovedFromConfig { revoke_on_destroy } => {
+                if *revoke_on_destroy {
+                    write!(f, "removed from configuration (revoke_on_destroy = true)")
+                } else {
+                    write!(f, "removed from configuration; the certificate stays valid at the CA (revoke_on_destroy = false)")
+                }
+            }
+        }
+    }
+}

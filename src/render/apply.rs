@@ -1,0 +1,72 @@
+//! Apply progress (one line per action as it starts and ends) and the closing report.
+
+use super::Style;
+use crate::apply::{Observer, Outcome, Report};
+use std::io::Write;
+
+/// Prints plain progress lines to standard output; fine on a TTY and in CI logs alike.
+pub struct LineObserver {
+    pub style: Style,
+    pub quiet: bool,
+}
+
+impl Observer for LineObserver {
+    fn started(&self, label: &str) {
+        if !self.quiet {
+            println!("{label}: started");
+            let _ = std::io::stdout().flush();
+        }
+    }
+
+    fn finished(&self, label: &str, outcome: &Outcome) {
+        let line = match outcome {
+            Outcome::Succeeded(detail) => {
+                format!("{label}: {} ({detail})", self.style.added("done"))
+            }
+            Outcome::Failed(error) => format!("{label}: {}: {error}", self.style.removed("failed")),
+            Outcome::Skipped(why) => format!("{label}: {}", self.style.changed(why)),
+        };
+        if !self.quiet || !matches!(outcome, Outcome::Succeeded(_)) {
+            println!("{line}");
+            let _ = std::io::stdout().flush();
+        }
+    }
+}
+
+/// The closing lines of apply: a success line, or what succeeded, failed and was skipped.
+pub fn report(report: &Report, style: Style) -> String {
+    let succeeded = report
+        .results
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Succeeded(_)))
+        .count();
+    let skipped = report
+        .results
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Skipped(_)))
+        .count();
+    let failed = report.failed();
+    if failed == 0 && skipped == 0 {
+        return format!(
+            "\n{}\n",
+            style.added(&style.bold(&format!("Apply complete! {succeeded} action(s) done.")))
+        );
+    }
+    let mut out = format!(
+        "\n{}\n",
+        style.removed(&style.bold(&format!(
+            "Apply finished with errors: {succeeded} succeeded, {failed} failed, {skipped} skipped."
+        )))
+    );
+    for (label, outcome) in &report.results {
+        match outcome {
+            Outcome::Failed(error) => out.push_str(&format!("  failed:  {label}: {error}\n")),
+            Outcome::Skipped(why) => out.push_str(&format!("  skipped: {label}: {why}\n")),
+            Outcome::Succeeded(_) => {}
+        }
+    }
+    out.push_str(
+        "Completed actions were saved to state; run `certform plan` to see what remains.\n",
+    );
+    out
+}

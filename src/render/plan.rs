@@ -1,0 +1,234 @@
+//! The plan as a person reads it (Terraform-like text) and as a bot reads it (JSON).
+
+use super::Style;
+use crate::plan::saved::SavedPlan;
+use crate::plan::{change_classes, Action, AttrValue, Attributes, Change, Summary};
+use serde_json::json;
+use similar::{capture_diff_slices, Algorithm, ChangeTag};
+use std::fmt::Write;
+
+/// Terraform's markers: create, update in place, replace, destroy.
+fn marker(action: Action) -> &'static str {
+    match action {
+        Action::Create | Action::Issue => "+",
+        Action::Update | Action::Renew | Action::Redeploy => "~",
+        Action::Reissue => "-/+",
+        Action::Revoke | Action::Delete => "-",
+    }
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update => "updated in place",
+        Action::Issue => "issued",
+        Action::Renew => "renewed",
+        Action::Reissue => "reissued",
+        Action::Redeploy => "redeployed",
+        Action::Revoke => "revoked",
+        Action::Delete => "forgotten",
+    }
+}
+
+/// The whole text plan, ending with the summary line or `No changes.`.
+pub fn text(changes: &[Change], style: Style) -> String {
+    if changes.is_empty() {
+        return format!(
+            "{}\n",
+            style.bold("No changes. Certificates are up to date.")
+        );
+    }
+    let mut out = String::from("certform will perform the following actions:\n");
+    for change in changes {
+        out.push('\n');
+        write_change(&mut out, change, style);
+    }
+    let _ = writeln!(out, "\n{}", style.bold(&summary_line(changes)));
+    out
+}
+
+/// `Plan: 1 to issue, 2 to renew, 0 to reissue, 1 to revoke, 0 to redeploy.` plus account
+/// and forget counts when there are any.
+pub fn summary_line(changes: &[Change]) -> String {
+    let s = Summary::of(changes);
+    let mut line = format!(
+        "Plan: {} to issue, {} to renew, {} to reissue, {} to revoke, {} to redeploy",
+        s.issue, s.renew, s.reissue, s.revoke, s.redeploy
+    );
+    let extra: Vec<String> = [
+        (s.create, "account to create", "accounts to create"),
+        (s.update, "account to update", "accounts to update"),
+        (s.delete, "to forget", "to forget"),
+    ]
+    .into_iter()
+    .filter(|(n, _, _)| *n > 0)
+    .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+    .collect();
+    if !extra.is_empty() {
+        let _ = write!(line, "; {}", extra.join(", "));
+    }
+    line.push('.');
+    line
+}
+
+fn write_change(out: &mut String, change: &Change, style: Style) {
+    let action = change.action;
+    let _ = writeln!(
+        out,
+        "  {}",
+        style.bold(&format!(
+            "# {} will be {}: {}",
+            change.address,
+            verb(action),
+            change.reason_text()
+        ))
+    );
+    let label = match &change.address.key {
+        Some(key) => format!(
+            "{} \"{}\" [{key:?}]",
+            change.address.kind, change.address.name
+        ),
+        None => format!("{} \"{}\"", change.address.kind, change.address.name),
+    };
+    let _ = writeln!(
+        out,
+        "{} {label} {{",
+        style.action(action, &format!("{:>3}", marker(action)))
+    );
+    let empty = Attributes::new();
+    let before = change.before.as_ref().unwrap_or(&empty);
+    let after = change.after.as_ref().unwrap_or(&empty);
+    let width = before
+        .keys()
+        .chain(after.keys())
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
+    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        write_attribute(
+            out,
+            key,
+            width,
+            before.get(key),
+            after.get(key),
+            change,
+            style,
+        );
+    }
+    out.push_str("    }\n");
+}
+
+fn write_attribute(
+    out: &mut String,
+    key: &str,
+    width: usize,
+    before: Option<&AttrValue>,
+    after: Option<&AttrValue>,
+    change: &Change,
+    style: Style,
+) {
+    let pad = format!("{key:<width$}");
+    match (before, after) {
+        (None, Some(value)) => {
+            let _ = writeln!(out, "      {} {pad} = {}", style.added("+"), show(value));
+        }
+        (Some(value), None) if change.after.is_none() => {
+            let _ = writeln!(out, "      {} {pad} = {}", style.removed("-"), show(value));
+        }
+        // Attributes only state knows (serial, not_after) are shown as they were.
+        (Some(value), None) => {
+            let _ = writeln!(out, "        {pad} = {}", show(value));
+        }
+        (Some(AttrValue::List(old)), Some(AttrValue::List(new))) if old != new => {
+            let _ = writeln!(out, "      {} {pad} = [", style.changed("~"));
+            for op in capture_diff_slices(Algorithm::Myers, old, new) {
+                for (tag, _, value) in op.iter_changes(old, new).map(|c| (c.tag(), (), c.value())) {
+                    let line = match tag {
+                        ChangeTag::Equal => format!("            {value:?},"),
+                        ChangeTag::Insert => format!("          {} {value:?},", style.added("+")),
+                        ChangeTag::Delete => format!("          {} {value:?},", style.removed("-")),
+                    };
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            out.push_str("        ]\n");
+        }
+        (Some(old), Some(new)) if old != new => {
+            let _ = writeln!(
+                out,
+                "      {} {pad} = {} -> {}",
+                style.changed("~"),
+                show(old),
+                show(new)
+            );
+        }
+        (Some(value), Some(_)) => {
+            let _ = writeln!(out, "        {pad} = {}", show(value));
+        }
+        (None, None) => {}
+    }
+}
+
+fn show(value: &AttrValue) -> String {
+    match value {
+        AttrValue::Text(t) => format!("{t:?}"),
+        AttrValue::List(items) => {
+            let inner: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+            format!("[{}]", inner.join(", "))
+        }
+    }
+}
+
+/// The stable JSON document of a plan (`plan --json`), described by
+/// `schemas/plan.schema.json`.
+pub fn json(plan: &SavedPlan) -> String {
+    let changes: Vec<_> = plan
+        .changes
+        .iter()
+        .map(|c| {
+            json!({
+                "address": c.address,
+                "kind": c.address.kind.keyword(),
+                "action": c.action,
+                "reason": c.reason_text(),
+                "reasons": c.reasons,
+                "before": c.before,
+                "after": c.after,
+            })
+        })
+        .collect();
+    let document = json!({
+        "format_version": "1.0",
+        "certform_version": plan.certform_version,
+        "state_lineage": plan.state_lineage,
+        "state_serial": plan.state_serial,
+        "config_digest": plan.config_digest,
+        "changes": changes,
+        "summary": Summary::of(&plan.changes),
+        "change_classes": change_classes(&plan.changes),
+    });
+    let mut text = serde_json::to_string_pretty(&document).expect("a plan always serialises");
+    text.push('\n');
+    text
+}
+
+/// The execution graph in Graphviz DOT (`certform graph`).
+pub fn dot(changes: &[Change], graph: &crate::plan::graph::ExecGraph) -> String {
+    use crate::plan::graph::Node;
+    let mut out = String::from("digraph certform {\n  rankdir = LR;\n");
+    for i in 0..graph.len() {
+        let label = match graph.node(i) {
+            Node::Change(c) => format!("{} ({})", changes[*c].address, changes[*c].action),
+            Node::Hook(argv) => format!("on_change: {}", argv.join(" ")),
+        };
+        let _ = writeln!(out, "  n{i} [label={label:?}];");
+    }
+    for (from, to) in graph.edges() {
+        let _ = writeln!(out, "  n{from} -> n{to};");
+    }
+    out.push_str("}\n");
+    out
+}

@@ -1,0 +1,84 @@
+//! Views of the public half of state: `state list`, `state show ADDR` and `show`.
+
+use crate::address::Address;
+use crate::state::model::{AccountState, CertificateState, State};
+use std::fmt::Write;
+
+/// One address per line, accounts first.
+pub fn list(state: &State) -> String {
+    let mut out = String::new();
+    for name in state.accounts.keys() {
+        let _ = writeln!(out, "{}", Address::account(name));
+    }
+    for address in state.certificates.keys() {
+        let _ = writeln!(out, "{address}");
+    }
+    out
+}
+
+pub fn account(name: &str, account: &AccountState) -> String {
+    let mut out = format!("# {}:\naccount \"{name}\" {{\n", Address::account(name));
+    let _ = writeln!(out, "    directory      = {:?}", account.directory);
+    let _ = writeln!(out, "    account_url    = {:?}", account.account_url);
+    let _ = writeln!(out, "    contact        = {:?}", account.contact);
+    let _ = writeln!(out, "    key_type       = {:?}", account.key_type.as_str());
+    let _ = writeln!(
+        out,
+        "    key_created_at = {:?}",
+        crate::plan::diff::rfc3339(account.key_created_at)
+    );
+    out.push_str("}\n");
+    out
+}
+
+pub fn certificate(address: &Address, certificate: &CertificateState) -> String {
+    let mut out = format!("# {address}:\ncertificate \"{}\" {{\n", address.name);
+    let rows: [(&str, String); 9] = [
+        ("account", format!("account.{}", certificate.account)),
+        ("domains", format!("{:?}", certificate.domains)),
+        ("key_type", format!("{:?}", certificate.key_type.as_str())),
+        ("serial_number", format!("{:?}", certificate.serial_number)),
+        ("issuer", format!("{:?}", certificate.issuer)),
+        (
+            "not_before",
+            format!("{:?}", crate::plan::diff::rfc3339(certificate.not_before)),
+        ),
+        (
+            "not_after",
+            format!("{:?}", crate::plan::diff::rfc3339(certificate.not_after)),
+        ),
+        ("spki_sha256", format!("{:?}", certificate.spki_sha256)),
+        (
+            "revoke_on_destroy",
+            certificate.revoke_on_destroy.to_string(),
+        ),
+    ];
+    for (key, value) in rows {
+        let _ = writeln!(out, "    {key:<17} = {value}");
+    }
+    for (name, output) in &certificate.outputs {
+        let _ = writeln!(out, "\n    output \"{name}\" {{");
+        for file in &output.files {
+            let _ = writeln!(
+                out,
+                "        {:<9} = {:?} (mode {:04o})",
+                format!("{:?}", file.kind).to_lowercase(),
+                file.path.display().to_string(),
+                file.mode
+            );
+        }
+        out.push_str("    }\n");
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// Every resource in state, as `show` prints it.
+pub fn show(state: &State) -> String {
+    if state.accounts.is_empty() && state.certificates.is_empty() {
+        return "The state is empty.\n".into();
+    }
+    let mut parts: Vec<String> = state.accounts.iter().map(|(n, a)| account(n, a)).collect();
+    parts.extend(state.certificates.iter().map(|(a, c)| certificate(a, c)));
+    parts.join("\n")
+}

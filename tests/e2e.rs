@@ -1,0 +1,344 @@
+//! End-to-end tests: the real `certform` binary against a real Pebble that each test
+//! starts on free loopback ports. They assert what a user sees: output, exit codes, files.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use support::pebble::Pebble;
+
+/// A configuration directory with its own identity, talking to one Pebble.
+struct Project {
+    pebble: Pebble,
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Project {
+        Project::with_pebble(Pebble::start())
+    }
+
+    fn with_pebble(pebble: Pebble) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let project = Project { pebble, dir };
+        fs::write(project.path("pebble.vars.hcl"), project.vars()).unwrap();
+        let out = project.run(&["init"]);
+        assert!(out.status.success(), "init failed: {}", text(&out));
+        project
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn vars(&self) -> String {
+        format!(
+            "directory = {:?}\nca_bundle = {:?}\nhttp_listen = \"127.0.0.1:{}\"\n",
+            self.pebble.directory_url(),
+            self.pebble.ca_bundle_path().display().to_string(),
+            self.pebble.http_port()
+        )
+    }
+
+    /// Writes main.hcl: the shared header plus `body`.
+    fn config(&self, body: &str) {
+        let header = r#"
+variable "directory" { type = string }
+variable "ca_bundle" { type = string }
+variable "http_listen" { type = string }
+
+account "pebble" {
+  directory               = var.directory
+  contact                 = ["mailto:ops@e2e.test"]
+  terms_of_service_agreed = true
+  ca_bundle               = var.ca_bundle
+}
+
+http_solver "web" {
+  listen = var.http_listen
+}
+"#;
+        fs::write(self.path("main.hcl"), format!("{header}\n{body}")).unwrap();
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_certform"));
+        command
+            .arg("--chdir")
+            .arg(self.dir.path())
+            .arg("--var-file")
+            .arg(self.path("pebble.vars.hcl"))
+            .args(args)
+            .env("CERTFORM_IDENTITY", self.path("identity.txt"))
+            .env_remove("CERTFORM_IDENTITY_KEY")
+            .env("XDG_CONFIG_HOME", self.path("xdg"))
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs and asserts the exit code, returning stdout + stderr.
+    fn expect(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{all}");
+        all
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.path("state/default.certstate")
+    }
+
+    fn state_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&fs::read(self.state_path()).unwrap()).unwrap()
+    }
+
+    fn serial_of(&self, address: &str) -> String {
+        self.state_json()["certificates"][address]["serial_number"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{address} not in state"))
+            .to_string()
+    }
+
+    /// `openssl verify` of a deployed certificate against Pebble's issuing root.
+    fn verify(&self, dir: &str) {
+        let root = self.path("pebble-root.pem");
+        fs::write(&root, self.pebble.issuing_roots_pem()).unwrap();
+        let out = Command::new("openssl")
+            .arg("verify")
+            .arg("-CAfile")
+            .arg(&root)
+            .arg("-untrusted")
+            .arg(self.path(&format!("{dir}/chain.pem")))
+            .arg(self.path(&format!("{dir}/cert.pem")))
+            .output()
+            .expect("openssl is needed: apt-get install -y openssl");
+        assert!(out.status.success(), "openssl verify {dir}: {}", text(&out));
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn cert_block(name: &str, domains: &[&str], extra: &str) -> String {
+    let domains: Vec<String> = domains.iter().map(|d| format!("{d:?}")).collect();
+    format!(
+        r#"
+certificate "{name}" {{
+  account = account.pebble
+  domains = [{}]
+  solvers = [http_solver.web]
+  {extra}
+  output "files" {{
+    directory = "tls/{name}"
+  }}
+}}
+"#,
+        domains.join(", ")
+    )
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn issue_then_converge_with_no_changes() {
+    let p = Project::new();
+    p.config(&cert_block("www", &["e2e.test", "www.e2e.test"], ""));
+
+    let plan = p.expect(&["plan"], 0);
+    assert!(plan.contains("# account.pebble will be created"), "{plan}");
+    assert!(plan.contains("# certificate.www will be issued: new certificate"), "{plan}");
+    assert!(plan.contains("Plan: 1 to issue, 0 to renew, 0 to reissue, 0 to revoke, 0 to redeploy; 1 account to create."), "{plan}");
+    p.expect(&["plan", "--detailed-exitcode"], 2);
+
+    let applied = p.expect(&["apply", "--auto-approve"], 0);
+    assert!(applied.contains("Apply complete!"), "{applied}");
+    p.verify("tls/www");
+    assert_eq!(mode(&p.path("tls/www/privkey.pem")), 0o600);
+    assert_eq!(mode(&p.path("tls/www/fullchain.pem")), 0o644);
+    assert_eq!(mode(&p.state_path()), 0o600);
+
+    let state = fs::read_to_string(p.state_path()).unwrap();
+    assert!(!state.contains("PRIVATE KEY"), "the state holds a PEM private key");
+    assert!(!state.contains("key_pkcs8"), "the state holds account key material in the clear");
+    let key = fs::read_to_string(p.path("tls/www/privkey.pem")).unwrap();
+    let key_body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(!state.contains(&key_body), "the state holds the certificate key in the clear");
+
+    let again = p.expect(&["plan", "--detailed-exitcode"], 0);
+    assert!(again.contains("No changes. Certificates are up to date."), "{again}");
+}
+
+#[test]
+fn domain_change_reissues_and_deleted_file_is_redeployed_without_an_order() {
+    let p = Project::new();
+    p.config(&cert_block("www", &["one.e2e.test"], ""));
+    p.expect(&["apply", "--auto-approve"], 0);
+
+    p.config(&cert_block("www", &["one.e2e.test", "two.e2e.test"], ""));
+    let plan = p.expect(&["plan"], 0);
+    assert!(plan.contains("will be reissued: domains changed: + two.e2e.test"), "{plan}");
+    assert!(plan.contains("+ \"two.e2e.test\","), "the domain list is diffed element by element:\n{plan}");
+    assert!(plan.contains("Plan: 0 to issue, 0 to renew, 1 to reissue"), "{plan}");
+    p.expect(&["apply", "--auto-approve"], 0);
+    p.expect(&["plan", "--detailed-exitcode"], 0);
+    p.verify("tls/www");
+
+    let serial = p.serial_of("certificate.www");
+    fs::remove_file(p.path("tls/www/fullchain.pem")).unwrap();
+    let plan = p.expect(&["plan", "--detailed-exitcode"], 2);
+    assert!(plan.contains("will be redeployed:"), "{plan}");
+    assert!(plan.contains("fullchain.pem is missing"), "{plan}");
+    p.expect(&["apply", "--auto-approve"], 0);
+    assert!(p.path("tls/www/fullchain.pem").exists());
+    assert_eq!(p.serial_of("certificate.www"), serial, "redeploy must not order a new certificate");
+    p.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn wrong_identity_changes_nothing_and_plan_needs_no_identity() {
+    let p = Project::new();
+    p.config(&cert_block("www", &["id.e2e.test"], ""));
+    p.expect(&["apply", "--auto-approve"], 0);
+    p.config(&cert_block("www", &["id.e2e.test", "more.e2e.test"], ""));
+    let before = fs::read(p.state_path()).unwrap();
+
+    let other = p.path("other-identity.txt");
+    let out = p.run(&["--identity", other.to_str().unwrap(), "init"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let failed = p.expect(&["--identity", other.to_str().unwrap(), "apply", "--auto-approve"], 1);
+    assert!(failed.contains("Error:"), "{failed}");
+    assert!(failed.to_lowercase().contains("identity"), "the message names the identity:\n{failed}");
+    assert_eq!(fs::read(p.state_path()).unwrap(), before, "the state must be byte-for-byte unchanged");
+
+    let mut plan = p.command(&["plan"]);
+    plan.env_remove("CERTFORM_IDENTITY");
+    let out = plan.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("will be reissued"), "{}", text(&out));
+}
+
+#[test]
+fn saved_plan_applies_once_and_is_stale_after_the_state_moves() {
+    let p = Project::new();
+    p.config(&format!(
+        "{}{}",
+        cert_block("a", &["a.e2e.test"], ""),
+        cert_block("b", &["b.e2e.test"], "")
+    ));
+    let plan_file = p.path("tls.plan");
+    p.expect(&["plan", "--out", plan_file.to_str().unwrap()], 0);
+    let saved = fs::read_to_string(&plan_file).unwrap();
+    assert!(!saved.contains("PRIVATE KEY") && !saved.contains("AGE-SECRET-KEY"));
+
+    let shown = p.expect(&["show", plan_file.to_str().unwrap()], 0);
+    assert!(shown.contains("# certificate.a will be issued"), "{shown}");
+
+    p.expect(&["apply", "--auto-approve", "--target", "certificate.a"], 0);
+    let stale = p.expect(&["apply", plan_file.to_str().unwrap()], 1);
+    assert!(stale.contains("Saved plan is stale"), "{stale}");
+
+    p.expect(&["plan", "--out", plan_file.to_str().unwrap()], 0);
+    let applied = p.expect(&["apply", plan_file.to_str().unwrap()], 0);
+    assert!(applied.contains("certificate.b (issue)"), "{applied}");
+    p.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn second_apply_waits_for_the_lock_and_names_the_holder() {
+    let p = Project::new();
+    let slow = r#"output "hold" {
+    cert      = "tls/hold/cert.pem"
+    on_change = ["sleep", "4"]
+  }"#;
+    p.config(&cert_block("www", &["lock.e2e.test"], slow));
+    let mut first = p.command(&["apply", "--auto-approve"]).spawn().unwrap();
+    // Wait until the first apply holds the lock (the lock file names its holder).
+    let lock = p.path("state/default.certstate.lock");
+    for _ in 0..100 {
+        if fs::read_to_string(&lock).map(|t| t.contains("apply")).unwrap_or(false) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let second = p.expect(&["apply", "--auto-approve", "--lock-timeout", "1s"], 1);
+    assert!(second.contains("locked"), "{second}");
+    assert!(second.contains("operation apply"), "the holder's details are shown:\n{second}");
+    assert!(second.contains(&format!("pid {}", first.id())), "{second}");
+    assert!(first.wait().unwrap().success());
+    p.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn kill_during_apply_loses_no_key_and_the_next_apply_converges() {
+    let p = Project::new();
+    let blocks: String = (0..10)
+        .map(|i| cert_block(&format!("c{i}"), &[&format!("c{i}.kill.e2e.test")], ""))
+        .collect();
+    p.config(&blocks);
+    let mut child = p
+        .command(&["apply", "--auto-approve", "--parallelism", "2"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once a few certificates have been saved.
+    for _ in 0..400 {
+        let saved = fs::read_to_string(p.state_path())
+            .map(|s| s.matches("\"serial_number\"").count())
+            .unwrap_or(0);
+        if saved >= 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    // The state decrypts (apply opens the secrets) and the rest is issued.
+    p.expect(&["apply", "--auto-approve"], 0);
+    p.expect(&["plan", "--detailed-exitcode"], 0);
+    for i in 0..10 {
+        p.verify(&format!("tls/c{i}"));
+        let key = fs::read_to_string(p.path(&format!("tls/c{i}/privkey.pem"))).unwrap();
+        assert!(key.contains("PRIVATE KEY"));
+    }
+}
+
+#[test]
+fn removing_a_certificate_with_revoke_on_destroy_revokes_it() {
+    let p = Project::new();
+    p.config(&cert_block("gone", &["gone.e2e.test"], "revoke_on_destroy = true"));
+    p.expect(&["apply", "--auto-approve"], 0);
+    let serial = p.serial_of("certificate.gone");
+
+    p.config("");
+    let plan = p.expect(&["plan"], 0);
+    assert!(plan.contains("# certificate.gone will be revoked: removed from configuration (revoke_on_destroy = true)"), "{plan}");
+    p.expect(&["apply", "--auto-approve"], 0);
+    let status = p.pebble.cert_status(&serial);
+    assert!(status.to_lowercase().contains("revoked"), "Pebble says: {status}");
+    let list = p.expect(&["state", "list"], 0);
+    assert_eq!(list.trim(), "account.pebble");
+}
+
+#[test]
+fn broken_configuration_reports_file_line_col() {
+    let p = Project::new();
+    p.config(&cert_block("www", &["bad_domain!.test"], "key_type = \"dsa-512\""));
+    let out = p.expect(&["validate"], 1);
+    assert!(out.contains("main.hcl:"), "{out}");
+    assert!(out.contains("bad_domain!.test"), "{out}");
+    assert!(out.contains("dsa-512"), "{out}");
+}
