@@ -343,3 +343,309 @@ fn decrypt(armored: &str, identity: &Identity, origin: Option<&str>) -> Result<Z
         .map_err(|e| corrupt(&e))?;
     Ok(plaintext)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::address::Address;
+    use crate::keytype::KeyType;
+    use crate::secret::Sensitive;
+    use crate::state::model::{
+        AccountSecret, AccountState, CertificateSecret, CertificateState, DeployedFile,
+        DeployedOutput,
+    };
+
+    /// A throwaway ed25519 key made for these tests only (`ssh-keygen -t ed25519 -N ""`).
+    pub(crate) const TEST_SSH_KEY: &str = "\
+-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+QyNTUxOQAAACA4+ayha7wkbW5tN7i1wwchWtFG6VAZ94otjtPxEjgwswAAAJDtAl5s7QJe
+bAAAAAtzc2gtZWQyNTUxOQAAACA4+ayha7wkbW5tN7i1wwchWtFG6VAZ94otjtPxEjgwsw
+AAAEAvyGHWPyoFQGhe314JmFPgp0OpVRefiqfWRs9phVPgvzj5rKFrvCRtbm03uLXDByFa
+0UbpUBn3ii2O0/ESODCzAAAADWNlcnRmb3JtLXRlc3Q=
+-----END OPENSSH PRIVATE KEY-----
+";
+    pub(crate) const TEST_SSH_RECIPIENT: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDj5rKFrvCRtbm03uLXDByFa0UbpUBn3ii2O0/ESODCz certform-test";
+
+    pub(crate) const SECRET_MARKER: &str = "MC4CAQAwBQYDK2VwBCIEINOTAREALKEYBUTSECRETMARKER";
+
+    pub(crate) fn x25519_identity() -> (Identity, String) {
+        use age::secrecy::ExposeSecret;
+        let key = age::x25519::Identity::generate();
+        let recipient = key.to_public().to_string();
+        let text = format!("# test\n{}\n", key.to_string().expose_secret());
+        (Identity::parse(&text, "test-x25519").unwrap(), recipient)
+    }
+
+    pub(crate) fn sample() -> (State, Secrets) {
+        let at = time::macros::datetime!(2026-11-28 12:00:00.123456789 UTC);
+        let mut state = State::new();
+        state.serial = 7;
+        state.accounts.insert(
+            "le".to_string(),
+            AccountState {
+                directory: "https://acme.example/dir".to_string(),
+                account_url: "https://acme.example/acct/1".to_string(),
+                contact: vec!["mailto:ops@example.org".to_string()],
+                key_type: KeyType::EcdsaP256,
+                key_created_at: at,
+                created_at: at,
+            },
+        );
+        let address = Address::certificate("site").with_key("example.org");
+        let mut outputs = BTreeMap::new();
+        outputs.insert(
+            "nginx".to_string(),
+            DeployedOutput {
+                files: vec![DeployedFile {
+                    kind: crate::desired::model::OutputFileKind::Key,
+                    path: "/etc/ssl/example.key".into(),
+                    sha256: "00".repeat(32),
+                    mode: 0o600,
+                }],
+            },
+        );
+        state.certificates.insert(
+            address.clone(),
+            CertificateState {
+                account: "le".to_string(),
+                directory: "https://acme.example/dir".to_string(),
+                domains: vec!["example.org".to_string(), "www.example.org".to_string()],
+                key_type: KeyType::EcdsaP384,
+                must_staple: false,
+                profile: None,
+                revoke_on_destroy: true,
+                serial_number: "0abc".to_string(),
+                not_before: at,
+                not_after: at + time::Duration::days(90),
+                issuer: "CN=Test CA".to_string(),
+                spki_sha256: "11".repeat(32),
+                certificate_pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+                    .to_string(),
+                chain_pem: String::new(),
+                order_url: Some("https://acme.example/order/1".to_string()),
+                issued_at: at,
+                outputs,
+            },
+        );
+        let mut secrets = Secrets::default();
+        secrets.accounts.insert(
+            "le".to_string(),
+            AccountSecret {
+                credentials: Sensitive::new(format!("{{\"key_pkcs8\":\"{SECRET_MARKER}\"}}")),
+            },
+        );
+        secrets.certificates.insert(
+            address,
+            CertificateSecret {
+                private_key_pem: Sensitive::new(format!(
+                    "-----BEGIN PRIVATE KEY-----\n{SECRET_MARKER}\n-----END PRIVATE KEY-----\n"
+                )),
+            },
+        );
+        (state, secrets)
+    }
+
+    fn state_err(result: Result<impl std::fmt::Debug>) -> String {
+        match result {
+            Err(Error::State(msg)) => msg,
+            other => panic!("expected Error::State, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn round_trip_with_x25519_and_ssh_recipients() {
+        let (x, x_recipient) = x25519_identity();
+        let ssh = Identity::parse(TEST_SSH_KEY, "test-ssh").unwrap();
+        assert_eq!(ssh.recipient(), None);
+        assert!(TEST_SSH_RECIPIENT.starts_with(&ssh.recipients()[0]));
+        let (state, secrets) = sample();
+        let bytes = encode(
+            &state,
+            &secrets,
+            &[x_recipient, TEST_SSH_RECIPIENT.to_string()],
+        )
+        .unwrap();
+
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            !text.contains(SECRET_MARKER),
+            "plaintext secret in the document"
+        );
+        assert!(
+            !text.contains("PRIVATE KEY-----\n"),
+            "plaintext key in the document"
+        );
+        assert!(text.contains("-----BEGIN AGE ENCRYPTED FILE-----"));
+        assert!(text.starts_with("{\n  \"format_version\": 1,"), "{text}");
+
+        let stored = decode(&bytes).unwrap();
+        assert_eq!(stored.state, state);
+        assert_eq!(stored.open_secrets(&x).unwrap(), secrets);
+        assert_eq!(stored.open_secrets(&ssh).unwrap(), secrets);
+
+        // One identity file holding both kinds of key; the x25519 one is `recipient()`.
+        use age::secrecy::ExposeSecret;
+        let other = age::x25519::Identity::generate();
+        let text = format!(
+            "# certform identity\n{TEST_SSH_KEY}\n{}\n",
+            other.to_string().expose_secret()
+        );
+        let both = Identity::parse(&text, "both").unwrap();
+        assert_eq!(both.recipients().len(), 2);
+        assert_eq!(both.recipient(), Some(other.to_public().to_string()));
+        assert_eq!(stored.open_secrets(&both).unwrap(), secrets);
+    }
+
+    #[test]
+    fn edited_public_half_is_detected() {
+        let (x, r) = x25519_identity();
+        let (state, secrets) = sample();
+        let bytes = encode(&state, &secrets, &[r]).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+
+        let edited = text.replace("www.example.org", "evil.example.org");
+        assert_ne!(edited, text);
+        let stored = decode(edited.as_bytes())
+            .unwrap()
+            .with_origin("/s/state.json");
+        let msg = state_err(stored.open_secrets(&x));
+        assert!(
+            msg.starts_with("The state file has been modified outside certform:"),
+            "{msg}"
+        );
+        assert!(msg.contains("/s/state.json.backup"), "{msg}");
+
+        // An added field is an edit too; re-indenting is not.
+        let added = text.replacen("\"serial\"", "\"extra\": 1,\n  \"serial\"", 1);
+        let msg = state_err(decode(added.as_bytes()).unwrap().open_secrets(&x));
+        assert!(msg.contains("does not match the digest"), "{msg}");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let compact = serde_json::to_vec(&value).unwrap();
+        assert_eq!(decode(&compact).unwrap().open_secrets(&x).unwrap(), secrets);
+    }
+
+    #[test]
+    fn spliced_halves_are_detected() {
+        let (x, r) = x25519_identity();
+        let recipients = [r];
+        let (mut state, secrets) = sample();
+        let old = encode(&state, &secrets, &recipients).unwrap();
+        state.serial += 1;
+        let new = encode(&state, &Secrets::default(), &recipients).unwrap();
+
+        let mut doc: serde_json::Value = serde_json::from_slice(&new).unwrap();
+        let old_doc: serde_json::Value = serde_json::from_slice(&old).unwrap();
+        doc["secrets"] = old_doc["secrets"].clone();
+        let spliced = serde_json::to_vec_pretty(&doc).unwrap();
+        let msg = state_err(decode(&spliced).unwrap().open_secrets(&x));
+        assert!(msg.contains("modified outside certform"), "{msg}");
+        assert!(
+            msg.contains("serial 7") && msg.contains("serial 8"),
+            "{msg}"
+        );
+
+        // Secrets of another lineage.
+        let (other, _) = sample();
+        let foreign = encode(&other, &secrets, &recipients).unwrap();
+        let foreign: serde_json::Value = serde_json::from_slice(&foreign).unwrap();
+        doc["secrets"] = foreign["secrets"].clone();
+        let msg = state_err(
+            decode(&serde_json::to_vec(&doc).unwrap())
+                .unwrap()
+                .open_secrets(&x),
+        );
+        assert!(msg.contains("another state"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_identity_is_a_decrypt_error() {
+        let (_, r) = x25519_identity();
+        let (state, secrets) = sample();
+        let stored = decode(&encode(&state, &secrets, &[r]).unwrap()).unwrap();
+        let (wrong, wrong_recipient) = x25519_identity();
+        match stored.open_secrets(&wrong) {
+            Err(err @ Error::Decrypt(_)) => {
+                let msg = err.to_string();
+                assert!(
+                    msg.contains("none of the keys in the identity from test-x25519"),
+                    "{msg}"
+                );
+                assert!(msg.contains("is a recipient of this state"), "{msg}");
+                assert!(msg.contains(&wrong_recipient), "{msg}");
+            }
+            other => panic!("expected Error::Decrypt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn damaged_ciphertext_is_a_decrypt_error() {
+        let (x, r) = x25519_identity();
+        let (state, secrets) = sample();
+        let bytes = encode(&state, &secrets, &[r]).unwrap();
+        let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        doc["secrets"] =
+            serde_json::Value::String("-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n".into());
+        let stored = decode(&serde_json::to_vec(&doc).unwrap()).unwrap();
+        assert!(matches!(stored.open_secrets(&x), Err(Error::Decrypt(m)) if m.contains("damaged")));
+    }
+
+    #[test]
+    fn broken_documents_have_clear_messages() {
+        let (_, r) = x25519_identity();
+        let (state, secrets) = sample();
+        let bytes = encode(&state, &secrets, &[r]).unwrap();
+
+        let msg = state_err(decode(&bytes[..bytes.len() / 2]));
+        assert!(
+            msg.contains("truncated") && msg.contains("line ") && msg.contains("column "),
+            "{msg}"
+        );
+        let msg = state_err(decode(b"{\n  \"format_version\": 1,\n  oops\n}"));
+        assert!(
+            msg.contains("not valid JSON") && msg.contains("line 3"),
+            "{msg}"
+        );
+        let msg = state_err(decode(b"[1, 2]"));
+        assert!(msg.contains("not a JSON object"), "{msg}");
+        let msg = state_err(decode(b"{\"serial\": 1}"));
+        assert!(msg.contains("no `format_version`"), "{msg}");
+
+        let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        doc["format_version"] = 2.into();
+        let msg = state_err(decode(&serde_json::to_vec(&doc).unwrap()));
+        assert!(
+            msg.contains("written by a newer certform (format version 2"),
+            "{msg}"
+        );
+        doc["format_version"] = 0.into();
+        let msg = state_err(decode(&serde_json::to_vec(&doc).unwrap()));
+        assert!(msg.contains("no longer supports"), "{msg}");
+
+        doc["format_version"] = 1.into();
+        doc.as_object_mut().unwrap().remove("serial");
+        let msg = state_err(decode(&serde_json::to_vec(&doc).unwrap()));
+        assert!(msg.contains("missing field `serial`"), "{msg}");
+        doc["serial"] = "seven".into();
+        let msg = state_err(decode(&serde_json::to_vec_pretty(&doc).unwrap()));
+        assert!(
+            msg.contains("invalid type") && msg.contains("line"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn encode_needs_valid_recipients() {
+        let (state, secrets) = sample();
+        let msg = state_err(encode(&state, &secrets, &[]));
+        assert!(msg.contains("No recipients"), "{msg}");
+        let (_, good) = x25519_identity();
+        let msg = state_err(encode(
+            &state,
+            &secrets,
+            &[good, "age1notarecipient".to_string()],
+        ));
+        assert!(msg.contains("\"age1notarecipient\""), "{msg}");
+    }
+}

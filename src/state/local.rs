@@ -396,3 +396,144 @@ fn host_name() -> String {
     }
     "localhost".to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn atomic_write_keeps_mode_and_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("nested/state.json"));
+        assert!(store.read_bytes().unwrap().is_none());
+        assert!(store.read().unwrap().is_none());
+
+        let lock = store.lock("apply", Duration::ZERO).unwrap();
+        store.write(&lock, b"first").unwrap();
+        assert_eq!(mode(store.path()), 0o600);
+        assert_eq!(mode(store.path().parent().unwrap()), 0o700);
+        assert!(!store.backup_path().exists());
+
+        store.write(&lock, b"second").unwrap();
+        assert_eq!(store.read_bytes().unwrap().unwrap(), b"second");
+        assert_eq!(fs::read(store.backup_path()).unwrap(), b"first");
+        assert_eq!(mode(store.path()), 0o600);
+        assert_eq!(mode(&store.backup_path()), 0o600);
+
+        // Even if someone loosened the old file, the backup and the new file are 0600.
+        fs::set_permissions(store.path(), fs::Permissions::from_mode(0o644)).unwrap();
+        store.write(&lock, b"third").unwrap();
+        assert_eq!(mode(store.path()), 0o600);
+        assert_eq!(mode(&store.backup_path()), 0o600);
+        assert_eq!(fs::read(store.backup_path()).unwrap(), b"second");
+
+        // No temporary files are left behind.
+        let names: Vec<_> = fs::read_dir(store.path().parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(
+            sorted,
+            ["state.json", "state.json.backup", "state.json.lock"],
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn read_reports_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("state.json"));
+        fs::write(store.path(), b"{\"format_version\": 1,").unwrap();
+        let msg = store.read().unwrap_err().to_string();
+        assert!(
+            msg.starts_with(&format!(
+                "Cannot read the state {}:",
+                store.path().display()
+            )),
+            "{msg}"
+        );
+        assert!(msg.contains("truncated"), "{msg}");
+    }
+
+    #[test]
+    fn second_lock_times_out_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("state.json"));
+        let held = store.lock("apply", Duration::ZERO).unwrap();
+        assert_eq!(mode(&store.lock_path()), 0o600);
+
+        let started = Instant::now();
+        let err = store.lock("plan", Duration::from_millis(250)).unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        match &err {
+            Error::Locked { holder } => {
+                assert!(
+                    holder.starts_with(&format!("ID {}, operation apply, who ", held.id())),
+                    "{holder}"
+                );
+                assert!(
+                    holder.contains(&format!(", pid {}, since ", std::process::id())),
+                    "{holder}"
+                );
+                assert!(holder.ends_with('Z'), "{holder}");
+            }
+            other => panic!("expected Error::Locked, got {other:?}"),
+        }
+        assert!(err.to_string().contains("the state is locked by ID"));
+
+        drop(held);
+        assert_eq!(
+            fs::read(store.lock_path()).unwrap(),
+            b"",
+            "holder details cleared on unlock"
+        );
+        let again = store.lock("apply", Duration::ZERO).unwrap();
+        let info: LockInfo = serde_json::from_slice(&fs::read(store.lock_path()).unwrap()).unwrap();
+        assert_eq!(&info, again.info());
+        assert_eq!(info.pid, std::process::id());
+    }
+
+    #[test]
+    fn force_unlock_checks_the_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("state.json"));
+        let msg = store.force_unlock("nope").unwrap_err().to_string();
+        assert!(msg.contains("is not locked"), "{msg}");
+
+        let held = store.lock("apply", Duration::ZERO).unwrap();
+        let msg = store.force_unlock("1234").unwrap_err().to_string();
+        assert!(msg.contains("\"1234\" does not match"), "{msg}");
+        assert!(
+            msg.contains(&format!("certform force-unlock {}", held.id())),
+            "{msg}"
+        );
+        assert!(store.lock_path().exists());
+
+        store.force_unlock(held.id()).unwrap();
+        assert!(!store.lock_path().exists());
+        // The old guard no longer holds the state: it refuses to write.
+        let msg = store.write(&held, b"x").unwrap_err().to_string();
+        assert!(msg.contains("was removed (force-unlock)"), "{msg}");
+        let fresh = store.lock("apply", Duration::ZERO).unwrap();
+        store.write(&fresh, b"x").unwrap();
+        drop(held);
+        // Dropping the stale guard does not clear the new holder's details.
+        let info: LockInfo = serde_json::from_slice(&fs::read(store.lock_path()).unwrap()).unwrap();
+        assert_eq!(info.id, fresh.id());
+    }
+
+    #[test]
+    fn write_refuses_another_stores_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = LocalStore::new(dir.path().join("a.json"));
+        let b = LocalStore::new(dir.path().join("b.json"));
+        let lock = a.lock("apply", Duration::ZERO).unwrap();
+        assert!(matches!(b.write(&lock, b"x"), Err(Error::Bug(_))));
+    }
+}

@@ -72,3 +72,44 @@ impl Persister {
         &self.recipients
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn persist_bumps_the_serial_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("state.json"));
+        let lock = store.lock("apply", Duration::ZERO).unwrap();
+        let (identity, recipient) = format::tests::x25519_identity();
+        let persister = Persister::new(store, lock, vec![recipient]);
+        let (mut state, secrets) = format::tests::sample();
+        let serial = state.serial;
+
+        persister.persist(&mut state, &secrets).unwrap();
+        assert_eq!(state.serial, serial + 1);
+        persister.persist(&mut state, &secrets).unwrap();
+        assert_eq!(state.serial, serial + 2);
+
+        let stored = persister.store().read().unwrap().unwrap();
+        assert_eq!(stored.state, state);
+        assert_eq!(stored.open_secrets(&identity).unwrap(), secrets);
+        let backup = decode(&std::fs::read(persister.store().backup_path()).unwrap()).unwrap();
+        assert_eq!(backup.state.serial, serial + 1);
+    }
+
+    #[test]
+    fn failed_persist_restores_the_serial() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("state.json"));
+        let lock = store.lock("apply", Duration::ZERO).unwrap();
+        let persister = Persister::new(store, lock, vec!["not-a-recipient".to_string()]);
+        let (mut state, secrets) = format::tests::sample();
+        let serial = state.serial;
+        assert!(persister.persist(&mut state, &secrets).is_err());
+        assert_eq!(state.serial, serial);
+        assert!(persister.store().read_bytes().unwrap().is_none());
+    }
+}
