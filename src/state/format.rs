@@ -649,3 +649,46 @@ AAAEAvyGHWPyoFQGhe314JmFPgp0OpVRefiqfWRs9phVPgvzj5rKFrvCRtbm03uLXDByFa
         assert!(msg.contains("\"age1notarecipient\""), "{msg}");
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    use super::tests::{sample, x25519_identity};
+    use super::*;
+
+    /// `schemas/state.schema.json` names exactly the fields this build writes.
+    #[test]
+    fn schema_matches_the_document() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/state.schema.json")).unwrap();
+        let (_, r) = x25519_identity();
+        let (state, secrets) = sample();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&encode(&state, &secrets, &[r]).unwrap()).unwrap();
+        let keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&doc), keys(&schema["properties"]));
+        let account = doc["accounts"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap();
+        assert_eq!(
+            keys(account),
+            keys(&schema["$defs"]["account"]["properties"])
+        );
+        let cert = doc["certificates"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap();
+        assert_eq!(
+            keys(cert),
+            keys(&schema["$defs"]["certificate"]["properties"])
+        );
+    }
+}
