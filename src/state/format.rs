@@ -1,0 +1,694 @@
+//! The on-disk state document: the public half as plain JSON and the secret half as an
+//! ASCII-armored age ciphertext that also seals the lineage, serial and a digest of the
+//! public half. See `state/README.md` for the format.
+
+use super::identity::Identity;
+use super::model::{Secrets, State, FORMAT_VERSION};
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use zeroize::Zeroizing;
+
+/// The oldest `format_version` this build can read.
+pub const MIN_FORMAT_VERSION: u32 = 1;
+
+/// The field of the document holding the sealed secret half.
+const SECRETS_FIELD: &str = "secrets";
+
+/// What the document holds as written.
+#[derive(Serialize)]
+struct DocumentOut<'a> {
+    #[serde(flatten)]
+    state: &'a State,
+    secrets: &'a str,
+}
+
+/// The document as read (explicit fields, so serde reports line and column).
+#[derive(Deserialize)]
+struct DocumentIn {
+    format_version: u32,
+    lineage: uuid::Uuid,
+    serial: u64,
+    accounts: BTreeMap<String, super::model::AccountState>,
+    certificates: BTreeMap<crate::address::Address, super::model::CertificateState>,
+    secrets: String,
+}
+
+/// The plaintext inside the age envelope.
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    seal: Seal,
+    secrets: Secrets,
+}
+
+#[derive(Serialize, Deserialize, PartialEq)]
+struct Seal {
+    lineage: uuid::Uuid,
+    serial: u64,
+    /// SHA-256 (hex) of the canonical JSON of the public half.
+    public_sha256: String,
+}
+
+/// A decoded document: the public half, readable without any identity, and the sealed
+/// secret half, opened on demand with [`StoredState::open_secrets`].
+#[derive(Debug, Clone)]
+pub struct StoredState {
+    pub state: State,
+    sealed: String,
+    /// Digest of the public half exactly as it was read.
+    public_sha256: String,
+    /// The file the document came from, for messages.
+    origin: Option<String>,
+}
+
+/// Encodes `state` and `secrets` as a document, encrypting the secret half to every
+/// recipient (`age1...` or `ssh-ed25519 ...` / `ssh-rsa ...`).
+pub fn encode(state: &State, secrets: &Secrets, recipients: &[String]) -> Result<Vec<u8>> {
+    let recipients = parse_recipients(recipients)?;
+    let public = serde_json::to_value(state)
+        .map_err(|e| Error::Bug(format!("serialising the state: {e}")))?;
+    let sealed = Sealed {
+        seal: Seal {
+            lineage: state.lineage,
+            serial: state.serial,
+            public_sha256: digest(&public),
+        },
+        secrets: secrets.clone(),
+    };
+    let plaintext = Zeroizing::new(
+        serde_json::to_vec(&sealed)
+            .map_err(|e| Error::Bug(format!("serialising the secrets: {e}")))?,
+    );
+    let armored = encrypt(&recipients, &plaintext)?;
+    let document = DocumentOut {
+        state,
+        secrets: &armored,
+    };
+    let mut bytes = serde_json::to_vec_pretty(&document)
+        .map_err(|e| Error::Bug(format!("serialising the state: {e}")))?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// Decodes a document's public half; the secret half stays sealed.
+pub fn decode(bytes: &[u8]) -> Result<StoredState> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        let what = if e.is_eof() {
+            "is truncated or incomplete"
+        } else {
+            "is not valid JSON"
+        };
+        Error::State(format!(
+            "The state document {what} (line {}, column {}: {e}). It may have been cut short by a \
+             full disk or edited by hand; restore the previous version from the `.backup` file next to it.",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let Some(object) = value.as_object() else {
+        return Err(Error::State(
+            "The state document is not a JSON object, so it is not a certform state.".to_string(),
+        ));
+    };
+    let version = match object.get("format_version") {
+        None => {
+            return Err(Error::State(
+                "The state document has no `format_version` field, so it is not a certform state.".to_string(),
+            ))
+        }
+        Some(v) => v.as_u64().ok_or_else(|| {
+            Error::State(format!(
+                "The state document's `format_version` is {v}, not a whole number, so it is not a certform state."
+            ))
+        })?,
+    };
+    if version > u64::from(FORMAT_VERSION) {
+        return Err(Error::State(format!(
+            "The state was written by a newer certform (format version {version}; this build reads \
+             versions {MIN_FORMAT_VERSION} to {FORMAT_VERSION}). Upgrade certform to work with this state."
+        )));
+    }
+    if version < u64::from(MIN_FORMAT_VERSION) {
+        return Err(Error::State(format!(
+            "The state has format version {version}, which this certform no longer supports (it reads \
+             versions {MIN_FORMAT_VERSION} to {FORMAT_VERSION}). Upgrade it with an older certform release first."
+        )));
+    }
+    let document: DocumentIn = serde_json::from_slice(bytes).map_err(|e| {
+        Error::State(format!(
+            "The state document is invalid: {e}. Restore the previous version from the `.backup` \
+             file next to it, or fix the edit."
+        ))
+    })?;
+    let mut public = value;
+    if let Some(object) = public.as_object_mut() {
+        object.remove(SECRETS_FIELD);
+    }
+    Ok(StoredState {
+        state: State {
+            format_version: document.format_version,
+            lineage: document.lineage,
+            serial: document.serial,
+            accounts: document.accounts,
+            certificates: document.certificates,
+        },
+        sealed: document.secrets,
+        public_sha256: digest(&public),
+        origin: None,
+    })
+}
+
+impl StoredState {
+    /// Names the file the document came from, so messages can point at its backup.
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Decrypts the secret half and checks its seal against the public half it came with.
+    pub fn open_secrets(&self, identity: &Identity) -> Result<Secrets> {
+        let plaintext = decrypt(&self.sealed, identity, self.origin.as_deref())?;
+        let sealed: Sealed = serde_json::from_slice(&plaintext).map_err(|e| {
+            Error::Decrypt(format!(
+                "the decrypted secrets are not valid ({e}). {}",
+                self.restore_hint()
+            ))
+        })?;
+        let state = &self.state;
+        let seal = &sealed.seal;
+        let problem = if seal.lineage != state.lineage {
+            Some(format!(
+                "its encrypted secrets belong to another state (lineage {}, while the public half has lineage {})",
+                seal.lineage, state.lineage
+            ))
+        } else if seal.serial != state.serial {
+            Some(format!(
+                "its encrypted secrets were written at serial {} but the public half is at serial {}, \
+                 so the two halves come from different versions",
+                seal.serial, state.serial
+            ))
+        } else if seal.public_sha256 != self.public_sha256 {
+            Some(
+                "its public half does not match the digest sealed in its encrypted secrets"
+                    .to_string(),
+            )
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => Err(Error::State(format!(
+                "The state file has been modified outside certform: {problem}. {}",
+                self.restore_hint()
+            ))),
+            None => Ok(sealed.secrets),
+        }
+    }
+
+    fn restore_hint(&self) -> String {
+        match &self.origin {
+            Some(origin) => format!(
+                "Restore the previous version from `{origin}.backup` (or undo the edit); never edit the state by hand."
+            ),
+            None => "Restore the previous version from the state's `.backup` file (or undo the edit); \
+                     never edit the state by hand."
+                .to_string(),
+        }
+    }
+}
+
+/// SHA-256 (hex) of the canonical JSON of `value`: object keys sorted, no whitespace.
+fn digest(value: &serde_json::Value) -> String {
+    let mut out = Vec::new();
+    canonical(value, &mut out);
+    hex::encode(Sha256::digest(&out))
+}
+
+fn canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(Value::String(key.clone()).to_string().as_bytes());
+                out.push(b':');
+                canonical(value, out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                canonical(item, out);
+            }
+            out.push(b']');
+        }
+        scalar => out.extend_from_slice(scalar.to_string().as_bytes()),
+    }
+}
+
+fn parse_recipients(recipients: &[String]) -> Result<Vec<Box<dyn age::Recipient + Send>>> {
+    if recipients.is_empty() {
+        return Err(Error::State(
+            "No recipients are configured for the state's secrets: at least one age recipient \
+             (age1...) or SSH public key (ssh-ed25519 / ssh-rsa) is needed."
+                .to_string(),
+        ));
+    }
+    recipients
+        .iter()
+        .map(|text| {
+            let trimmed = text.trim();
+            let parsed: Option<Box<dyn age::Recipient + Send>> = if trimmed.starts_with("age1") {
+                trimmed
+                    .parse::<age::x25519::Recipient>()
+                    .ok()
+                    .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+            } else if trimmed.starts_with("ssh-") {
+                trimmed
+                    .parse::<age::ssh::Recipient>()
+                    .ok()
+                    .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+            } else {
+                None
+            };
+            parsed.ok_or_else(|| {
+                Error::State(format!(
+                    "The state recipient {text:?} is not a valid age recipient (age1...) or supported \
+                     SSH public key (ssh-ed25519 or ssh-rsa of at least 2048 bits)."
+                ))
+            })
+        })
+        .collect()
+}
+
+fn encrypt(recipients: &[Box<dyn age::Recipient + Send>], plaintext: &[u8]) -> Result<String> {
+    use age::armor::{ArmoredWriter, Format};
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::State(format!("Cannot encrypt the state's secrets: {e}."))
+    };
+    let encryptor = age::Encryptor::with_recipients(
+        recipients.iter().map(|r| r.as_ref() as &dyn age::Recipient),
+    )
+    .map_err(|e| fail(&e))?;
+    let armored =
+        ArmoredWriter::wrap_output(Vec::new(), Format::AsciiArmor).map_err(|e| fail(&e))?;
+    let mut writer = encryptor.wrap_output(armored).map_err(|e| fail(&e))?;
+    writer.write_all(plaintext).map_err(|e| fail(&e))?;
+    let armored = writer.finish().map_err(|e| fail(&e))?;
+    let bytes = armored.finish().map_err(|e| fail(&e))?;
+    String::from_utf8(bytes)
+        .map_err(|e| Error::Bug(format!("armored age output is not UTF-8: {e}")))
+}
+
+fn decrypt(armored: &str, identity: &Identity, origin: Option<&str>) -> Result<Zeroizing<Vec<u8>>> {
+    use age::armor::ArmoredReader;
+    let corrupt = |e: &dyn std::fmt::Display| {
+        let backup = origin.map_or_else(
+            || "the state's `.backup` file".to_string(),
+            |o| format!("`{o}.backup`"),
+        );
+        Error::Decrypt(format!(
+            "the encrypted secrets in the state are damaged ({e}). Restore the previous version from {backup}."
+        ))
+    };
+    let decryptor =
+        age::Decryptor::new(ArmoredReader::new(armored.as_bytes())).map_err(|e| corrupt(&e))?;
+    let mut reader = decryptor.decrypt(identity.keys()).map_err(|e| match e {
+        age::DecryptError::NoMatchingKeys => Error::Decrypt(format!(
+            "none of the keys in the identity from {} is a recipient of this state (its public keys: \
+             {}). Use an identity whose public key is among the state's recipients, or ask someone \
+             who holds one to add yours as a recipient and apply.",
+            identity.source(),
+            if identity.recipients().is_empty() {
+                "unknown".to_string()
+            } else {
+                identity.recipients().join(", ")
+            }
+        )),
+        other => corrupt(&other),
+    })?;
+    let mut plaintext = Zeroizing::new(Vec::new());
+    reader
+        .read_to_end(&mut plaintext)
+        .map_err(|e| corrupt(&e))?;
+    Ok(plaintext)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::address::Address;
+    use crate::keytype::KeyType;
+    use crate::secret::Sensitive;
+    use crate::state::model::{
+        AccountSecret, AccountState, CertificateSecret, CertificateState, DeployedFile,
+        DeployedOutput,
+    };
+
+    /// A throwaway ed25519 key made for these tests only (`ssh-keygen -t ed25519 -N ""`).
+    pub(crate) const TEST_SSH_KEY: &str = "\
+-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+QyNTUxOQAAACA4+ayha7wkbW5tN7i1wwchWtFG6VAZ94otjtPxEjgwswAAAJDtAl5s7QJe
+bAAAAAtzc2gtZWQyNTUxOQAAACA4+ayha7wkbW5tN7i1wwchWtFG6VAZ94otjtPxEjgwsw
+AAAEAvyGHWPyoFQGhe314JmFPgp0OpVRefiqfWRs9phVPgvzj5rKFrvCRtbm03uLXDByFa
+0UbpUBn3ii2O0/ESODCzAAAADWNlcnRmb3JtLXRlc3Q=
+-----END OPENSSH PRIVATE KEY-----
+";
+    pub(crate) const TEST_SSH_RECIPIENT: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDj5rKFrvCRtbm03uLXDByFa0UbpUBn3ii2O0/ESODCz certform-test";
+
+    pub(crate) const SECRET_MARKER: &str = "MC4CAQAwBQYDK2VwBCIEINOTAREALKEYBUTSECRETMARKER";
+
+    pub(crate) fn x25519_identity() -> (Identity, String) {
+        use age::secrecy::ExposeSecret;
+        let key = age::x25519::Identity::generate();
+        let recipient = key.to_public().to_string();
+        let text = format!("# test\n{}\n", key.to_string().expose_secret());
+        (Identity::parse(&text, "test-x25519").unwrap(), recipient)
+    }
+
+    pub(crate) fn sample() -> (State, Secrets) {
+        let at = time::macros::datetime!(2026-11-28 12:00:00.123456789 UTC);
+        let mut state = State::new();
+        state.serial = 7;
+        state.accounts.insert(
+            "le".to_string(),
+            AccountState {
+                directory: "https://acme.example/dir".to_string(),
+                account_url: "https://acme.example/acct/1".to_string(),
+                contact: vec!["mailto:ops@example.org".to_string()],
+                key_type: KeyType::EcdsaP256,
+                key_created_at: at,
+                created_at: at,
+            },
+        );
+        let address = Address::certificate("site").with_key("example.org");
+        let mut outputs = BTreeMap::new();
+        outputs.insert(
+            "nginx".to_string(),
+            DeployedOutput {
+                files: vec![DeployedFile {
+                    kind: crate::desired::model::OutputFileKind::Key,
+                    path: "/etc/ssl/example.key".into(),
+                    sha256: "00".repeat(32),
+                    mode: 0o600,
+                }],
+            },
+        );
+        state.certificates.insert(
+            address.clone(),
+            CertificateState {
+                account: "le".to_string(),
+                directory: "https://acme.example/dir".to_string(),
+                domains: vec!["example.org".to_string(), "www.example.org".to_string()],
+                key_type: KeyType::EcdsaP384,
+                must_staple: false,
+                profile: None,
+                revoke_on_destroy: true,
+                serial_number: "0abc".to_string(),
+                not_before: at,
+                not_after: at + time::Duration::days(90),
+                issuer: "CN=Test CA".to_string(),
+                spki_sha256: "11".repeat(32),
+                certificate_pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+                    .to_string(),
+                chain_pem: String::new(),
+                order_url: Some("https://acme.example/order/1".to_string()),
+                issued_at: at,
+                outputs,
+            },
+        );
+        let mut secrets = Secrets::default();
+        secrets.accounts.insert(
+            "le".to_string(),
+            AccountSecret {
+                credentials: Sensitive::new(format!("{{\"key_pkcs8\":\"{SECRET_MARKER}\"}}")),
+            },
+        );
+        secrets.certificates.insert(
+            address,
+            CertificateSecret {
+                private_key_pem: Sensitive::new(format!(
+                    "-----BEGIN PRIVATE KEY-----\n{SECRET_MARKER}\n-----END PRIVATE KEY-----\n"
+                )),
+            },
+        );
+        (state, secrets)
+    }
+
+    fn state_err(result: Result<impl std::fmt::Debug>) -> String {
+        match result {
+            Err(Error::State(msg)) => msg,
+            other => panic!("expected Error::State, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn round_trip_with_x25519_and_ssh_recipients() {
+        let (x, x_recipient) = x25519_identity();
+        let ssh = Identity::parse(TEST_SSH_KEY, "test-ssh").unwrap();
+        assert_eq!(ssh.recipient(), None);
+        assert!(TEST_SSH_RECIPIENT.starts_with(&ssh.recipients()[0]));
+        let (state, secrets) = sample();
+        let bytes = encode(
+            &state,
+            &secrets,
+            &[x_recipient, TEST_SSH_RECIPIENT.to_string()],
+        )
+        .unwrap();
+
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            !text.contains(SECRET_MARKER),
+            "plaintext secret in the document"
+        );
+        assert!(
+            !text.contains("PRIVATE KEY-----\n"),
+            "plaintext key in the document"
+        );
+        assert!(text.contains("-----BEGIN AGE ENCRYPTED FILE-----"));
+        assert!(text.starts_with("{\n  \"format_version\": 1,"), "{text}");
+
+        let stored = decode(&bytes).unwrap();
+        assert_eq!(stored.state, state);
+        assert_eq!(stored.open_secrets(&x).unwrap(), secrets);
+        assert_eq!(stored.open_secrets(&ssh).unwrap(), secrets);
+
+        // One identity file holding both kinds of key; the x25519 one is `recipient()`.
+        use age::secrecy::ExposeSecret;
+        let other = age::x25519::Identity::generate();
+        let text = format!(
+            "# certform identity\n{TEST_SSH_KEY}\n{}\n",
+            other.to_string().expose_secret()
+        );
+        let both = Identity::parse(&text, "both").unwrap();
+        assert_eq!(both.recipients().len(), 2);
+        assert_eq!(both.recipient(), Some(other.to_public().to_string()));
+        assert_eq!(stored.open_secrets(&both).unwrap(), secrets);
+    }
+
+    #[test]
+    fn edited_public_half_is_detected() {
+        let (x, r) = x25519_identity();
+        let (state, secrets) = sample();
+        let bytes = encode(&state, &secrets, &[r]).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+
+        let edited = text.replace("www.example.org", "evil.example.org");
+        assert_ne!(edited, text);
+        let stored = decode(edited.as_bytes())
+            .unwrap()
+            .with_origin("/s/state.json");
+        let msg = state_err(stored.open_secrets(&x));
+        assert!(
+            msg.starts_with("The state file has been modified outside certform:"),
+            "{msg}"
+        );
+        assert!(msg.contains("/s/state.json.backup"), "{msg}");
+
+        // An added field is an edit too; re-indenting is not.
+        let added = text.replacen("\"serial\"", "\"extra\": 1,\n  \"serial\"", 1);
+        let msg = state_err(decode(added.as_bytes()).unwrap().open_secrets(&x));
+        assert!(msg.contains("does not match the digest"), "{msg}");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let compact = serde_json::to_vec(&value).unwrap();
+        assert_eq!(decode(&compact).unwrap().open_secrets(&x).unwrap(), secrets);
+    }
+
+    #[test]
+    fn spliced_halves_are_detected() {
+        let (x, r) = x25519_identity();
+        let recipients = [r];
+        let (mut state, secrets) = sample();
+        let old = encode(&state, &secrets, &recipients).unwrap();
+        state.serial += 1;
+        let new = encode(&state, &Secrets::default(), &recipients).unwrap();
+
+        let mut doc: serde_json::Value = serde_json::from_slice(&new).unwrap();
+        let old_doc: serde_json::Value = serde_json::from_slice(&old).unwrap();
+        doc["secrets"] = old_doc["secrets"].clone();
+        let spliced = serde_json::to_vec_pretty(&doc).unwrap();
+        let msg = state_err(decode(&spliced).unwrap().open_secrets(&x));
+        assert!(msg.contains("modified outside certform"), "{msg}");
+        assert!(
+            msg.contains("serial 7") && msg.contains("serial 8"),
+            "{msg}"
+        );
+
+        // Secrets of another lineage.
+        let (other, _) = sample();
+        let foreign = encode(&other, &secrets, &recipients).unwrap();
+        let foreign: serde_json::Value = serde_json::from_slice(&foreign).unwrap();
+        doc["secrets"] = foreign["secrets"].clone();
+        let msg = state_err(
+            decode(&serde_json::to_vec(&doc).unwrap())
+                .unwrap()
+                .open_secrets(&x),
+        );
+        assert!(msg.contains("another state"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_identity_is_a_decrypt_error() {
+        let (_, r) = x25519_identity();
+        let (state, secrets) = sample();
+        let stored = decode(&encode(&state, &secrets, &[r]).unwrap()).unwrap();
+        let (wrong, wrong_recipient) = x25519_identity();
+        match stored.open_secrets(&wrong) {
+            Err(err @ Error::Decrypt(_)) => {
+                let msg = err.to_string();
+                assert!(
+                    msg.contains("none of the keys in the identity from test-x25519"),
+                    "{msg}"
+                );
+                assert!(msg.contains("is a recipient of this state"), "{msg}");
+                assert!(msg.contains(&wrong_recipient), "{msg}");
+            }
+            other => panic!("expected Error::Decrypt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn damaged_ciphertext_is_a_decrypt_error() {
+        let (x, r) = x25519_identity();
+        let (state, secrets) = sample();
+        let bytes = encode(&state, &secrets, &[r]).unwrap();
+        let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        doc["secrets"] =
+            serde_json::Value::String("-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n".into());
+        let stored = decode(&serde_json::to_vec(&doc).unwrap()).unwrap();
+        assert!(matches!(stored.open_secrets(&x), Err(Error::Decrypt(m)) if m.contains("damaged")));
+    }
+
+    #[test]
+    fn broken_documents_have_clear_messages() {
+        let (_, r) = x25519_identity();
+        let (state, secrets) = sample();
+        let bytes = encode(&state, &secrets, &[r]).unwrap();
+
+        let msg = state_err(decode(&bytes[..bytes.len() / 2]));
+        assert!(
+            msg.contains("truncated") && msg.contains("line ") && msg.contains("column "),
+            "{msg}"
+        );
+        let msg = state_err(decode(b"{\n  \"format_version\": 1,\n  oops\n}"));
+        assert!(
+            msg.contains("not valid JSON") && msg.contains("line 3"),
+            "{msg}"
+        );
+        let msg = state_err(decode(b"[1, 2]"));
+        assert!(msg.contains("not a JSON object"), "{msg}");
+        let msg = state_err(decode(b"{\"serial\": 1}"));
+        assert!(msg.contains("no `format_version`"), "{msg}");
+
+        let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        doc["format_version"] = 2.into();
+        let msg = state_err(decode(&serde_json::to_vec(&doc).unwrap()));
+        assert!(
+            msg.contains("written by a newer certform (format version 2"),
+            "{msg}"
+        );
+        doc["format_version"] = 0.into();
+        let msg = state_err(decode(&serde_json::to_vec(&doc).unwrap()));
+        assert!(msg.contains("no longer supports"), "{msg}");
+
+        doc["format_version"] = 1.into();
+        doc.as_object_mut().unwrap().remove("serial");
+        let msg = state_err(decode(&serde_json::to_vec(&doc).unwrap()));
+        assert!(msg.contains("missing field `serial`"), "{msg}");
+        doc["serial"] = "seven".into();
+        let msg = state_err(decode(&serde_json::to_vec_pretty(&doc).unwrap()));
+        assert!(
+            msg.contains("invalid type") && msg.contains("line"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn encode_needs_valid_recipients() {
+        let (state, secrets) = sample();
+        let msg = state_err(encode(&state, &secrets, &[]));
+        assert!(msg.contains("No recipients"), "{msg}");
+        let (_, good) = x25519_identity();
+        let msg = state_err(encode(
+            &state,
+            &secrets,
+            &[good, "age1notarecipient".to_string()],
+        ));
+        assert!(msg.contains("\"age1notarecipient\""), "{msg}");
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::tests::{sample, x25519_identity};
+    use super::*;
+
+    /// `schemas/state.schema.json` names exactly the fields this build writes.
+    #[test]
+    fn schema_matches_the_document() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/state.schema.json")).unwrap();
+        let (_, r) = x25519_identity();
+        let (state, secrets) = sample();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&encode(&state, &secrets, &[r]).unwrap()).unwrap();
+        let keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&doc), keys(&schema["properties"]));
+        let account = doc["accounts"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap();
+        assert_eq!(
+            keys(account),
+            keys(&schema["$defs"]["account"]["properties"])
+        );
+        let cert = doc["certificates"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap();
+        assert_eq!(
+            keys(cert),
+            keys(&schema["$defs"]["certificate"]["properties"])
+        );
+    }
+}
