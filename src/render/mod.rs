@@ -66,8 +66,3 @@ pub fn error(error: &crate::Error, style: Style) -> String {
     text.push('\n');
     text
 }
-pub mod diagnostics {
-    pub fn render_diagnostics(_d: &crate::diag::Diagnostics, _c: bool) -> String {
-        todo!()
-    }
-}
