@@ -7,6 +7,7 @@
 pub mod address;
 pub mod desired;
 pub mod error;
+pub mod keys;
 pub mod keytype;
 pub mod secret;
 pub mod state;
