@@ -10,6 +10,7 @@ pub mod error;
 pub mod keys;
 pub mod keytype;
 pub mod secret;
+pub mod solver;
 pub mod state;
 
 pub use error::{Error, Result};
