@@ -4,6 +4,7 @@
 //! `plan` (pure diff against `state`) → `apply` (executes, persisting state after every
 //! action). `render` owns every byte shown to a user; `ops` sequences each command.
 
+pub mod acme;
 pub mod address;
 pub mod desired;
 pub mod error;
