@@ -146,3 +146,50 @@ impl HttpClient for AcmeHttp {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> hyper::HeaderMap {
+        let mut h = hyper::HeaderMap::new();
+        h.insert(hyper::header::RETRY_AFTER, value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_http_dates() {
+        assert_eq!(retry_after(&headers("120")), Some(Duration::from_secs(120)));
+        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(90);
+        let date = soon
+            .format(time::macros::format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+            ))
+            .unwrap();
+        let parsed = retry_after(&headers(&date)).unwrap();
+        assert!(
+            parsed > Duration::from_secs(80) && parsed <= Duration::from_secs(90),
+            "{parsed:?}"
+        );
+        assert_eq!(
+            retry_after(&headers("Fri, 31 Dec 1999 23:59:59 GMT")),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&headers("soon")), None);
+    }
+
+    #[test]
+    fn one_client_per_ca_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificates here").unwrap();
+        let err = client_for(Some(&empty)).err().unwrap().to_string();
+        assert!(err.contains("holds no PEM CERTIFICATE"), "{err}");
+        let missing = client_for(Some(&dir.path().join("missing.pem")))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(missing.contains("cannot read the ca_bundle"), "{missing}");
+        assert!(client_for(None).is_ok());
+    }
+}

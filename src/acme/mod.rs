@@ -228,7 +228,10 @@ struct Pending {
 
 impl AcmeAccount {
     /// Order, validate, finalize with our CSR and download a certificate. Every challenge
-    /// that was presented is cleaned up afterwards, also when the order fails.
+    /// that was presented is cleaned up afterwards, also when the order fails (a failed
+    /// cleanup is appended to the order's error; after a successful issuance it is printed as
+    /// a warning on stderr so the certificate is not lost). Dropping the future midway skips
+    /// the cleanup: let it finish.
     pub async fn issue(&self, req: OrderRequest<'_>, solvers: &Solvers) -> Result<Issued> {
         let mut presented: Vec<(Address, ChallengeData)> = Vec::new();
         let result = self.run_order(&req, solvers, &mut presented).await;
@@ -569,6 +572,23 @@ mod tests {
         }
         assert_eq!(decode_hmac_key("not base64 !"), None);
         assert_eq!(decode_hmac_key(""), None);
+    }
+
+    /// The apply engine spawns these futures on a multi-threaded runtime.
+    #[allow(dead_code)]
+    fn futures_are_send(
+        account: &AcmeAccount,
+        req: OrderRequest<'_>,
+        solvers: &Solvers,
+        spec: &AccountSpec,
+        credentials: &Sensitive,
+    ) {
+        fn is_send<T: Send>(_: T) {}
+        is_send(account.issue(req, solvers));
+        is_send(account.revoke("", None));
+        is_send(create_account(spec));
+        is_send(load_account(credentials, None));
+        is_send(solvers.clone().shutdown());
     }
 
     #[test]
