@@ -379,3 +379,32 @@ async fn external_account_binding_is_sent_and_required() {
     let created = acme::create_account(&spec).await.unwrap();
     assert!(!format!("{created:?}").contains(HMAC));
 }
+
+/// Without Pebble on PATH the harness panics with how to install it instead of skipping.
+#[test]
+fn missing_pebble_panics_with_install_hint() {
+    const PROBE: &str = "CERTFORM_TEST_PEBBLE_MISSING_PROBE";
+    if std::env::var_os(PROBE).is_some() {
+        let _ = Pebble::start();
+        return;
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "missing_pebble_panics_with_install_hint",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(PROBE, "1")
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the probe must fail: {stderr}");
+    assert!(
+        stderr.contains(
+            "pebble is not installed: run 'apt-get install -y pebble' (Debian) — the tests need a real ACME CA"
+        ),
+        "{stderr}"
+    );
+}
