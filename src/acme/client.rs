@@ -1,0 +1,195 @@
+//! The HTTP client instant-acme talks through: hyper-util + hyper-rustls (ring) with
+//! `TCP_NODELAY`, trusting the webpki roots plus an account's `ca_bundle`. One client per
+//! distinct `ca_bundle` is built and shared by every account and order of the process, so
+//! connections are pooled. Each response's status, `Retry-After` and any transport failure
+//! are recorded into the current retry attempt's trace (see `retry.rs`).
+
+use super::retry;
+use crate::{Error, Result};
+use bytes::Bytes;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// No single HTTP exchange with the CA may take longer than this.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Hyper = Client<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>;
+
+/// A cheaply clonable handle on a pooled client.
+#[derive(Clone)]
+pub(super) struct AcmeHttp {
+    inner: Hyper,
+}
+
+static CLIENTS: OnceLock<Mutex<HashMap<Option<PathBuf>, AcmeHttp>>> = OnceLock::new();
+
+/// The shared client for `ca_bundle` (built on first use).
+pub(super) fn client_for(ca_bundle: Option<&Path>) -> Result<AcmeHttp> {
+    let key = ca_bundle.map(Path::to_path_buf);
+    let cache = CLIENTS.get_or_init(Mutex::default);
+    if let Some(client) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(client.clone());
+    }
+    let client = build(ca_bundle)?;
+    Ok(cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(key)
+        .or_insert(client)
+        .clone())
+}
+
+fn build(ca_bundle: Option<&Path>) -> Result<AcmeHttp> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_bundle {
+        let pem =
+            std::fs::read(path).map_err(|e| Error::io("cannot read the ca_bundle", path, e))?;
+        let mut added = 0;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|e| Error::io("cannot parse the ca_bundle", path, e))?;
+            roots.add(cert).map_err(|e| {
+                Error::Acme(format!(
+                    "the ca_bundle {} holds a certificate rustls cannot use as a root: {e}",
+                    path.display()
+                ))
+            })?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(Error::Acme(format!(
+                "the ca_bundle {} holds no PEM CERTIFICATE",
+                path.display()
+            )));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Bug(format!("rustls configuration failed: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .wrap_connector(http);
+    let inner = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(https);
+    Ok(AcmeHttp { inner })
+}
+
+fn retry_after(headers: &hyper::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(hyper::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    // HTTP-date, e.g. `Fri, 31 Dec 1999 23:59:59 GMT`.
+    let when =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let delta = when - time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(delta).unwrap_or(Duration::ZERO))
+}
+
+impl HttpClient for AcmeHttp {
+    fn request(
+        &self,
+        req: hyper::Request<BodyWrapper<Bytes>>,
+    ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
+        let trace = retry::current_trace();
+        let fut = self.inner.request(req);
+        Box::pin(async move {
+            match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+                Ok(Ok(rsp)) => {
+                    if let Some(trace) = &trace {
+                        trace.record_response(rsp.status().as_u16(), retry_after(rsp.headers()));
+                    }
+                    Ok(BytesResponse::from(rsp))
+                }
+                Ok(Err(e)) => {
+                    if let Some(trace) = &trace {
+                        trace.record_transport(retry::error_chain(&e));
+                    }
+                    Err(instant_acme::Error::Other(Box::new(e)))
+                }
+                Err(_) => {
+                    let text = format!(
+                        "no answer from the ACME server within {}s",
+                        REQUEST_TIMEOUT.as_secs()
+                    );
+                    if let Some(trace) = &trace {
+                        trace.record_transport(text.clone());
+                    }
+                    Err(instant_acme::Error::Other(text.into()))
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> hyper::HeaderMap {
+        let mut h = hyper::HeaderMap::new();
+        h.insert(hyper::header::RETRY_AFTER, value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_http_dates() {
+        assert_eq!(retry_after(&headers("120")), Some(Duration::from_secs(120)));
+        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(90);
+        let date = soon
+            .format(time::macros::format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+            ))
+            .unwrap();
+        let parsed = retry_after(&headers(&date)).unwrap();
+        assert!(
+            parsed > Duration::from_secs(80) && parsed <= Duration::from_secs(90),
+            "{parsed:?}"
+        );
+        assert_eq!(
+            retry_after(&headers("Fri, 31 Dec 1999 23:59:59 GMT")),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&headers("soon")), None);
+    }
+
+    #[test]
+    fn one_client_per_ca_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificates here").unwrap();
+        let err = client_for(Some(&empty)).err().unwrap().to_string();
+        assert!(err.contains("holds no PEM CERTIFICATE"), "{err}");
+        let missing = client_for(Some(&dir.path().join("missing.pem")))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(missing.contains("cannot read the ca_bundle"), "{missing}");
+        assert!(client_for(None).is_ok());
+    }
+}

@@ -1,0 +1,354 @@
+//! Certificate private keys, certificate signing requests and certificate parsing.
+//!
+//! Keys are PKCS#8 PEM held in [`Sensitive`]: RSA keys are generated with the `rsa` crate
+//! (rcgen on `ring` cannot generate RSA), ECDSA keys with rcgen. Everything here is CPU
+//! work without I/O; RSA generation is slow, so async callers run it in `spawn_blocking`.
+//! No function here ever puts key material into an error message.
+
+use crate::keytype::KeyType;
+use crate::secret::Sensitive;
+use crate::{Error, Result};
+use rcgen::{
+    CertificateParams, CustomExtension, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P256_SHA256,
+    PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256,
+};
+use sha2::{Digest, Sha256};
+use x509_parser::extensions::GeneralName;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// OID of the TLS Feature extension (RFC 7633) that carries OCSP must-staple.
+const OID_TLS_FEATURE: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 24];
+/// `SEQUENCE { INTEGER 5 }`: the `status_request` TLS feature.
+const MUST_STAPLE_VALUE: &[u8] = &[0x30, 0x03, 0x02, 0x01, 0x05];
+/// Longest common name X.509 allows (RFC 5280 `ub-common-name`).
+const MAX_COMMON_NAME: usize = 64;
+
+/// Generate a new private key of type `kt`, as PKCS#8 PEM.
+pub fn generate_private_key(kt: KeyType) -> Result<Sensitive> {
+    match kt {
+        KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
+            use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+            let bits = kt.rsa_bits().unwrap_or(2048);
+            let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), bits)
+                .map_err(|e| Error::Bug(format!("generating a {kt} key failed: {e}")))?;
+            let pem = key
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|e| Error::Bug(format!("encoding a {kt} key failed: {e}")))?;
+            Ok(Sensitive::new(pem.as_str()))
+        }
+        KeyType::EcdsaP256 | KeyType::EcdsaP384 => {
+            let alg = if kt == KeyType::EcdsaP256 {
+                &PKCS_ECDSA_P256_SHA256
+            } else {
+                &PKCS_ECDSA_P384_SHA384
+            };
+            let key = KeyPair::generate_for(alg)
+                .map_err(|e| Error::Bug(format!("generating a {kt} key failed: {e}")))?;
+            Ok(Sensitive::new(key.serialize_pem()))
+        }
+    }
+}
+
+/// Parse a PKCS#8 PEM private key for signing.
+fn key_pair(private_key_pem: &Sensitive) -> Result<KeyPair> {
+    KeyPair::from_pem(private_key_pem.expose()).map_err(|_| {
+        Error::State(
+            "the certificate private key is not a PKCS#8 PEM key of a supported type \
+             (ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096)"
+                .into(),
+        )
+    })
+}
+
+/// The [`KeyType`] of a PKCS#8 PEM private key.
+pub fn key_type_of(private_key_pem: &Sensitive) -> Result<KeyType> {
+    let key = key_pair(private_key_pem)?;
+    let alg = key.algorithm();
+    if alg == &PKCS_ECDSA_P256_SHA256 {
+        return Ok(KeyType::EcdsaP256);
+    }
+    if alg == &PKCS_ECDSA_P384_SHA384 {
+        return Ok(KeyType::EcdsaP384);
+    }
+    if alg == &PKCS_RSA_SHA256 {
+        use rsa::pkcs8::DecodePrivateKey;
+        use rsa::traits::PublicKeyParts;
+        let rsa = rsa::RsaPrivateKey::from_pkcs8_pem(private_key_pem.expose()).map_err(|_| {
+            Error::State("the certificate private key is not a valid RSA PKCS#8 key".into())
+        })?;
+        let bits = rsa.size() * 8;
+        return match bits {
+            2048 => Ok(KeyType::Rsa2048),
+            3072 => Ok(KeyType::Rsa3072),
+            4096 => Ok(KeyType::Rsa4096),
+            other => Err(Error::State(format!(
+                "the certificate private key is a {other}-bit RSA key; supported sizes are 2048, 3072 and 4096"
+            ))),
+        };
+    }
+    Err(Error::State(
+        "the certificate private key has an unsupported algorithm".into(),
+    ))
+}
+
+/// A DER certificate signing request for `domains`, signed with `private_key_pem`.
+///
+/// The first domain becomes the common name (when it fits in 64 characters); all domains are
+/// subject alternative names (IP addresses as IP SANs). `must_staple` adds the TLS Feature
+/// extension with `status_request`.
+pub fn csr_der(
+    private_key_pem: &Sensitive,
+    domains: &[String],
+    must_staple: bool,
+) -> Result<Vec<u8>> {
+    let Some(first) = domains.first() else {
+        return Err(Error::Bug("a CSR was requested without any domain".into()));
+    };
+    let key = key_pair(private_key_pem)?;
+    let mut params = CertificateParams::new(domains.to_vec()).map_err(|e| {
+        Error::Acme(format!(
+            "cannot build a CSR for {}: {e}",
+            domains.join(", ")
+        ))
+    })?;
+    let mut dn = DistinguishedName::new();
+    if first.len() <= MAX_COMMON_NAME {
+        dn.push(DnType::CommonName, first.clone());
+    }
+    params.distinguished_name = dn;
+    if must_staple {
+        params
+            .custom_extensions
+            .push(CustomExtension::from_oid_content(
+                OID_TLS_FEATURE,
+                MUST_STAPLE_VALUE.to_vec(),
+            ));
+    }
+    let csr = params
+        .serialize_request(&key)
+        .map_err(|e| Error::Acme(format!("cannot sign a CSR for {}: {e}", domains.join(", "))))?;
+    Ok(csr.der().to_vec())
+}
+
+/// The public facts of an issued certificate, as kept in the public half of state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertSummary {
+    /// Lower-case hex without leading zeros (as Pebble and `openssl x509 -serial` print it,
+    /// lower-cased).
+    pub serial_number: String,
+    pub not_before: time::OffsetDateTime,
+    pub not_after: time::OffsetDateTime,
+    /// The issuer's distinguished name, e.g. `CN=Pebble Intermediate CA 0b1a2c`.
+    pub issuer: String,
+    /// SHA-256 of the leaf's SubjectPublicKeyInfo, lower-case hex.
+    pub spki_sha256: String,
+    /// Subject alternative names (DNS names and IP addresses), in certificate order.
+    pub domains: Vec<String>,
+    /// The leaf certificate, PEM.
+    pub certificate_pem: String,
+    /// The rest of the chain, PEM (may be empty).
+    pub chain_pem: String,
+}
+
+/// Split PEM text into its `CERTIFICATE` blocks, each normalised to end with a newline.
+fn certificate_blocks(pem: &str) -> Vec<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut blocks = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let after = &rest[start..];
+        let Some(end) = after.find(END) else { break };
+        let block = &after[..end + END.len()];
+        blocks.push(format!("{}\n", block.trim_end()));
+        rest = &after[end + END.len()..];
+    }
+    blocks
+}
+
+fn pem_to_der(block: &str, index: usize) -> Result<Vec<u8>> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(block.as_bytes()).map_err(|e| {
+        Error::State(format!(
+            "certificate {} of the chain is not valid PEM: {e}",
+            index + 1
+        ))
+    })?;
+    Ok(pem.contents)
+}
+
+/// Summarise a PEM full chain (leaf first).
+pub fn summarize_chain(fullchain_pem: &str) -> Result<CertSummary> {
+    let blocks = certificate_blocks(fullchain_pem);
+    if blocks.is_empty() {
+        return Err(Error::State(
+            "the certificate chain holds no PEM CERTIFICATE block".into(),
+        ));
+    }
+    let ders = blocks
+        .iter()
+        .enumerate()
+        .map(|(i, b)| pem_to_der(b, i))
+        .collect::<Result<Vec<_>>>()?;
+    for (i, der) in ders.iter().enumerate().skip(1) {
+        X509Certificate::from_der(der).map_err(|e| {
+            Error::State(format!(
+                "certificate {} of the chain cannot be parsed: {e}",
+                i + 1
+            ))
+        })?;
+    }
+    let (_, leaf) = X509Certificate::from_der(&ders[0])
+        .map_err(|e| Error::State(format!("the leaf certificate cannot be parsed: {e}")))?;
+
+    let mut domains = Vec::new();
+    let san = leaf.subject_alternative_name().map_err(|e| {
+        Error::State(format!(
+            "the leaf certificate's subjectAltName is invalid: {e}"
+        ))
+    })?;
+    if let Some(san) = san {
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::DNSName(dns) => domains.push(dns.to_string()),
+                GeneralName::IPAddress(bytes) => {
+                    if let Ok(v4) = <[u8; 4]>::try_from(*bytes) {
+                        domains.push(std::net::Ipv4Addr::from(v4).to_string());
+                    } else if let Ok(v6) = <[u8; 16]>::try_from(*bytes) {
+                        domains.push(std::net::Ipv6Addr::from(v6).to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    Ok(CertSummary {
+        serial_number: leaf.tbs_certificate.serial.to_str_radix(16),
+        not_before: leaf.validity().not_before.to_datetime(),
+        not_after: leaf.validity().not_after.to_datetime(),
+        issuer: leaf.issuer().to_string(),
+        spki_sha256: hex::encode(Sha256::digest(leaf.public_key().raw)),
+        domains,
+        certificate_pem: blocks[0].clone(),
+        chain_pem: blocks[1..].concat(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, IsCa, Issuer, PublicKeyData};
+    use x509_parser::certification_request::X509CertificationRequest;
+    use x509_parser::extensions::ParsedExtension;
+
+    fn domains() -> Vec<String> {
+        vec!["example.com".into(), "www.example.com".into()]
+    }
+
+    #[test]
+    fn every_key_type_generates_and_round_trips() {
+        for kt in KeyType::ALL {
+            let key = generate_private_key(kt).unwrap();
+            assert!(
+                key.expose().starts_with("-----BEGIN PRIVATE KEY-----"),
+                "{kt}"
+            );
+            assert_eq!(key_type_of(&key).unwrap(), kt);
+        }
+    }
+
+    #[test]
+    fn key_type_of_rejects_garbage_without_echoing_it() {
+        let err = key_type_of(&Sensitive::new("not a key SECRETSECRET")).unwrap_err();
+        assert!(!err.to_string().contains("SECRETSECRET"));
+    }
+
+    fn check_csr(kt: KeyType, must_staple: bool) {
+        let key = generate_private_key(kt).unwrap();
+        let der = csr_der(&key, &domains(), must_staple).unwrap();
+        let (_, csr) = X509CertificationRequest::from_der(&der).unwrap();
+        let info = &csr.certification_request_info;
+        let cn: Vec<_> = info
+            .subject
+            .iter_common_name()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(cn, vec!["example.com".to_string()]);
+        let mut sans = Vec::new();
+        let mut staple = false;
+        for ext in csr.requested_extensions().unwrap() {
+            match ext {
+                ParsedExtension::SubjectAlternativeName(san) => {
+                    for n in &san.general_names {
+                        if let GeneralName::DNSName(d) = n {
+                            sans.push(d.to_string());
+                        }
+                    }
+                }
+                ParsedExtension::UnsupportedExtension { .. } | ParsedExtension::Unparsed => {
+                    staple = true;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(sans, domains());
+        assert_eq!(staple, must_staple);
+    }
+
+    #[test]
+    fn csr_has_common_name_and_sans() {
+        check_csr(KeyType::EcdsaP256, false);
+        check_csr(KeyType::EcdsaP384, true);
+        check_csr(KeyType::Rsa2048, false);
+    }
+
+    #[test]
+    fn long_first_domain_is_not_a_common_name() {
+        let key = generate_private_key(KeyType::EcdsaP256).unwrap();
+        let long = format!("{}.example.com", "a".repeat(60));
+        let der = csr_der(&key, std::slice::from_ref(&long), false).unwrap();
+        let (_, csr) = X509CertificationRequest::from_der(&der).unwrap();
+        assert_eq!(
+            csr.certification_request_info
+                .subject
+                .iter_common_name()
+                .count(),
+            0
+        );
+    }
+
+    #[test]
+    fn summarize_rcgen_chain() {
+        let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Test Issuing CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut leaf_params =
+            CertificateParams::new(vec!["example.com".to_string(), "127.0.0.1".to_string()])
+                .unwrap();
+        leaf_params.serial_number = Some(vec![0x00, 0x8f, 0x01].into());
+        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+
+        // Windows line endings and text around the blocks must not matter.
+        let fullchain = format!("{}\r\n{}", leaf.pem(), ca_cert.pem());
+        let s = summarize_chain(&fullchain).unwrap();
+        assert_eq!(s.serial_number, "8f01");
+        assert_eq!(s.domains, vec!["example.com", "127.0.0.1"]);
+        assert_eq!(s.issuer, "CN=Test Issuing CA");
+        assert_eq!(
+            s.spki_sha256,
+            hex::encode(Sha256::digest(leaf_key.subject_public_key_info()))
+        );
+        assert!(s.not_before < s.not_after);
+        assert_eq!(summarize_chain(&s.certificate_pem).unwrap().chain_pem, "");
+        assert_eq!(s.certificate_pem.trim(), leaf.pem().trim());
+        assert_eq!(s.chain_pem.trim(), ca_cert.pem().trim());
+        assert!(summarize_chain("nothing here").is_err());
+    }
+}

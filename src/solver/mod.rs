@@ -1,0 +1,168 @@
+//! Challenge solvers: the runtime side of `http_solver`, `dns_solver` and `tls_alpn_solver`
+//! blocks. [`Solvers::start`] binds every built-in listener an apply needs once, so all
+//! orders of that apply share them; `present`/`cleanup` publish and withdraw one challenge
+//! response; `shutdown` stops the listeners. Only HTTP-01 (`listen` and `webroot`) is
+//! implemented today; [`ChallengeKind`] already names the other kinds.
+
+mod http;
+
+use crate::address::Address;
+use crate::desired::model::{HttpSolverSpec, SolverSpec};
+use crate::{Error, Result};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// What the CA asks for, and what a solver needs to answer one challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeData {
+    /// The identifier being validated (`*.example.com` for a wildcard).
+    pub domain: String,
+    /// The challenge token (base64url).
+    pub token: String,
+    /// `token.thumbprint`: the HTTP-01 response body.
+    pub key_authorization: String,
+    /// base64url(SHA-256(key_authorization)): the DNS-01 TXT value.
+    pub dns_value: String,
+}
+
+/// The ACME challenge type a solver answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChallengeKind {
+    Http01,
+    Dns01,
+    TlsAlpn01,
+}
+
+impl ChallengeKind {
+    /// The RFC 8555 name, e.g. `http-01`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChallengeKind::Http01 => "http-01",
+            ChallengeKind::Dns01 => "dns-01",
+            ChallengeKind::TlsAlpn01 => "tls-alpn-01",
+        }
+    }
+}
+
+impl std::fmt::Display for ChallengeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+enum Entry {
+    /// Served by the built-in HTTP server at this index of `Inner::servers`.
+    HttpListen(usize),
+    HttpWebroot(http::Webroot),
+}
+
+struct Inner {
+    entries: BTreeMap<Address, Entry>,
+    servers: Vec<http::ChallengeServer>,
+}
+
+/// The started solvers of one apply. Cheap to clone; clones share the listeners.
+#[derive(Clone)]
+pub struct Solvers {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Solvers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Solvers")
+            .field("solvers", &self.inner.entries.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Solvers {
+    /// Prepare every solver in `needed`: bind each distinct `listen` address once (solvers
+    /// naming the same address share one server) and remember webroots.
+    pub async fn start(
+        specs: &BTreeMap<Address, SolverSpec>,
+        needed: &BTreeSet<Address>,
+    ) -> Result<Solvers> {
+        let mut entries = BTreeMap::new();
+        let mut servers: Vec<http::ChallengeServer> = Vec::new();
+        let mut by_listen: BTreeMap<String, usize> = BTreeMap::new();
+        for address in needed {
+            let spec = specs.get(address).ok_or_else(|| {
+                Error::Bug(format!("solver {address} is needed but not configured"))
+            })?;
+            let entry = match spec {
+                SolverSpec::Http(HttpSolverSpec::Listen { listen }) => {
+                    let index = match by_listen.get(listen) {
+                        Some(&i) => i,
+                        None => {
+                            let server = http::ChallengeServer::bind(address, listen).await?;
+                            servers.push(server);
+                            by_listen.insert(listen.clone(), servers.len() - 1);
+                            servers.len() - 1
+                        }
+                    };
+                    Entry::HttpListen(index)
+                }
+                SolverSpec::Http(HttpSolverSpec::Webroot { webroot }) => {
+                    Entry::HttpWebroot(http::Webroot::new(webroot.clone()))
+                }
+            };
+            entries.insert(address.clone(), entry);
+        }
+        Ok(Solvers {
+            inner: Arc::new(Inner { entries, servers }),
+        })
+    }
+
+    fn entry(&self, solver: &Address) -> Result<&Entry> {
+        self.inner.entries.get(solver).ok_or_else(|| {
+            Error::Bug(format!(
+                "solver {solver} was used but not started for this apply"
+            ))
+        })
+    }
+
+    /// The challenge type `solver` answers.
+    pub fn kind(&self, solver: &Address) -> Result<ChallengeKind> {
+        Ok(match self.entry(solver)? {
+            Entry::HttpListen(_) | Entry::HttpWebroot(_) => ChallengeKind::Http01,
+        })
+    }
+
+    /// Publish the response to one challenge.
+    pub async fn present(&self, solver: &Address, ch: &ChallengeData) -> Result<()> {
+        http::validate_token(ch)?;
+        match self.entry(solver)? {
+            Entry::HttpListen(i) => {
+                self.inner.servers[*i].insert(&ch.token, &ch.key_authorization);
+                Ok(())
+            }
+            Entry::HttpWebroot(webroot) => webroot
+                .present(ch)
+                .await
+                .map_err(|e| Error::Solver(format!("{solver}: {e}"))),
+        }
+    }
+
+    /// Withdraw the response to one challenge (idempotent).
+    pub async fn cleanup(&self, solver: &Address, ch: &ChallengeData) -> Result<()> {
+        http::validate_token(ch)?;
+        match self.entry(solver)? {
+            Entry::HttpListen(i) => {
+                self.inner.servers[*i].remove(&ch.token);
+                Ok(())
+            }
+            Entry::HttpWebroot(webroot) => webroot
+                .cleanup(ch)
+                .await
+                .map_err(|e| Error::Solver(format!("{solver}: {e}"))),
+        }
+    }
+
+    /// Stop every listener (for every clone: call it once all orders are done). Dropping the
+    /// last clone stops them too.
+    pub async fn shutdown(self) {
+        for server in &self.inner.servers {
+            server.stop().await;
+        }
+    }
+}
