@@ -502,6 +502,15 @@ impl AcmeAccount {
     }
 
     /// Revoke a certificate (PEM; the first block is revoked) signed by this account.
+    /// Replaces the account's contact URLs (RFC 8555 §7.3.2); the account URL stays.
+    pub async fn update_contacts(&self, contact: &[String]) -> Result<()> {
+        let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
+        acme_call!(
+            "updating the account's contact",
+            self.account.update_contacts(&contacts).await
+        )
+    }
+
     pub async fn revoke(
         &self,
         certificate_pem: &str,
