@@ -87,7 +87,11 @@ impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.kind, self.name)?;
         if let Some(key) = &self.key {
-            write!(f, "[{}]", serde_json::to_string(key).map_err(|_| fmt::Error)?)?;
+            write!(
+                f,
+                "[{}]",
+                serde_json::to_string(key).map_err(|_| fmt::Error)?
+            )?;
         }
         Ok(())
     }
@@ -108,13 +112,16 @@ impl FromStr for Address {
             input: input.to_string(),
             why,
         };
-        let (kind, rest) = input.split_once('.').ok_or_else(|| fail("no `.` after the block type"))?;
+        let (kind, rest) = input
+            .split_once('.')
+            .ok_or_else(|| fail("no `.` after the block type"))?;
         let kind = Kind::from_keyword(kind).ok_or_else(|| fail("unknown block type"))?;
         let (name, key) = match rest.split_once('[') {
             None => (rest, None),
             Some((name, index)) => {
                 let index = index.strip_suffix(']').ok_or_else(|| fail("missing `]`"))?;
-                let key: String = serde_json::from_str(index).map_err(|_| fail("the key must be a quoted string"))?;
+                let key: String = serde_json::from_str(index)
+                    .map_err(|_| fail("the key must be a quoted string"))?;
                 (name, Some(key))
             }
         };
@@ -155,7 +162,12 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for text in ["account.le", "certificate.www", "certificate.site[\"example.org\"]", "dns_solver.bind-1"] {
+        for text in [
+            "account.le",
+            "certificate.www",
+            "certificate.site[\"example.org\"]",
+            "dns_solver.bind-1",
+        ] {
             let address: Address = text.parse().unwrap();
             assert_eq!(address.to_string(), text);
         }
@@ -163,7 +175,13 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for text in ["le", "bucket.x", "certificate.", "certificate.x[example]", "certificate.x[\"a\""] {
+        for text in [
+            "le",
+            "bucket.x",
+            "certificate.",
+            "certificate.x[example]",
+            "certificate.x[\"a\"",
+        ] {
             assert!(text.parse::<Address>().is_err(), "{text} should not parse");
         }
     }

@@ -63,7 +63,10 @@ impl FromStr for KeyType {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 let known: Vec<_> = KeyType::ALL.iter().map(|k| k.as_str()).collect();
-                format!("unknown key type {s:?}; expected one of {}", known.join(", "))
+                format!(
+                    "unknown key type {s:?}; expected one of {}",
+                    known.join(", ")
+                )
             })
     }
 }

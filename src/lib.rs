@@ -5,9 +5,12 @@
 //! action). `render` owns every byte shown to a user; `ops` sequences each command.
 
 pub mod address;
+pub mod config;
 pub mod desired;
+pub mod diag;
 pub mod error;
 pub mod keytype;
+pub mod render;
 pub mod secret;
 pub mod state;
 

@@ -1,0 +1,3 @@
+//! Everything shown to a user is rendered here.
+
+pub mod diagnostics;
