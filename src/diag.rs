@@ -116,6 +116,23 @@ impl Diagnostics {
         self.diags.extend(other.diags);
     }
 
+    /// Orders diagnostics for reading: those without a location (command-line input) first,
+    /// then by file (in the order the sources were registered) and position. Stable.
+    pub fn sort_by_location(&mut self) {
+        let sources = &self.sources;
+        self.diags.sort_by_key(|d| match &d.span {
+            None => (0, 0, 0),
+            Some(span) => (
+                1,
+                sources
+                    .iter()
+                    .position(|s| s.name == span.file)
+                    .unwrap_or(usize::MAX),
+                span.range.start,
+            ),
+        });
+    }
+
     pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
         self.diags.iter()
     }

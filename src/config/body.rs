@@ -462,7 +462,7 @@ impl<'a> BodyReader<'a> {
     ) -> Option<Address> {
         let key = attr.key.as_str();
         let wanted = match kinds {
-            [kind] => format!("an `{kind}` block"),
+            [kind] => format!("{} `{kind}` block", article(*kind)),
             _ => {
                 let names: Vec<String> = kinds.iter().map(|k| format!("`{k}`")).collect();
                 format!("a solver block ({})", join_or(&names))
@@ -476,8 +476,10 @@ impl<'a> BodyReader<'a> {
                     Some(span),
                     "Reference to the wrong kind of block",
                     format!(
-                        "`{key}` in {} must refer to {wanted}, but {address} is a `{}` block.",
-                        self.what, address.kind
+                        "`{key}` in {} must refer to {wanted}, but {address} is {} `{}` block.",
+                        self.what,
+                        article(address.kind),
+                        address.kind
                     ),
                 );
                 None
@@ -536,5 +538,13 @@ fn join_or(items: &[String]) -> String {
         [] => String::new(),
         [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// "a" or "an" before a block keyword.
+fn article(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Account | Kind::HttpSolver => "an",
+        Kind::Certificate | Kind::DnsSolver | Kind::TlsAlpnSolver => "a",
     }
 }

@@ -42,10 +42,12 @@ pub fn as_reference(value: &Value) -> Option<Address> {
 pub fn contains_reference(text: &str) -> Option<String> {
     let start = text.find(REF_MARKER)?;
     let rest = &text[start + REF_MARKER.len_utf8()..];
-    let end = rest
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
-        .unwrap_or(rest.len());
-    Some(rest[..end].to_string())
+    // `kind.name`: the name ends at the first character an identifier cannot hold.
+    let dot = rest.find('.')?;
+    let name_len = rest[dot + 1..]
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(rest.len() - dot - 1);
+    Some(rest[..dot + 1 + name_len].to_string())
 }
 
 /// The functions certform provides.
@@ -54,7 +56,7 @@ const FUNCTIONS: &str = "env(NAME), env(NAME, DEFAULT) and file(PATH)";
 thread_local! {
     /// The configuration directory for `file()` calls that `hcl::eval` itself carries out
     /// (those whose arguments depend on `for` variables).
-    static CONFIG_DIR: RefCell<PathBuf> = const { RefCell::new(PathBuf::new()) };
+    static CONFIG_DIR: RefCell<PathBuf> = RefCell::new(PathBuf::new());
 }
 
 /// Variable and local values plus the names of declared blocks.
@@ -217,7 +219,7 @@ impl Evaluator {
                 None => RefStatus::Undeclared(
                     "Reference to an undeclared variable",
                     format!(
-                        "There is no variable named \"{name}\". Declare it with a `variable \"{name}\" {{ ... }}` block{}.",
+                        "There is no variable named \"{name}\". Declare it with a `variable \"{name}\" {{ ... }}` block{}",
                         suggestion(self.vars.keys(), name, "var.")
                     ),
                 ),
@@ -228,7 +230,7 @@ impl Evaluator {
                 None => RefStatus::Undeclared(
                     "Reference to an undeclared local value",
                     format!(
-                        "There is no local value named \"{name}\". Define it in a `locals {{ ... }}` block{}.",
+                        "There is no local value named \"{name}\". Define it in a `locals {{ ... }}` block{}",
                         suggestion(self.locals.keys(), name, "local.")
                     ),
                 ),
@@ -248,7 +250,7 @@ impl Evaluator {
                     RefStatus::Undeclared(
                         "Reference to an undeclared block",
                         format!(
-                            "There is no `{kind}` block named \"{name}\"{}.",
+                            "There is no `{kind}` block named \"{name}\"{}",
                             suggestion(names.iter(), name, &format!("{kind}."))
                         ),
                     )
@@ -361,11 +363,12 @@ fn call_file(dir: &Path, args: &[Value]) -> Result<Value, (&'static str, String)
         })
 }
 
-/// " Did you mean X?" when a declared name is close to `name`, else the declared names.
+/// The end of a sentence: "; did you mean X?" when a declared name is close to `name`,
+/// else "; declared: A, B." (or just "." when nothing is declared).
 fn suggestion<'a>(names: impl Iterator<Item = &'a String>, name: &str, prefix: &str) -> String {
     let names: Vec<&String> = names.collect();
     if names.is_empty() {
-        return String::new();
+        return ".".to_string();
     }
     let close = names
         .iter()
@@ -375,7 +378,7 @@ fn suggestion<'a>(names: impl Iterator<Item = &'a String>, name: &str, prefix: &
         Some(close) => format!("; did you mean {prefix}{close}?"),
         None => {
             let list: Vec<String> = names.iter().map(|n| format!("{prefix}{n}")).collect();
-            format!("; declared: {}", list.join(", "))
+            format!("; declared: {}.", list.join(", "))
         }
     }
 }

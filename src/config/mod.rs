@@ -223,7 +223,8 @@ impl Config {
                             Some(header),
                             "Duplicate block name",
                             format!(
-                                "A `{keyword}` block named \"{name}\" was already declared at {}. Names must be unique per block type across all files; rename or remove one of them.",
+                                "{} `{keyword}` block named \"{name}\" was already declared at {}. Names must be unique per block type across all files; rename or remove one of them.",
+                                if matches!(keyword.as_bytes()[0], b'a' | b'e' | b'i' | b'o' | b'u' | b'h') { "An" } else { "A" },
                                 diags.describe_location(first)
                             ),
                         );
@@ -323,6 +324,23 @@ pub fn parse_file(path: &Path, name: &str, diags: &mut Diagnostics) -> Option<So
         }),
         Err(err) => {
             let offset = err.location().offset();
+            if err.message().contains("redefined attribute") {
+                // hcl-edit rejects a repeated attribute key while parsing.
+                let rest = &text[offset.min(text.len())..];
+                let key_len = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                    .unwrap_or(rest.len());
+                let key = &rest[..key_len];
+                let end = (offset + key_len).max(next_char_end(&text, offset));
+                diags.error(
+                    Some(SourceSpan::new(name, offset..end)),
+                    "Duplicate attribute",
+                    format!(
+                        "`{key}` is already set earlier in this block. Each attribute may be set once; remove one of them."
+                    ),
+                );
+                return None;
+            }
             let end = next_char_end(&text, offset);
             diags.error(
                 Some(SourceSpan::new(name, offset..end)),

@@ -95,9 +95,12 @@ pub fn convert(value: Value, ty: &VarType) -> Result<Value, String> {
             None => Err(format!("a number is required, but {s:?} is not a number")),
         },
         (VarType::Bool, Value::Bool(b)) => Ok(Value::Bool(b)),
-        (VarType::Bool, Value::String(s)) if s == "true" || s == "false" => {
-            Ok(Value::Bool(s == "true"))
-        }
+        (VarType::Bool, Value::String(s)) => match s.as_str() {
+            "true" | "false" => Ok(Value::Bool(s == "true")),
+            _ => Err(format!(
+                "a bool (true or false) is required, but {s:?} is neither"
+            )),
+        },
         (VarType::List(inner), Value::Array(items)) => items
             .into_iter()
             .enumerate()
@@ -178,7 +181,7 @@ pub fn evaluate_variables(
             .first()
             .map(|l| l.as_str().to_string())
             .unwrap_or_default();
-        let reader = BodyReader::new(file, eval, block, format!("variable \"{name}\""));
+        let reader = BodyReader::new(file, eval, block, format!("`variable \"{name}\"`"));
         reader.check(&["type", "default", "description"], &[], diags);
         let mut failed = false;
         let ty = match reader.attr("type") {

@@ -24,12 +24,14 @@ pub struct VarInputs {
 /// problem found is returned at once, with the sources needed to render it.
 pub fn load(config_dir: &Path, inputs: &VarInputs) -> Result<model::Desired, Diagnostics> {
     let mut diags = Diagnostics::new();
-    let Some(config) = Config::load(config_dir, &inputs.vars, &inputs.var_files, &mut diags) else {
-        return Err(diags);
-    };
-    match resolve::resolve(&config, &mut diags) {
+    let desired = Config::load(config_dir, &inputs.vars, &inputs.var_files, &mut diags)
+        .and_then(|config| resolve::resolve(&config, &mut diags));
+    match desired {
         Some(desired) if !diags.has_errors() => Ok(desired),
-        _ => Err(diags),
+        _ => {
+            diags.sort_by_location();
+            Err(diags)
+        }
     }
 }
 

@@ -114,7 +114,7 @@ fn certform_settings(
     let Some((file, block, _)) = config.blocks_of(TopKind::Certform).next() else {
         return (Some(default_state), Some(10));
     };
-    let reader = BodyReader::new(file, &config.eval, block, "the `certform` block");
+    let reader = BodyReader::new(file, &config.eval, block, "`certform`");
     reader.check(&["parallelism"], &["state"], diags);
     let parallelism = reader
         .integer("parallelism", 1, 10_000, diags)
@@ -141,7 +141,7 @@ fn state_settings(
     block: &Block,
     diags: &mut Diagnostics,
 ) -> Option<StateSettings> {
-    let reader = BodyReader::new(file, &config.eval, block, "the `state` block");
+    let reader = BodyReader::new(file, &config.eval, block, "`state` in `certform`");
     if !block.labels.is_empty() {
         diags.error(
             Some(reader.header_span()),
@@ -284,7 +284,7 @@ fn account(
                 file,
                 &config.eval,
                 eab_block,
-                "the `external_account_binding` block",
+                format!("`external_account_binding` in `account \"{name}\"`"),
             );
             eab.check(&["kid", "hmac_key"], &[], diags);
             let kid = eab.string("kid", diags);
@@ -557,7 +557,7 @@ fn certificate(
             continue;
         }
         seen_outputs.insert(out_name.clone(), header);
-        match output(config, file, out_block, out_name, diags) {
+        match output(config, file, out_block, out_name, &reader.what, diags) {
             Some(spec) => {
                 if let Some(list) = &mut outputs {
                     list.push(spec);
@@ -578,7 +578,12 @@ fn certificate(
     let check_endpoint = match checks.first() {
         None => Some(None),
         Some(check) => {
-            let check_reader = BodyReader::new(file, &config.eval, check, "the `check` block");
+            let check_reader = BodyReader::new(
+                file,
+                &config.eval,
+                check,
+                format!("`check` in {}", reader.what),
+            );
             check_reader.check(&["endpoint"], &[], diags);
             let endpoint = check_reader.string_spanned("endpoint", diags);
             match check_reader.required("endpoint", "\"example.com:443\"", endpoint, diags) {
@@ -774,9 +779,15 @@ fn output(
     file: &SourceFile,
     block: &Block,
     name: String,
+    parent: &str,
     diags: &mut Diagnostics,
 ) -> Option<OutputSpec> {
-    let reader = BodyReader::new(file, &config.eval, block, format!("`output \"{name}\"`"));
+    let reader = BodyReader::new(
+        file,
+        &config.eval,
+        block,
+        format!("`output \"{name}\"` in {parent}"),
+    );
     reader.check(
         &[
             "directory",
