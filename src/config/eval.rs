@@ -11,7 +11,7 @@
 
 use crate::address::{Address, Kind};
 use crate::config::SourceFile;
-use crate::diag::{Diagnostics, SourceSpan};
+use crate::diag::Diagnostics;
 use hcl::edit::expr::{Expression, ForExpr, FuncCall, TraversalOperator};
 use hcl::edit::structure::Block;
 use hcl::edit::template::ForTemplateExpr;
@@ -69,13 +69,6 @@ pub struct Evaluator {
     resources: BTreeMap<Kind, BTreeSet<String>>,
 }
 
-/// Why evaluation gave no value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reason {
-    /// A problem was reported.
-    Reported,
-}
-
 impl Evaluator {
     pub fn new(config_dir: PathBuf) -> Self {
         Evaluator {
@@ -123,7 +116,7 @@ impl Evaluator {
         expr: &Expression,
         diags: &mut Diagnostics,
     ) -> Option<Value> {
-        self.eval_inner(file, expr, false, diags).ok()
+        self.eval_inner(file, expr, false, diags)
     }
 
     /// Evaluates an expression that may not refer to anything (variable defaults, var files).
@@ -133,7 +126,7 @@ impl Evaluator {
         expr: &Expression,
         diags: &mut Diagnostics,
     ) -> Option<Value> {
-        self.eval_inner(file, expr, true, diags).ok()
+        self.eval_inner(file, expr, true, diags)
     }
 
     fn eval_inner(
@@ -142,7 +135,7 @@ impl Evaluator {
         expr: &Expression,
         constant: bool,
         diags: &mut Diagnostics,
-    ) -> Result<Value, Reason> {
+    ) -> Option<Value> {
         let whole = expr.span().unwrap_or(0..0);
         let refs = collect_refs(expr);
         let mut ok = true;
@@ -178,11 +171,11 @@ impl Evaluator {
             }
         }
         if !ok {
-            return Err(Reason::Reported);
+            return None;
         }
         if unknown_value {
             // Something this depends on failed and was reported already.
-            return Err(Reason::Reported);
+            return None;
         }
         let ctx = self.context();
         let mut expr = expr.clone();
@@ -197,18 +190,21 @@ impl Evaluator {
             for (range, summary, detail) in subst.errors {
                 diags.error(Some(file.span(range)), summary, detail);
             }
-            return Err(Reason::Reported);
+            return None;
         }
         let expr: hcl::Expression = expr.into();
         CONFIG_DIR.with(|dir| dir.borrow_mut().clone_from(&self.config_dir));
-        expr.evaluate(&ctx).map_err(|err| {
-            diags.error(
-                Some(file.span(whole)),
-                "Invalid expression",
-                format!("This expression cannot be evaluated: {}.", err.kind()),
-            );
-            Reason::Reported
-        })
+        match expr.evaluate(&ctx) {
+            Ok(value) => Some(value),
+            Err(err) => {
+                diags.error(
+                    Some(file.span(whole)),
+                    "Invalid expression",
+                    format!("This expression cannot be evaluated: {}.", err.kind()),
+                );
+                None
+            }
+        }
     }
 
     fn check_ref(&self, reference: &Ref) -> RefStatus {
@@ -815,7 +811,78 @@ pub fn evaluate_locals(
     }
 }
 
-/// Span of an expression in `file`, or of `fallback` when the expression has none.
-pub fn expr_span(file: &SourceFile, expr: &Expression, fallback: Range<usize>) -> SourceSpan {
-    file.span(expr.span().unwrap_or(fallback))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> SourceFile {
+        SourceFile {
+            name: "t.hcl".to_string(),
+            path: PathBuf::from("t.hcl"),
+            body: hcl::edit::parser::parse_body(text).unwrap(),
+        }
+    }
+
+    /// Evaluates `x = EXPR` with var.list = ["a", "b"] and a file `hello.txt` in the dir.
+    fn eval(expr: &str) -> (Option<Value>, Diagnostics) {
+        let dir = std::env::temp_dir().join(format!("certform-eval-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("hello.txt"), "hi").unwrap();
+        let mut evaluator = Evaluator::new(dir);
+        evaluator.set_vars(BTreeMap::from([(
+            "list".to_string(),
+            Some(Value::Array(vec![Value::from("a"), Value::from("b")])),
+        )]));
+        evaluator.declare_resource(Kind::Account, "le");
+        let source = file(&format!("x = {expr}\n"));
+        let attr = source.body.get_attribute("x").unwrap();
+        let mut diags = Diagnostics::new();
+        let value = evaluator.eval(&source, &attr.value, &mut diags);
+        (value, diags)
+    }
+
+    #[test]
+    fn functions_in_templates_and_for_expressions() {
+        assert_eq!(
+            eval(r#""<${file("hello.txt")}>""#).0,
+            Some(Value::from("<hi>"))
+        );
+        assert_eq!(
+            eval(r#"[for v in var.list : env("CERTFORM_TEST_SURELY_UNSET_${v}", v)]"#).0,
+            Some(Value::Array(vec![Value::from("a"), Value::from("b")]))
+        );
+        assert_eq!(
+            eval(r#"{ for k, v in var.list : v => k }"#)
+                .0
+                .unwrap()
+                .as_object()
+                .unwrap()["b"],
+            Value::from(1)
+        );
+        assert_eq!(
+            eval(r#""%{ for v in var.list }${v}.%{ endfor }""#).0,
+            Some(Value::from("a.b."))
+        );
+        assert_eq!(eval("true ? 1 : 2").0, Some(Value::from(1)));
+    }
+
+    #[test]
+    fn references_become_reference_values() {
+        let (value, _) = eval("account.le");
+        assert_eq!(as_reference(&value.unwrap()), Some(Address::account("le")));
+        let (value, diags) = eval("[account.nope]");
+        assert!(value.is_none());
+        assert_eq!(diags.len(), 1);
+        let span = diags.iter().next().unwrap().span.clone().unwrap();
+        assert_eq!(span.range, 5..17);
+    }
+
+    #[test]
+    fn failing_calls_are_reported_at_the_call() {
+        let (value, diags) = eval(r#"["a", file("missing.txt")]"#);
+        assert!(value.is_none());
+        let diag = diags.iter().next().unwrap();
+        assert_eq!(diag.summary, "Cannot read file");
+        assert_eq!(diag.span.as_ref().unwrap().range, 10..29);
+    }
 }
