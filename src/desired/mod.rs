@@ -1,3 +1,43 @@
-//! The desired model and how configuration becomes it.
+//! The desired model and how configuration becomes it: [`load`] reads the configuration
+//! directory (`config`), resolves references and applies defaults (`resolve`), and either
+//! returns the model or every problem found, as diagnostics.
 
+pub mod domain;
 pub mod model;
+pub mod resolve;
+
+use crate::config::Config;
+use crate::diag::Diagnostics;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Values for input variables from the command line, in the order given.
+#[derive(Debug, Clone, Default)]
+pub struct VarInputs {
+    /// `--var NAME=VALUE`, already split at the first `=`.
+    pub vars: Vec<(String, String)>,
+    /// `--var-file FILE`: HCL files of `name = value` lines.
+    pub var_files: Vec<PathBuf>,
+}
+
+/// Reads, checks and resolves the configuration in `config_dir`. On failure, every
+/// problem found is returned at once, with the sources needed to render it.
+pub fn load(config_dir: &Path, inputs: &VarInputs) -> Result<model::Desired, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let desired = Config::load(config_dir, &inputs.vars, &inputs.var_files, &mut diags)
+        .and_then(|config| resolve::resolve(&config, &mut diags));
+    match desired {
+        Some(desired) if !diags.has_errors() => Ok(desired),
+        _ => {
+            diags.sort_by_location();
+            Err(diags)
+        }
+    }
+}
+
+/// The configuration digest that binds saved plans: hex SHA-256 of the model's JSON
+/// (secrets appear there only as fingerprints).
+pub fn digest(desired: &model::Desired) -> String {
+    let json = serde_json::to_vec(desired).expect("the desired model always serialises");
+    hex::encode(Sha256::digest(json))
+}

@@ -73,7 +73,7 @@ pub fn refresh(desired: &Desired, state: &State) -> Observed {
 
 /// Parses `30s`, `15m`, `2h`, `1d` for command-line flags.
 pub fn parse_flag_duration(text: &str, flag: &str) -> Result<std::time::Duration> {
-    crate::config::parse_duration(text).map_err(|why| {
+    crate::config::duration::parse_duration(text).map_err(|why| {
         Error::Usage(format!(
             "--{flag} {text:?} is not a duration: {why} (write it like 30s, 5m or 1h)"
         ))

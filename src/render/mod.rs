@@ -2,6 +2,7 @@
 //! views and diagnostics. Colour is decided once, by the caller, through [`Style`].
 
 pub mod apply;
+pub mod diagnostics;
 pub mod plan;
 pub mod state;
 

@@ -1,0 +1,376 @@
+//! Input variables: `variable "NAME" { type, default, description }` blocks, values from
+//! `--var-file FILE` (HCL `name = value`) and `--var NAME=VALUE`, converted to the declared
+//! type. Precedence: default < var files (in order) < `--var` (in order).
+
+use crate::config::{body::BodyReader, parse_file, Evaluator, SourceFile};
+use crate::diag::Diagnostics;
+use hcl::edit::expr::Expression;
+use hcl::edit::structure::{Block, Structure};
+use hcl::edit::Span;
+use hcl::eval::Evaluate;
+use hcl::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+/// A variable's declared type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarType {
+    Any,
+    String,
+    Number,
+    Bool,
+    List(Box<VarType>),
+    Map(Box<VarType>),
+}
+
+impl fmt::Display for VarType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VarType::Any => f.write_str("any"),
+            VarType::String => f.write_str("string"),
+            VarType::Number => f.write_str("number"),
+            VarType::Bool => f.write_str("bool"),
+            VarType::List(t) => write!(f, "list({t})"),
+            VarType::Map(t) => write!(f, "map({t})"),
+        }
+    }
+}
+
+const TYPES: &str = "string, number, bool, list(TYPE), set(TYPE), map(TYPE) or any";
+
+/// Reads a type expression such as `string` or `list(string)`.
+pub fn parse_type(expr: &Expression) -> Option<VarType> {
+    match expr {
+        Expression::Variable(ident) => match ident.as_str() {
+            "string" => Some(VarType::String),
+            "number" => Some(VarType::Number),
+            "bool" => Some(VarType::Bool),
+            "any" => Some(VarType::Any),
+            _ => None,
+        },
+        Expression::FuncCall(call) if !call.name.is_namespaced() && call.args.len() == 1 => {
+            let inner = parse_type(call.args.iter().next()?)?;
+            match call.name.name.as_str() {
+                "list" | "set" => Some(VarType::List(Box::new(inner))),
+                "map" => Some(VarType::Map(Box::new(inner))),
+                _ => None,
+            }
+        }
+        Expression::Parenthesis(inner) => parse_type(inner.inner()),
+        _ => None,
+    }
+}
+
+/// "a string", "a list", ... for messages.
+pub fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(s) if s.starts_with(super::eval::REF_MARKER) => "a reference to a block",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Converts `value` to `ty` (numbers and bools become strings, numeric/boolean strings
+/// become numbers/bools), or says why it cannot.
+pub fn convert(value: Value, ty: &VarType) -> Result<Value, String> {
+    let fail = |value: &Value| {
+        Err(format!(
+            "a value of type {ty} is required, but this is {}",
+            describe(value)
+        ))
+    };
+    match (ty, value) {
+        (VarType::Any, value) => Ok(value),
+        (VarType::String, Value::String(s)) => Ok(Value::String(s)),
+        (VarType::String, Value::Number(n)) => Ok(Value::String(n.to_string())),
+        (VarType::String, Value::Bool(b)) => Ok(Value::String(b.to_string())),
+        (VarType::Number, Value::Number(n)) => Ok(Value::Number(n)),
+        (VarType::Number, Value::String(s)) => match parse_number(&s) {
+            Some(n) => Ok(n),
+            None => Err(format!("a number is required, but {s:?} is not a number")),
+        },
+        (VarType::Bool, Value::Bool(b)) => Ok(Value::Bool(b)),
+        (VarType::Bool, Value::String(s)) => match s.as_str() {
+            "true" | "false" => Ok(Value::Bool(s == "true")),
+            _ => Err(format!(
+                "a bool (true or false) is required, but {s:?} is neither"
+            )),
+        },
+        (VarType::List(inner), Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| convert(item, inner).map_err(|e| format!("element {i}: {e}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        (VarType::Map(inner), Value::Object(items)) => items
+            .into_iter()
+            .map(|(k, item)| {
+                convert(item, inner)
+                    .map(|v| (k.clone(), v))
+                    .map_err(|e| format!("key {k:?}: {e}"))
+            })
+            .collect::<Result<hcl::Map<_, _>, _>>()
+            .map(Value::Object),
+        (_, value) => fail(&value),
+    }
+}
+
+fn parse_number(text: &str) -> Option<Value> {
+    let text = text.trim();
+    if let Ok(i) = text.parse::<i64>() {
+        return Some(Value::from(i));
+    }
+    let f = text.parse::<f64>().ok().filter(|f| f.is_finite())?;
+    hcl::Number::from_f64(f).map(Value::Number)
+}
+
+/// Converts the text of `--var NAME=TEXT` to `ty`: strings as they are, numbers and bools
+/// parsed, lists/maps/any as HCL expressions.
+pub fn from_cli(text: &str, ty: &VarType) -> Result<Value, String> {
+    match ty {
+        VarType::String => Ok(Value::String(text.to_string())),
+        VarType::Number | VarType::Bool => convert(Value::String(text.to_string()), ty),
+        VarType::List(_) | VarType::Map(_) | VarType::Any => {
+            let parsed = hcl::edit::parser::parse_expr(text);
+            match parsed {
+                Ok(expr) => {
+                    let expr: hcl::Expression = expr.into();
+                    match expr.evaluate(&hcl::eval::Context::new()) {
+                        Ok(value) => convert(value, ty),
+                        Err(_) if *ty == VarType::Any => Ok(Value::String(text.to_string())),
+                        Err(err) => Err(format!("{text:?} must be a constant HCL value: {}", err.kind())),
+                    }
+                }
+                Err(_) if *ty == VarType::Any => Ok(Value::String(text.to_string())),
+                Err(err) => Err(format!(
+                    "{text:?} is not an HCL value of type {ty} ({}); write lists as [\"a\", \"b\"] and maps as {{ key = \"value\" }}",
+                    err.message()
+                )),
+            }
+        }
+    }
+}
+
+struct Declared<'a> {
+    file: &'a SourceFile,
+    block: &'a Block,
+    ty: VarType,
+    value: Option<Value>,
+    /// A value was given but was invalid (already reported).
+    failed: bool,
+}
+
+/// Determines the value of every declared variable. Undeclared inputs, invalid values and
+/// variables left without a value are reported; such variables map to `None`.
+pub fn evaluate_variables(
+    blocks: &[(&SourceFile, &Block)],
+    cli: &[(String, String)],
+    var_files: &[PathBuf],
+    eval: &Evaluator,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, Option<Value>> {
+    let mut declared: BTreeMap<String, Declared> = BTreeMap::new();
+    for (file, block) in blocks {
+        let name = block
+            .labels
+            .first()
+            .map(|l| l.as_str().to_string())
+            .unwrap_or_default();
+        let reader = BodyReader::new(file, eval, block, format!("`variable \"{name}\"`"));
+        reader.check(&["type", "default", "description"], &[], diags);
+        let mut failed = false;
+        let ty = match reader.attr("type") {
+            None => VarType::Any,
+            Some(attr) => match parse_type(&attr.value) {
+                Some(ty) => ty,
+                None => {
+                    diags.error(
+                        Some(reader.value_span(attr)),
+                        "Invalid type",
+                        format!("The type of a variable must be one of {TYPES}."),
+                    );
+                    failed = true;
+                    VarType::Any
+                }
+            },
+        };
+        let mut value = None;
+        if let Some(attr) = reader.attr("default") {
+            match eval.eval_constant(file, &attr.value, diags) {
+                Some(Value::Null) => {}
+                Some(v) => match convert(v, &ty) {
+                    Ok(v) => value = Some(v),
+                    Err(why) => {
+                        diags.error(
+                            Some(reader.value_span(attr)),
+                            "Invalid default value",
+                            format!("The default of variable \"{name}\" does not match its type: {why}."),
+                        );
+                        failed = true;
+                    }
+                },
+                None => failed = true,
+            }
+        }
+        if let Some(attr) = reader.attr("description") {
+            if let Some(v) = eval.eval_constant(file, &attr.value, diags) {
+                if !v.is_string() {
+                    diags.error(
+                        Some(reader.value_span(attr)),
+                        "Incorrect attribute value type",
+                        format!(
+                            "The description of a variable must be a string, but this is {}.",
+                            describe(&v)
+                        ),
+                    );
+                }
+            }
+        }
+        declared.insert(
+            name,
+            Declared {
+                file,
+                block,
+                ty,
+                value,
+                failed,
+            },
+        );
+    }
+
+    for path in var_files {
+        // Shown relative to the configuration directory when inside it, else as given.
+        let name = path
+            .strip_prefix(eval.config_dir())
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| path.display().to_string());
+        let Some(file) = parse_file(path, &name, diags) else {
+            continue;
+        };
+        for structure in file.body.iter() {
+            let attr = match structure {
+                Structure::Attribute(attr) => attr,
+                Structure::Block(block) => {
+                    diags.error(
+                        Some(file.span(crate::config::header_span(block))),
+                        "Unexpected block",
+                        "A variables file holds only `name = value` assignments.",
+                    );
+                    continue;
+                }
+            };
+            let var_name = attr.key.as_str();
+            let Some(var) = declared.get_mut(var_name) else {
+                diags.error(
+                    Some(file.span(attr.key.span().unwrap_or(0..0))),
+                    "Undeclared variable",
+                    format!(
+                        "The variables file sets \"{var_name}\", but the configuration declares no such variable. Declare it with a `variable \"{var_name}\" {{ ... }}` block, or remove this line."
+                    ),
+                );
+                continue;
+            };
+            match eval.eval_constant(&file, &attr.value, diags) {
+                Some(v) => match convert(v, &var.ty) {
+                    Ok(v) => {
+                        var.value = Some(v);
+                        var.failed = false;
+                    }
+                    Err(why) => {
+                        diags.error(
+                            Some(file.span(attr.value.span().unwrap_or(0..0))),
+                            "Invalid value for variable",
+                            format!("The value of variable \"{var_name}\" does not match its type: {why}."),
+                        );
+                        var.failed = true;
+                    }
+                },
+                None => var.failed = true,
+            }
+        }
+    }
+
+    for (var_name, text) in cli {
+        let Some(var) = declared.get_mut(var_name) else {
+            diags.error(
+                None,
+                "Undeclared variable",
+                format!(
+                    "--var {var_name}=... sets a variable that the configuration does not declare. Declare it with a `variable \"{var_name}\" {{ ... }}` block, or remove the option."
+                ),
+            );
+            continue;
+        };
+        match from_cli(text, &var.ty) {
+            Ok(v) => {
+                var.value = Some(v);
+                var.failed = false;
+            }
+            Err(why) => {
+                diags.error(
+                    None,
+                    "Invalid value for variable",
+                    format!("The value given with --var {var_name}=... does not match the variable's type: {why}."),
+                );
+                var.failed = true;
+            }
+        }
+    }
+
+    declared
+        .into_iter()
+        .map(|(name, var)| {
+            if var.value.is_none() && !var.failed {
+                diags.error(
+                    Some(var.file.span(crate::config::header_span(var.block))),
+                    "No value for required variable",
+                    format!(
+                        "The variable \"{name}\" has no default and no value was given. Set it with --var {name}=VALUE or in a --var-file, or add a default."
+                    ),
+                );
+            }
+            let value = if var.failed { None } else { var.value };
+            (name, value)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_values_follow_the_type() {
+        assert_eq!(from_cli("a b", &VarType::String), Ok(Value::from("a b")));
+        assert_eq!(from_cli("42", &VarType::Number), Ok(Value::from(42)));
+        assert_eq!(from_cli("true", &VarType::Bool), Ok(Value::from(true)));
+        assert!(from_cli("yes", &VarType::Bool).is_err());
+        assert_eq!(
+            from_cli("[\"a\", \"b\"]", &VarType::List(Box::new(VarType::String))),
+            Ok(Value::Array(vec![Value::from("a"), Value::from("b")]))
+        );
+        let map = from_cli("{ a = \"x\" }", &VarType::Map(Box::new(VarType::String))).unwrap();
+        assert_eq!(map.as_object().unwrap()["a"], Value::from("x"));
+        assert!(from_cli("nope", &VarType::List(Box::new(VarType::String))).is_err());
+    }
+
+    #[test]
+    fn types_parse() {
+        let parse = |s: &str| parse_type(&hcl::edit::parser::parse_expr(s).unwrap());
+        assert_eq!(parse("string"), Some(VarType::String));
+        assert_eq!(
+            parse("list(string)"),
+            Some(VarType::List(Box::new(VarType::String)))
+        );
+        assert_eq!(
+            parse("map(number)"),
+            Some(VarType::Map(Box::new(VarType::Number)))
+        );
+        assert_eq!(parse("strin"), None);
+    }
+}
