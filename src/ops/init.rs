@@ -3,12 +3,14 @@
 
 use super::{load_desired, store_for, Exit, Globals};
 use crate::error::{Error, Result};
-use crate::state::{default_identity_path, generate_identity, load_identity};
+use crate::state::{default_identity_path, generate_identity, load_identity, ENV_IDENTITY};
 use std::path::{Path, PathBuf};
 
 pub fn run(globals: &Globals, identity_out: Option<PathBuf>) -> Result<Exit> {
+    // The same places `apply` looks, so the identity init creates is the one apply uses.
     let path = identity_out
         .or_else(|| globals.identity.clone())
+        .or_else(|| std::env::var_os(ENV_IDENTITY).map(PathBuf::from))
         .unwrap_or_else(default_identity_path);
     let recipient = if path.exists() {
         let identity = load_identity(Some(&path))?;
