@@ -23,7 +23,8 @@ impl Project {
     fn with_pebble(pebble: Pebble) -> Project {
         let dir = tempfile::tempdir().unwrap();
         let project = Project { pebble, dir };
-        fs::write(project.path("pebble.vars.hcl"), project.vars()).unwrap();
+        fs::write(project.path("pebble.vars"), project.vars()).unwrap();
+        project.config("");
         let out = project.run(&["init"]);
         assert!(out.status.success(), "init failed: {}", text(&out));
         project
@@ -69,7 +70,7 @@ http_solver "web" {
             .arg("--chdir")
             .arg(self.dir.path())
             .arg("--var-file")
-            .arg(self.path("pebble.vars.hcl"))
+            .arg(self.path("pebble.vars"))
             .args(args)
             .env("CERTFORM_IDENTITY", self.path("identity.txt"))
             .env_remove("CERTFORM_IDENTITY_KEY")
@@ -264,7 +265,11 @@ fn second_apply_waits_for_the_lock_and_names_the_holder() {
     on_change = ["sleep", "4"]
   }"#;
     p.config(&cert_block("www", &["lock.e2e.test"], slow));
-    let mut first = p.command(&["apply", "--auto-approve"]).spawn().unwrap();
+    let mut first = p
+        .command(&["apply", "--auto-approve"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     // Wait until the first apply holds the lock (the lock file names its holder).
     let lock = p.path("state/default.certstate.lock");
     for _ in 0..100 {
