@@ -160,7 +160,10 @@ fn issue_then_converge_with_no_changes() {
 
     let plan = p.expect(&["plan"], 0);
     assert!(plan.contains("# account.pebble will be created"), "{plan}");
-    assert!(plan.contains("# certificate.www will be issued: new certificate"), "{plan}");
+    assert!(
+        plan.contains("# certificate.www will be issued: new certificate"),
+        "{plan}"
+    );
     assert!(plan.contains("Plan: 1 to issue, 0 to renew, 0 to reissue, 0 to revoke, 0 to redeploy; 1 account to create."), "{plan}");
     p.expect(&["plan", "--detailed-exitcode"], 2);
 
@@ -172,14 +175,26 @@ fn issue_then_converge_with_no_changes() {
     assert_eq!(mode(&p.state_path()), 0o600);
 
     let state = fs::read_to_string(p.state_path()).unwrap();
-    assert!(!state.contains("PRIVATE KEY"), "the state holds a PEM private key");
-    assert!(!state.contains("key_pkcs8"), "the state holds account key material in the clear");
+    assert!(
+        !state.contains("PRIVATE KEY"),
+        "the state holds a PEM private key"
+    );
+    assert!(
+        !state.contains("key_pkcs8"),
+        "the state holds account key material in the clear"
+    );
     let key = fs::read_to_string(p.path("tls/www/privkey.pem")).unwrap();
     let key_body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
-    assert!(!state.contains(&key_body), "the state holds the certificate key in the clear");
+    assert!(
+        !state.contains(&key_body),
+        "the state holds the certificate key in the clear"
+    );
 
     let again = p.expect(&["plan", "--detailed-exitcode"], 0);
-    assert!(again.contains("No changes. Certificates are up to date."), "{again}");
+    assert!(
+        again.contains("No changes. Certificates are up to date."),
+        "{again}"
+    );
 }
 
 #[test]
@@ -190,9 +205,18 @@ fn domain_change_reissues_and_deleted_file_is_redeployed_without_an_order() {
 
     p.config(&cert_block("www", &["one.e2e.test", "two.e2e.test"], ""));
     let plan = p.expect(&["plan"], 0);
-    assert!(plan.contains("will be reissued: domains changed: + two.e2e.test"), "{plan}");
-    assert!(plan.contains("+ \"two.e2e.test\","), "the domain list is diffed element by element:\n{plan}");
-    assert!(plan.contains("Plan: 0 to issue, 0 to renew, 1 to reissue"), "{plan}");
+    assert!(
+        plan.contains("will be reissued: domains changed: + two.e2e.test"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("+ \"two.e2e.test\","),
+        "the domain list is diffed element by element:\n{plan}"
+    );
+    assert!(
+        plan.contains("Plan: 0 to issue, 0 to renew, 1 to reissue"),
+        "{plan}"
+    );
     p.expect(&["apply", "--auto-approve"], 0);
     p.expect(&["plan", "--detailed-exitcode"], 0);
     p.verify("tls/www");
@@ -204,7 +228,11 @@ fn domain_change_reissues_and_deleted_file_is_redeployed_without_an_order() {
     assert!(plan.contains("fullchain.pem is missing"), "{plan}");
     p.expect(&["apply", "--auto-approve"], 0);
     assert!(p.path("tls/www/fullchain.pem").exists());
-    assert_eq!(p.serial_of("certificate.www"), serial, "redeploy must not order a new certificate");
+    assert_eq!(
+        p.serial_of("certificate.www"),
+        serial,
+        "redeploy must not order a new certificate"
+    );
     p.expect(&["plan", "--detailed-exitcode"], 0);
 }
 
@@ -219,10 +247,25 @@ fn wrong_identity_changes_nothing_and_plan_needs_no_identity() {
     let other = p.path("other-identity.txt");
     let out = p.run(&["--identity", other.to_str().unwrap(), "init"]);
     assert!(out.status.success(), "{}", text(&out));
-    let failed = p.expect(&["--identity", other.to_str().unwrap(), "apply", "--auto-approve"], 1);
+    let failed = p.expect(
+        &[
+            "--identity",
+            other.to_str().unwrap(),
+            "apply",
+            "--auto-approve",
+        ],
+        1,
+    );
     assert!(failed.contains("Error:"), "{failed}");
-    assert!(failed.to_lowercase().contains("identity"), "the message names the identity:\n{failed}");
-    assert_eq!(fs::read(p.state_path()).unwrap(), before, "the state must be byte-for-byte unchanged");
+    assert!(
+        failed.to_lowercase().contains("identity"),
+        "the message names the identity:\n{failed}"
+    );
+    assert_eq!(
+        fs::read(p.state_path()).unwrap(),
+        before,
+        "the state must be byte-for-byte unchanged"
+    );
 
     let mut plan = p.command(&["plan"]);
     plan.env_remove("CERTFORM_IDENTITY");
@@ -273,14 +316,20 @@ fn second_apply_waits_for_the_lock_and_names_the_holder() {
     // Wait until the first apply holds the lock (the lock file names its holder).
     let lock = p.path("state/default.certstate.lock");
     for _ in 0..100 {
-        if fs::read_to_string(&lock).map(|t| t.contains("apply")).unwrap_or(false) {
+        if fs::read_to_string(&lock)
+            .map(|t| t.contains("apply"))
+            .unwrap_or(false)
+        {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let second = p.expect(&["apply", "--auto-approve", "--lock-timeout", "1s"], 1);
     assert!(second.contains("locked"), "{second}");
-    assert!(second.contains("operation apply"), "the holder's details are shown:\n{second}");
+    assert!(
+        second.contains("operation apply"),
+        "the holder's details are shown:\n{second}"
+    );
     assert!(second.contains(&format!("pid {}", first.id())), "{second}");
     assert!(first.wait().unwrap().success());
     p.expect(&["plan", "--detailed-exitcode"], 0);
@@ -324,7 +373,11 @@ fn kill_during_apply_loses_no_key_and_the_next_apply_converges() {
 #[test]
 fn removing_a_certificate_with_revoke_on_destroy_revokes_it() {
     let p = Project::new();
-    p.config(&cert_block("gone", &["gone.e2e.test"], "revoke_on_destroy = true"));
+    p.config(&cert_block(
+        "gone",
+        &["gone.e2e.test"],
+        "revoke_on_destroy = true",
+    ));
     p.expect(&["apply", "--auto-approve"], 0);
     let serial = p.serial_of("certificate.gone");
 
@@ -333,7 +386,10 @@ fn removing_a_certificate_with_revoke_on_destroy_revokes_it() {
     assert!(plan.contains("# certificate.gone will be revoked: removed from configuration (revoke_on_destroy = true)"), "{plan}");
     p.expect(&["apply", "--auto-approve"], 0);
     let status = p.pebble.cert_status(&serial);
-    assert!(status.to_lowercase().contains("revoked"), "Pebble says: {status}");
+    assert!(
+        status.to_lowercase().contains("revoked"),
+        "Pebble says: {status}"
+    );
     let list = p.expect(&["state", "list"], 0);
     assert_eq!(list.trim(), "account.pebble");
 }
@@ -341,7 +397,11 @@ fn removing_a_certificate_with_revoke_on_destroy_revokes_it() {
 #[test]
 fn broken_configuration_reports_file_line_col() {
     let p = Project::new();
-    p.config(&cert_block("www", &["bad_domain!.test"], "key_type = \"dsa-512\""));
+    p.config(&cert_block(
+        "www",
+        &["bad_domain!.test"],
+        "key_type = \"dsa-512\"",
+    ));
     let out = p.expect(&["validate"], 1);
     assert!(out.contains("main.hcl:"), "{out}");
     assert!(out.contains("bad_domain!.test"), "{out}");
