@@ -407,3 +407,141 @@ fn broken_configuration_reports_file_line_col() {
     assert!(out.contains("bad_domain!.test"), "{out}");
     assert!(out.contains("dsa-512"), "{out}");
 }
+
+#[test]
+fn due_certificate_is_renewed_with_a_new_key_unless_reuse_key() {
+    let p = Project::new();
+    // Pebble issues 5-year certificates: a renew_before longer than that makes them due.
+    p.config(&format!(
+        "{}{}",
+        cert_block("fresh", &["fresh.e2e.test"], "renew_before = \"2000d\""),
+        cert_block(
+            "kept",
+            &["kept.e2e.test"],
+            "renew_before = \"2000d\"\n  reuse_key = true"
+        )
+    ));
+    p.expect(&["apply", "--auto-approve"], 0);
+    let serial = p.serial_of("certificate.fresh");
+    let fresh_key = fs::read_to_string(p.path("tls/fresh/privkey.pem")).unwrap();
+    let kept_key = fs::read_to_string(p.path("tls/kept/privkey.pem")).unwrap();
+
+    let plan = p.expect(&["plan", "--detailed-exitcode"], 2);
+    assert!(
+        plan.contains("# certificate.fresh will be renewed: expires in"),
+        "{plan}"
+    );
+    assert!(plan.contains("(renew_before = 2000d)"), "{plan}");
+    assert!(plan.contains("Plan: 0 to issue, 2 to renew"), "{plan}");
+    p.expect(&["apply", "--auto-approve"], 0);
+    assert_ne!(p.serial_of("certificate.fresh"), serial);
+    assert_ne!(
+        fs::read_to_string(p.path("tls/fresh/privkey.pem")).unwrap(),
+        fresh_key
+    );
+    assert_eq!(
+        fs::read_to_string(p.path("tls/kept/privkey.pem")).unwrap(),
+        kept_key
+    );
+    p.verify("tls/fresh");
+}
+
+/// Serves `root` over HTTP on `port` (Pebble's httpPort), as a web server would.
+struct StaticServer(std::process::Child);
+
+impl StaticServer {
+    fn start(root: &Path, port: u16) -> StaticServer {
+        fs::create_dir_all(root).unwrap();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 is needed to serve the webroot");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        StaticServer(child)
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn webroot_solver_writes_and_removes_the_challenge_file() {
+    let p = Project::new();
+    let webroot = p.path("www");
+    let _server = StaticServer::start(&webroot, p.pebble.http_port());
+    p.config(&format!(
+        "http_solver \"files\" {{\n  webroot = \"www\"\n}}\n{}",
+        cert_block("site", &["webroot.e2e.test"], "")
+            .replace("http_solver.web", "http_solver.files")
+    ));
+    p.expect(&["apply", "--auto-approve"], 0);
+    p.verify("tls/site");
+    let left: Vec<_> = fs::read_dir(webroot.join(".well-known/acme-challenge"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "challenge files are cleaned up: {left:?}");
+}
+
+#[test]
+fn a_failed_certificate_stops_only_itself() {
+    let p = Project::new();
+    // Nobody serves this webroot, so Pebble cannot validate `broken`.
+    p.config(&format!(
+        "http_solver \"unserved\" {{\n  webroot = \"unserved\"\n}}\n{}{}",
+        cert_block("good", &["good.e2e.test"], ""),
+        cert_block("broken", &["broken.e2e.test"], "")
+            .replace("http_solver.web", "http_solver.unserved")
+    ));
+    let out = p.expect(&["apply", "--auto-approve"], 1);
+    assert!(out.contains("certificate.good (issue): done"), "{out}");
+    assert!(out.contains("certificate.broken (issue): failed"), "{out}");
+    assert!(
+        out.contains("broken.e2e.test"),
+        "the error names the domain:\n{out}"
+    );
+    assert!(
+        out.contains("urn:ietf:params:acme:error:"),
+        "the ACME problem is shown:\n{out}"
+    );
+    assert!(
+        out.contains("1 succeeded, 1 failed") || out.contains("2 succeeded, 1 failed"),
+        "{out}"
+    );
+    p.verify("tls/good");
+    let list = p.expect(&["state", "list"], 0);
+    assert!(
+        list.contains("certificate.good") && !list.contains("certificate.broken"),
+        "{list}"
+    );
+    let left: Vec<_> = fs::read_dir(p.path("unserved/.well-known/acme-challenge"))
+        .unwrap()
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the failed challenge is cleaned up: {left:?}"
+    );
+    let plan = p.expect(&["plan", "--detailed-exitcode"], 2);
+    assert!(
+        plan.contains("# certificate.broken will be issued"),
+        "{plan}"
+    );
+}
