@@ -1,0 +1,487 @@
+//! `certificate` blocks: domains, key type, solver choice per domain, renewal policy and
+//! `output` blocks.
+
+use super::*;
+
+pub(super) fn certificate(
+    config: &Config,
+    file: &SourceFile,
+    block: &Block,
+    address: Address,
+    caps: &BTreeMap<Address, Option<SolverCaps>>,
+    diags: &mut Diagnostics,
+) -> Option<CertificateSpec> {
+    let reader = BodyReader::new(
+        file,
+        &config.eval,
+        block,
+        format!("`certificate \"{}\"`", address.name),
+    );
+    reader.check(
+        &[
+            "account",
+            "domains",
+            "key_type",
+            "solvers",
+            "renew_before",
+            "reuse_key",
+            "revoke_on_destroy",
+            "revoke_replaced_after",
+            "profile",
+            "preferred_chain",
+            "must_staple",
+            "for_each",
+        ],
+        &["output", "check"],
+        diags,
+    );
+    if let Some(attr) = reader.attr("for_each") {
+        diags.error(
+            Some(reader.key_span(attr)),
+            "Unsupported feature",
+            "for_each is not supported yet: declare one certificate block per certificate.",
+        );
+        return None;
+    }
+    let account = reader.reference("account", &[Kind::Account], "account.le", diags);
+    let account = reader
+        .required("account", "account.le", account, diags)
+        .map(|(a, _)| a.name);
+
+    let domains = reader.string_list("domains", diags);
+    let domains = reader.required("domains", "[\"example.com\"]", domains, diags);
+    let domains = domains.and_then(|list| domain_list(&reader, list, diags));
+
+    let key_type = match reader.string_spanned("key_type", diags) {
+        Got::Absent => Some(KeyType::EcdsaP256),
+        Got::Invalid => None,
+        Got::Value((text, span)) => match text.parse::<KeyType>() {
+            Ok(k) => Some(k),
+            Err(_) => {
+                let known: Vec<&str> = KeyType::ALL.iter().map(|k| k.as_str()).collect();
+                diags.error(
+                    Some(span),
+                    "Invalid key type",
+                    format!(
+                        "{text:?} is not a key type. Use one of {}.",
+                        known.join(", ")
+                    ),
+                );
+                None
+            }
+        },
+    };
+
+    let solvers = reader.reference_list("solvers", &SOLVER_KINDS, "http_solver.web", diags);
+    let solvers = reader.required("solvers", "[http_solver.web]", solvers, diags);
+    let solvers = solvers.and_then(|list| {
+        if list.is_empty() {
+            let attr = reader.attr("solvers")?;
+            reader.invalid(
+                attr,
+                "No solvers",
+                format!(
+                    "{} must list at least one solver in `solvers`, such as [http_solver.web].",
+                    reader.what
+                ),
+                diags,
+            );
+            return None;
+        }
+        Some(list)
+    });
+
+    let renew_before = match reader.string_spanned("renew_before", diags) {
+        Got::Absent => Some(RenewBefore::default()),
+        Got::Invalid => None,
+        Got::Value((text, span)) => match renew_before(&text) {
+            Ok(r) => Some(r),
+            Err(why) => {
+                diags.error(Some(span), "Invalid renew_before", why);
+                None
+            }
+        },
+    };
+    let reuse_key = reader.bool("reuse_key", diags).or_default_value(false);
+    let revoke_on_destroy = reader
+        .bool("revoke_on_destroy", diags)
+        .or_default_value(false);
+    let must_staple = reader.bool("must_staple", diags).or_default_value(false);
+    let revoke_replaced_after = match reader.string_spanned("revoke_replaced_after", diags) {
+        Got::Absent => Some(None),
+        Got::Invalid => None,
+        Got::Value((text, span)) => match parse_duration(&text) {
+            Ok(d) => Some(Some(d)),
+            Err(why) => {
+                diags.error(Some(span), "Invalid duration", format!("{why}."));
+                None
+            }
+        },
+    };
+    let profile = optional_text(&reader, "profile", diags);
+    let preferred_chain = optional_text(&reader, "preferred_chain", diags);
+
+    let mut outputs = Some(Vec::new());
+    let mut seen_outputs: BTreeMap<String, SourceSpan> = BTreeMap::new();
+    for out_block in reader.blocks("output") {
+        let header = file.span(crate::config::header_span(out_block));
+        if out_block.labels.len() != 1 {
+            diags.error(
+                Some(header),
+                "Wrong number of block labels",
+                "An `output` block takes exactly one label, its name: write `output \"NAME\" { ... }`.",
+            );
+            outputs = None;
+            continue;
+        }
+        let out_name = out_block.labels[0].as_str().to_string();
+        if let Some(first) = seen_outputs.get(&out_name) {
+            diags.error(
+                Some(header),
+                "Duplicate block name",
+                format!(
+                    "{} already has an output named \"{out_name}\" at {}. Output names must be unique within a certificate.",
+                    reader.what,
+                    diags.describe_location(first)
+                ),
+            );
+            outputs = None;
+            continue;
+        }
+        seen_outputs.insert(out_name.clone(), header);
+        match output(config, file, out_block, out_name, &reader.what, diags) {
+            Some(spec) => {
+                if let Some(list) = &mut outputs {
+                    list.push(spec);
+                }
+            }
+            None => outputs = None,
+        }
+    }
+
+    let checks = reader.blocks("check");
+    for extra in checks.iter().skip(1) {
+        diags.error(
+            Some(file.span(crate::config::header_span(extra))),
+            "Duplicate block",
+            format!("{} may contain only one `check` block.", reader.what),
+        );
+    }
+    let check_endpoint = match checks.first() {
+        None => Some(None),
+        Some(check) => {
+            let check_reader = BodyReader::new(
+                file,
+                &config.eval,
+                check,
+                format!("`check` in {}", reader.what),
+            );
+            check_reader.check(&["endpoint"], &[], diags);
+            let endpoint = check_reader.string_spanned("endpoint", diags);
+            match check_reader.required("endpoint", "\"example.com:443\"", endpoint, diags) {
+                None => None,
+                Some((endpoint, span)) => match endpoint.rsplit_once(':') {
+                    Some((host, port))
+                        if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) =>
+                    {
+                        Some(Some(endpoint))
+                    }
+                    _ => {
+                        diags.error(
+                            Some(span),
+                            "Invalid endpoint",
+                            format!("{endpoint:?} is not an endpoint. Write HOST:PORT, such as \"example.com:443\"."),
+                        );
+                        None
+                    }
+                },
+            }
+        }
+    };
+
+    // Solver per domain, only when both are known.
+    let solver_for = match (&domains, &solvers) {
+        (Some(domains), Some(solvers)) => choose_solvers(&reader, domains, solvers, caps, diags),
+        _ => None,
+    };
+
+    Some(CertificateSpec {
+        address,
+        account: account?,
+        domains: domains?.into_iter().map(|(d, _)| d).collect(),
+        key_type: key_type?,
+        solver_for: solver_for?,
+        renew_before: renew_before?,
+        reuse_key: reuse_key?,
+        revoke_on_destroy: revoke_on_destroy?,
+        revoke_replaced_after: revoke_replaced_after?,
+        profile: profile?,
+        preferred_chain: preferred_chain?,
+        must_staple: must_staple?,
+        outputs: outputs?,
+        check_endpoint: check_endpoint?,
+    })
+}
+
+/// Validates, lower-cases and de-duplicates the domain list.
+pub(super) fn domain_list(
+    reader: &BodyReader,
+    list: Vec<(String, SourceSpan)>,
+    diags: &mut Diagnostics,
+) -> Option<Vec<(String, SourceSpan)>> {
+    if list.is_empty() {
+        let attr = reader.attr("domains")?;
+        reader.invalid(
+            attr,
+            "No domains",
+            format!("`domains` in {} is empty; list at least one name. The first is the certificate's common name.", reader.what),
+            diags,
+        );
+        return None;
+    }
+    let mut ok = true;
+    let mut out: Vec<(String, SourceSpan)> = Vec::new();
+    for (raw, span) in list {
+        match normalize_domain(&raw) {
+            Ok(domain) => {
+                if let Some((_, first)) = out.iter().find(|(d, _)| *d == domain) {
+                    diags.error(
+                        Some(span),
+                        "Duplicate domain",
+                        format!(
+                            "{domain} is listed twice in `domains` of {} (first at {}). Remove one of them.",
+                            reader.what,
+                            diags.describe_location(first)
+                        ),
+                    );
+                    ok = false;
+                } else {
+                    out.push((domain, span));
+                }
+            }
+            Err(why) => {
+                diags.error(Some(span), "Invalid domain name", format!("{raw:?} {why}."));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+pub(super) fn choose_solvers(
+    reader: &BodyReader,
+    domains: &[(String, SourceSpan)],
+    solvers: &[(Address, SourceSpan)],
+    caps: &BTreeMap<Address, Option<SolverCaps>>,
+    diags: &mut Diagnostics,
+) -> Option<BTreeMap<String, Address>> {
+    let usable: Vec<(Address, SolverCaps)> = solvers
+        .iter()
+        .filter_map(|(address, _)| {
+            caps.get(address)
+                .cloned()
+                .flatten()
+                .map(|c| (address.clone(), c))
+        })
+        .collect();
+    // A named solver that is itself in error could have served the name: say nothing more.
+    let some_unusable = solvers
+        .iter()
+        .any(|(address, _)| !matches!(caps.get(address), Some(Some(_))));
+    let mut solver_for = BTreeMap::new();
+    let mut ok = true;
+    for (domain, span) in domains {
+        match choose_solver(domain, &usable) {
+            Some(address) => {
+                solver_for.insert(domain.clone(), address.clone());
+            }
+            None => {
+                ok = false;
+                if some_unusable {
+                    continue;
+                }
+                if let Some(base) = domain.strip_prefix("*.") {
+                    diags.error(
+                        Some(span.clone()),
+                        "Wildcard needs a DNS solver",
+                        format!(
+                            "{domain} needs a DNS-01 solver; none of the certificate's solvers serves it. Wildcard names can only be validated with DNS-01: add a dns_solver whose zones include {base} to `solvers`."
+                        ),
+                    );
+                } else {
+                    diags.error(
+                        Some(span.clone()),
+                        "No solver for domain",
+                        format!(
+                            "None of the solvers of {} can serve {domain}. DNS solvers serve only names inside their zones; add an http_solver, or a dns_solver whose zones include {domain}, to `solvers`.",
+                            reader.what
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    ok.then_some(solver_for)
+}
+
+/// `"30d"` (remaining time) or `"33%"` (share of the lifetime).
+pub(super) fn renew_before(text: &str) -> Result<RenewBefore, String> {
+    if let Some(percent) = text.strip_suffix('%') {
+        return match percent.parse::<u8>() {
+            Ok(p) if (1..=99).contains(&p) => Ok(RenewBefore::PercentOfLifetime(p)),
+            _ => Err(format!(
+                "{text:?} is not a valid share of the lifetime; write a whole percentage from 1% to 99%, such as \"33%\"."
+            )),
+        };
+    }
+    match parse_duration(text) {
+        Ok(d) if d > Duration::ZERO => Ok(RenewBefore::Remaining(d)),
+        Ok(_) => Err("renew_before must be longer than zero.".to_string()),
+        Err(_) => Err(format!(
+            "{text:?} is neither a duration nor a percentage. renew_before is the time left when renewal is due (\"30d\") or a share of the lifetime (\"33%\"). {DURATION_HELP}."
+        )),
+    }
+}
+
+pub(super) fn output(
+    config: &Config,
+    file: &SourceFile,
+    block: &Block,
+    name: String,
+    parent: &str,
+    diags: &mut Diagnostics,
+) -> Option<OutputSpec> {
+    let reader = BodyReader::new(
+        file,
+        &config.eval,
+        block,
+        format!("`output \"{name}\"` in {parent}"),
+    );
+    reader.check(
+        &[
+            "directory",
+            "cert",
+            "chain",
+            "fullchain",
+            "key",
+            "key_mode",
+            "mode",
+            "on_change",
+        ],
+        &[],
+        diags,
+    );
+    let mut failed = false;
+    let mut path = |attr: &str, diags: &mut Diagnostics| match reader.string(attr, diags) {
+        Got::Absent => None,
+        Got::Invalid => {
+            failed = true;
+            None
+        }
+        Got::Value(p) => Some(absolute(&config.dir, &p)),
+    };
+    let directory = path("directory", diags);
+    let mut cert = path("cert", diags);
+    let mut chain = path("chain", diags);
+    let mut fullchain = path("fullchain", diags);
+    let mut key = path("key", diags);
+    let any_file = cert.is_some() || chain.is_some() || fullchain.is_some() || key.is_some();
+    match (&directory, any_file) {
+        (Some(dir), false) => {
+            cert = Some(dir.join("cert.pem"));
+            chain = Some(dir.join("chain.pem"));
+            fullchain = Some(dir.join("fullchain.pem"));
+            key = Some(dir.join("privkey.pem"));
+        }
+        (Some(_), true) => {
+            let attr = reader.attr("directory")?;
+            diags.error(
+                Some(reader.key_span(attr)),
+                "Conflicting attributes",
+                format!(
+                    "{} sets `directory` and individual file paths; use either `directory` (cert.pem, chain.pem, fullchain.pem and privkey.pem inside it) or any of `cert`, `chain`, `fullchain`, `key`.",
+                    reader.what
+                ),
+            );
+            failed = true;
+        }
+        (None, false) if !failed => {
+            diags.error(
+                Some(reader.header_span()),
+                "Missing required attribute",
+                format!(
+                    "{} writes no files: set `directory`, or at least one of `cert`, `chain`, `fullchain` and `key`.",
+                    reader.what
+                ),
+            );
+            failed = true;
+        }
+        (None, _) => {}
+    }
+    let key_mode = file_mode(&reader, "key_mode", 0o600, diags);
+    let mode = file_mode(&reader, "mode", 0o644, diags);
+    let on_change = match reader.string_list("on_change", diags) {
+        Got::Absent => Some(None),
+        Got::Invalid => None,
+        Got::Value(argv) if argv.first().is_none_or(|(program, _)| program.is_empty()) => {
+            let attr = reader.attr("on_change")?;
+            reader.invalid(
+                attr,
+                "Invalid command",
+                format!(
+                    "`on_change` in {} must be a command as a list of arguments whose first element is the program, such as [\"systemctl\", \"reload\", \"nginx\"].",
+                    reader.what
+                ),
+                diags,
+            );
+            None
+        }
+        Got::Value(argv) => Some(Some(argv.into_iter().map(|(a, _)| a).collect())),
+    };
+    if failed {
+        return None;
+    }
+    Some(OutputSpec {
+        name,
+        cert,
+        chain,
+        fullchain,
+        key,
+        key_mode: key_mode?,
+        mode: mode?,
+        on_change: on_change?,
+    })
+}
+
+pub(super) fn file_mode(
+    reader: &BodyReader,
+    name: &str,
+    default: u32,
+    diags: &mut Diagnostics,
+) -> Option<u32> {
+    match reader.string_spanned(name, diags) {
+        Got::Absent => Some(default),
+        Got::Invalid => None,
+        Got::Value((text, span)) => match parse_mode(&text) {
+            Some(mode) => Some(mode),
+            None => {
+                diags.error(
+                    Some(span),
+                    "Invalid file mode",
+                    format!(
+                        "{text:?} is not a file mode. `{name}` takes octal permission bits as a string, such as \"0600\" or \"0644\"."
+                    ),
+                );
+                None
+            }
+        },
+    }
+}
+
+/// `"0644"` / `"644"` → 0o644.
+pub fn parse_mode(text: &str) -> Option<u32> {
+    if !(3..=4).contains(&text.len()) || !text.chars().all(|c| ('0'..='7').contains(&c)) {
+        return None;
+    }
+    u32::from_str_radix(text, 8).ok()
+}
