@@ -68,7 +68,11 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
                 replace: args.targets.replace,
                 out: args.out,
                 json: args.json,
+                markdown: args.markdown,
                 detailed_exitcode: args.detailed_exitcode,
+                refresh_only: args.refresh_only,
+                check_endpoints: args.check_endpoints,
+                metrics: args.metrics,
             },
         ),
         Command::Apply(args) => ops::apply::run(
