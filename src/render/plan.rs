@@ -18,7 +18,7 @@ fn marker(action: Action) -> &'static str {
     }
 }
 
-fn verb(action: Action) -> &'static str {
+pub(super) fn verb(action: Action) -> &'static str {
     match action {
         Action::Create => "created",
         Action::Update => "updated in place",

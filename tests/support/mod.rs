@@ -3,3 +3,5 @@
 #![allow(dead_code)]
 
 pub mod pebble;
+pub mod golden;
+pub mod schema;
