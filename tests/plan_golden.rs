@@ -16,9 +16,7 @@ use certform::plan::drift::{self, EndpointFacts};
 use certform::plan::saved::SavedPlan;
 use certform::plan::{diff, FileFacts, Observed, PlanOptions};
 use certform::render::{self, Style};
-use certform::state::model::{
-    AccountState, CertificateState, DeployedFile, DeployedOutput, State,
-};
+use certform::state::model::{AccountState, CertificateState, DeployedFile, DeployedOutput, State};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use support::golden::assert_golden;
@@ -353,7 +351,12 @@ fn mixed_plan_has_every_change_class() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["address"].as_str().unwrap(), c["action"].as_str().unwrap()))
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap(),
+                c["action"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         actions,

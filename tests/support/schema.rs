@@ -4,7 +4,9 @@ use std::path::Path;
 
 /// Panics, listing every violation, unless `instance` is valid against `schemas/NAME`.
 pub fn assert_valid(name: &str, instance: &serde_json::Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(name);
     let schema: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).expect("the schema file exists"))
             .expect("the schema is JSON");
