@@ -2,4 +2,8 @@
 //! `support::pebble::Pebble::start()`. Each test binary uses only part of it.
 #![allow(dead_code)]
 
+pub mod golden;
 pub mod pebble;
+pub mod project;
+pub mod schema;
+pub mod tls_server;
