@@ -196,7 +196,10 @@ fn two_applies_on_one_postgres_workspace_never_interleave() {
         "{impatient}"
     );
     assert!(impatient.contains("operation apply"), "{impatient}");
-    assert!(impatient.contains(&format!("pid {}", first.id())), "{impatient}");
+    assert!(
+        impatient.contains(&format!("pid {}", first.id())),
+        "{impatient}"
+    );
 
     assert!(first.wait().unwrap().success());
     assert!(patient.wait().unwrap().success());
@@ -237,9 +240,12 @@ fn an_s3_lock_left_behind_is_reported_and_force_unlocked() {
     holder.wait().unwrap();
 
     p.certificates(&["www"], "");
-    let refused = p.expect(&["apply", "--auto-approve", "--lock-timeout", "500ms"], 1);
+    let refused = p.expect(&["apply", "--auto-approve", "--lock-timeout", "1s"], 1);
     assert!(refused.contains("operation apply"), "{refused}");
-    assert!(refused.contains(&format!("pid {}", holder.id())), "{refused}");
+    assert!(
+        refused.contains(&format!("pid {}", holder.id())),
+        "{refused}"
+    );
     let id = refused
         .split("locked by ID ")
         .nth(1)
@@ -277,6 +283,8 @@ fn state_migrated_local_to_postgres_to_s3_to_local_is_identical() {
     p.expect(&["workspace", "new", "staging"], 0);
     p.expect(&["apply", "--auto-approve"], 0);
     p.expect(&["workspace", "select", "default"], 0);
+    // Both workspaces deploy to the same files: put default's back.
+    p.expect(&["apply", "--auto-approve"], 0);
     let original = fs::read(p.path("state/first.certstate")).unwrap();
     let original_staging =
         fs::read(p.path("state/first.certstate.d/staging/first.certstate")).unwrap();
@@ -301,7 +309,11 @@ fn state_migrated_local_to_postgres_to_s3_to_local_is_identical() {
         assert!(plan.contains("No changes."), "{plan}");
     }
     let last = targets.path().join("hop2/state/last.certstate");
-    assert_eq!(fs::read(&last).unwrap(), original, "lineage, serial, contents");
+    assert_eq!(
+        fs::read(&last).unwrap(),
+        original,
+        "lineage, serial, contents"
+    );
     let last_staging = targets
         .path()
         .join("hop2/state/last.certstate.d/staging/last.certstate");
@@ -313,8 +325,14 @@ fn workspaces_hold_separate_states() {
     let p = Project::new("");
     p.expect(&["apply", "--auto-approve"], 0);
     let created = p.expect(&["workspace", "new", "staging"], 0);
-    assert!(created.contains("Created and switched to workspace \"staging\""), "{created}");
-    assert_eq!(p.expect(&["workspace", "list"], 0), "  default\n* staging\n");
+    assert!(
+        created.contains("Created and switched to workspace \"staging\""),
+        "{created}"
+    );
+    assert_eq!(
+        p.expect(&["workspace", "list"], 0),
+        "  default\n* staging\n"
+    );
     let plan = p.expect(&["plan"], 0);
     assert!(plan.contains("certificate.www will be issued"), "{plan}");
     p.expect(&["apply", "--auto-approve"], 0);
@@ -329,7 +347,10 @@ fn workspaces_hold_separate_states() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&env.stdout), "default\n");
     let missing = p.expect(&["--workspace", "nope", "plan"], 1);
-    assert!(missing.contains("The workspace \"nope\" does not exist"), "{missing}");
+    assert!(
+        missing.contains("The workspace \"nope\" does not exist"),
+        "{missing}"
+    );
 
     let current = p.expect(&["workspace", "delete", "staging"], 1);
     assert!(current.contains("is the current one"), "{current}");
@@ -348,23 +369,39 @@ fn state_push_refuses_older_or_foreign_states() {
     p.expect(&["apply", "--auto-approve"], 0);
     let old = p.path("old.certstate");
     fs::write(&old, p.run(&["state", "pull"]).stdout).unwrap();
-    p.expect(&["apply", "--auto-approve", "--replace", "certificate.www"], 0);
+    p.expect(
+        &["apply", "--auto-approve", "--replace", "certificate.www"],
+        0,
+    );
     let serial = p.pulled()["serial"].clone();
 
     let older = p.expect(&["state", "push", old.to_str().unwrap()], 1);
-    assert!(older.contains("is lower than the stored state's"), "{older}");
-    assert_eq!(p.pulled()["serial"], serial, "a refused push changes nothing");
+    assert!(
+        older.contains("is lower than the stored state's"),
+        "{older}"
+    );
+    assert_eq!(
+        p.pulled()["serial"],
+        serial,
+        "a refused push changes nothing"
+    );
 
     let other = Project::new("");
     other.expect(&["apply", "--auto-approve"], 0);
     let foreign = p.path("foreign.certstate");
     fs::write(&foreign, other.run(&["state", "pull"]).stdout).unwrap();
     let refused = p.expect(&["state", "push", foreign.to_str().unwrap()], 1);
-    assert!(refused.contains("differs from the stored state's"), "{refused}");
+    assert!(
+        refused.contains("differs from the stored state's"),
+        "{refused}"
+    );
 
     let forced = p.expect(&["state", "push", "--force", old.to_str().unwrap()], 0);
     assert!(forced.contains("Pushed the state"), "{forced}");
-    assert_eq!(fs::read(p.path("state/default.certstate")).unwrap(), fs::read(&old).unwrap());
+    assert_eq!(
+        fs::read(p.path("state/default.certstate")).unwrap(),
+        fs::read(&old).unwrap()
+    );
     let garbage = p.path("garbage");
     fs::write(&garbage, "{}").unwrap();
     let bad = p.expect(&["state", "push", garbage.to_str().unwrap()], 1);
@@ -375,7 +412,12 @@ fn state_push_refuses_older_or_foreign_states() {
 fn state_mv_follows_a_renamed_block_and_rm_forgets() {
     let p = Project::new("");
     p.expect(&["apply", "--auto-approve"], 0);
-    p.certificates(&["web"], "");
+    let main = fs::read_to_string(p.path("main.hcl")).unwrap();
+    fs::write(
+        p.path("main.hcl"),
+        main.replace("certificate \"www\"", "certificate \"web\""),
+    )
+    .unwrap();
     let moved = p.expect(&["state", "mv", "certificate.www", "certificate.web"], 0);
     assert_eq!(moved, "Moved certificate.www to certificate.web.\n");
     let plan = p.expect(&["plan", "--detailed-exitcode"], 0);
@@ -386,7 +428,10 @@ fn state_mv_follows_a_renamed_block_and_rm_forgets() {
     let orphan = p.expect(&["state", "rm", "account.pebble"], 1);
     assert!(orphan.contains("still needs it"), "{orphan}");
     let removed = p.expect(&["state", "rm", "certificate.web"], 0);
-    assert!(removed.contains("Removed certificate.web from the state."), "{removed}");
+    assert!(
+        removed.contains("Removed certificate.web from the state."),
+        "{removed}"
+    );
     let plan = p.expect(&["plan"], 0);
     assert!(plan.contains("certificate.web will be issued"), "{plan}");
     let missing = p.expect(&["state", "rm", "certificate.web"], 1);

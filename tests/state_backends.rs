@@ -14,7 +14,8 @@ use certform::Error;
 use std::time::{Duration, Instant};
 use support::backend_servers::{MotoS3, Postgres};
 
-const KEY_TEXT: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49\n-----END PRIVATE KEY-----\n";
+const KEY_TEXT: &str =
+    "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49\n-----END PRIVATE KEY-----\n";
 
 /// Encoded documents of one lineage at serials 0 to 4, secrets sealed to a fresh key
 /// (encoded once each: encryption is randomised).
@@ -98,9 +99,15 @@ fn conformance(open: &dyn Fn() -> Box<dyn StateStore>) {
     // force-unlock needs the current ID; the old holder can no longer write.
     let err = b.force_unlock("1234").unwrap_err().to_string();
     assert!(err.contains("\"1234\" does not match"), "{err}");
-    assert!(err.contains(&format!("certform force-unlock {}", lock.id())), "{err}");
+    assert!(
+        err.contains(&format!("certform force-unlock {}", lock.id())),
+        "{err}"
+    );
     b.force_unlock(lock.id()).unwrap();
-    assert!(a.put(&lock, Some(2), &docs.at(3)).is_err(), "a force-unlocked holder must not write");
+    assert!(
+        a.put(&lock, Some(2), &docs.at(3)).is_err(),
+        "a force-unlocked holder must not write"
+    );
     let relock = b.lock("apply", Duration::from_secs(2)).unwrap();
     b.put(&relock, Some(2), &docs.at(3)).unwrap();
     drop(lock);
@@ -110,7 +117,10 @@ fn conformance(open: &dyn Fn() -> Box<dyn StateStore>) {
         "dropping a force-unlocked guard leaves the new holder alone"
     );
     drop(relock);
-    assert!(b.lock_info().unwrap().is_none(), "dropping the guard unlocks");
+    assert!(
+        b.lock_info().unwrap().is_none(),
+        "dropping the guard unlocks"
+    );
     let err = b.force_unlock("x").unwrap_err().to_string();
     assert!(err.contains("is not locked"), "{err}");
 
@@ -122,7 +132,10 @@ fn conformance(open: &dyn Fn() -> Box<dyn StateStore>) {
     assert!(c.create_workspace("no/slash").is_err());
     assert_eq!(c.workspaces().unwrap(), ["default", "staging"]);
     let staging = c.workspace("staging").unwrap();
-    assert!(staging.get().unwrap().is_none(), "a new workspace has no state");
+    assert!(
+        staging.get().unwrap().is_none(),
+        "a new workspace has no state"
+    );
     let default_lock = c.lock("apply", Duration::ZERO).unwrap();
     let staging_lock = staging.lock("apply", Duration::ZERO).unwrap();
     staging.put(&staging_lock, None, &docs.at(1)).unwrap();
@@ -133,7 +146,11 @@ fn conformance(open: &dyn Fn() -> Box<dyn StateStore>) {
     assert_eq!(c.read().unwrap().unwrap().state.serial, 3);
     assert_eq!(staging.read().unwrap().unwrap().state.serial, 1);
     drop((default_lock, staging_lock));
-    let err = c.workspace("nope").err().expect("no such workspace").to_string();
+    let err = c
+        .workspace("nope")
+        .err()
+        .expect("no such workspace")
+        .to_string();
     assert!(err.contains("does not exist"), "{err}");
     c.delete_workspace("staging").unwrap();
     assert_eq!(open().workspaces().unwrap(), ["default"]);
@@ -168,7 +185,9 @@ fn postgres_schemas_are_separate_states() {
     let team_a = PostgresStore::connect(&postgres_settings(&pg, "team_a"), "default").unwrap();
     let team_b = PostgresStore::connect(&postgres_settings(&pg, "team_b"), "default").unwrap();
     let lock_a = team_a.lock("apply", Duration::ZERO).unwrap();
-    let lock_b = team_b.lock("apply", Duration::ZERO).expect("schemas lock separately");
+    let lock_b = team_b
+        .lock("apply", Duration::ZERO)
+        .expect("schemas lock separately");
     team_a.put(&lock_a, None, &docs.at(4)).unwrap();
     assert!(team_b.get().unwrap().is_none());
     drop(lock_b);
@@ -229,7 +248,10 @@ fn s3_objects_are_laid_out_like_terraform_and_encrypted_at_rest() {
     );
     let lock_key = "env:/prod/tls/default.certstate.lock";
     let lock = prod.lock("apply", Duration::ZERO).unwrap();
-    assert!(moto.head(lock_key).is_some(), "the lock is an object next to the state");
+    assert!(
+        moto.head(lock_key).is_some(),
+        "the lock is an object next to the state"
+    );
     prod.put(&lock, None, &docs.at(1)).unwrap();
     assert_eq!(
         moto.head("env:/prod/tls/default.certstate"),
@@ -237,5 +259,9 @@ fn s3_objects_are_laid_out_like_terraform_and_encrypted_at_rest() {
         "the state is written with server-side encryption"
     );
     drop(lock);
-    assert_eq!(moto.head(lock_key), None, "unlocking deletes the lock object");
+    assert_eq!(
+        moto.head(lock_key),
+        None,
+        "unlocking deletes the lock object"
+    );
 }

@@ -37,7 +37,9 @@ pub struct StateSettings {
 pub enum BackendSettings {
     /// An absolute path (relative paths in config are resolved against the config dir).
     /// Default: `<config_dir>/state/default.certstate`.
-    Local { path: PathBuf },
+    Local {
+        path: PathBuf,
+    },
     Postgres(PostgresSettings),
     S3(S3Settings),
 }

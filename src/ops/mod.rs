@@ -48,10 +48,7 @@ pub fn load_desired(globals: &Globals) -> Result<Desired> {
 
 /// The configured backend, bound to the current workspace.
 pub fn store_for(globals: &Globals, desired: &Desired) -> Result<Box<dyn StateStore>> {
-    crate::state::open_store(
-        &desired.state.backend,
-        &workspace::current(globals)?,
-    )
+    crate::state::open_store(&desired.state.backend, &workspace::current(globals)?)
 }
 
 /// The public half of state, or `None` before the first apply.

@@ -102,10 +102,16 @@ pub fn mv(globals: &Globals, from: &str, to: &str, lock_timeout: Duration) -> Re
         )));
     }
     if from == to {
-        return Err(Error::Usage(format!("{from} and {to} are the same address.")));
+        return Err(Error::Usage(format!(
+            "{from} and {to} are the same address."
+        )));
     }
     edit_state(globals, "state mv", lock_timeout, |state, secrets| {
-        let exists = || Error::Usage(format!("{to} is already in the state; nothing was changed."));
+        let exists = || {
+            Error::Usage(format!(
+                "{to} is already in the state; nothing was changed."
+            ))
+        };
         match from.kind {
             Kind::Certificate => {
                 if state.certificates.contains_key(&to) {

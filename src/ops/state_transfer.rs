@@ -27,9 +27,8 @@ pub fn pull(globals: &Globals) -> Result<Exit> {
 /// Replaces the current workspace's state with the document in `file` (`-`: stdin).
 pub fn push(globals: &Globals, file: &Path, force: bool, lock_timeout: Duration) -> Result<Exit> {
     let bytes = read_input(file)?;
-    let pushed = decode(&bytes).map_err(|e| {
-        Error::Usage(format!("{} is not a certform state: {e}", file.display()))
-    })?;
+    let pushed = decode(&bytes)
+        .map_err(|e| Error::Usage(format!("{} is not a certform state: {e}", file.display())))?;
     let desired = load_desired(globals)?;
     let store = store_for(globals, &desired)?;
     let lock = store.lock("state push", lock_timeout)?;
@@ -75,15 +74,14 @@ pub fn push(globals: &Globals, file: &Path, force: bool, lock_timeout: Duration)
 pub fn migrate(globals: &Globals, to: &Path, force: bool, lock_timeout: Duration) -> Result<Exit> {
     let source = store_for_workspace(globals, DEFAULT_WORKSPACE)?;
     // The target directory only names a backend: it gets no --var/--var-file (use env()).
-    let target_config = crate::desired::load(to, &VarInputs::default()).map_err(|diagnostics| {
-        Error::Config {
+    let target_config =
+        crate::desired::load(to, &VarInputs::default()).map_err(|diagnostics| Error::Config {
             count: diagnostics.len(),
             rendered: crate::render::diagnostics::render_diagnostics(
                 &diagnostics,
                 globals.style.color,
             ),
-        }
-    })?;
+        })?;
     let target = open_store(&target_config.state.backend, DEFAULT_WORKSPACE)?;
     let existing = target.workspaces()?;
     for name in source.workspaces()? {
@@ -95,13 +93,20 @@ pub fn migrate(globals: &Globals, to: &Path, force: bool, lock_timeout: Duration
         let _source_lock = from.lock("state migrate", lock_timeout)?;
         let target_lock = into.lock("state migrate", lock_timeout)?;
         let Some(bytes) = from.get()? else {
-            println!("{name}: no state yet; the workspace exists in {}.", into.describe());
+            println!(
+                "{name}: no state yet; the workspace exists in {}.",
+                into.describe()
+            );
             continue;
         };
         let copied = decode(&bytes)?.state;
         let present = into.get()?;
         if present.as_deref() == Some(&bytes[..]) {
-            println!("{name}: {} already holds this state (serial {}).", into.describe(), copied.serial);
+            println!(
+                "{name}: {} already holds this state (serial {}).",
+                into.describe(),
+                copied.serial
+            );
             continue;
         }
         let present_serial = match &present {

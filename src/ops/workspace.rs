@@ -23,9 +23,7 @@ pub fn current(globals: &Globals) -> Result<String> {
             let path = selection_file(globals);
             match std::fs::read_to_string(&path) {
                 Ok(text) => text.trim().to_string(),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    DEFAULT_WORKSPACE.to_string()
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => DEFAULT_WORKSPACE.to_string(),
                 Err(e) => return Err(Error::io("Cannot read the selected workspace", &path, e)),
             }
         }

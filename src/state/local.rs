@@ -273,7 +273,9 @@ impl StateStore for LocalStore {
         check_workspace_name(name)?;
         let dir = self.workspaces_dir().join(name);
         if name == DEFAULT_WORKSPACE || dir.exists() {
-            return Err(Error::Usage(format!("The workspace {name:?} already exists.")));
+            return Err(Error::Usage(format!(
+                "The workspace {name:?} already exists."
+            )));
         }
         fs::DirBuilder::new()
             .recursive(true)
@@ -294,7 +296,10 @@ impl StateStore for LocalStore {
         check_workspace_name(name)?;
         let path = self.workspace_path(name);
         if name != DEFAULT_WORKSPACE && !parent_dir(&path).is_dir() {
-            return Err(no_such_workspace(name, &self.default_path.display().to_string()));
+            return Err(no_such_workspace(
+                name,
+                &self.default_path.display().to_string(),
+            ));
         }
         Ok(Box::new(LocalStore {
             default_path: self.default_path.clone(),

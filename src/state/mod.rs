@@ -29,11 +29,11 @@ pub use identity::{
     ENV_IDENTITY_KEY,
 };
 pub use local::LocalStore;
-pub use store::{LockInfo, StateLock, StateStore, DEFAULT_WORKSPACE};
 pub use model::{
     AccountSecret, AccountState, CertificateSecret, CertificateState, DeployedFile, DeployedOutput,
     Secrets, State, FORMAT_VERSION,
 };
+pub use store::{LockInfo, StateLock, StateStore, DEFAULT_WORKSPACE};
 
 use crate::desired::model::BackendSettings;
 use crate::error::Result;

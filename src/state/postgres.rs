@@ -105,12 +105,11 @@ impl PostgresStore {
     /// Connects, creates the schema and its tables if missing, and binds `workspace`.
     pub fn connect(settings: &PostgresSettings, workspace: &str) -> Result<PostgresStore> {
         check_workspace_name(workspace)?;
-        let config: tokio_postgres::Config =
-            settings.conn_str.expose().parse().map_err(|e| {
-                Error::Usage(format!(
-                    "The postgres backend's conn_str is not a valid connection string ({e})."
-                ))
-            })?;
+        let config: tokio_postgres::Config = settings.conn_str.expose().parse().map_err(|e| {
+            Error::Usage(format!(
+                "The postgres backend's conn_str is not a valid connection string ({e})."
+            ))
+        })?;
         let target = target_of(&config);
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(settings)?);
         let runtime = BackendRuntime::new()?;
@@ -221,8 +220,7 @@ impl StateStore for PostgresStore {
 
     fn put(&self, lock: &StateLock, expected_serial: Option<u64>, bytes: &[u8]) -> Result<()> {
         let guard: &PgGuard = lock.guard()?;
-        if !Arc::ptr_eq(&guard.connection, &self.connection) || guard.workspace != self.workspace
-        {
+        if !Arc::ptr_eq(&guard.connection, &self.connection) || guard.workspace != self.workspace {
             return Err(Error::Bug(format!(
                 "writing {} with the lock of workspace {:?}",
                 self.describe(),
@@ -285,10 +283,10 @@ impl StateStore for PostgresStore {
         loop {
             let acquired: bool = c
                 .runtime
-                .run(c.client.query_one(
-                    "SELECT pg_try_advisory_lock($1, $2)",
-                    &[&class, &key],
-                ))
+                .run(
+                    c.client
+                        .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&class, &key]),
+                )
                 .map_err(|e| c.error("cannot take the state lock", e))?
                 .get(0);
             if acquired {
@@ -397,7 +395,9 @@ impl StateStore for PostgresStore {
             ))
             .map_err(|e| c.error("cannot create the workspace", e))?;
         if created == 0 || name == DEFAULT_WORKSPACE {
-            return Err(Error::Usage(format!("The workspace {name:?} already exists.")));
+            return Err(Error::Usage(format!(
+                "The workspace {name:?} already exists."
+            )));
         }
         Ok(())
     }
@@ -406,10 +406,10 @@ impl StateStore for PostgresStore {
         let c = &self.connection;
         let deleted = c
             .runtime
-            .run(c.client.execute(
-                &c.sql("DELETE FROM {states} WHERE name = $1"),
-                &[&name],
-            ))
+            .run(
+                c.client
+                    .execute(&c.sql("DELETE FROM {states} WHERE name = $1"), &[&name]),
+            )
             .map_err(|e| c.error("cannot delete the workspace", e))?;
         if deleted == 0 {
             return Err(no_such_workspace(name, &self.describe()));

@@ -296,7 +296,10 @@ impl StateStore for S3Store {
         if found != expected_serial {
             return Err(serial_moved(expected_serial, found, &self.describe()));
         }
-        match self.bucket.put_if(&self.state_key(), bytes, etag.as_deref())? {
+        match self
+            .bucket
+            .put_if(&self.state_key(), bytes, etag.as_deref())?
+        {
             Some(_) => Ok(()),
             None => Err(serial_moved(
                 expected_serial,
@@ -322,7 +325,10 @@ impl StateStore for S3Store {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(locked_by(self.lock_info()?, &format!("s3://{}/{lock_key}", self.bucket.settings.bucket)));
+                return Err(locked_by(
+                    self.lock_info()?,
+                    &format!("s3://{}/{lock_key}", self.bucket.settings.bucket),
+                ));
             }
             std::thread::sleep(LOCK_RETRY.min(deadline - now));
         }
@@ -353,8 +359,13 @@ impl StateStore for S3Store {
         let keys = bucket.runtime.run(async {
             let mut keys = Vec::new();
             while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| bucket.error("cannot list the workspaces", &prefix, e))?;
-                keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+                let page =
+                    page.map_err(|e| bucket.error("cannot list the workspaces", &prefix, e))?;
+                keys.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_string)),
+                );
             }
             Ok::<_, Error>(keys)
         })?;
@@ -371,7 +382,9 @@ impl StateStore for S3Store {
         let key = self.bucket.state_key(name);
         // An empty object marks a workspace that has no state yet.
         if name == DEFAULT_WORKSPACE || self.bucket.put_if(&key, b"", None)?.is_none() {
-            return Err(Error::Usage(format!("The workspace {name:?} already exists.")));
+            return Err(Error::Usage(format!(
+                "The workspace {name:?} already exists."
+            )));
         }
         Ok(())
     }

@@ -43,7 +43,10 @@ fn find_program(program: &str, extra_dirs: &[PathBuf]) -> Option<PathBuf> {
 fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !ready() {
-        assert!(Instant::now() < deadline, "{what} did not start within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start within {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(25));
     }
 }
@@ -59,7 +62,12 @@ impl Postgres {
     pub fn start() -> Postgres {
         let bin_dirs: Vec<PathBuf> = {
             let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-                .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.ok())
+                        .map(|e| e.path().join("bin"))
+                        .collect()
+                })
                 .unwrap_or_default();
             dirs.sort();
             dirs.reverse(); // the newest version first
@@ -201,7 +209,9 @@ impl MotoS3 {
     pub fn head(&self, key: &str) -> Option<Option<String>> {
         use aws_smithy_http_client::tls;
         let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
             .build_https();
         let config = aws_sdk_s3::config::Builder::new()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
@@ -220,9 +230,15 @@ impl MotoS3 {
             .unwrap();
         let head = runtime.block_on(client.head_object().bucket(&self.bucket).key(key).send());
         match head {
-            Ok(head) => Some(head.server_side_encryption().map(|s| s.as_str().to_string())),
+            Ok(head) => Some(
+                head.server_side_encryption()
+                    .map(|s| s.as_str().to_string()),
+            ),
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => None,
-            Err(e) => panic!("HeadObject {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)),
+            Err(e) => panic!(
+                "HeadObject {key}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            ),
         }
     }
 

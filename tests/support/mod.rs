@@ -2,5 +2,5 @@
 //! `support::pebble::Pebble::start()`. Each test binary uses only part of it.
 #![allow(dead_code)]
 
-pub mod pebble;
 pub mod backend_servers;
+pub mod pebble;

@@ -12,7 +12,11 @@ pub(super) fn postgres(
     reader: &BodyReader,
     diags: &mut Diagnostics,
 ) -> Option<BackendSettings> {
-    reader.check(&[&COMMON[..], &["conn_str", "schema", "ca_bundle"]].concat(), &[], diags);
+    reader.check(
+        &[&COMMON[..], &["conn_str", "schema", "ca_bundle"]].concat(),
+        &[],
+        diags,
+    );
     let conn_str = required_text(reader, "conn_str", "conn_str = env(\"PG_URL\")", diags);
     let schema = match reader.string_spanned("schema", diags) {
         Got::Absent => Some("certform".to_string()),
@@ -63,9 +67,7 @@ pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<Backend
     let key = required_text(reader, "key", "key = \"certform/default.certstate\"", diags);
     let region = optional_text(reader, "region", diags);
     let endpoint = optional_text(reader, "endpoint", diags);
-    let use_path_style = reader
-        .bool("use_path_style", diags)
-        .or_default_value(false);
+    let use_path_style = reader.bool("use_path_style", diags).or_default_value(false);
     let prefix = optional_text(reader, "workspace_key_prefix", diags)
         .map(|p| p.unwrap_or_else(|| "env:".to_string()));
     let encryption = match reader.string_spanned("server_side_encryption", diags) {
@@ -76,7 +78,9 @@ pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<Backend
             diags.error(
                 Some(span),
                 "Invalid server-side encryption",
-                format!("{value:?} is not a server-side encryption: use \"AES256\" or \"aws:kms\"."),
+                format!(
+                    "{value:?} is not a server-side encryption: use \"AES256\" or \"aws:kms\"."
+                ),
             );
             None
         }
