@@ -5,7 +5,7 @@
 #[path = "support/fixtures.rs"]
 mod fixtures;
 
-use certform::state::{decode, load_identity, LocalStore};
+use certform::state::{decode, load_identity, LocalStore, StateStore};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::Duration;
 
@@ -34,10 +34,13 @@ fn state_io(c: &mut Criterion) {
     let scratch = tempfile::tempdir().unwrap();
     let store = LocalStore::new(scratch.path().join("bench.certstate"));
     let lock = store.lock("bench", Duration::from_secs(1)).unwrap();
+    // Rewrites the same serial each time, as a compare-and-swap on an unchanged serial.
+    let serial = Some(stored.state.serial);
+    store.put(&lock, None, &bytes).unwrap();
     group.bench_function("serialise + encrypt + atomic write", |b| {
         b.iter(|| {
             let bytes = certform::state::encode(&stored.state, &secrets, &recipients).unwrap();
-            store.write(&lock, &bytes).unwrap()
+            store.put(&lock, serial, &bytes).unwrap()
         })
     });
     group.finish();

@@ -33,6 +33,9 @@ pub struct Cli {
     /// CERTFORM_IDENTITY_KEY or ~/.config/certform/identity.txt).
     #[arg(long, global = true, value_name = "FILE")]
     pub identity: Option<PathBuf>,
+    /// The workspace to use (else the one `certform workspace select` chose, else default).
+    #[arg(long, global = true, value_name = "NAME", env = "CERTFORM_WORKSPACE")]
+    pub workspace: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -51,9 +54,12 @@ pub enum Command {
     Show(ShowArgs),
     /// Print the dependency graph of the planned actions in Graphviz DOT.
     Graph(TargetArgs),
-    /// Inspect the state.
+    /// Inspect the state, and change it by hand (rm, mv, push, migrate).
     #[command(subcommand)]
     State(StateCommand),
+    /// Manage workspaces: independent states of one configuration.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
     /// Release a lock left by a process that hangs (a dead process releases its lock itself).
     ForceUnlock {
         /// The lock ID printed in the "state is locked" error.
@@ -139,5 +145,70 @@ pub enum StateCommand {
     Show {
         /// e.g. certificate.www
         address: String,
+    },
+    /// Print the stored state document (its secret half stays age-encrypted).
+    Pull,
+    /// Replace the stored state with a document from FILE (`-` for standard input).
+    Push {
+        file: PathBuf,
+        /// Also push a state of another lineage or a lower serial.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Forget resources: they stay valid at the CA and their files stay in place.
+    Rm {
+        /// e.g. certificate.www account.le
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Rename a resource in the state (after renaming its block), so it is not reissued.
+    Mv {
+        from: String,
+        to: String,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Copy every workspace to the backend configured in DIR and verify each copy.
+    Migrate {
+        /// A configuration directory whose `certform { state { ... } }` names the target.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// Overwrite target workspaces that already hold a different state.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// How long to wait for the state lock, e.g. 30s or 2m.
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// List the workspaces; `*` marks the current one.
+    List,
+    /// Print the current workspace's name.
+    Show,
+    /// Create a workspace and switch to it.
+    New { name: String },
+    /// Switch to a workspace (remembered in .certform/workspace).
+    Select { name: String },
+    /// Delete a workspace; one whose state still has resources only with --force.
+    Delete {
+        name: String,
+        /// Delete even though its state still tracks certificates or accounts.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        lock: LockArgs,
     },
 }

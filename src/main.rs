@@ -1,7 +1,7 @@
 //! The certform binary: parse the command line, run one command, print an error once,
 //! exit 0 (success), 1 (error) or 2 (changes, with --detailed-exitcode).
 
-use certform::cli::{Cli, Command, StateCommand};
+use certform::cli::{Cli, Command, StateCommand, WorkspaceCommand};
 use certform::desired::VarInputs;
 use certform::ops::{self, Exit, Globals};
 use certform::render::Style;
@@ -68,6 +68,10 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
         style,
         identity: cli.identity.clone(),
         quiet: cli.quiet,
+        workspace: cli.workspace.clone(),
+    };
+    let lock_timeout = |lock: &certform::cli::LockArgs| {
+        ops::parse_flag_duration(&lock.lock_timeout, "lock-timeout")
     };
     match cli.command {
         Command::Init(args) => ops::init::run(&globals, args.identity_out),
@@ -101,6 +105,28 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
         Command::Graph(args) => ops::plan::graph(&globals, &args.target, &args.replace),
         Command::State(StateCommand::List) => ops::show::list(&globals),
         Command::State(StateCommand::Show { address }) => ops::show::show_one(&globals, &address),
+        Command::State(StateCommand::Pull) => ops::state_transfer::pull(&globals),
+        Command::State(StateCommand::Push { file, force, lock }) => {
+            ops::state_transfer::push(&globals, &file, force, lock_timeout(&lock)?)
+        }
+        Command::State(StateCommand::Migrate { to, force, lock }) => {
+            ops::state_transfer::migrate(&globals, &to, force, lock_timeout(&lock)?)
+        }
+        Command::State(StateCommand::Rm { addresses, lock }) => {
+            ops::state_surgery::rm(&globals, &addresses, lock_timeout(&lock)?)
+        }
+        Command::State(StateCommand::Mv { from, to, lock }) => {
+            ops::state_surgery::mv(&globals, &from, &to, lock_timeout(&lock)?)
+        }
+        Command::Workspace(WorkspaceCommand::List) => ops::workspace::list(&globals),
+        Command::Workspace(WorkspaceCommand::Show) => ops::workspace::show(&globals),
+        Command::Workspace(WorkspaceCommand::New { name }) => ops::workspace::new(&globals, &name),
+        Command::Workspace(WorkspaceCommand::Select { name }) => {
+            ops::workspace::select(&globals, &name)
+        }
+        Command::Workspace(WorkspaceCommand::Delete { name, force, lock }) => {
+            ops::workspace::delete(&globals, &name, force, lock_timeout(&lock)?)
+        }
         Command::ForceUnlock { lock_id } => ops::show::force_unlock(&globals, &lock_id),
     }
 }

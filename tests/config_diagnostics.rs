@@ -118,7 +118,9 @@ fn valid_configuration_loads() {
     let dir = std::path::absolute(&case).unwrap();
     assert_eq!(desired.config_dir, dir);
     assert_eq!(desired.parallelism, 4);
-    let BackendSettings::Local { path } = &desired.state.backend;
+    let BackendSettings::Local { path } = &desired.state.backend else {
+        panic!("expected the local backend");
+    };
     assert_eq!(path, &dir.join("state/prod.certstate"));
     assert_eq!(
         desired.state.recipients,

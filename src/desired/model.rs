@@ -37,7 +37,40 @@ pub struct StateSettings {
 pub enum BackendSettings {
     /// An absolute path (relative paths in config are resolved against the config dir).
     /// Default: `<config_dir>/state/default.certstate`.
-    Local { path: PathBuf },
+    Local {
+        path: PathBuf,
+    },
+    Postgres(PostgresSettings),
+    S3(S3Settings),
+}
+
+/// `backend = "postgres"`: a table per schema, one row per workspace.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostgresSettings {
+    /// libpq-style connection string or URL; may hold a password.
+    pub conn_str: crate::secret::Sensitive,
+    /// Default `certform`.
+    pub schema: String,
+    /// Extra PEM roots to trust for TLS (`sslmode` in `conn_str`).
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// `backend = "s3"`: one object per workspace and a conditional-write lock object.
+#[derive(Debug, Clone, Serialize)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// The default workspace's key; others are `<workspace_key_prefix>/<NAME>/<key>`.
+    pub key: String,
+    /// Else `AWS_REGION` / the AWS profile, else `us-east-1`.
+    pub region: Option<String>,
+    /// An S3-compatible endpoint URL (MinIO, Ceph, moto, ...).
+    pub endpoint: Option<String>,
+    pub use_path_style: bool,
+    /// Default `env:`, as Terraform's.
+    pub workspace_key_prefix: String,
+    /// `AES256` or `aws:kms`.
+    pub server_side_encryption: Option<String>,
+    pub kms_key_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

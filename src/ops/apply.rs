@@ -2,7 +2,7 @@
 //! still fresh), confirm, execute with state persisted after every action, report.
 
 use super::plan::plan_options;
-use super::{load_desired, refresh, store_for, Exit, Globals};
+use super::{load_desired, recipients_for, refresh, store_for, Exit, Globals};
 use crate::apply::{execute, Ledger, Observer};
 use crate::error::{Error, Result};
 use crate::plan::graph::ExecGraph;
@@ -39,7 +39,7 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         }
         None => None,
     };
-    let store = store_for(&desired);
+    let store = store_for(globals, &desired)?;
     let lock = store.lock("apply", request.lock_timeout)?;
     let stored = store.read()?;
     if let Some(saved) = &saved {
@@ -80,16 +80,7 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         return Ok(Exit::Success);
     }
 
-    let recipients = if desired.state.recipients.is_empty() {
-        vec![identity.recipient().ok_or_else(|| {
-            Error::Identity(format!(
-                "The state has no recipients: add `recipients = [\"age1...\"]` to certform {{ state {{ }} }}, or use an X25519 identity ({} holds none).",
-                identity.source()
-            ))
-        })?]
-    } else {
-        desired.state.recipients.clone()
-    };
+    let recipients = recipients_for(&desired, &identity)?;
     let graph = ExecGraph::build(&changes, &desired, &state);
     let needed_solvers: BTreeSet<_> = changes
         .iter()
@@ -98,7 +89,9 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         .flat_map(|spec| spec.solver_for.values().cloned())
         .collect();
     let parallelism = request.parallelism.unwrap_or(desired.parallelism);
-    let ledger = Ledger::new(state, secrets, Persister::new(store, lock, recipients));
+    let stored_serial = stored.as_ref().map(|s| s.state.serial);
+    let persister = Persister::new(store, lock, recipients, stored_serial);
+    let ledger = Ledger::new(state, secrets, persister);
     let observer: Arc<dyn Observer> = if std::io::stdout().is_terminal() && !globals.quiet {
         Arc::new(render::apply::TerminalObserver::new(globals.style))
     } else {

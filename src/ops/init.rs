@@ -2,6 +2,7 @@
 //! starter configuration when the directory has none, and check the state backend.
 
 use super::{load_desired, store_for, Exit, Globals};
+use crate::desired::model::BackendSettings;
 use crate::error::{Error, Result};
 use crate::state::{default_identity_path, generate_identity, load_identity, ENV_IDENTITY};
 use std::path::{Path, PathBuf};
@@ -40,16 +41,27 @@ pub fn run(globals: &Globals, identity_out: Option<PathBuf>) -> Result<Exit> {
         println!("Wrote a starter configuration to {}.", starter.display());
     }
     let desired = load_desired(globals)?;
-    let store = store_for(&desired);
-    let state_dir = store.path().parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(state_dir)
-        .map_err(|e| Error::io("Cannot create the state directory", state_dir, e))?;
+    if let BackendSettings::Local { path } = &desired.state.backend {
+        let state_dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(state_dir)
+            .map_err(|e| Error::io("Cannot create the state directory", state_dir, e))?;
+    }
+    let store = store_for(globals, &desired)?;
     store.read()?;
     println!(
-        "The local state backend is ready: {}.\n\ncertform has been initialised. Next: certform plan",
-        store.path().display()
+        "The {} state backend is ready: {}.\n\ncertform has been initialised. Next: certform plan",
+        backend_name(&desired.state.backend),
+        store.describe()
     );
     Ok(Exit::Success)
+}
+
+fn backend_name(backend: &BackendSettings) -> &'static str {
+    match backend {
+        BackendSettings::Local { .. } => "local",
+        BackendSettings::Postgres(_) => "postgres",
+        BackendSettings::S3(_) => "s3",
+    }
 }
 
 fn has_config(dir: &Path) -> Result<bool> {

@@ -5,14 +5,17 @@ pub mod apply;
 pub mod init;
 pub mod plan;
 pub mod show;
+pub mod state_surgery;
+pub mod state_transfer;
+pub mod workspace;
 
-use crate::desired::model::{BackendSettings, Desired};
+use crate::desired::model::Desired;
 use crate::desired::{self, VarInputs};
 use crate::error::{Error, Result};
 use crate::plan::Observed;
 use crate::render::Style;
 use crate::state::model::State;
-use crate::state::{LocalStore, StoredState};
+use crate::state::{Identity, StateStore, StoredState};
 use std::path::{Path, PathBuf};
 
 /// Options every command shares.
@@ -23,6 +26,8 @@ pub struct Globals {
     pub style: Style,
     pub identity: Option<PathBuf>,
     pub quiet: bool,
+    /// `--workspace` / `CERTFORM_WORKSPACE`; else the one `workspace select` chose.
+    pub workspace: Option<String>,
 }
 
 /// What a command asks `main` to exit with.
@@ -41,15 +46,28 @@ pub fn load_desired(globals: &Globals) -> Result<Desired> {
     })
 }
 
-pub fn store_for(desired: &Desired) -> LocalStore {
-    match &desired.state.backend {
-        BackendSettings::Local { path } => LocalStore::new(path.clone()),
-    }
+/// The configured backend, bound to the current workspace.
+pub fn store_for(globals: &Globals, desired: &Desired) -> Result<Box<dyn StateStore>> {
+    crate::state::open_store(&desired.state.backend, &workspace::current(globals)?)
 }
 
 /// The public half of state, or `None` before the first apply.
-pub fn read_state(store: &LocalStore) -> Result<Option<StoredState>> {
+pub fn read_state(store: &dyn StateStore) -> Result<Option<StoredState>> {
     store.read()
+}
+
+/// Who the state is encrypted to: the configured recipients, else the identity's own.
+pub fn recipients_for(desired: &Desired, identity: &Identity) -> Result<Vec<String>> {
+    if !desired.state.recipients.is_empty() {
+        return Ok(desired.state.recipients.clone());
+    }
+    let recipient = identity.recipient().ok_or_else(|| {
+        Error::Identity(format!(
+            "The state has no recipients: add `recipients = [\"age1...\"]` to certform {{ state {{ }} }}, or use an X25519 identity ({} holds none).",
+            identity.source()
+        ))
+    })?;
+    Ok(vec![recipient])
 }
 
 /// Looks at every output file the configuration or the state names.

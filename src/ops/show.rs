@@ -11,7 +11,7 @@ use std::path::Path;
 
 fn current_state(globals: &Globals) -> Result<State> {
     let desired = load_desired(globals)?;
-    Ok(read_state(&store_for(&desired))?
+    Ok(read_state(&*store_for(globals, &desired)?)?
         .map(|s| s.state)
         .unwrap_or_default())
 }
@@ -85,7 +85,7 @@ pub fn validate(globals: &Globals) -> Result<Exit> {
 
 pub fn force_unlock(globals: &Globals, lock_id: &str) -> Result<Exit> {
     let desired = load_desired(globals)?;
-    store_for(&desired).force_unlock(lock_id)?;
+    store_for(globals, &desired)?.force_unlock(lock_id)?;
     println!("The state has been unlocked (lock {lock_id} removed).");
     Ok(Exit::Success)
 }

@@ -6,62 +6,101 @@
 //!   [`decode`] reads the public half without an identity, [`StoredState::open_secrets`]
 //!   decrypts and checks the seal.
 //! - [`identity`]: where the age identity comes from and how it is parsed.
-//! - [`local`]: the `local` backend: atomic writes with a backup and an OS file lock.
+//! - [`store`]: the [`StateStore`] trait (get / compare-and-swap put / lock / workspaces)
+//!   and the lock details every backend shares.
+//! - [`local`], [`postgres`], [`s3`]: the backends; [`runtime`] lets the synchronous trait
+//!   drive the async database and S3 clients.
 //!
-//! `LocalStore`'s `read_bytes` / `write` / `lock` / `force_unlock` are the shape a future
-//! `StateStore` trait (postgres, s3) takes; everything above bytes lives in `format`.
+//! Backends deal in encoded bytes: everything above bytes lives in `format`, so the secret
+//! half reaches every backend already age-encrypted.
 
 pub mod format;
 pub mod identity;
 pub mod local;
 pub mod model;
+pub mod postgres;
+mod runtime;
+pub mod s3;
+pub mod store;
 
 pub use format::{decode, encode, StoredState, MIN_FORMAT_VERSION};
 pub use identity::{
     default_identity_path, generate_identity, load_identity, Identity, ENV_IDENTITY,
     ENV_IDENTITY_KEY,
 };
-pub use local::{LocalStore, LockInfo, StateLock};
+pub use local::LocalStore;
 pub use model::{
     AccountSecret, AccountState, CertificateSecret, CertificateState, DeployedFile, DeployedOutput,
     Secrets, State, FORMAT_VERSION,
 };
+pub use store::{LockInfo, StateLock, StateStore, DEFAULT_WORKSPACE};
 
+use crate::desired::model::BackendSettings;
 use crate::error::Result;
+
+/// The configured backend, bound to `workspace` (which must exist, unless `default`).
+pub fn open_store(backend: &BackendSettings, workspace: &str) -> Result<Box<dyn StateStore>> {
+    match backend {
+        BackendSettings::Local { path } => LocalStore::new(path.clone()).workspace(workspace),
+        BackendSettings::Postgres(settings) => Ok(Box::new(postgres::PostgresStore::connect(
+            settings, workspace,
+        )?)),
+        BackendSettings::S3(settings) => Ok(Box::new(s3::S3Store::connect(settings, workspace)?)),
+    }
+}
 
 /// Persists the state after every completed action: holds the store, its lock and the
 /// recipients, so `apply` only passes the state and secrets.
-#[derive(Debug)]
 pub struct Persister {
-    store: LocalStore,
+    store: Box<dyn StateStore>,
     lock: StateLock,
     recipients: Vec<String>,
+    /// The serial now stored (`None`: no document yet), for compare-and-swap writes.
+    stored_serial: Option<u64>,
+}
+
+impl std::fmt::Debug for Persister {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Persister")
+            .field("store", &self.store.describe())
+            .field("stored_serial", &self.stored_serial)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Persister {
-    pub fn new(store: LocalStore, lock: StateLock, recipients: Vec<String>) -> Self {
+    /// `stored_serial` is the serial of the document read under `lock` (`None`: none yet).
+    pub fn new(
+        store: Box<dyn StateStore>,
+        lock: StateLock,
+        recipients: Vec<String>,
+        stored_serial: Option<u64>,
+    ) -> Self {
         Persister {
             store,
             lock,
             recipients,
+            stored_serial,
         }
     }
 
-    /// Increments the serial, encodes and writes atomically. On error the serial is
-    /// restored, so the in-memory state still matches what is on disk.
-    pub fn persist(&self, state: &mut State, secrets: &Secrets) -> Result<()> {
+    /// Increments the serial, encodes and writes atomically, refusing to overwrite a
+    /// serial other than the one last read or written. On error the serial is restored,
+    /// so the in-memory state still matches what is stored.
+    pub fn persist(&mut self, state: &mut State, secrets: &Secrets) -> Result<()> {
         let previous = state.serial;
         state.serial += 1;
         let result = encode(state, secrets, &self.recipients)
-            .and_then(|bytes| self.store.write(&self.lock, &bytes));
-        if result.is_err() {
-            state.serial = previous;
+            .and_then(|bytes| self.store.put(&self.lock, self.stored_serial, &bytes));
+        match result {
+            Ok(()) => self.stored_serial = Some(state.serial),
+            Err(_) => state.serial = previous,
         }
         result
     }
 
-    pub fn store(&self) -> &LocalStore {
-        &self.store
+    pub fn store(&self) -> &dyn StateStore {
+        &*self.store
     }
 
     pub fn lock(&self) -> &StateLock {
@@ -82,10 +121,12 @@ mod tests {
     fn persist_bumps_the_serial_and_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path().join("state.json"));
+        let backup_path = store.backup_path();
         let lock = store.lock("apply", Duration::ZERO).unwrap();
         let (identity, recipient) = format::tests::x25519_identity();
-        let persister = Persister::new(store, lock, vec![recipient]);
+        let mut persister = Persister::new(Box::new(store), lock, vec![recipient], None);
         let (mut state, secrets) = format::tests::sample();
+        state.serial = 0;
         let serial = state.serial;
 
         persister.persist(&mut state, &secrets).unwrap();
@@ -96,7 +137,7 @@ mod tests {
         let stored = persister.store().read().unwrap().unwrap();
         assert_eq!(stored.state, state);
         assert_eq!(stored.open_secrets(&identity).unwrap(), secrets);
-        let backup = decode(&std::fs::read(persister.store().backup_path()).unwrap()).unwrap();
+        let backup = decode(&std::fs::read(backup_path).unwrap()).unwrap();
         assert_eq!(backup.state.serial, serial + 1);
     }
 
@@ -105,11 +146,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path().join("state.json"));
         let lock = store.lock("apply", Duration::ZERO).unwrap();
-        let persister = Persister::new(store, lock, vec!["not-a-recipient".to_string()]);
+        let mut persister = Persister::new(
+            Box::new(store),
+            lock,
+            vec!["not-a-recipient".to_string()],
+            None,
+        );
         let (mut state, secrets) = format::tests::sample();
         let serial = state.serial;
         assert!(persister.persist(&mut state, &secrets).is_err());
         assert_eq!(state.serial, serial);
-        assert!(persister.store().read_bytes().unwrap().is_none());
+        assert!(persister.store().get().unwrap().is_none());
     }
 }

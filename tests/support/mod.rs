@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod golden;
+pub mod backend_servers;
 pub mod pebble;
 pub mod project;
 pub mod schema;

@@ -4,6 +4,7 @@
 //! the model is returned only when there were none.
 
 mod account;
+mod backend;
 mod certificate;
 mod settings;
 mod solver;

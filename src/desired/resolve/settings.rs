@@ -52,37 +52,49 @@ pub(super) fn state_settings(
         );
     }
     let backend = reader.string_spanned("backend", diags);
-    match &backend {
-        Got::Value((name, span)) if name != "local" => {
-            let known = ["postgres", "s3"];
-            let detail = if known.contains(&name.as_str()) {
-                format!("The state backend {name} is not supported yet; use backend = \"local\".")
-            } else {
-                format!("There is no state backend named \"{name}\"; use backend = \"local\".")
-            };
-            diags.error(Some(span.clone()), "Unsupported state backend", detail);
-            return None;
-        }
-        _ => {}
-    }
+    let backend = match backend {
+        Got::Invalid => None,
+        Got::Absent => Some(local_backend(config, &reader, diags)),
+        Got::Value((name, span)) => match name.as_str() {
+            "local" => Some(local_backend(config, &reader, diags)),
+            "postgres" => Some(super::backend::postgres(config, &reader, diags)),
+            "s3" => Some(super::backend::s3(&reader, diags)),
+            _ => {
+                diags.error(
+                    Some(span),
+                    "Unsupported state backend",
+                    format!(
+                        "There is no state backend named \"{name}\"; use \"local\", \"postgres\" or \"s3\"."
+                    ),
+                );
+                None
+            }
+        },
+    };
+    let recipients = reader
+        .string_list("recipients", diags)
+        .or_default_value(Vec::new())
+        .map(|list| {
+            list.into_iter()
+                .map(|(r, _)| r.trim().to_string())
+                .collect::<Vec<_>>()
+        });
+    Some(StateSettings {
+        backend: backend??,
+        recipients: recipients?,
+    })
+}
+
+/// `backend = "local"` (the default): `path`, relative to the configuration directory.
+fn local_backend(
+    config: &Config,
+    reader: &BodyReader,
+    diags: &mut Diagnostics,
+) -> Option<BackendSettings> {
     reader.check(&["backend", "path", "recipients"], &[], diags);
     let path = reader
         .string("path", diags)
         .map(|p| absolute(&config.dir, &p))
         .or_default_value(config.dir.join("state").join("default.certstate"));
-    let recipients = reader
-        .string_list("recipients", diags)
-        .or_default_value(Vec::new());
-    let recipients = recipients.map(|list| {
-        list.into_iter()
-            .map(|(r, _)| r.trim().to_string())
-            .collect::<Vec<_>>()
-    });
-    if backend.is_invalid() {
-        return None;
-    }
-    Some(StateSettings {
-        backend: BackendSettings::Local { path: path? },
-        recipients: recipients?,
-    })
+    Some(BackendSettings::Local { path: path? })
 }

@@ -1,0 +1,127 @@
+//! The remote state backends' settings in `certform { state { ... } }`: `postgres` and
+//! `s3`. The connection string is wrapped as a secret as soon as it is read.
+
+use super::*;
+
+/// Attributes every backend accepts.
+const COMMON: [&str; 2] = ["backend", "recipients"];
+
+/// `backend = "postgres"`: `conn_str` (required), `schema`, `ca_bundle`.
+pub(super) fn postgres(
+    config: &Config,
+    reader: &BodyReader,
+    diags: &mut Diagnostics,
+) -> Option<BackendSettings> {
+    reader.check(
+        &[&COMMON[..], &["conn_str", "schema", "ca_bundle"]].concat(),
+        &[],
+        diags,
+    );
+    let conn_str = required_text(reader, "conn_str", "conn_str = env(\"PG_URL\")", diags);
+    let schema = match reader.string_spanned("schema", diags) {
+        Got::Absent => Some("certform".to_string()),
+        Got::Invalid => None,
+        Got::Value((schema, span)) => {
+            let valid = schema.len() <= 63
+                && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && schema
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !valid {
+                diags.error(
+                    Some(span),
+                    "Invalid schema name",
+                    format!(
+                        "{schema:?} is not a plain PostgreSQL schema name: use up to 63 lower-case \
+                         letters, digits and `_`, starting with a letter or `_`."
+                    ),
+                );
+            }
+            valid.then_some(schema)
+        }
+    };
+    let ca_bundle =
+        optional_text(reader, "ca_bundle", diags).map(|p| p.map(|p| absolute(&config.dir, &p)));
+    Some(BackendSettings::Postgres(PostgresSettings {
+        conn_str: Sensitive::new(conn_str?),
+        schema: schema?,
+        ca_bundle: ca_bundle?,
+    }))
+}
+
+/// `backend = "s3"`: `bucket` and `key` (required), `region`, `endpoint`,
+/// `use_path_style`, `workspace_key_prefix`, `server_side_encryption`, `kms_key_id`.
+pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<BackendSettings> {
+    let own = [
+        "bucket",
+        "key",
+        "region",
+        "endpoint",
+        "use_path_style",
+        "workspace_key_prefix",
+        "server_side_encryption",
+        "kms_key_id",
+    ];
+    reader.check(&[&COMMON[..], &own].concat(), &[], diags);
+    let bucket = required_text(reader, "bucket", "bucket = \"my-tls-state\"", diags);
+    let key = required_text(reader, "key", "key = \"certform/default.certstate\"", diags);
+    let region = optional_text(reader, "region", diags);
+    let endpoint = optional_text(reader, "endpoint", diags);
+    let use_path_style = reader.bool("use_path_style", diags).or_default_value(false);
+    let prefix = optional_text(reader, "workspace_key_prefix", diags)
+        .map(|p| p.unwrap_or_else(|| "env:".to_string()));
+    let encryption = match reader.string_spanned("server_side_encryption", diags) {
+        Got::Absent => Some(None),
+        Got::Invalid => None,
+        Got::Value((value, _)) if value == "AES256" || value == "aws:kms" => Some(Some(value)),
+        Got::Value((value, span)) => {
+            diags.error(
+                Some(span),
+                "Invalid server-side encryption",
+                format!(
+                    "{value:?} is not a server-side encryption: use \"AES256\" or \"aws:kms\"."
+                ),
+            );
+            None
+        }
+    };
+    let kms_key_id = optional_text(reader, "kms_key_id", diags);
+    if let (Some(Some(_)), Some(encryption)) = (&kms_key_id, &encryption) {
+        if encryption.as_deref() != Some("aws:kms") {
+            let attr = reader.attr("kms_key_id").expect("kms_key_id was read");
+            diags.error(
+                Some(reader.key_span(attr)),
+                "KMS key without KMS encryption",
+                "`kms_key_id` needs `server_side_encryption = \"aws:kms\"`.",
+            );
+            return None;
+        }
+    }
+    Some(BackendSettings::S3(S3Settings {
+        bucket: bucket?,
+        key: key?,
+        region: region?,
+        endpoint: endpoint?,
+        use_path_style: use_path_style?,
+        workspace_key_prefix: prefix?,
+        server_side_encryption: encryption?,
+        kms_key_id: kms_key_id?,
+    }))
+}
+
+/// A required, non-empty string.
+fn required_text(
+    reader: &BodyReader,
+    name: &str,
+    example: &str,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    match optional_text(reader, name, diags) {
+        Some(Some(text)) => Some(text),
+        Some(None) => {
+            reader.missing(name, example, diags);
+            None
+        }
+        None => None,
+    }
+}
