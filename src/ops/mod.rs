@@ -2,9 +2,11 @@
 //! load config → lock → read state → refresh → diff → execute → persist → unlock.
 
 pub mod apply;
+pub mod fmt;
 pub mod init;
 pub mod plan;
 pub mod show;
+pub mod validate;
 
 use crate::desired::model::{BackendSettings, Desired};
 use crate::desired::{self, VarInputs};
@@ -31,6 +33,8 @@ pub enum Exit {
     Success,
     /// `--detailed-exitcode` and there are changes.
     Changes,
+    /// `fmt --check` found a file that is not formatted.
+    Unformatted,
 }
 
 /// Loads and validates the configuration; diagnostics become one rendered error.
