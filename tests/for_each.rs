@@ -1,6 +1,9 @@
 //! `for_each` on certificates through the real binary: one address per key in validate,
-//! plan and `--target`, and at scale (1,000 keys) a renamed key is exactly one issue and
-//! one forget against a state that holds every other key.
+//! plan and `--target`, in state after an apply against a real Pebble, and at scale
+//! (1,000 keys) a renamed key is exactly one issue and one forget against a state that
+//! holds every other key.
+
+mod support;
 
 use certform::address::Address;
 use certform::keytype::KeyType;
@@ -10,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+use support::pebble::Pebble;
 use time::OffsetDateTime;
 
 const DIRECTORY: &str = "https://acme.example.test/directory";
@@ -263,5 +267,104 @@ fn a_thousand_keys_plan_and_a_renamed_key_is_one_issue_and_one_forget() {
         started.elapsed() < Duration::from_secs(30),
         "1,000 instances took {:?}",
         started.elapsed()
+    );
+}
+
+#[test]
+fn instances_are_issued_and_kept_in_state_by_key() {
+    let pebble = Pebble::start();
+    let dir = tempfile::tempdir().unwrap();
+    let vars = dir.path().join("pebble.vars");
+    std::fs::write(
+        &vars,
+        format!(
+            "directory = {:?}\nca_bundle = {:?}\nhttp_listen = \"127.0.0.1:{}\"\n",
+            pebble.directory_url(),
+            pebble.ca_bundle_path().display().to_string(),
+            pebble.http_port()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        r#"variable "directory" { type = string }
+variable "ca_bundle" { type = string }
+variable "http_listen" { type = string }
+
+account "pebble" {
+  directory               = var.directory
+  terms_of_service_agreed = true
+  ca_bundle               = var.ca_bundle
+}
+
+http_solver "web" {
+  listen = var.http_listen
+}
+
+certificate "site" {
+  for_each = toset(["a.for-each.test", "b.for-each.test"])
+  account  = account.pebble
+  domains  = [each.key]
+  solvers  = [http_solver.web]
+
+  output "files" {
+    directory = "out/${each.key}"
+  }
+}
+"#,
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_certform"))
+            .arg("--chdir")
+            .arg(dir.path())
+            .arg("--var-file")
+            .arg(&vars)
+            .args(args)
+            .env("CERTFORM_IDENTITY", dir.path().join("identity.txt"))
+            .env_remove("CERTFORM_IDENTITY_KEY")
+            .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let expect = |args: &[&str], code: i32| {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", both(&out));
+        stdout(&out)
+    };
+    expect(&["init"], 0);
+
+    expect(
+        &[
+            "apply",
+            "--auto-approve",
+            "--target",
+            "certificate.site[\"a.for-each.test\"]",
+        ],
+        0,
+    );
+    assert_eq!(
+        expect(&["state", "list"], 0),
+        "account.pebble\ncertificate.site[\"a.for-each.test\"]\n"
+    );
+
+    expect(&["apply", "--auto-approve"], 0);
+    assert_eq!(
+        expect(&["state", "list"], 0),
+        "account.pebble\ncertificate.site[\"a.for-each.test\"]\ncertificate.site[\"b.for-each.test\"]\n"
+    );
+    let shown = expect(
+        &["state", "show", "certificate.site[\"b.for-each.test\"]"],
+        0,
+    );
+    assert!(shown.contains("b.for-each.test"), "{shown}");
+    assert!(dir
+        .path()
+        .join("out/b.for-each.test/fullchain.pem")
+        .exists());
+    assert_eq!(
+        expect(&["plan", "--detailed-exitcode"], 0),
+        "No changes. Certificates are up to date.\n"
     );
 }
