@@ -45,7 +45,9 @@ pub enum Command {
     /// Create an age identity (if none), print its recipient, write a starter configuration.
     Init(InitArgs),
     /// Parse and check the configuration (no network, no state).
-    Validate,
+    Validate(ValidateArgs),
+    /// Rewrite *.hcl files in canonical layout, keeping comments.
+    Fmt(FmtArgs),
     /// Show what apply would do and why.
     Plan(PlanArgs),
     /// Carry out a fresh plan, or a saved one.
@@ -65,6 +67,39 @@ pub enum Command {
         /// The lock ID printed in the "state is locked" error.
         lock_id: String,
     },
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print a manual page in roff: certform(1), or certform-COMMAND(1) for a command.
+    Man {
+        /// The command whose page to print, e.g. `plan` or `state list`.
+        command: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Print the result as JSON (see schemas/validate.schema.json), for editors and CI.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Files or directories to format (default: the configuration directory).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Change nothing; exit 3 when a file is not formatted.
+    #[arg(long)]
+    pub check: bool,
+    /// Show a unified diff of the changes.
+    #[arg(long)]
+    pub diff: bool,
+    /// Also format files in subdirectories.
+    #[arg(long)]
+    pub recursive: bool,
 }
 
 #[derive(Debug, Args)]

@@ -108,6 +108,12 @@ impl Diagnostics {
         self.push(Diagnostic::error(summary, detail, span));
     }
 
+    /// Removes and returns the diagnostics added after the first `len` (to look at what one
+    /// step reported before passing it on).
+    pub fn split_off(&mut self, len: usize) -> Vec<Diagnostic> {
+        self.diags.split_off(len)
+    }
+
     /// Moves the diagnostics and sources of `other` into `self`.
     pub fn extend(&mut self, other: Diagnostics) {
         for source in other.sources {

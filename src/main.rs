@@ -6,29 +6,18 @@ use certform::desired::VarInputs;
 use certform::ops::{self, Exit, Globals};
 use certform::render::Style;
 use certform::{Error, Result};
-use clap::Parser;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // Usage errors exit 1, not clap's 2: with --detailed-exitcode, 2 means "changes".
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-    };
+    let cli = certform::cli_help::parse();
     let color =
         !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let style = Style { color };
     match run(cli, style) {
         Ok(Exit::Success) => ExitCode::SUCCESS,
         Ok(Exit::Changes) => ExitCode::from(2),
+        Ok(Exit::Unformatted) => ExitCode::from(3),
         Err(error) => {
             eprint!(
                 "{}",
@@ -75,7 +64,17 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
     };
     match cli.command {
         Command::Init(args) => ops::init::run(&globals, args.identity_out),
-        Command::Validate => ops::show::validate(&globals),
+        Command::Validate(args) if args.json => ops::validate::json(&globals),
+        Command::Validate(_) => ops::show::validate(&globals),
+        Command::Fmt(args) => ops::fmt::run(
+            &globals,
+            &ops::fmt::FmtRequest {
+                paths: args.paths,
+                check: args.check,
+                diff: args.diff,
+                recursive: args.recursive,
+            },
+        ),
         Command::Plan(args) => ops::plan::run(
             &globals,
             &ops::plan::PlanRequest {
@@ -128,5 +127,7 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
             ops::workspace::delete(&globals, &name, force, lock_timeout(&lock)?)
         }
         Command::ForceUnlock { lock_id } => ops::show::force_unlock(&globals, &lock_id),
+        Command::Completions { shell } => certform::cli_help::completions(shell),
+        Command::Man { command } => certform::cli_help::man(&command),
     }
 }

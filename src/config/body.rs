@@ -4,6 +4,7 @@
 
 use crate::address::{Address, Kind};
 use crate::config::eval::{as_reference, contains_reference, REF_MARKER};
+use crate::config::suggest::did_you_mean;
 use crate::config::vars::describe;
 use crate::config::{header_span, Evaluator, SourceFile};
 use crate::diag::{Diagnostics, SourceSpan};
@@ -111,7 +112,7 @@ impl<'a> BodyReader<'a> {
                         let hint = if blocks.contains(&key) {
                             format!(" `{key}` is a block: write `{key} {{ ... }}` without `=`.")
                         } else {
-                            listing(attrs, blocks)
+                            hint_or_listing(attrs, key, attrs, blocks)
                         };
                         diags.error(
                             Some(self.key_span(attr)),
@@ -143,7 +144,7 @@ impl<'a> BodyReader<'a> {
                         let hint = if attrs.contains(&ident) {
                             format!(" `{ident}` is an attribute: write `{ident} = ...`.")
                         } else {
-                            listing(attrs, blocks)
+                            hint_or_listing(blocks, ident, attrs, blocks)
                         };
                         diags.error(
                             Some(self.file.span(header_span(block))),
@@ -511,6 +512,16 @@ fn element_exprs(expr: &Expression, len: usize) -> Option<Vec<&Expression>> {
     match expr {
         Expression::Array(array) if array.len() == len => Some(array.iter().collect()),
         _ => None,
+    }
+}
+
+/// " Did you mean `NAME`?" for a close name among `candidates`, else what the block takes.
+fn hint_or_listing(candidates: &[&str], name: &str, attrs: &[&str], blocks: &[&str]) -> String {
+    let suggestion = did_you_mean(candidates.iter().copied(), name, "");
+    if suggestion.is_empty() {
+        listing(attrs, blocks)
+    } else {
+        suggestion
     }
 }
 

@@ -1,15 +1,18 @@
 //! Expression evaluation with precise locations.
 //!
 //! An expression is evaluated in three steps: (1) every reference in it (`var.x`,
-//! `local.y`, `account.le`, `for` variables) is checked against what is declared and
-//! reported at its own span; (2) calls of `env()` and `file()` are carried out and replaced by
-//! their result, so a failing call is reported at the call; (3) what is left is evaluated by
-//! `hcl::eval` (operators, conditionals, `for` expressions, templates).
+//! `local.y`, `each.key`, `account.le`, `for` variables) is checked against what is declared
+//! and reported at its own span; (2) calls of the functions (see `functions`) whose
+//! arguments are known are carried out and replaced by their result, so a failing call is
+//! reported at the call; (3) what is left is evaluated by `hcl::eval` (operators,
+//! conditionals, `for` expressions, templates).
 //!
 //! A reference to a block evaluates to an opaque string (see [`reference_value`]) that
 //! `desired` decodes back into an [`Address`]; using one as text is an error there.
 
 use crate::address::{Address, Kind};
+use crate::config::functions;
+use crate::config::suggest::{did_you_mean, did_you_mean_or_declared};
 use crate::config::SourceFile;
 use crate::diag::Diagnostics;
 use hcl::edit::expr::{Expression, ForExpr, FuncCall, TraversalOperator};
@@ -18,12 +21,12 @@ use hcl::edit::template::ForTemplateExpr;
 use hcl::edit::visit::{self, Visit};
 use hcl::edit::visit_mut::{self, VisitMut};
 use hcl::edit::{Decorated, Span};
-use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+use hcl::eval::{Context, Evaluate};
 use hcl::{Map, Value};
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The first character of a reference value; never part of text a user can write.
 pub const REF_MARKER: char = '\u{1}';
@@ -50,32 +53,35 @@ pub fn contains_reference(text: &str) -> Option<String> {
     Some(rest[..dot + 1 + name_len].to_string())
 }
 
-/// The functions certform provides.
-const FUNCTIONS: &str = "env(NAME), env(NAME, DEFAULT) and file(PATH)";
-
-thread_local! {
-    /// The configuration directory for `file()` calls that `hcl::eval` itself carries out
-    /// (those whose arguments depend on `for` variables).
-    static CONFIG_DIR: RefCell<PathBuf> = RefCell::new(PathBuf::new());
-}
-
-/// Variable and local values plus the names of declared blocks.
+/// Variable and local values plus the names of declared blocks. Cloning is cheap (the
+/// values are shared), so each `for_each` instance gets its own evaluator with `each` set.
 #[derive(Debug, Clone)]
 pub struct Evaluator {
     config_dir: PathBuf,
     /// Declared variables; `None` when the value could not be determined (already reported).
-    vars: BTreeMap<String, Option<Value>>,
-    locals: BTreeMap<String, Option<Value>>,
-    resources: BTreeMap<Kind, BTreeSet<String>>,
+    vars: Arc<BTreeMap<String, Option<Value>>>,
+    locals: Arc<BTreeMap<String, Option<Value>>>,
+    resources: Arc<BTreeMap<Kind, BTreeSet<String>>>,
+    /// `each.key` and `each.value` inside a block with `for_each`.
+    each: Option<(String, Value)>,
 }
 
 impl Evaluator {
     pub fn new(config_dir: PathBuf) -> Self {
         Evaluator {
             config_dir,
-            vars: BTreeMap::new(),
-            locals: BTreeMap::new(),
-            resources: BTreeMap::new(),
+            vars: Arc::default(),
+            locals: Arc::default(),
+            resources: Arc::default(),
+            each: None,
+        }
+    }
+
+    /// The evaluator for one `for_each` instance: `each.key` and `each.value` are known.
+    pub fn with_each(&self, key: String, value: Value) -> Evaluator {
+        Evaluator {
+            each: Some((key, value)),
+            ..self.clone()
         }
     }
 
@@ -84,7 +90,7 @@ impl Evaluator {
     }
 
     pub fn declare_resource(&mut self, kind: Kind, name: &str) {
-        self.resources
+        Arc::make_mut(&mut self.resources)
             .entry(kind)
             .or_default()
             .insert(name.to_string());
@@ -97,7 +103,7 @@ impl Evaluator {
     }
 
     pub fn set_vars(&mut self, vars: BTreeMap<String, Option<Value>>) {
-        self.vars = vars;
+        self.vars = Arc::new(vars);
     }
 
     /// The value of `var.NAME`, if declared and known.
@@ -148,7 +154,8 @@ impl Evaluator {
             );
             ok = false;
         }
-        for (reference, range) in refs.refs {
+        for (reference, range) in &refs.refs {
+            let range = range.clone();
             if constant {
                 diags.error(
                     Some(file.span(range)),
@@ -161,7 +168,7 @@ impl Evaluator {
                 ok = false;
                 continue;
             }
-            match self.check_ref(&reference) {
+            match self.check_ref(reference) {
                 RefStatus::Known => {}
                 RefStatus::Unknown => unknown_value = true,
                 RefStatus::Undeclared(summary, detail) => {
@@ -177,7 +184,7 @@ impl Evaluator {
             // Something this depends on failed and was reported already.
             return None;
         }
-        let ctx = self.context();
+        let ctx = self.context(&refs.refs);
         let mut expr = expr.clone();
         let mut subst = FuncSubst {
             eval: self,
@@ -193,7 +200,6 @@ impl Evaluator {
             return None;
         }
         let expr: hcl::Expression = expr.into();
-        CONFIG_DIR.with(|dir| dir.borrow_mut().clone_from(&self.config_dir));
         match expr.evaluate(&ctx) {
             Ok(value) => Some(value),
             Err(err) => {
@@ -215,8 +221,8 @@ impl Evaluator {
                 None => RefStatus::Undeclared(
                     "Reference to an undeclared variable",
                     format!(
-                        "There is no variable named \"{name}\". Declare it with a `variable \"{name}\" {{ ... }}` block{}",
-                        suggestion(self.vars.keys(), name, "var.")
+                        "There is no variable named \"{name}\".{} To add one, declare a `variable \"{name}\" {{ ... }}` block.",
+                        did_you_mean_or_declared(self.vars.keys().map(String::as_str), name, "var.")
                     ),
                 ),
             },
@@ -226,8 +232,22 @@ impl Evaluator {
                 None => RefStatus::Undeclared(
                     "Reference to an undeclared local value",
                     format!(
-                        "There is no local value named \"{name}\". Define it in a `locals {{ ... }}` block{}",
-                        suggestion(self.locals.keys(), name, "local.")
+                        "There is no local value named \"{name}\".{} To add one, define it in a `locals {{ ... }}` block.",
+                        did_you_mean_or_declared(self.locals.keys().map(String::as_str), name, "local.")
+                    ),
+                ),
+            },
+            Ref::Each(attr) => match (&self.each, attr.as_str()) {
+                (None, _) => RefStatus::Undeclared(
+                    "Invalid reference",
+                    format!("each.{attr} is only available inside a `certificate` block that sets `for_each` (and not in `for_each` itself)."),
+                ),
+                (Some(_), "key" | "value") => RefStatus::Known,
+                (Some(_), _) => RefStatus::Undeclared(
+                    "Invalid reference",
+                    format!(
+                        "`each` has only each.key and each.value.{}",
+                        did_you_mean(["key", "value"], attr, "each.")
                     ),
                 ),
             },
@@ -241,13 +261,12 @@ impl Evaluator {
                 if self.has_resource(*kind, name) {
                     RefStatus::Known
                 } else {
-                    let empty = BTreeSet::new();
-                    let names = self.resources.get(kind).unwrap_or(&empty);
+                    let names = self.resources.get(kind).into_iter().flatten();
                     RefStatus::Undeclared(
                         "Reference to an undeclared block",
                         format!(
-                            "There is no `{kind}` block named \"{name}\"{}",
-                            suggestion(names.iter(), name, &format!("{kind}."))
+                            "There is no `{kind}` block named \"{name}\".{}",
+                            did_you_mean_or_declared(names.map(String::as_str), name, &format!("{kind}."))
                         ),
                     )
                 }
@@ -255,142 +274,45 @@ impl Evaluator {
         }
     }
 
-    /// The evaluation context: `var`, `local`, one object per block kind, and the functions.
-    fn context(&self) -> Context<'static> {
+    /// The evaluation context: the referenced variables and locals (only those, so a large
+    /// map is not copied for every expression that does not use it), `each`, one object per
+    /// block kind, and the functions.
+    fn context(&self, refs: &[(Ref, Range<usize>)]) -> Context<'static> {
         let mut ctx = Context::new();
-        let known = |m: &BTreeMap<String, Option<Value>>| -> Map<String, Value> {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.clone().unwrap_or(Value::Null)))
-                .collect()
-        };
-        ctx.declare_var("var", Value::Object(known(&self.vars)));
-        ctx.declare_var("local", Value::Object(known(&self.locals)));
+        let mut vars = Map::new();
+        let mut locals = Map::new();
+        for (reference, _) in refs {
+            let (values, into, name) = match reference {
+                Ref::Var(name) => (&self.vars, &mut vars, name),
+                Ref::Local(name) => (&self.locals, &mut locals, name),
+                _ => continue,
+            };
+            if !into.contains_key(name) {
+                let value = values.get(name).cloned().flatten().unwrap_or(Value::Null);
+                into.insert(name.clone(), value);
+            }
+        }
+        ctx.declare_var("var", Value::Object(vars));
+        ctx.declare_var("local", Value::Object(locals));
+        if let Some((key, value)) = &self.each {
+            let mut each = Map::new();
+            each.insert("key".to_string(), Value::String(key.clone()));
+            each.insert("value".to_string(), value.clone());
+            ctx.declare_var("each", Value::Object(each));
+        }
         for kind in Kind::ALL {
-            let names = self.resources.get(&kind).cloned().unwrap_or_default();
+            let names = self.resources.get(&kind).into_iter().flatten();
             let object: Map<String, Value> = names
-                .into_iter()
                 .map(|name| {
                     let value = Value::String(reference_value(&Address::new(kind, name.clone())));
-                    (name, value)
+                    (name.clone(), value)
                 })
                 .collect();
             ctx.declare_var(kind.keyword(), Value::Object(object));
         }
-        ctx.declare_func(
-            "env",
-            FuncDef::builder()
-                .param(ParamType::String)
-                .variadic_param(ParamType::Any)
-                .build(hcl_env),
-        );
-        ctx.declare_func(
-            "file",
-            FuncDef::builder().param(ParamType::String).build(hcl_file),
-        );
+        functions::declare(&mut ctx, &self.config_dir);
         ctx
     }
-}
-
-fn hcl_env(args: FuncArgs) -> Result<Value, String> {
-    call_env(&args).map_err(|(_, detail)| detail)
-}
-
-fn hcl_file(args: FuncArgs) -> Result<Value, String> {
-    let dir = CONFIG_DIR.with(|dir| dir.borrow().clone());
-    call_file(&dir, &args).map_err(|(_, detail)| detail)
-}
-
-/// `env(NAME)` / `env(NAME, DEFAULT)`. Errors are (summary, detail).
-fn call_env(args: &[Value]) -> Result<Value, (&'static str, String)> {
-    let usage = || {
-        (
-            "Invalid function arguments",
-            "env() takes the name of an environment variable and optionally a default: env(\"NAME\") or env(\"NAME\", \"default\").".to_string(),
-        )
-    };
-    if args.is_empty() || args.len() > 2 {
-        return Err(usage());
-    }
-    let Some(name) = args[0].as_str() else {
-        return Err(usage());
-    };
-    match std::env::var(name) {
-        Ok(value) => Ok(Value::String(value)),
-        Err(_) => match args.get(1) {
-            Some(default) => Ok(default.clone()),
-            None => Err((
-                "Environment variable not set",
-                format!(
-                    "The environment variable {name} is not set and env(\"{name}\") has no default. Set {name}, or give a default as env(\"{name}\", \"value\")."
-                ),
-            )),
-        },
-    }
-}
-
-/// `file(PATH)`, relative to the configuration directory.
-fn call_file(dir: &Path, args: &[Value]) -> Result<Value, (&'static str, String)> {
-    let (1, Some(path)) = (args.len(), args.first().and_then(Value::as_str)) else {
-        return Err((
-            "Invalid function arguments",
-            "file() takes one argument, the path of the file to read: file(\"keys/ci.pub\")."
-                .to_string(),
-        ));
-    };
-    let full = dir.join(path);
-    std::fs::read_to_string(&full)
-        .map(Value::String)
-        .map_err(|err| {
-            let why = match err.kind() {
-                std::io::ErrorKind::NotFound => "it does not exist".to_string(),
-                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-                std::io::ErrorKind::InvalidData => "it is not UTF-8 text".to_string(),
-                _ => err.to_string(),
-            };
-            let relative = if Path::new(path).is_absolute() {
-                String::new()
-            } else {
-                " (paths are relative to the configuration directory)".to_string()
-            };
-            (
-                "Cannot read file",
-                format!("file(\"{path}\") cannot read the file: {why}{relative}."),
-            )
-        })
-}
-
-/// The end of a sentence: "; did you mean X?" when a declared name is close to `name`,
-/// else "; declared: A, B." (or just "." when nothing is declared).
-fn suggestion<'a>(names: impl Iterator<Item = &'a String>, name: &str, prefix: &str) -> String {
-    let names: Vec<&String> = names.collect();
-    if names.is_empty() {
-        return ".".to_string();
-    }
-    let close = names
-        .iter()
-        .filter(|n| edit_distance(n, name) <= 2.max(name.len() / 3))
-        .min_by_key(|n| edit_distance(n, name));
-    match close {
-        Some(close) => format!("; did you mean {prefix}{close}?"),
-        None => {
-            let list: Vec<String> = names.iter().map(|n| format!("{prefix}{n}")).collect();
-            format!("; declared: {}.", list.join(", "))
-        }
-    }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// A reference found in an expression.
@@ -398,6 +320,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 pub enum Ref {
     Var(String),
     Local(String),
+    /// `each.key` / `each.value` (the attribute as written).
+    Each(String),
     Resource(Kind, String),
 }
 
@@ -406,6 +330,7 @@ impl Ref {
         match self {
             Ref::Var(name) => format!("var.{name}"),
             Ref::Local(name) => format!("local.{name}"),
+            Ref::Each(attr) => format!("each.{attr}"),
             Ref::Resource(kind, name) => format!("{kind}.{name}"),
         }
     }
@@ -464,8 +389,7 @@ impl RefCollector {
             _ => root_range.clone(),
         };
         let kind = match name {
-            "var" => Some(None),
-            "local" => Some(None),
+            "var" | "local" | "each" => Some(None),
             other => Kind::from_keyword(other).map(Some),
         };
         match (kind, attr) {
@@ -474,6 +398,7 @@ impl RefCollector {
                 let reference = match (name, kind) {
                     ("var", _) => Ref::Var(attr),
                     ("local", _) => Ref::Local(attr),
+                    ("each", _) => Ref::Each(attr),
                     (_, Some(kind)) => Ref::Resource(kind, attr),
                     _ => unreachable!(),
                 };
@@ -484,12 +409,11 @@ impl RefCollector {
                 summary: "Invalid reference",
                 detail: format!("`{name}` must be followed by a name, as in {name}.NAME."),
             }),
-            (None, _) if name == "each" || name == "count" => self.problems.push(Problem {
+            (None, _) if name == "count" => self.problems.push(Problem {
                 range,
                 summary: "Unsupported feature",
-                detail: format!(
-                    "`{name}` is only available with for_each, and for_each is not supported yet."
-                ),
+                detail: "`count` is not supported: use for_each over a map or set, and each.key."
+                    .to_string(),
             }),
             (None, _) => self.problems.push(Problem {
                 range,
@@ -591,17 +515,23 @@ impl FuncSubst<'_> {
         visit_mut::visit_func_args_mut(self, &mut call.args);
         let range = call.span().unwrap_or(0..0);
         let name = call.name.name.as_str().to_string();
-        if call.name.is_namespaced() || !matches!(name.as_str(), "env" | "file") {
+        let function = functions::find(&name).filter(|_| !call.name.is_namespaced());
+        let Some(function) = function else {
             let name_range = call.name.name.span().unwrap_or(range);
+            let names = functions::FUNCTIONS.iter().map(|f| f.name);
             self.errors.push((
                 name_range,
                 "Unknown function",
-                format!("There is no function named `{name}`. certform provides {FUNCTIONS}."),
+                format!(
+                    "There is no function named `{name}`.{} certform provides {}.",
+                    did_you_mean(names, &name, ""),
+                    functions::listing()
+                ),
             ));
             return None;
-        }
-        if call.args.iter().any(|arg| mentions(arg, &self.scope)) {
-            // Depends on a `for` variable: hcl::eval calls it.
+        };
+        if call.args.expand_final() || call.args.iter().any(|arg| mentions(arg, &self.scope)) {
+            // Depends on a `for` variable, or spreads a list: hcl::eval calls it.
             return None;
         }
         let mut args = Vec::new();
@@ -622,12 +552,7 @@ impl FuncSubst<'_> {
                 }
             }
         }
-        let result = if name == "env" {
-            call_env(&args)
-        } else {
-            call_file(self.eval.config_dir(), &args)
-        };
-        match result {
+        match function.call(&args, self.eval.config_dir()) {
             Ok(value) => Some(value_to_expr(value)),
             Err((summary, detail)) => {
                 self.errors.push((range, summary, detail));
@@ -734,7 +659,7 @@ pub fn evaluate_locals(
     }
     // Declared up front, without values, so references resolve (and wait) correctly.
     for name in locals.keys() {
-        eval.locals.insert(name.clone(), None);
+        Arc::make_mut(&mut eval.locals).insert(name.clone(), None);
     }
     // Depth-first topological order; a back edge is a cycle.
     #[derive(Clone, Copy, PartialEq)]
@@ -807,7 +732,7 @@ pub fn evaluate_locals(
         }
         let local = &locals[&name];
         let value = eval.eval(local.file, &local.attr.value, diags);
-        eval.locals.insert(name, value);
+        Arc::make_mut(&mut eval.locals).insert(name, value);
     }
 }
 

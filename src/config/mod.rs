@@ -11,6 +11,8 @@
 pub mod body;
 pub mod duration;
 pub mod eval;
+pub mod functions;
+pub mod suggest;
 pub mod vars;
 
 use crate::address::Kind;
@@ -171,10 +173,14 @@ impl Config {
                 let keyword = block.ident.as_str();
                 let header = file.span(header_span(block));
                 let Some(kind) = TopKind::from_keyword(keyword) else {
+                    let keywords = ["certform", "variable", "locals"]
+                        .into_iter()
+                        .chain(Kind::ALL.iter().map(|k| k.keyword()));
+                    let suggestion = suggest::did_you_mean(keywords, keyword, "");
                     diags.error(
                         Some(header),
                         "Unsupported block type",
-                        format!("Blocks of type `{keyword}` are not expected here. The top level may contain {TOP_KEYWORDS} blocks."),
+                        format!("Blocks of type `{keyword}` are not expected here.{suggestion} The top level may contain {TOP_KEYWORDS} blocks."),
                     );
                     continue;
                 };

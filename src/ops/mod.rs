@@ -2,12 +2,14 @@
 //! load config → lock → read state → refresh → diff → execute → persist → unlock.
 
 pub mod apply;
+pub mod fmt;
 pub mod init;
 pub mod plan;
 pub mod show;
 pub mod state_surgery;
 pub mod state_transfer;
 pub mod workspace;
+pub mod validate;
 
 use crate::desired::model::Desired;
 use crate::desired::{self, VarInputs};
@@ -36,6 +38,8 @@ pub enum Exit {
     Success,
     /// `--detailed-exitcode` and there are changes.
     Changes,
+    /// `fmt --check` found a file that is not formatted.
+    Unformatted,
 }
 
 /// Loads and validates the configuration; diagnostics become one rendered error.

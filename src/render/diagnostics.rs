@@ -1,6 +1,7 @@
 //! Renders configuration diagnostics with codespan-reporting: a header with the summary,
 //! `file:line:col`, the source snippet with a caret under the offending text, the detail as a
-//! note, and a closing count line (`Error: 3 errors in configuration.`).
+//! note, and a closing count line (`Error: 3 errors in configuration.`); and as the JSON
+//! document of `validate --json` (`schemas/validate.schema.json`).
 
 use crate::diag::{Diagnostics, Severity};
 use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label, Severity as CsSeverity};
@@ -63,7 +64,48 @@ pub fn render_diagnostics(diags: &Diagnostics, color: bool) -> String {
     out
 }
 
-fn summary_line(diags: &Diagnostics) -> String {
+/// The `validate --json` document: validity, counts, and every diagnostic with its
+/// one-based start and end line and column (`null` when it has no location).
+pub fn json(diags: &Diagnostics) -> String {
+    let items: Vec<serde_json::Value> = diags
+        .iter()
+        .map(|diag| {
+            let position = |offset: usize| {
+                diag.span
+                    .as_ref()
+                    .and_then(|span| diags.line_col(&span.file, offset))
+            };
+            let start = diag.span.as_ref().and_then(|s| position(s.range.start));
+            let end = diag.span.as_ref().and_then(|s| position(s.range.end));
+            serde_json::json!({
+                "severity": match diag.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                },
+                "summary": diag.summary,
+                "detail": diag.detail,
+                "file": diag.span.as_ref().map(|s| s.file.clone()),
+                "line": start.map(|(line, _)| line),
+                "column": start.map(|(_, column)| column),
+                "end_line": end.map(|(line, _)| line),
+                "end_column": end.map(|(_, column)| column),
+            })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "format_version": "1",
+        "valid": !diags.has_errors(),
+        "error_count": diags.error_count(),
+        "warning_count": diags.len() - diags.error_count(),
+        "diagnostics": items,
+    });
+    let mut text = serde_json::to_string_pretty(&document).expect("JSON values serialise");
+    text.push('\n');
+    text
+}
+
+/// `Error: 3 errors in configuration.` (or `No problems in configuration.`).
+pub fn summary_line(diags: &Diagnostics) -> String {
     let errors = diags.error_count();
     let warnings = diags.len() - errors;
     let plural = |n: usize, word: &str| {

@@ -3,8 +3,10 @@
 
 use super::*;
 
+/// One certificate (a block, or one `for_each` instance of it, evaluated with `eval`).
 pub(super) fn certificate(
     config: &Config,
+    eval: &Evaluator,
     file: &SourceFile,
     block: &Block,
     address: Address,
@@ -13,7 +15,7 @@ pub(super) fn certificate(
 ) -> Option<CertificateSpec> {
     let reader = BodyReader::new(
         file,
-        &config.eval,
+        eval,
         block,
         format!("`certificate \"{}\"`", address.name),
     );
@@ -35,14 +37,6 @@ pub(super) fn certificate(
         &["output", "check"],
         diags,
     );
-    if let Some(attr) = reader.attr("for_each") {
-        diags.error(
-            Some(reader.key_span(attr)),
-            "Unsupported feature",
-            "for_each is not supported yet: declare one certificate block per certificate.",
-        );
-        return None;
-    }
     let account = reader.reference("account", &[Kind::Account], "account.le", diags);
     let account = reader
         .required("account", "account.le", account, diags)
@@ -149,7 +143,7 @@ pub(super) fn certificate(
             continue;
         }
         seen_outputs.insert(out_name.clone(), header);
-        match output(config, file, out_block, out_name, &reader.what, diags) {
+        match output(config, eval, file, out_block, out_name, &reader.what, diags) {
             Some(spec) => {
                 if let Some(list) = &mut outputs {
                     list.push(spec);
@@ -170,12 +164,8 @@ pub(super) fn certificate(
     let check_endpoint = match checks.first() {
         None => Some(None),
         Some(check) => {
-            let check_reader = BodyReader::new(
-                file,
-                &config.eval,
-                check,
-                format!("`check` in {}", reader.what),
-            );
+            let check_reader =
+                BodyReader::new(file, eval, check, format!("`check` in {}", reader.what));
             check_reader.check(&["endpoint"], &[], diags);
             let endpoint = check_reader.string_spanned("endpoint", diags);
             match check_reader.required("endpoint", "\"example.com:443\"", endpoint, diags) {
@@ -345,6 +335,7 @@ pub(super) fn renew_before(text: &str) -> Result<RenewBefore, String> {
 
 pub(super) fn output(
     config: &Config,
+    eval: &Evaluator,
     file: &SourceFile,
     block: &Block,
     name: String,
@@ -353,7 +344,7 @@ pub(super) fn output(
 ) -> Option<OutputSpec> {
     let reader = BodyReader::new(
         file,
-        &config.eval,
+        eval,
         block,
         format!("`output \"{name}\"` in {parent}"),
     );

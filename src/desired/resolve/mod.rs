@@ -6,11 +6,13 @@
 mod account;
 mod backend;
 mod certificate;
+mod for_each;
 mod settings;
 mod solver;
 
 use account::account;
 use certificate::certificate;
+use for_each::certificate_instances;
 use settings::certform_settings;
 use solver::http_solver;
 
@@ -21,7 +23,7 @@ pub use solver::listen_address;
 use crate::address::{Address, Kind};
 use crate::config::body::Got;
 use crate::config::duration::{parse_duration, DURATION_HELP};
-use crate::config::{BodyReader, Config, SourceFile, TopKind};
+use crate::config::{BodyReader, Config, Evaluator, SourceFile, TopKind};
 use crate::desired::domain::{choose_solver, normalize_domain, SolverCaps};
 use crate::desired::model::*;
 use crate::diag::{Diagnostics, SourceSpan};
@@ -78,9 +80,9 @@ pub fn resolve(config: &Config, diags: &mut Diagnostics) -> Option<Desired> {
 
     let mut certificates = BTreeMap::new();
     for (file, block, name) in config.blocks_of(TopKind::Resource(Kind::Certificate)) {
-        let address = Address::certificate(name.unwrap_or_default());
-        if let Some(cert) = certificate(config, file, block, address.clone(), &caps, diags) {
-            certificates.insert(address, cert);
+        let name = name.unwrap_or_default();
+        for cert in certificate_instances(config, file, block, name, &caps, diags) {
+            certificates.insert(cert.address.clone(), cert);
         }
     }
 
