@@ -2,7 +2,7 @@
 //! still fresh), confirm, execute with state persisted after every action, report.
 
 use super::plan::plan_options;
-use super::{load_desired, refresh, store_for, Exit, Globals};
+use super::{load_desired, refresh, state_recipients, store_for, Exit, Globals};
 use crate::apply::{execute, Ledger, Observer};
 use crate::error::{Error, Result};
 use crate::plan::graph::ExecGraph;
@@ -27,6 +27,8 @@ pub struct ApplyRequest {
     pub auto_approve: bool,
     pub parallelism: Option<usize>,
     pub lock_timeout: Duration,
+    /// `--only renewals`: carry out renew and redeploy actions only (the unattended job).
+    pub only_renewals: bool,
 }
 
 pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
@@ -54,8 +56,8 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         None => (State::new(), Secrets::default()),
     };
 
-    let changes: Vec<Change> = match saved {
-        Some(saved) => saved.changes,
+    let (changes, fetched_ari): (Vec<Change>, _) = match saved {
+        Some(saved) => (only(request, saved.changes, globals), Default::default()),
         None => {
             let options = plan_options(&request.targets, &request.replace)?;
             let observed = refresh(&desired, &state);
@@ -66,30 +68,28 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
                 OffsetDateTime::now_utc(),
                 &options,
             );
+            let changes = only(request, changes, globals);
             if !changes.is_empty() {
                 print!("{}", render::plan::text(&changes, globals.style));
                 if !request.auto_approve {
                     confirm()?;
                 }
             }
-            changes
+            (changes, observed.ari)
         }
     };
     if changes.is_empty() {
+        if !fetched_ari.is_empty() {
+            // Keep freshly fetched ARI windows, so their Retry-After is honoured.
+            let recipients = state_recipients(&desired, &identity)?;
+            let mut ledger = Ledger::new(state, secrets, Persister::new(store, lock, recipients));
+            super::ari::keep_in_state(&mut ledger, &fetched_ari)?;
+        }
         print!("{}", render::plan::text(&changes, globals.style));
         return Ok(Exit::Success);
     }
 
-    let recipients = if desired.state.recipients.is_empty() {
-        vec![identity.recipient().ok_or_else(|| {
-            Error::Identity(format!(
-                "The state has no recipients: add `recipients = [\"age1...\"]` to certform {{ state {{ }} }}, or use an X25519 identity ({} holds none).",
-                identity.source()
-            ))
-        })?]
-    } else {
-        desired.state.recipients.clone()
-    };
+    let recipients = state_recipients(&desired, &identity)?;
     let graph = ExecGraph::build(&changes, &desired, &state);
     let needed_solvers: BTreeSet<_> = changes
         .iter()
@@ -98,7 +98,8 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         .flat_map(|spec| spec.solver_for.values().cloned())
         .collect();
     let parallelism = request.parallelism.unwrap_or(desired.parallelism);
-    let ledger = Ledger::new(state, secrets, Persister::new(store, lock, recipients));
+    let mut ledger = Ledger::new(state, secrets, Persister::new(store, lock, recipients));
+    super::ari::keep_in_state(&mut ledger, &fetched_ari)?;
     let observer: Arc<dyn Observer> = Arc::new(render::apply::LineObserver {
         style: globals.style,
         quiet: globals.quiet,
@@ -137,6 +138,20 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         )));
     }
     Ok(Exit::Success)
+}
+
+/// With `--only renewals`, keeps renew and redeploy actions and says what was left out.
+fn only(request: &ApplyRequest, changes: Vec<Change>, globals: &Globals) -> Vec<Change> {
+    if !request.only_renewals {
+        return changes;
+    }
+    let (kept, left): (Vec<Change>, Vec<Change>) =
+        changes.into_iter().partition(|c| c.action.is_renewal());
+    print!(
+        "{}",
+        render::unattended::left_for_review(&left, globals.style)
+    );
+    kept
 }
 
 /// Asks for `yes` on a terminal; refuses to guess without one.

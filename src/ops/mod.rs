@@ -2,8 +2,11 @@
 //! load config → lock → read state → refresh → diff → execute → persist → unlock.
 
 pub mod apply;
+pub mod ari;
+pub mod import;
 pub mod init;
 pub mod plan;
+pub mod revoke;
 pub mod show;
 
 use crate::desired::model::{BackendSettings, Desired};
@@ -52,8 +55,16 @@ pub fn read_state(store: &LocalStore) -> Result<Option<StoredState>> {
     store.read()
 }
 
-/// Looks at every output file the configuration or the state names.
+/// Looks at every output file the configuration or the state names, and fetches the CA's
+/// ARI renewal windows.
 pub fn refresh(desired: &Desired, state: &State) -> Observed {
+    let mut observed = observe_files(desired, state);
+    observed.ari = ari::refresh(desired, state, time::OffsetDateTime::now_utc());
+    observed
+}
+
+/// Looks at every output file the configuration or the state names.
+fn observe_files(desired: &Desired, state: &State) -> Observed {
     let wanted = desired
         .certificates
         .values()
@@ -78,4 +89,20 @@ pub fn parse_flag_duration(text: &str, flag: &str) -> Result<std::time::Duration
             "--{flag} {text:?} is not a duration: {why} (write it like 30s, 5m or 1h)"
         ))
     })
+}
+
+/// Who the state is encrypted to: the configured recipients, else the identity's own.
+pub fn state_recipients(
+    desired: &Desired,
+    identity: &crate::state::Identity,
+) -> Result<Vec<String>> {
+    if !desired.state.recipients.is_empty() {
+        return Ok(desired.state.recipients.clone());
+    }
+    Ok(vec![identity.recipient().ok_or_else(|| {
+        Error::Identity(format!(
+            "The state has no recipients: add `recipients = [\"age1...\"]` to certform {{ state {{ }} }}, or use an X25519 identity ({} holds none).",
+            identity.source()
+        ))
+    })?])
 }

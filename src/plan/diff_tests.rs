@@ -22,6 +22,7 @@ fn account_spec() -> AccountSpec {
         ca_bundle: None,
         external_account_binding: None,
         key_rotation_days: None,
+        deactivate_on_destroy: false,
     }
 }
 
@@ -33,6 +34,8 @@ fn account_state() -> AccountState {
         key_type: KeyType::EcdsaP256,
         key_created_at: NOW,
         created_at: NOW,
+        deactivate_on_destroy: false,
+        ca_bundle: None,
     }
 }
 
@@ -102,6 +105,9 @@ fn cert_state(domains: &[&str], age_days: i64) -> CertificateState {
         order_url: None,
         issued_at: not_before,
         outputs: BTreeMap::from([("files".to_string(), DeployedOutput { files })]),
+        ari: None,
+        pending_revocation: Vec::new(),
+        revoked: None,
     }
 }
 

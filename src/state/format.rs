@@ -391,6 +391,8 @@ AAAEAvyGHWPyoFQGhe314JmFPgp0OpVRefiqfWRs9phVPgvzj5rKFrvCRtbm03uLXDByFa
                 key_type: KeyType::EcdsaP256,
                 key_created_at: at,
                 created_at: at,
+                deactivate_on_destroy: false,
+                ca_bundle: None,
             },
         );
         let address = Address::certificate("site").with_key("example.org");
@@ -427,6 +429,9 @@ AAAEAvyGHWPyoFQGhe314JmFPgp0OpVRefiqfWRs9phVPgvzj5rKFrvCRtbm03uLXDByFa
                 order_url: Some("https://acme.example/order/1".to_string()),
                 issued_at: at,
                 outputs,
+                ari: None,
+                pending_revocation: Vec::new(),
+                revoked: None,
             },
         );
         let mut secrets = Secrets::default();
