@@ -1,0 +1,195 @@
+//! A configuration directory with its own age identity, driving the real `certform` binary
+//! against one ACME server (a [`Pebble`], or any directory URL in front of it).
+//!
+//! ```ignore
+//! let p = Project::new(Pebble::start());
+//! p.config(&cert_block("www", &["www.test"], ""));
+//! p.expect(&["apply", "--auto-approve"], 0);
+//! ```
+
+use super::pebble::Pebble;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Project {
+    pub pebble: Pebble,
+    pub dir: tempfile::TempDir,
+    directory_url: String,
+}
+
+impl Project {
+    pub fn new(pebble: Pebble) -> Project {
+        let url = pebble.directory_url();
+        Project::with_directory(pebble, url)
+    }
+
+    /// Talks to `directory_url` (e.g. a proxy in front of `pebble`) instead of Pebble itself.
+    pub fn with_directory(pebble: Pebble, directory_url: String) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let project = Project {
+            pebble,
+            dir,
+            directory_url,
+        };
+        fs::write(project.path("pebble.vars"), project.vars()).unwrap();
+        project.config("");
+        let out = project.run(&["init"]);
+        assert!(out.status.success(), "init failed: {}", text(&out));
+        project
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn vars(&self) -> String {
+        format!(
+            "directory = {:?}\nca_bundle = {:?}\nhttp_listen = \"127.0.0.1:{}\"\n",
+            self.directory_url,
+            self.pebble.ca_bundle_path().display().to_string(),
+            self.pebble.http_port()
+        )
+    }
+
+    /// Writes main.hcl: variables, an HTTP solver, the account "pebble" with `account_extra`
+    /// attributes, then `body`.
+    pub fn config_with_account(&self, account_extra: &str, body: &str) {
+        let header = format!(
+            r#"
+variable "directory" {{ type = string }}
+variable "ca_bundle" {{ type = string }}
+variable "http_listen" {{ type = string }}
+
+account "pebble" {{
+  directory               = var.directory
+  terms_of_service_agreed = true
+  ca_bundle               = var.ca_bundle
+  {account_extra}
+}}
+
+http_solver "web" {{
+  listen = var.http_listen
+}}
+"#
+        );
+        fs::write(self.path("main.hcl"), format!("{header}\n{body}")).unwrap();
+    }
+
+    /// The account with the contact `mailto:ops@e2e.test`, then `body`.
+    pub fn config(&self, body: &str) {
+        self.config_with_account("contact = [\"mailto:ops@e2e.test\"]", body);
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_certform"));
+        command
+            .arg("--chdir")
+            .arg(self.dir.path())
+            .arg("--var-file")
+            .arg(self.path("pebble.vars"))
+            .args(args)
+            .env("CERTFORM_IDENTITY", self.path("identity.txt"))
+            .env_remove("CERTFORM_IDENTITY_KEY")
+            .env("XDG_CONFIG_HOME", self.path("xdg"))
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs and asserts the exit code, returning stdout + stderr.
+    pub fn expect(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{all}");
+        all
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.path("state/default.certstate")
+    }
+
+    /// The public half of state.
+    pub fn state_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&fs::read(self.state_path()).unwrap()).unwrap()
+    }
+
+    /// The secret half, opened with this project's identity.
+    pub fn secrets(&self) -> certform::state::model::Secrets {
+        let stored = certform::state::decode(&fs::read(self.state_path()).unwrap()).unwrap();
+        let identity = certform::state::load_identity(Some(&self.path("identity.txt"))).unwrap();
+        stored.open_secrets(&identity).unwrap()
+    }
+
+    pub fn serial_of(&self, address: &str) -> String {
+        self.state_json()["certificates"][address]["serial_number"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{address} not in state"))
+            .to_string()
+    }
+
+    pub fn account_url(&self, name: &str) -> String {
+        self.state_json()["accounts"][name]["account_url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("account.{name} not in state"))
+            .to_string()
+    }
+
+    /// Pebble's status of a certificate by serial: "Valid" or "Revoked".
+    pub fn status_at_ca(&self, serial: &str) -> String {
+        let body = self.pebble.cert_status(serial);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        json["Status"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A certificate block on `account.pebble` and `http_solver.web`, with `extra` attributes
+/// and one output to `tls/NAME`.
+pub fn cert_block(name: &str, domains: &[&str], extra: &str) -> String {
+    let domains: Vec<String> = domains.iter().map(|d| format!("{d:?}")).collect();
+    format!(
+        r#"
+certificate "{name}" {{
+  account = account.pebble
+  domains = [{}]
+  solvers = [http_solver.web]
+  {extra}
+  output "files" {{
+    directory = "tls/{name}"
+  }}
+}}
+"#,
+        domains.join(", ")
+    )
+}
+
+/// Waits (bounded) until `certform plan` output satisfies `ready`, returning it.
+pub fn plan_until(project: &Project, ready: impl Fn(&str) -> bool, what: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let plan = project.expect(&["plan"], 0);
+        if ready(&plan) {
+            return plan;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the plan never showed {what}:\n{plan}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+pub fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
