@@ -2,5 +2,6 @@
 //! `support::pebble::Pebble::start()`. Each test binary uses only part of it.
 #![allow(dead_code)]
 
+pub mod ari_proxy;
 pub mod pebble;
 pub mod project;
