@@ -432,9 +432,7 @@ fn an_eab_account_is_created_against_a_ca_that_requires_it() {
         "{refused}"
     );
     p.config_with_account(
-        &format!(
-            "contact = [\"mailto:ops@e2e.test\"]\n  external_account_binding {{\n    kid = \"kid-1\"\n    hmac_key = env(\"TEST_EAB_HMAC\")\n  }}"
-        ),
+        "contact = [\"mailto:ops@e2e.test\"]\n  external_account_binding {\n    kid = \"kid-1\"\n    hmac_key = env(\"TEST_EAB_HMAC\")\n  }",
         &cert_block("www", &["eab.e2e.test"], ""),
     );
     let mut apply = p.command(&["apply", "--auto-approve"]);

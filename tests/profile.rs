@@ -13,11 +13,19 @@ fn the_profile_is_sent_with_the_order_and_a_change_reissues() {
     let pebble = Pebble::start();
     let proxy = AriProxy::start(&pebble);
     let p = Project::with_directory(pebble, proxy.directory_url());
-    p.config(&cert_block("www", &["profile.e2e.test"], "profile = \"tlsserver\""));
+    p.config(&cert_block(
+        "www",
+        &["profile.e2e.test"],
+        "profile = \"tlsserver\"",
+    ));
     p.expect(&["apply", "--auto-approve"], 0);
     assert_eq!(proxy.new_orders()[0]["profile"], "tlsserver");
 
-    p.config(&cert_block("www", &["profile.e2e.test"], "profile = \"shortlived\""));
+    p.config(&cert_block(
+        "www",
+        &["profile.e2e.test"],
+        "profile = \"shortlived\"",
+    ));
     let plan = p.expect(&["plan", "--detailed-exitcode"], 2);
     assert!(
         plan.contains("# certificate.www will be reissued: profile tlsserver -> shortlived"),
