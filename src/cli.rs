@@ -77,7 +77,12 @@ pub enum Command {
         /// The command whose page to print, e.g. `plan` or `state list`.
         command: Vec<String>,
     },
+    /// Revoke a certificate now (e.g. its key leaked); the next plan reissues it.
+    Revoke(RevokeArgs),
+    /// Adopt an existing certificate and key into state without ordering a new one.
+    Import(ImportArgs),
 }
+
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -100,6 +105,51 @@ pub struct FmtArgs {
     /// Also format files in subdirectories.
     #[arg(long)]
     pub recursive: bool,
+}
+
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The certificate, e.g. certificate.www
+    pub address: String,
+    /// RFC 5280 reason: unspecified, keyCompromise, superseded or cessationOfOperation.
+    #[arg(long, default_value = "unspecified")]
+    pub reason: String,
+    /// How long to wait for the state lock, e.g. 30s or 2m.
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["cert", "from_certbot", "from_lego"])))]
+pub struct ImportArgs {
+    /// The configured certificate to import into, e.g. certificate.www
+    pub address: String,
+    /// The certificate (PEM; may hold the chain after the leaf).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// The issuer chain (PEM), when the certificate file holds only the leaf.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub chain: Option<PathBuf>,
+    /// A certbot `live/NAME` directory.
+    #[arg(long, value_name = "DIR")]
+    pub from_certbot: Option<PathBuf>,
+    /// A lego `.lego` (or `.lego/certificates`) directory.
+    #[arg(long, value_name = "DIR")]
+    pub from_lego: Option<PathBuf>,
+    /// How long to wait for the state lock, e.g. 30s or 2m.
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+}
+
+/// What `apply --only` restricts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnlyKind {
+    /// renew and redeploy actions: never a revoke, reissue or account change.
+    Renewals,
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +211,9 @@ pub struct ApplyArgs {
     /// How long to wait for the state lock, e.g. 30s or 2m.
     #[arg(long, value_name = "DURATION", default_value = "0s")]
     pub lock_timeout: String,
+    /// Carry out only this class of actions (`renewals`: the unattended job).
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub only: Option<OnlyKind>,
 }
 
 #[derive(Debug, Args)]

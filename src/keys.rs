@@ -242,6 +242,92 @@ pub fn serial_of_der(der: &[u8]) -> Result<String> {
     Ok(cert.tbs_certificate.serial.to_str_radix(16))
 }
 
+/// SHA-256 of the SubjectPublicKeyInfo of a private key, hex: equal to a certificate's
+/// `spki_sha256` exactly when the certificate is for this key.
+pub fn public_key_sha256(private_key_pem: &Sensitive) -> Result<String> {
+    use rcgen::PublicKeyData;
+    let key = key_pair(private_key_pem)?;
+    Ok(hex::encode(Sha256::digest(key.subject_public_key_info())))
+}
+
+/// A private key in any PEM form other tools write — PKCS#8 (`PRIVATE KEY`, certbot),
+/// PKCS#1 (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`, lego) — as the PKCS#8 PEM
+/// certform keeps. Never echoes key material in an error.
+pub fn private_key_to_pkcs8(pem: &str) -> Result<Sensitive> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    use rustls::pki_types::PrivateKeyDer;
+    let unreadable = || {
+        Error::State(
+            "the private key is not a PEM PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY".into(),
+        )
+    };
+    let der = rustls_pemfile::private_key(&mut pem.as_bytes())
+        .ok()
+        .flatten()
+        .ok_or_else(unreadable)?;
+    let pkcs8 = match der {
+        // Kept byte for byte, so deployed copies of it still match.
+        PrivateKeyDer::Pkcs8(_) => Sensitive::new(pem),
+        PrivateKeyDer::Pkcs1(der) => {
+            let key = rsa::RsaPrivateKey::from_pkcs1_der(der.secret_pkcs1_der())
+                .map_err(|_| unreadable())?;
+            let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|_| unreadable())?;
+            Sensitive::new(pem.as_str())
+        }
+        PrivateKeyDer::Sec1(der) => {
+            // RFC 5915 keys name their curve; wrap for each curve ring knows until one parses.
+            const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+            const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+            [P256, P384]
+                .into_iter()
+                .map(|curve| pkcs8_pem(&wrap_sec1(der.secret_sec1_der(), curve)))
+                .find(|candidate| key_pair(candidate).is_ok())
+                .ok_or_else(unreadable)?
+        }
+        _ => return Err(unreadable()),
+    };
+    key_pair(&pkcs8)?;
+    Ok(pkcs8)
+}
+
+fn pkcs8_pem(der: &[u8]) -> Sensitive {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    Sensitive::new(format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    ))
+}
+
+/// PKCS#8 `PrivateKeyInfo` around a SEC1 `ECPrivateKey` on the curve `curve_oid` (DER).
+fn wrap_sec1(sec1: &[u8], curve_oid: &[u8]) -> Vec<u8> {
+    const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    let algorithm = der_tlv(0x30, &[EC_PUBLIC_KEY, curve_oid].concat());
+    let version = [0x02, 0x01, 0x00];
+    der_tlv(
+        0x30,
+        &[&version[..], &algorithm, &der_tlv(0x04, sec1)].concat(),
+    )
+}
+
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let len = content.len();
+    let mut out = vec![tag];
+    match len {
+        0..=0x7f => out.push(len as u8),
+        0x80..=0xff => out.extend([0x81, len as u8]),
+        _ => out.extend([0x82, (len >> 8) as u8, len as u8]),
+    }
+    out.extend_from_slice(content);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +444,45 @@ mod tests {
         assert_eq!(s.certificate_pem.trim(), leaf.pem().trim());
         assert_eq!(s.chain_pem.trim(), ca_cert.pem().trim());
         assert!(summarize_chain("nothing here").is_err());
+    }
+
+    #[test]
+    fn keys_in_pkcs1_and_sec1_form_become_the_same_pkcs8_key() {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::pkcs8::DecodePrivateKey;
+        let rsa_pkcs8 = generate_private_key(KeyType::Rsa2048).unwrap();
+        let rsa = rsa::RsaPrivateKey::from_pkcs8_pem(rsa_pkcs8.expose()).unwrap();
+        let pkcs1 = rsa.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF).unwrap();
+        let converted = private_key_to_pkcs8(&pkcs1).unwrap();
+        assert_eq!(
+            public_key_sha256(&converted).unwrap(),
+            public_key_sha256(&rsa_pkcs8).unwrap()
+        );
+
+        for kt in [KeyType::EcdsaP256, KeyType::EcdsaP384] {
+            let key = generate_private_key(kt).unwrap();
+            let sec1 = openssl_like_sec1(&key);
+            let converted = private_key_to_pkcs8(&sec1).unwrap();
+            assert_eq!(key_type_of(&converted).unwrap(), kt);
+            assert_eq!(
+                public_key_sha256(&converted).unwrap(),
+                public_key_sha256(&key).unwrap()
+            );
+        }
+        assert!(private_key_to_pkcs8("not a key").is_err());
+    }
+
+    /// The SEC1 `EC PRIVATE KEY` inside a PKCS#8 EC key (its last OCTET STRING).
+    fn openssl_like_sec1(pkcs8: &Sensitive) -> String {
+        use base64::Engine;
+        let der = rustls_pemfile::private_key(&mut pkcs8.expose().as_bytes())
+            .unwrap()
+            .unwrap();
+        let der = der.secret_der();
+        let (_, info) = x509_parser::der_parser::der::parse_der(der).unwrap();
+        let seq = info.as_sequence().unwrap();
+        let sec1 = seq[2].as_slice().unwrap();
+        let body = base64::engine::general_purpose::STANDARD.encode(sec1);
+        format!("-----BEGIN EC PRIVATE KEY-----\n{body}\n-----END EC PRIVATE KEY-----\n")
     }
 }

@@ -1,7 +1,7 @@
 //! The certform binary: parse the command line, run one command, print an error once,
 //! exit 0 (success), 1 (error) or 2 (changes, with --detailed-exitcode).
 
-use certform::cli::{Cli, Command, StateCommand, WorkspaceCommand};
+use certform::cli::{Cli, Command, OnlyKind, StateCommand, WorkspaceCommand};
 use certform::desired::VarInputs;
 use certform::ops::{self, Exit, Globals};
 use certform::render::Style;
@@ -98,6 +98,7 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
                 auto_approve: args.auto_approve,
                 parallelism: args.parallelism.map(usize::from),
                 lock_timeout: ops::parse_flag_duration(&args.lock_timeout, "lock-timeout")?,
+                only_renewals: args.only == Some(OnlyKind::Renewals),
             },
         ),
         Command::Show(args) => ops::show::show(&globals, args.plan_file.as_deref(), args.json),
@@ -129,5 +130,37 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
         Command::ForceUnlock { lock_id } => ops::show::force_unlock(&globals, &lock_id),
         Command::Completions { shell } => certform::cli_help::completions(shell),
         Command::Man { command } => certform::cli_help::man(&command),
+        Command::Revoke(args) => ops::revoke::run(
+            &globals,
+            &ops::revoke::RevokeRequest {
+                address: args.address,
+                reason: args.reason.parse().map_err(Error::Usage)?,
+                lock_timeout: ops::parse_flag_duration(&args.lock_timeout, "lock-timeout")?,
+            },
+        ),
+        Command::Import(args) => {
+            let source = match (args.cert, args.key, args.from_certbot, args.from_lego) {
+                (Some(cert), Some(key), None, None) => ops::import::ImportSource::Files {
+                    cert,
+                    key,
+                    chain: args.chain,
+                },
+                (None, None, Some(dir), None) => ops::import::ImportSource::Certbot(dir),
+                (None, None, None, Some(dir)) => ops::import::ImportSource::Lego(dir),
+                _ => {
+                    return Err(Error::Usage(
+                        "import takes one source: --cert F --key F [--chain F], --from-certbot DIR or --from-lego DIR".into(),
+                    ))
+                }
+            };
+            ops::import::run(
+                &globals,
+                &ops::import::ImportRequest {
+                    address: args.address,
+                    source,
+                    lock_timeout: ops::parse_flag_duration(&args.lock_timeout, "lock-timeout")?,
+                },
+            )
+        }
     }
 }

@@ -26,6 +26,7 @@ fn account_spec(pebble: &Pebble) -> AccountSpec {
         ca_bundle: Some(pebble.ca_bundle_path()),
         external_account_binding: None,
         key_rotation_days: None,
+        deactivate_on_destroy: false,
     }
 }
 
@@ -71,6 +72,7 @@ async fn issue(
                 solver_for,
                 csr_der: csr,
                 profile: None,
+                replaces: None,
             },
             solvers,
         )

@@ -91,6 +91,8 @@ fn write_state(dir: &Path, keys: &[String]) {
             key_type: KeyType::EcdsaP256,
             key_created_at: now,
             created_at: now,
+            ca_bundle: None,
+            deactivate_on_destroy: false,
         },
     );
     for key in keys {
@@ -114,6 +116,9 @@ fn write_state(dir: &Path, keys: &[String]) {
                 order_url: None,
                 issued_at: now,
                 outputs: BTreeMap::new(),
+                ari: None,
+                pending_revocation: Vec::new(),
+                revoked: None,
             },
         );
     }

@@ -82,6 +82,8 @@ fn account_state(contact: &str) -> AccountState {
         key_type: "ecdsa-p256".parse().unwrap(),
         key_created_at: datetime!(2026-01-01 00:00 UTC),
         created_at: datetime!(2026-01-01 00:00 UTC),
+        ca_bundle: None,
+        deactivate_on_destroy: false,
     }
 }
 
@@ -127,6 +129,9 @@ fn certificate_state(name: &str, domains: &[&str], not_after: OffsetDateTime) ->
         order_url: None,
         issued_at: not_after - time::Duration::days(90),
         outputs: BTreeMap::from([("nginx".to_string(), deployed(name))]),
+        ari: None,
+        pending_revocation: Vec::new(),
+        revoked: None,
     }
 }
 

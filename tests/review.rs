@@ -7,6 +7,7 @@ mod support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use support::pebble::Pebble;
 use support::project::{cert_block, Project};
 use support::schema::assert_valid;
 use support::tls_server::TlsServer;
@@ -43,7 +44,7 @@ fn key_lines(pem: &str) -> Vec<String> {
 
 #[test]
 fn review_and_drift_check_need_no_identity_and_show_no_secret() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     // Pebble issues 5-year certificates: renew_before = 2000d makes `due` due at once.
     p.config(&format!(
         "{}{}{}",
@@ -196,7 +197,7 @@ fn review_and_drift_check_need_no_identity_and_show_no_secret() {
 
 #[test]
 fn check_endpoints_reports_an_older_served_certificate_by_both_serials() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     let server = TlsServer::start();
     let check = format!("check {{\n    endpoint = \"{}\"\n  }}", server.endpoint());
     p.config(&cert_block("site", &["site.review.test"], &check));
@@ -287,7 +288,7 @@ fn check_endpoints_reports_an_older_served_certificate_by_both_serials() {
 
 #[test]
 fn saved_plan_is_refused_after_the_configuration_changes() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     p.config(&cert_block("www", &["www.review.test"], ""));
     let plan_file = p.path("tls.plan");
     p.expect_without_identity(&["plan", "--out", plan_file.to_str().unwrap()], 0);

@@ -106,6 +106,9 @@ pub fn fixture(certificates: usize, due_percent: usize) -> Fixture {
                 order_url: None,
                 issued_at: summary.not_before,
                 outputs: BTreeMap::new(),
+                ari: None,
+                pending_revocation: Vec::new(),
+                revoked: None,
             },
         );
         secrets.certificates.insert(
@@ -136,6 +139,8 @@ fn account(now: OffsetDateTime) -> AccountState {
         key_type: KeyType::EcdsaP256,
         key_created_at: now,
         created_at: now,
+        ca_bundle: None,
+        deactivate_on_destroy: false,
     }
 }
 

@@ -111,6 +111,42 @@ fn retry_after(headers: &hyper::HeaderMap) -> Option<Duration> {
     Some(Duration::try_from(delta).unwrap_or(Duration::ZERO))
 }
 
+/// A plain (unsigned) GET's answer: status, `Retry-After` and body.
+pub(super) struct GetResponse {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: Bytes,
+}
+
+impl AcmeHttp {
+    /// An unauthenticated GET, as the directory and ARI's `renewalInfo` are fetched.
+    pub(super) async fn get(&self, url: &str) -> Result<GetResponse> {
+        use http_body_util::BodyExt;
+        let failed = |why: String| Error::Acme(format!("GET {url} failed: {why}"));
+        let request = hyper::Request::get(url)
+            .header(hyper::header::USER_AGENT, "certform")
+            .body(BodyWrapper::default())
+            .map_err(|e| failed(e.to_string()))?;
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, self.inner.request(request))
+            .await
+            .map_err(|_| failed(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())))?
+            .map_err(|e| failed(retry::error_chain(&e)))?;
+        let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| failed(retry::error_chain(&e)))?
+            .to_bytes();
+        Ok(GetResponse {
+            status,
+            retry_after,
+            body,
+        })
+    }
+}
+
 impl HttpClient for AcmeHttp {
     fn request(
         &self,

@@ -6,7 +6,9 @@
 //! Every request goes through certform's own retry (`retry.rs`); order polling uses a tight
 //! loop (10 ms doubling to 1 s, 90 s overall) because a local CA answers in milliseconds.
 
+pub mod ari;
 mod client;
+mod lifecycle;
 mod retry;
 
 use crate::address::Address;
@@ -143,6 +145,9 @@ pub struct OrderRequest<'a> {
     /// A DER CSR for `domains` (see [`crate::keys::csr_der`]).
     pub csr_der: Vec<u8>,
     pub profile: Option<&'a str>,
+    /// The certificate this order replaces (PEM), named in `replaces` when the CA offers
+    /// ARI (RFC 9773 §5).
+    pub replaces: Option<&'a str>,
 }
 
 /// An issued certificate.
@@ -280,14 +285,25 @@ impl AcmeAccount {
             })
             .collect();
         let names = req.domains.join(", ");
-        let mut new_order = NewOrder::new(&identifiers);
-        if let Some(profile) = req.profile {
-            new_order = new_order.profile(profile);
-        }
-        let mut order: Order = acme_call!(
-            format!("creating an order for {names}"),
-            self.account.new_order(&new_order).await
-        )?;
+        let order_for = || match req.profile {
+            Some(profile) => NewOrder::new(&identifiers).profile(profile),
+            None => NewOrder::new(&identifiers),
+        };
+        let new_order = order_for();
+        let replaces = req.replaces.map(ari::certificate_identifier).transpose()?;
+        let replacing = replaces.map(|id| order_for().replaces(id));
+        let mut order: Order = acme_call!(format!("creating an order for {names}"), {
+            match &replacing {
+                // instant-acme refuses `replaces` before sending when the CA lacks ARI.
+                Some(replacing) => match self.account.new_order(replacing).await {
+                    Err(instant_acme::Error::Unsupported(_)) => {
+                        self.account.new_order(&new_order).await
+                    }
+                    other => other,
+                },
+                None => self.account.new_order(&new_order).await,
+            }
+        })?;
 
         // Fetch every authorization; a retry resumes with the ones still missing.
         acme_call!(format!("fetching the authorizations for {names}"), {
@@ -492,15 +508,6 @@ impl AcmeAccount {
     }
 
     /// Revoke a certificate (PEM; the first block is revoked) signed by this account.
-    /// Replaces the account's contact URLs (RFC 8555 §7.3.2); the account URL stays.
-    pub async fn update_contacts(&self, contact: &[String]) -> Result<()> {
-        let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
-        acme_call!(
-            "updating the account's contact",
-            self.account.update_contacts(&contacts).await
-        )
-    }
-
     pub async fn revoke(
         &self,
         certificate_pem: &str,

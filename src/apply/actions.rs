@@ -1,6 +1,6 @@
 //! What each action does: one function per action, each ending with the state committed.
 
-use super::Context;
+use super::{lifecycle, Context};
 use crate::acme::{self, AcmeAccount, OrderRequest, RevocationReason};
 use crate::address::{Address, Kind};
 use crate::deploy;
@@ -26,6 +26,12 @@ pub(super) async fn run(context: &Context, node: &Node) -> Result<String> {
     match (address.kind, change.action) {
         (Kind::Account, Action::Create) => create_account(context, &address.name).await,
         (Kind::Account, Action::Update) => update_account(context, &address.name).await,
+        (Kind::Account, Action::RotateKey) => {
+            lifecycle::rotate_account_key(context, &address.name).await
+        }
+        (Kind::Account, Action::Deactivate) => {
+            lifecycle::deactivate_account(context, &address.name).await
+        }
         (Kind::Account, Action::Delete) => {
             context
                 .ledger
@@ -42,6 +48,12 @@ pub(super) async fn run(context: &Context, node: &Node) -> Result<String> {
         }
         (Kind::Certificate, Action::Redeploy) => {
             deploy_outputs(context, address).map(|n| format!("{n} output(s) written"))
+        }
+        // A certificate still configured is revoked only for its replaced predecessors.
+        (Kind::Certificate, Action::Revoke)
+            if context.desired.certificates.contains_key(address) =>
+        {
+            lifecycle::revoke_replaced(context, address).await
         }
         (Kind::Certificate, Action::Revoke) => revoke_certificate(context, address).await,
         (Kind::Certificate, Action::Delete) => {
@@ -71,6 +83,8 @@ async fn create_account(context: &Context, name: &str) -> Result<String> {
                     key_type: spec.key_type,
                     key_created_at: now,
                     created_at: now,
+                    deactivate_on_destroy: spec.deactivate_on_destroy,
+                    ca_bundle: spec.ca_bundle.clone(),
                 },
             );
             secrets.accounts.insert(
@@ -88,20 +102,37 @@ async fn create_account(context: &Context, name: &str) -> Result<String> {
     Ok(format!("registered {url}"))
 }
 
-async fn update_account(context: &Context, name: &str) -> Result<String> {
+/// Brings an account's contact and settings in line with the configuration; only a contact
+/// change talks to the CA.
+pub(super) async fn update_account(context: &Context, name: &str) -> Result<String> {
     let spec = &context.desired.accounts[name];
-    let account = account(context, name).await?;
-    account.update_contacts(&spec.contact).await?;
+    let stored_contact = {
+        let ledger = context.ledger.lock().expect("ledger");
+        ledger.state.accounts.get(name).map(|a| a.contact.clone())
+    };
+    let contact_changed = stored_contact.as_ref() != Some(&spec.contact);
+    if contact_changed {
+        account(context, name)
+            .await?
+            .update_contacts(&spec.contact)
+            .await?;
+    }
     context.ledger.lock().expect("ledger").commit(|state, _| {
         if let Some(entry) = state.accounts.get_mut(name) {
             entry.contact = spec.contact.clone();
+            entry.deactivate_on_destroy = spec.deactivate_on_destroy;
+            entry.ca_bundle = spec.ca_bundle.clone();
         }
     })?;
-    Ok("contact updated".into())
+    Ok(if contact_changed {
+        "contact updated".into()
+    } else {
+        "settings updated".into()
+    })
 }
 
 /// The ACME account `name`, loaded from the secret half once per apply.
-async fn account(context: &Context, name: &str) -> Result<Arc<AcmeAccount>> {
+pub(super) async fn account(context: &Context, name: &str) -> Result<Arc<AcmeAccount>> {
     let mut accounts = context.accounts.lock().await;
     if let Some(account) = accounts.get(name) {
         return Ok(account.clone());
@@ -119,12 +150,19 @@ async fn account(context: &Context, name: &str) -> Result<Arc<AcmeAccount>> {
                 ))
             })?
     };
-    let ca_bundle = context
-        .desired
-        .accounts
-        .get(name)
-        .and_then(|a| a.ca_bundle.as_deref());
-    let account = Arc::new(acme::load_account(&credentials, ca_bundle).await?);
+    // A removed account still reaches its CA through the bundle kept in state.
+    let ca_bundle = match context.desired.accounts.get(name) {
+        Some(spec) => spec.ca_bundle.clone(),
+        None => {
+            let ledger = context.ledger.lock().expect("ledger");
+            ledger
+                .state
+                .accounts
+                .get(name)
+                .and_then(|a| a.ca_bundle.clone())
+        }
+    };
+    let account = Arc::new(acme::load_account(&credentials, ca_bundle.as_deref()).await?);
     accounts.insert(name.to_string(), account.clone());
     Ok(account)
 }
@@ -152,6 +190,15 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
         let (key, domains, staple) = (private_key.clone(), spec.domains.clone(), spec.must_staple);
         blocking(move || keys::csr_der(&key, &domains, staple)).await?
     };
+    let replaced = {
+        let ledger = context.ledger.lock().expect("ledger");
+        ledger
+            .state
+            .certificates
+            .get(address)
+            .filter(|old| lifecycle::may_name_as_replaced(old, &spec, account_spec))
+            .map(|old| old.certificate_pem.clone())
+    };
     let issued = account
         .issue(
             OrderRequest {
@@ -159,6 +206,7 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
                 solver_for: &spec.solver_for,
                 csr_der: csr,
                 profile: spec.profile.as_deref(),
+                replaces: replaced.as_deref(),
             },
             &context.solvers,
         )
@@ -166,7 +214,8 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
     let summary = keys::summarize_chain(&issued.fullchain_pem)?;
     let serial = summary.serial_number.clone();
     let not_after = summary.not_after;
-    let entry = CertificateState {
+    let now = OffsetDateTime::now_utc();
+    let mut entry = CertificateState {
         account: spec.account.clone(),
         directory: account_spec.directory.clone(),
         domains: spec.domains.clone(),
@@ -182,14 +231,21 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
         certificate_pem: summary.certificate_pem,
         chain_pem: summary.chain_pem,
         order_url: Some(issued.order_url),
-        issued_at: OffsetDateTime::now_utc(),
+        issued_at: now,
         outputs: BTreeMap::new(),
+        ari: None,
+        pending_revocation: Vec::new(),
+        revoked: None,
     };
     context
         .ledger
         .lock()
         .expect("ledger")
         .commit(|state, secrets| {
+            if let Some(old) = state.certificates.get(address) {
+                entry.pending_revocation =
+                    lifecycle::pending_after_replacement(old, spec.revoke_replaced_after, now);
+            }
             state.certificates.insert(address.clone(), entry);
             secrets.certificates.insert(
                 address.clone(),
@@ -245,22 +301,33 @@ fn deploy_outputs(context: &Context, address: &Address) -> Result<usize> {
     Ok(count)
 }
 
+/// A certificate removed from the configuration: revoke it (unless `certform revoke` already
+/// did) and its predecessors still waiting for revocation, then forget it.
 async fn revoke_certificate(context: &Context, address: &Address) -> Result<String> {
-    let (account_name, pem) = {
+    let entry = {
         let ledger = context.ledger.lock().expect("ledger");
-        let entry = ledger
+        ledger
             .state
             .certificates
             .get(address)
-            .ok_or_else(|| Error::Bug(format!("{address} is not in state")))?;
-        (entry.account.clone(), entry.certificate_pem.clone())
+            .cloned()
+            .ok_or_else(|| Error::Bug(format!("{address} is not in state")))?
     };
-    let account = account(context, &account_name).await?;
-    account
-        .revoke(&pem, Some(RevocationReason::CessationOfOperation))
-        .await?;
+    if entry.revoked.is_none() {
+        let account = account(context, &entry.account).await?;
+        account
+            .revoke(
+                &entry.certificate_pem,
+                Some(RevocationReason::CessationOfOperation),
+            )
+            .await?;
+    }
+    let predecessors = lifecycle::revoke_pending(context, address, |_| true).await?;
     forget_certificate(context, address)?;
-    Ok("revoked and forgotten".into())
+    Ok(match predecessors {
+        0 => "revoked and forgotten".into(),
+        n => format!("revoked with {n} replaced predecessor(s) and forgotten"),
+    })
 }
 
 fn forget_certificate(context: &Context, address: &Address) -> Result<()> {

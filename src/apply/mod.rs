@@ -4,6 +4,7 @@
 //! siblings; `on_change` hooks run when at least one change that feeds them succeeded.
 
 mod actions;
+mod lifecycle;
 
 use crate::acme::AcmeAccount;
 use crate::desired::model::Desired;

@@ -85,6 +85,8 @@ pub struct AccountSpec {
     pub ca_bundle: Option<PathBuf>,
     pub external_account_binding: Option<ExternalAccountBinding>,
     pub key_rotation_days: Option<u32>,
+    /// Deactivate the account at the CA when its block is removed (default: just forget it).
+    pub deactivate_on_destroy: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

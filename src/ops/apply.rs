@@ -27,6 +27,8 @@ pub struct ApplyRequest {
     pub auto_approve: bool,
     pub parallelism: Option<usize>,
     pub lock_timeout: Duration,
+    /// `--only renewals`: carry out renew and redeploy actions only (the unattended job).
+    pub only_renewals: bool,
 }
 
 pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
@@ -54,8 +56,8 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         None => (State::new(), Secrets::default()),
     };
 
-    let changes: Vec<Change> = match saved {
-        Some(saved) => saved.changes,
+    let (changes, fetched_ari): (Vec<Change>, _) = match saved {
+        Some(saved) => (only(request, saved.changes, globals), Default::default()),
         None => {
             let options = plan_options(&request.targets, &request.replace)?;
             let observed = refresh(&desired, &state);
@@ -66,16 +68,25 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
                 OffsetDateTime::now_utc(),
                 &options,
             );
+            let changes = only(request, changes, globals);
             if !changes.is_empty() {
                 print!("{}", render::plan::text(&changes, globals.style));
                 if !request.auto_approve {
                     confirm()?;
                 }
             }
-            changes
+            (changes, observed.ari)
         }
     };
     if changes.is_empty() {
+        if !fetched_ari.is_empty() {
+            // Keep freshly fetched ARI windows, so their Retry-After is honoured.
+            let recipients = recipients_for(&desired, &identity)?;
+            let stored_serial = stored.as_ref().map(|s| s.state.serial);
+            let persister = Persister::new(store, lock, recipients, stored_serial);
+            let mut ledger = Ledger::new(state, secrets, persister);
+            super::ari::keep_in_state(&mut ledger, &fetched_ari)?;
+        }
         print!("{}", render::plan::text(&changes, globals.style));
         return Ok(Exit::Success);
     }
@@ -91,7 +102,8 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
     let parallelism = request.parallelism.unwrap_or(desired.parallelism);
     let stored_serial = stored.as_ref().map(|s| s.state.serial);
     let persister = Persister::new(store, lock, recipients, stored_serial);
-    let ledger = Ledger::new(state, secrets, persister);
+    let mut ledger = Ledger::new(state, secrets, persister);
+    super::ari::keep_in_state(&mut ledger, &fetched_ari)?;
     let observer: Arc<dyn Observer> = if std::io::stdout().is_terminal() && !globals.quiet {
         Arc::new(render::apply::TerminalObserver::new(globals.style))
     } else {
@@ -134,6 +146,20 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         )));
     }
     Ok(Exit::Success)
+}
+
+/// With `--only renewals`, keeps renew and redeploy actions and says what was left out.
+fn only(request: &ApplyRequest, changes: Vec<Change>, globals: &Globals) -> Vec<Change> {
+    if !request.only_renewals {
+        return changes;
+    }
+    let (kept, left): (Vec<Change>, Vec<Change>) =
+        changes.into_iter().partition(|c| c.action.is_renewal());
+    print!(
+        "{}",
+        render::unattended::left_for_review(&left, globals.style)
+    );
+    kept
 }
 
 /// Asks for `yes` on a terminal; refuses to guess without one.

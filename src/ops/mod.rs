@@ -3,8 +3,11 @@
 
 pub mod apply;
 pub mod fmt;
+pub mod ari;
+pub mod import;
 pub mod init;
 pub mod plan;
+pub mod revoke;
 pub mod show;
 pub mod state_surgery;
 pub mod state_transfer;
@@ -74,8 +77,16 @@ pub fn recipients_for(desired: &Desired, identity: &Identity) -> Result<Vec<Stri
     Ok(vec![recipient])
 }
 
-/// Looks at every output file the configuration or the state names.
+/// Looks at every output file the configuration or the state names, and fetches the CA's
+/// ARI renewal windows.
 pub fn refresh(desired: &Desired, state: &State) -> Observed {
+    let mut observed = observe_files(desired, state);
+    observed.ari = ari::refresh(desired, state, time::OffsetDateTime::now_utc());
+    observed
+}
+
+/// Looks at every output file the configuration or the state names.
+fn observe_files(desired: &Desired, state: &State) -> Observed {
     let wanted = desired
         .certificates
         .values()

@@ -5,7 +5,7 @@
 use super::{Action, AttrValue, Attributes, Change, Reason};
 use crate::address::{Address, Kind};
 use crate::desired::model::{AccountSpec, CertificateSpec, Desired, OutputSpec, RenewBefore};
-use crate::state::model::{AccountState, CertificateState, State};
+use crate::state::model::{AccountState, AriState, CertificateState, State};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use time::OffsetDateTime;
@@ -17,6 +17,8 @@ pub struct Observed {
     pub files: BTreeMap<PathBuf, Option<FileFacts>>,
     /// `--check-endpoints`: what each certificate's `check.endpoint` served.
     pub endpoints: BTreeMap<Address, super::drift::EndpointFacts>,
+    /// ARI windows fetched for certificates in state (absent: use what state kept).
+    pub ari: BTreeMap<Address, AriState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +44,8 @@ pub fn diff(
 ) -> Vec<Change> {
     let mut changes = Vec::new();
     for (name, spec) in &desired.accounts {
-        if let Some(change) = diff_account(name, spec, state.accounts.get(name)) {
+        let rotate = options.replace.contains(&Address::account(name));
+        if let Some(change) = diff_account(name, spec, state.accounts.get(name), now, rotate) {
             changes.push(change);
         }
     }
@@ -51,6 +54,9 @@ pub fn diff(
         let replace = options.replace.iter().any(|r| r.selects(address));
         let current = state.certificates.get(address);
         if let Some(change) = diff_certificate(spec, account, current, observed, now, replace) {
+            changes.push(change);
+        }
+        if let Some(change) = current.and_then(|c| due_revocations(address, c, now)) {
             changes.push(change);
         }
     }
@@ -73,10 +79,15 @@ pub fn diff(
     }
     for (name, current) in &state.accounts {
         if !desired.accounts.contains_key(name) {
+            let (action, reason) = if current.deactivate_on_destroy {
+                (Action::Deactivate, Reason::AccountRemovedDeactivate)
+            } else {
+                (Action::Delete, Reason::AccountRemoved)
+            };
             changes.push(Change {
                 address: Address::account(name),
-                action: Action::Delete,
-                reasons: vec![Reason::AccountRemoved],
+                action,
+                reasons: vec![reason],
                 before: Some(account_attributes_from_state(current)),
                 after: None,
             });
@@ -89,7 +100,13 @@ pub fn diff(
     }
 }
 
-fn diff_account(name: &str, spec: &AccountSpec, current: Option<&AccountState>) -> Option<Change> {
+fn diff_account(
+    name: &str,
+    spec: &AccountSpec,
+    current: Option<&AccountState>,
+    now: OffsetDateTime,
+    rotate_requested: bool,
+) -> Option<Change> {
     let address = Address::account(name);
     let after = Some(account_attributes(spec));
     let Some(current) = current else {
@@ -116,19 +133,78 @@ fn diff_account(name: &str, spec: &AccountSpec, current: Option<&AccountState>) 
             after,
         });
     }
+    // In-place changes share one change per account: a key rollover, when due, also
+    // carries the contact and setting updates (apply does all of them).
+    let mut rotation = Vec::new();
+    if rotate_requested {
+        rotation.push(Reason::KeyRotationRequested);
+    }
+    if let Some(days) = spec.key_rotation_days {
+        let age_days = (now - current.key_created_at).whole_days();
+        if age_days >= i64::from(days) {
+            rotation.push(Reason::KeyRotationDue {
+                age_days,
+                key_rotation_days: days,
+            });
+        }
+    }
+    let mut updates = Vec::new();
     if current.contact != spec.contact {
-        return Some(Change {
-            address,
-            action: Action::Update,
-            reasons: vec![Reason::ContactChanged {
-                from: current.contact.clone(),
-                to: spec.contact.clone(),
-            }],
-            before,
-            after,
+        updates.push(Reason::ContactChanged {
+            from: current.contact.clone(),
+            to: spec.contact.clone(),
         });
     }
-    None
+    if current.deactivate_on_destroy != spec.deactivate_on_destroy {
+        updates.push(Reason::DeactivateOnDestroyChanged {
+            to: spec.deactivate_on_destroy,
+        });
+    }
+    let action = if rotation.is_empty() {
+        Action::Update
+    } else {
+        Action::RotateKey
+    };
+    rotation.extend(updates);
+    (!rotation.is_empty()).then_some(Change {
+        address,
+        action,
+        reasons: rotation,
+        before,
+        after,
+    })
+}
+
+/// A `revoke` of the replaced certificates whose `revoke_replaced_after` grace has ended.
+fn due_revocations(
+    address: &Address,
+    current: &CertificateState,
+    now: OffsetDateTime,
+) -> Option<Change> {
+    let due: Vec<_> = current
+        .pending_revocation
+        .iter()
+        .filter(|p| p.revoke_after <= now)
+        .collect();
+    if due.is_empty() {
+        return None;
+    }
+    Some(Change {
+        address: address.clone(),
+        action: Action::Revoke,
+        reasons: due
+            .iter()
+            .map(|p| Reason::ReplacedCertificateDue {
+                serial_number: p.serial_number.clone(),
+                revoke_after: rfc3339(p.revoke_after),
+            })
+            .collect(),
+        before: Some(Attributes::from([(
+            "serial_number".into(),
+            AttrValue::List(due.iter().map(|p| p.serial_number.clone()).collect()),
+        )])),
+        after: None,
+    })
 }
 
 fn diff_certificate(
@@ -156,11 +232,27 @@ fn diff_certificate(
     if replace {
         reissue.push(Reason::ReplaceRequested);
     }
+    if let Some(revoked) = &current.revoked {
+        reissue.push(Reason::RevokedOutsidePlan {
+            reason: revoked.reason.clone(),
+            at: revoked.at.date().to_string(),
+        });
+    }
     if !reissue.is_empty() {
         return Some(change(Action::Reissue, reissue, before));
     }
-    if let Some(reason) = renewal_due(spec.renew_before, current, now) {
-        return Some(change(Action::Renew, vec![reason], before));
+    // The CA's ARI window leads; renew_before stays a safety net (certbot does the same).
+    let ari = observed
+        .ari
+        .get(&spec.address)
+        .or(current.ari.as_ref())
+        .and_then(|ari| super::ari::renewal_signal(ari, now));
+    let renewal: Vec<Reason> = ari
+        .into_iter()
+        .chain(renewal_due(spec.renew_before, current, now))
+        .collect();
+    if !renewal.is_empty() {
+        return Some(change(Action::Renew, renewal, before));
     }
     let mut drift: Vec<Reason> = spec
         .outputs

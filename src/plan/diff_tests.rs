@@ -22,6 +22,7 @@ fn account_spec() -> AccountSpec {
         ca_bundle: None,
         external_account_binding: None,
         key_rotation_days: None,
+        deactivate_on_destroy: false,
     }
 }
 
@@ -33,6 +34,8 @@ fn account_state() -> AccountState {
         key_type: KeyType::EcdsaP256,
         key_created_at: NOW,
         created_at: NOW,
+        deactivate_on_destroy: false,
+        ca_bundle: None,
     }
 }
 
@@ -102,6 +105,9 @@ fn cert_state(domains: &[&str], age_days: i64) -> CertificateState {
         order_url: None,
         issued_at: not_before,
         outputs: BTreeMap::from([("files".to_string(), DeployedOutput { files })]),
+        ari: None,
+        pending_revocation: Vec::new(),
+        revoked: None,
     }
 }
 
@@ -472,5 +478,266 @@ fn durations_format_in_their_largest_unit() {
         (5_400, "90m"),
     ] {
         assert_eq!(format_duration(Duration::from_secs(secs)), text);
+    }
+}
+
+/// Lifecycle rules: account key rollover and deactivation, ARI windows, deferred and
+/// out-of-plan revocations.
+#[test]
+fn lifecycle_table() {
+    use crate::state::model::{AriState, PendingRevocation, Revoked};
+    let www = || cert_spec("www", &["example.com", "www.example.com"]);
+    let fresh = || cert_state(&["example.com", "www.example.com"], 10);
+    let hours = time::Duration::hours;
+    let ari = |start: OffsetDateTime, end: OffsetDateTime, renew_at: OffsetDateTime| AriState {
+        window_start: start,
+        window_end: end,
+        renew_at,
+        next_check_at: NOW + hours(6),
+        explanation_url: None,
+    };
+    let with_account = |edit: &dyn Fn(&mut AccountSpec), key_age_days: i64| {
+        let mut d = desired(vec![www()]);
+        edit(d.accounts.get_mut("le").unwrap());
+        let mut s = state(vec![("www", fresh())]);
+        s.accounts.get_mut("le").unwrap().key_created_at = NOW - time::Duration::days(key_age_days);
+        (d, s)
+    };
+    let pending = |serial: &str, revoke_after: OffsetDateTime| PendingRevocation {
+        serial_number: serial.into(),
+        account: "le".into(),
+        certificate_pem: String::new(),
+        not_after: NOW + time::Duration::days(60),
+        revoke_after,
+    };
+    let cert_with = |edit: &dyn Fn(&mut CertificateState)| {
+        let mut c = fresh();
+        edit(&mut c);
+        state(vec![("www", c)])
+    };
+
+    struct Case {
+        name: &'static str,
+        desired: Desired,
+        state: State,
+        observed: Observed,
+        options: PlanOptions,
+        expect: Vec<(String, &'static str, String)>,
+    }
+    let rotation = |days| with_account(&|a| a.key_rotation_days = Some(365), days);
+    let (old_key_d, old_key_s) = rotation(400);
+    let (young_key_d, young_key_s) = rotation(100);
+    let (both_d, both_s) = with_account(
+        &|a| {
+            a.key_rotation_days = Some(365);
+            a.contact = vec!["mailto:new@example.com".into()];
+        },
+        365,
+    );
+    let (flag_d, flag_s) = with_account(&|a| a.deactivate_on_destroy = true, 0);
+    let mut removed_account = state(vec![]);
+    removed_account
+        .accounts
+        .get_mut("le")
+        .unwrap()
+        .deactivate_on_destroy = true;
+    let mut observed_window = observed_ok();
+    observed_window.ari.insert(
+        Address::certificate("www"),
+        ari(NOW - hours(30), NOW + hours(10), NOW - hours(2)),
+    );
+
+    let cases = vec![
+        Case {
+            name: "account key older than key_rotation_days: rotate-key",
+            desired: old_key_d,
+            state: old_key_s,
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row("account.le", "rotate-key", "account key is 400 days old (key_rotation_days = 365)")],
+        },
+        Case {
+            name: "account key younger than key_rotation_days: nothing",
+            desired: young_key_d,
+            state: young_key_s,
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![],
+        },
+        Case {
+            name: "--replace account.le rolls the key over",
+            desired: desired(vec![www()]),
+            state: state(vec![("www", fresh())]),
+            observed: observed_ok(),
+            options: PlanOptions {
+                replace: vec![Address::account("le")],
+                ..PlanOptions::default()
+            },
+            expect: vec![row("account.le", "rotate-key", "key rollover requested with --replace")],
+        },
+        Case {
+            name: "a rollover carries a contact change of the same account",
+            desired: both_d,
+            state: both_s,
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "account.le",
+                "rotate-key",
+                "account key is 365 days old (key_rotation_days = 365); contact changed: [mailto:ops@example.com] -> [mailto:new@example.com]",
+            )],
+        },
+        Case {
+            name: "deactivate_on_destroy set on an existing account: update",
+            desired: flag_d,
+            state: flag_s,
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row("account.le", "update", "deactivate_on_destroy -> true")],
+        },
+        Case {
+            name: "removed account with deactivate_on_destroy: deactivate",
+            desired: Desired {
+                accounts: BTreeMap::new(),
+                ..desired(vec![])
+            },
+            state: removed_account,
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "account.le",
+                "deactivate",
+                "account removed from configuration (deactivate_on_destroy = true)",
+            )],
+        },
+        Case {
+            name: "ARI renewal time still ahead: nothing",
+            desired: desired(vec![www()]),
+            state: cert_with(&|c| c.ari = Some(ari(NOW - hours(1), NOW + hours(48), NOW + hours(3)))),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![],
+        },
+        Case {
+            name: "ARI renewal time passed: renew",
+            desired: desired(vec![www()]),
+            state: cert_with(&|c| c.ari = Some(ari(NOW - hours(30), NOW + hours(48), NOW - hours(1)))),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "renew",
+                "ARI window opened 2026-11-27 (renewal time 2026-11-28T11:00:00Z passed)",
+            )],
+        },
+        Case {
+            name: "ARI window moved into the past: renew now",
+            desired: desired(vec![www()]),
+            state: cert_with(&|c| {
+                c.ari = Some(AriState {
+                    explanation_url: Some("https://ca.test/incident".into()),
+                    ..ari(NOW - hours(48), NOW - hours(24), NOW - hours(30))
+                })
+            }),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "renew",
+                "the CA moved the ARI window into the past (it ended 2026-11-27): replace now; see https://ca.test/incident",
+            )],
+        },
+        Case {
+            name: "a freshly fetched window wins over the one in state",
+            desired: desired(vec![www()]),
+            state: cert_with(&|c| c.ari = Some(ari(NOW + hours(1), NOW + hours(48), NOW + hours(3)))),
+            observed: observed_window,
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "renew",
+                "ARI window opened 2026-11-27 (renewal time 2026-11-28T10:00:00Z passed)",
+            )],
+        },
+        Case {
+            name: "ARI and renew_before both due: both reasons",
+            desired: desired(vec![www()]),
+            state: {
+                let mut c = cert_state(&["example.com", "www.example.com"], 80);
+                c.ari = Some(ari(NOW - hours(30), NOW + hours(48), NOW - hours(1)));
+                state(vec![("www", c)])
+            },
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "renew",
+                "ARI window opened 2026-11-27 (renewal time 2026-11-28T11:00:00Z passed); expires in 10 days on 2026-12-08 (renew_before = 33% of a 90-day lifetime)",
+            )],
+        },
+        Case {
+            name: "replaced certificate past its grace period: revoke it, keep the current one",
+            desired: desired(vec![www()]),
+            state: cert_with(&|c| {
+                c.pending_revocation = vec![pending("0a", NOW - hours(1)), pending("0b", NOW + hours(1))]
+            }),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "revoke",
+                "replaced certificate 0a is past its grace period (revoke_replaced_after ended 2026-11-28T11:00:00Z); reason superseded",
+            )],
+        },
+        Case {
+            name: "a renewal and a due revocation of the same certificate are two changes",
+            desired: desired(vec![www()]),
+            state: {
+                let mut c = cert_state(&["example.com", "www.example.com"], 80);
+                c.pending_revocation = vec![pending("0a", NOW)];
+                state(vec![("www", c)])
+            },
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![
+                row(
+                    "certificate.www",
+                    "renew",
+                    "expires in 10 days on 2026-12-08 (renew_before = 33% of a 90-day lifetime)",
+                ),
+                row(
+                    "certificate.www",
+                    "revoke",
+                    "replaced certificate 0a is past its grace period (revoke_replaced_after ended 2026-11-28T12:00:00Z); reason superseded",
+                ),
+            ],
+        },
+        Case {
+            name: "revoked with certform revoke: reissue",
+            desired: desired(vec![www()]),
+            state: cert_with(&|c| {
+                c.revoked = Some(Revoked {
+                    reason: "keyCompromise".into(),
+                    at: NOW - hours(20),
+                })
+            }),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "reissue",
+                "the certificate was revoked (keyCompromise) on 2026-11-27 with certform revoke",
+            )],
+        },
+    ];
+    for case in cases {
+        let changes = diff(
+            &case.desired,
+            &case.state,
+            &case.observed,
+            NOW,
+            &case.options,
+        );
+        assert_eq!(summarise(&changes), case.expect, "case: {}", case.name);
     }
 }

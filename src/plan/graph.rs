@@ -60,7 +60,7 @@ impl ExecGraph {
                 continue;
             };
             if let Some(&a) = account_node.get(account.as_str()) {
-                if changes[a].action == Action::Delete {
+                if matches!(changes[a].action, Action::Delete | Action::Deactivate) {
                     // The account is forgotten only after its certificates are dealt with.
                     graph.add_edge(nodes[i], nodes[a], ());
                 } else {
@@ -78,6 +78,20 @@ impl ExecGraph {
                         .entry(argv.clone())
                         .or_insert_with(|| graph.add_node(Node::Hook(argv.clone())));
                     graph.update_edge(nodes[i], hook, ());
+                }
+            }
+        }
+        // A deferred revocation waits for its successor's order and outputs (when the
+        // same plan renews or reissues it), so the replaced certificate is revoked last.
+        for (i, change) in changes.iter().enumerate() {
+            if change.action != Action::Revoke
+                || !desired.certificates.contains_key(&change.address)
+            {
+                continue;
+            }
+            for (j, other) in changes.iter().enumerate() {
+                if j != i && other.address == change.address {
+                    graph.update_edge(nodes[j], nodes[i], ());
                 }
             }
         }

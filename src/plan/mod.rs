@@ -4,6 +4,7 @@
 //! [`graph`] orders the changes; [`saved`] stores a plan in a file bound to the state and
 //! configuration it was made from.
 
+pub mod ari;
 pub mod diff;
 pub mod drift;
 pub mod graph;
@@ -38,6 +39,10 @@ pub enum Action {
     Revoke,
     /// Forget without contacting the CA.
     Delete,
+    /// Roll an account's key over (RFC 8555 §7.3.5); the account URL stays.
+    RotateKey,
+    /// Deactivate a removed account at the CA, then forget it (`deactivate_on_destroy`).
+    Deactivate,
 }
 
 impl Action {
@@ -51,6 +56,8 @@ impl Action {
             Action::Redeploy => "redeploy",
             Action::Revoke => "revoke",
             Action::Delete => "delete",
+            Action::RotateKey => "rotate-key",
+            Action::Deactivate => "deactivate",
         }
     }
 
@@ -62,6 +69,12 @@ impl Action {
         )
     }
 
+    /// Whether an unattended `apply --only renewals` may carry it out: it keeps the
+    /// certificate's configuration and touches no account and no revocation.
+    pub fn is_renewal(self) -> bool {
+        matches!(self, Action::Renew | Action::Redeploy)
+    }
+
     /// Whether the action places an ACME order.
     pub fn orders(self) -> bool {
         matches!(self, Action::Issue | Action::Renew | Action::Reissue)
@@ -71,9 +84,11 @@ impl Action {
     pub fn change_class(self) -> ChangeClass {
         match self {
             Action::Renew | Action::Redeploy => ChangeClass::Renewal,
-            Action::Create | Action::Update | Action::Issue => ChangeClass::Update,
+            Action::Create | Action::Update | Action::Issue | Action::RotateKey => {
+                ChangeClass::Update
+            }
             Action::Reissue => ChangeClass::Replace,
-            Action::Revoke | Action::Delete => ChangeClass::Destroy,
+            Action::Revoke | Action::Delete | Action::Deactivate => ChangeClass::Destroy,
         }
     }
 }
@@ -141,6 +156,8 @@ pub struct Summary {
     pub redeploy: usize,
     pub revoke: usize,
     pub delete: usize,
+    pub rotate_key: usize,
+    pub deactivate: usize,
 }
 
 impl Summary {
@@ -156,6 +173,8 @@ impl Summary {
                 Action::Redeploy => &mut s.redeploy,
                 Action::Revoke => &mut s.revoke,
                 Action::Delete => &mut s.delete,
+                Action::RotateKey => &mut s.rotate_key,
+                Action::Deactivate => &mut s.deactivate,
             } += 1;
         }
         s

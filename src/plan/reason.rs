@@ -85,6 +85,36 @@ pub enum Reason {
         endpoint: String,
         error: String,
     },
+    KeyRotationDue {
+        age_days: i64,
+        key_rotation_days: u32,
+    },
+    KeyRotationRequested,
+    DeactivateOnDestroyChanged {
+        to: bool,
+    },
+    AccountRemovedDeactivate,
+    /// The renewal time chosen inside the CA's ARI window has passed.
+    AriWindowOpened {
+        window_start: String,
+        renew_at: String,
+    },
+    /// The CA moved the whole ARI window into the past: a signal to replace now (often a
+    /// coming revocation).
+    AriWindowPassed {
+        window_end: String,
+        explanation_url: Option<String>,
+    },
+    /// A replaced certificate whose `revoke_replaced_after` grace period has ended.
+    ReplacedCertificateDue {
+        serial_number: String,
+        revoke_after: String,
+    },
+    /// `certform revoke` revoked the certificate; it must be replaced.
+    RevokedOutsidePlan {
+        reason: String,
+        at: String,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -176,6 +206,52 @@ impl fmt::Display for Reason {
             Reason::EndpointUnreachable { endpoint, error } => {
                 write!(f, "{endpoint} could not be checked: {error}")
             }
+            Reason::KeyRotationDue {
+                age_days,
+                key_rotation_days,
+            } => write!(
+                f,
+                "account key is {age_days} days old (key_rotation_days = {key_rotation_days})"
+            ),
+            Reason::KeyRotationRequested => write!(f, "key rollover requested with --replace"),
+            Reason::DeactivateOnDestroyChanged { to } => {
+                write!(f, "deactivate_on_destroy -> {to}")
+            }
+            Reason::AccountRemovedDeactivate => write!(
+                f,
+                "account removed from configuration (deactivate_on_destroy = true)"
+            ),
+            Reason::AriWindowOpened {
+                window_start,
+                renew_at,
+            } => write!(
+                f,
+                "ARI window opened {window_start} (renewal time {renew_at} passed)"
+            ),
+            Reason::AriWindowPassed {
+                window_end,
+                explanation_url,
+            } => {
+                write!(
+                    f,
+                    "the CA moved the ARI window into the past (it ended {window_end}): replace now"
+                )?;
+                match explanation_url {
+                    Some(url) => write!(f, "; see {url}"),
+                    None => Ok(()),
+                }
+            }
+            Reason::ReplacedCertificateDue {
+                serial_number,
+                revoke_after,
+            } => write!(
+                f,
+                "replaced certificate {serial_number} is past its grace period (revoke_replaced_after ended {revoke_after}); reason superseded"
+            ),
+            Reason::RevokedOutsidePlan { reason, at } => write!(
+                f,
+                "the certificate was revoked ({reason}) on {at} with certform revoke"
+            ),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod markdown;
 pub mod metrics;
 pub mod plan;
 pub mod state;
+pub mod unattended;
 
 use crate::plan::Action;
 
@@ -47,10 +48,12 @@ impl Style {
     pub fn action(self, action: Action, text: &str) -> String {
         match action {
             Action::Create | Action::Issue => self.added(text),
-            Action::Revoke | Action::Delete => self.removed(text),
-            Action::Update | Action::Renew | Action::Redeploy | Action::Reissue => {
-                self.changed(text)
-            }
+            Action::Revoke | Action::Delete | Action::Deactivate => self.removed(text),
+            Action::Update
+            | Action::Renew
+            | Action::Redeploy
+            | Action::Reissue
+            | Action::RotateKey => self.changed(text),
         }
     }
 }

@@ -12,9 +12,9 @@ use std::fmt::Write;
 fn marker(action: Action) -> &'static str {
     match action {
         Action::Create | Action::Issue => "+",
-        Action::Update | Action::Renew | Action::Redeploy => "~",
+        Action::Update | Action::Renew | Action::Redeploy | Action::RotateKey => "~",
         Action::Reissue => "-/+",
-        Action::Revoke | Action::Delete => "-",
+        Action::Revoke | Action::Delete | Action::Deactivate => "-",
     }
 }
 
@@ -28,6 +28,8 @@ pub(super) fn verb(action: Action) -> &'static str {
         Action::Redeploy => "redeployed",
         Action::Revoke => "revoked",
         Action::Delete => "forgotten",
+        Action::RotateKey => "given a new key",
+        Action::Deactivate => "deactivated",
     }
 }
 
@@ -59,6 +61,16 @@ pub fn summary_line(changes: &[Change]) -> String {
     let extra: Vec<String> = [
         (s.create, "account to create", "accounts to create"),
         (s.update, "account to update", "accounts to update"),
+        (
+            s.rotate_key,
+            "account key to rotate",
+            "account keys to rotate",
+        ),
+        (
+            s.deactivate,
+            "account to deactivate",
+            "accounts to deactivate",
+        ),
         (s.delete, "to forget", "to forget"),
     ]
     .into_iter()

@@ -57,6 +57,7 @@ pub fn certificate(address: &Address, certificate: &CertificateState) -> String 
     for (key, value) in rows {
         let _ = writeln!(out, "    {key:<17} = {value}");
     }
+    write_lifecycle(&mut out, certificate);
     for (name, output) in &certificate.outputs {
         let _ = writeln!(out, "\n    output \"{name}\" {{");
         for file in &output.files {
@@ -89,4 +90,38 @@ pub fn json(state: &State) -> String {
     let mut text = serde_json::to_string_pretty(state).expect("state serialises");
     text.push('\n');
     text
+}
+
+/// The ARI window, replaced certificates awaiting revocation and an out-of-plan revocation.
+fn write_lifecycle(out: &mut String, certificate: &CertificateState) {
+    use crate::plan::diff::rfc3339;
+    if let Some(ari) = &certificate.ari {
+        let _ = writeln!(
+            out,
+            "    {:<17} = {:?} (window {} to {}, next check {})",
+            "ari_renew_at",
+            rfc3339(ari.renew_at),
+            rfc3339(ari.window_start),
+            rfc3339(ari.window_end),
+            rfc3339(ari.next_check_at)
+        );
+    }
+    for pending in &certificate.pending_revocation {
+        let _ = writeln!(
+            out,
+            "    {:<17} = {:?} (revoked after {})",
+            "pending_revocation",
+            pending.serial_number,
+            rfc3339(pending.revoke_after)
+        );
+    }
+    if let Some(revoked) = &certificate.revoked {
+        let _ = writeln!(
+            out,
+            "    {:<17} = {:?} ({})",
+            "revoked",
+            revoked.reason,
+            rfc3339(revoked.at)
+        );
+    }
 }

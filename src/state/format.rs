@@ -391,6 +391,8 @@ AAAEAvyGHWPyoFQGhe314JmFPgp0OpVRefiqfWRs9phVPgvzj5rKFrvCRtbm03uLXDByFa
                 key_type: KeyType::EcdsaP256,
                 key_created_at: at,
                 created_at: at,
+                deactivate_on_destroy: true,
+                ca_bundle: Some("/etc/certform/ca.pem".into()),
             },
         );
         let address = Address::certificate("site").with_key("example.org");
@@ -427,6 +429,24 @@ AAAEAvyGHWPyoFQGhe314JmFPgp0OpVRefiqfWRs9phVPgvzj5rKFrvCRtbm03uLXDByFa
                 order_url: Some("https://acme.example/order/1".to_string()),
                 issued_at: at,
                 outputs,
+                ari: Some(crate::state::model::AriState {
+                    window_start: at,
+                    window_end: at + time::Duration::days(2),
+                    renew_at: at + time::Duration::days(1),
+                    next_check_at: at + time::Duration::hours(6),
+                    explanation_url: Some("https://acme.example/why".into()),
+                }),
+                pending_revocation: vec![crate::state::model::PendingRevocation {
+                    serial_number: "0abb".to_string(),
+                    account: "le".to_string(),
+                    certificate_pem: String::new(),
+                    not_after: at,
+                    revoke_after: at,
+                }],
+                revoked: Some(crate::state::model::Revoked {
+                    reason: "keyCompromise".to_string(),
+                    at,
+                }),
             },
         );
         let mut secrets = Secrets::default();

@@ -56,6 +56,12 @@ pub struct AccountState {
     pub key_created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Copied from the configuration, so removing the block still knows to deactivate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deactivate_on_destroy: bool,
+    /// The account's `ca_bundle`, kept so a removed account can still reach its CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +99,56 @@ pub struct CertificateState {
     /// Outputs as last deployed, keyed by output name.
     #[serde(default)]
     pub outputs: BTreeMap<String, DeployedOutput>,
+    /// The CA's ARI renewal window (RFC 9773) as last fetched, with the renewal time chosen in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ari: Option<AriState>,
+    /// Predecessors kept valid for `revoke_replaced_after`, revoked (superseded) once it passed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_revocation: Vec<PendingRevocation>,
+    /// Set by `certform revoke`: the certificate is revoked at the CA and must be reissued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<Revoked>,
+}
+
+/// An ARI suggested window and the moment certform chose to renew inside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AriState {
+    #[serde(with = "time::serde::rfc3339")]
+    pub window_start: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub window_end: OffsetDateTime,
+    /// Chosen once inside the window; renewal is planned once it has passed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub renew_at: OffsetDateTime,
+    /// The CA's `Retry-After`: the window is not fetched again before this.
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_check_at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation_url: Option<String>,
+}
+
+/// A replaced certificate waiting for its grace period to end before it is revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRevocation {
+    /// Lower-case hex serial number.
+    pub serial_number: String,
+    /// The account that issued it (revocation is signed with its key).
+    pub account: String,
+    /// The leaf, PEM (public).
+    pub certificate_pem: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub revoke_after: OffsetDateTime,
+}
+
+/// A revocation done outside a plan (`certform revoke`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    /// The RFC 5280 reason as given (`keyCompromise`).
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
 }
 
 /// What apply wrote for one `output` block.

@@ -2,8 +2,9 @@
 //! `support::pebble::Pebble::start()`. Each test binary uses only part of it.
 #![allow(dead_code)]
 
-pub mod golden;
+pub mod ari_proxy;
 pub mod backend_servers;
+pub mod golden;
 pub mod pebble;
 pub mod project;
 pub mod schema;

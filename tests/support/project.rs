@@ -1,33 +1,41 @@
-//! A configuration directory for running the real `certform` binary: its own identity and
-//! a Pebble to talk to, helpers to write `main.hcl` and run commands with or without the
-//! identity. (`tests/e2e.rs` predates it and keeps its own copy.)
+//! A configuration directory with its own age identity, driving the real `certform` binary
+//! against one ACME server (a [`Pebble`], or any directory URL in front of it).
+//!
+//! ```ignore
+//! let p = Project::new(Pebble::start());
+//! p.config(&cert_block("www", &["www.test"], ""));
+//! p.expect(&["apply", "--auto-approve"], 0);
+//! ```
 
 use super::pebble::Pebble;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub struct Project {
     pub pebble: Pebble,
     pub dir: tempfile::TempDir,
+    directory_url: String,
 }
 
 impl Project {
-    /// A fresh Pebble, a `pebble.vars` pointing at it, an empty configuration and `init`.
-    pub fn new() -> Project {
+    pub fn new(pebble: Pebble) -> Project {
+        let url = pebble.directory_url();
+        Project::with_directory(pebble, url)
+    }
+
+    /// Talks to `directory_url` (e.g. a proxy in front of `pebble`) instead of Pebble itself.
+    pub fn with_directory(pebble: Pebble, directory_url: String) -> Project {
+        let dir = tempfile::tempdir().unwrap();
         let project = Project {
-            pebble: Pebble::start(),
-            dir: tempfile::tempdir().unwrap(),
+            pebble,
+            dir,
+            directory_url,
         };
-        let vars = format!(
-            "directory = {:?}\nca_bundle = {:?}\nhttp_listen = \"127.0.0.1:{}\"\n",
-            project.pebble.directory_url(),
-            project.pebble.ca_bundle_path().display().to_string(),
-            project.pebble.http_port()
-        );
-        fs::write(project.path("pebble.vars"), vars).unwrap();
+        fs::write(project.path("pebble.vars"), project.vars()).unwrap();
         project.config("");
-        project.expect(&["init"], 0);
+        let out = project.run(&["init"]);
+        assert!(out.status.success(), "init failed: {}", text(&out));
         project
     }
 
@@ -35,28 +43,44 @@ impl Project {
         self.dir.path().join(relative)
     }
 
-    /// Writes main.hcl: an account on the Pebble, an HTTP solver, then `body`.
-    pub fn config(&self, body: &str) {
-        let header = r#"
-variable "directory" { type = string }
-variable "ca_bundle" { type = string }
-variable "http_listen" { type = string }
+    fn vars(&self) -> String {
+        format!(
+            "directory = {:?}\nca_bundle = {:?}\nhttp_listen = \"127.0.0.1:{}\"\n",
+            self.directory_url,
+            self.pebble.ca_bundle_path().display().to_string(),
+            self.pebble.http_port()
+        )
+    }
 
-account "pebble" {
+    /// Writes main.hcl: variables, an HTTP solver, the account "pebble" with `account_extra`
+    /// attributes, then `body`.
+    pub fn config_with_account(&self, account_extra: &str, body: &str) {
+        let header = format!(
+            r#"
+variable "directory" {{ type = string }}
+variable "ca_bundle" {{ type = string }}
+variable "http_listen" {{ type = string }}
+
+account "pebble" {{
   directory               = var.directory
-  contact                 = ["mailto:ops@review.test"]
   terms_of_service_agreed = true
   ca_bundle               = var.ca_bundle
-}
+  {account_extra}
+}}
 
-http_solver "web" {
+http_solver "web" {{
   listen = var.http_listen
-}
-"#;
+}}
+"#
+        );
         fs::write(self.path("main.hcl"), format!("{header}\n{body}")).unwrap();
     }
 
-    /// `certform --chdir DIR --var-file pebble.vars ARGS` with the project's identity.
+    /// The account with the contact `mailto:ops@e2e.test`, then `body`.
+    pub fn config(&self, body: &str) {
+        self.config_with_account("contact = [\"mailto:ops@e2e.test\"]", body);
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_certform"));
         command
@@ -72,9 +96,16 @@ http_solver "web" {
         command
     }
 
-    /// Runs and asserts the exit code; returns stdout + stderr.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs and asserts the exit code, returning stdout + stderr.
     pub fn expect(&self, args: &[&str], code: i32) -> String {
-        check(self.command(args).output().unwrap(), args, code)
+        let out = self.run(args);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{all}");
+        all
     }
 
     /// Like [`Project::expect`], with no identity anywhere (a reviewer's laptop, a fork's CI).
@@ -83,39 +114,67 @@ http_solver "web" {
         command
             .env_remove("CERTFORM_IDENTITY")
             .env("XDG_CONFIG_HOME", self.path("no-identity-here"));
-        check(command.output().unwrap(), args, code)
+        let out = command.output().unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{all}");
+        all
     }
 
     /// Only stdout, asserting the exit code (for documents such as JSON).
     pub fn stdout(&self, args: &[&str], code: i32) -> String {
-        let out = self.command(args).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        check(out, args, code);
-        stdout
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.path("state/default.certstate")
+    }
+
+    /// The public half of state.
+    pub fn state_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&fs::read(self.state_path()).unwrap()).unwrap()
+    }
+
+    /// The secret half, opened with this project's identity.
+    pub fn secrets(&self) -> certform::state::model::Secrets {
+        let stored = certform::state::decode(&fs::read(self.state_path()).unwrap()).unwrap();
+        let identity = certform::state::load_identity(Some(&self.path("identity.txt"))).unwrap();
+        stored.open_secrets(&identity).unwrap()
     }
 
     pub fn serial_of(&self, address: &str) -> String {
-        let state: serde_json::Value =
-            serde_json::from_slice(&fs::read(self.path("state/default.certstate")).unwrap())
-                .unwrap();
-        state["certificates"][address]["serial_number"]
+        self.state_json()["certificates"][address]["serial_number"]
             .as_str()
             .unwrap_or_else(|| panic!("{address} not in state"))
             .to_string()
     }
+
+    pub fn account_url(&self, name: &str) -> String {
+        self.state_json()["accounts"][name]["account_url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("account.{name} not in state"))
+            .to_string()
+    }
+
+    /// Pebble's status of a certificate by serial: "Valid" or "Revoked".
+    pub fn status_at_ca(&self, serial: &str) -> String {
+        let body = self.pebble.cert_status(serial);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        json["Status"].as_str().unwrap_or_default().to_string()
+    }
 }
 
-fn check(out: Output, args: &[&str], code: i32) -> String {
-    let all = format!(
+pub fn text(out: &Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{all}");
-    all
+    )
 }
 
-/// A certificate block with an output directory `tls/NAME` and `extra` lines.
+/// A certificate block on `account.pebble` and `http_solver.web`, with `extra` attributes
+/// and one output to `tls/NAME`.
 pub fn cert_block(name: &str, domains: &[&str], extra: &str) -> String {
     let domains: Vec<String> = domains.iter().map(|d| format!("{d:?}")).collect();
     format!(
@@ -132,4 +191,24 @@ certificate "{name}" {{
 "#,
         domains.join(", ")
     )
+}
+
+/// Waits (bounded) until `certform plan` output satisfies `ready`, returning it.
+pub fn plan_until(project: &Project, ready: impl Fn(&str) -> bool, what: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let plan = project.expect(&["plan"], 0);
+        if ready(&plan) {
+            return plan;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the plan never showed {what}:\n{plan}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+pub fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

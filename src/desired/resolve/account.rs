@@ -36,6 +36,7 @@ pub(super) fn account(
             "key_type",
             "ca_bundle",
             "key_rotation_days",
+            "deactivate_on_destroy",
         ],
         &["external_account_binding"],
         diags,
@@ -104,6 +105,9 @@ pub(super) fn account(
         Got::Invalid => None,
         Got::Value(n) => Some(Some(n as u32)),
     };
+    let deactivate_on_destroy = reader
+        .bool("deactivate_on_destroy", diags)
+        .or_default_value(false);
     let eabs = reader.blocks("external_account_binding");
     for extra in eabs.iter().skip(1) {
         diags.error(
@@ -144,6 +148,7 @@ pub(super) fn account(
         ca_bundle: ca_bundle?,
         external_account_binding: eab?,
         key_rotation_days: key_rotation_days?,
+        deactivate_on_destroy: deactivate_on_destroy?,
     })
 }
 

@@ -1,0 +1,107 @@
+//! ACME Renewal Information (RFC 9773): the CA's suggested renewal window for a certificate,
+//! fetched with a plain GET (no account key, so `plan` can do it without the identity), and
+//! the certificate identifier a renewal order names in `replaces`.
+
+use super::client::{self, GetResponse};
+use crate::{Error, Result};
+use instant_acme::{CertificateIdentifier, RenewalInfo};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// When the CA sends no `Retry-After`, ask again after this long (RFC 9773 §4.3.3 leaves it
+/// to the client; six hours is what Let's Encrypt sends).
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(6 * 3600);
+/// A CA asking to wait longer than a day is asked again after a day anyway (RFC 9773 §4.3.3).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// A window as the CA suggested it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalWindow {
+    pub start: OffsetDateTime,
+    pub end: OffsetDateTime,
+    pub explanation_url: Option<String>,
+    /// How long until the window may be fetched again.
+    pub retry_after: Duration,
+}
+
+/// The CA's window for `certificate_pem` (the leaf first), or `None` when its directory
+/// offers no `renewalInfo`.
+pub async fn renewal_window(
+    directory: &str,
+    ca_bundle: Option<&Path>,
+    certificate_pem: &str,
+) -> Result<Option<RenewalWindow>> {
+    let http = client::client_for(ca_bundle)?;
+    let Some(base) = renewal_info_url(&http, directory).await? else {
+        return Ok(None);
+    };
+    let id = certificate_identifier(certificate_pem)?;
+    let url = format!("{}/{id}", base.trim_end_matches('/'));
+    let GetResponse {
+        status,
+        retry_after,
+        body,
+    } = http.get(&url).await?;
+    if status != 200 {
+        return Err(Error::Acme(format!(
+            "the CA answered {status} for the renewal information at {url}: {}",
+            String::from_utf8_lossy(&body).trim()
+        )));
+    }
+    let info: RenewalInfo = serde_json::from_slice(&body).map_err(|e| {
+        Error::Acme(format!(
+            "the renewal information at {url} is not valid: {e}"
+        ))
+    })?;
+    Ok(Some(RenewalWindow {
+        start: info.suggested_window.start,
+        end: info.suggested_window.end,
+        explanation_url: info.explanation_url,
+        retry_after: retry_after
+            .unwrap_or(DEFAULT_RETRY_AFTER)
+            .min(MAX_RETRY_AFTER),
+    }))
+}
+
+/// The directory's `renewalInfo` URL, fetched once per directory and process.
+async fn renewal_info_url(http: &client::AcmeHttp, directory: &str) -> Result<Option<String>> {
+    static SEEN: OnceLock<Mutex<HashMap<String, Option<String>>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Mutex::default);
+    if let Some(url) = seen
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(directory)
+    {
+        return Ok(url.clone());
+    }
+    let response = http.get(directory).await?;
+    if response.status != 200 {
+        return Err(Error::Acme(format!(
+            "the ACME directory {directory} answered {}",
+            response.status
+        )));
+    }
+    let document: serde_json::Value = serde_json::from_slice(&response.body)
+        .map_err(|e| Error::Acme(format!("the ACME directory {directory} is not JSON: {e}")))?;
+    let url = document["renewalInfo"].as_str().map(str::to_string);
+    seen.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(directory.to_string(), url.clone());
+    Ok(url)
+}
+
+/// RFC 9773 §4.1: `base64url(AKI keyIdentifier) "." base64url(serial)` of the leaf.
+pub(super) fn certificate_identifier(
+    certificate_pem: &str,
+) -> Result<CertificateIdentifier<'static>> {
+    let der = rustls_pemfile::certs(&mut certificate_pem.as_bytes())
+        .next()
+        .and_then(|c| c.ok())
+        .ok_or_else(|| Error::State("the certificate in state is not PEM".into()))?;
+    CertificateIdentifier::try_from(&der)
+        .map(CertificateIdentifier::into_owned)
+        .map_err(|why| Error::Acme(format!("cannot identify the certificate for ARI: {why}")))
+}

@@ -1,0 +1,102 @@
+//! The ARI step of the refresh before a plan: for every configured certificate in state
+//! whose CA advertises `renewalInfo`, fetch its suggested window — unless the CA's last
+//! `Retry-After` has not passed, in which case the window kept in state stands — and choose
+//! the renewal time in it (`plan::ari`). A CA that cannot be reached is reported as a
+//! warning; `renew_before` then decides alone. Apply keeps what was fetched in state.
+
+use crate::address::Address;
+use crate::apply::Ledger;
+use crate::desired::model::Desired;
+use crate::error::Result;
+use crate::plan::ari::{observe, FetchedWindow};
+use crate::state::model::{AriState, State};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+/// The windows fetched now, by certificate address.
+pub fn refresh(
+    desired: &Desired,
+    state: &State,
+    now: OffsetDateTime,
+) -> BTreeMap<Address, AriState> {
+    let due: Vec<_> = state
+        .certificates
+        .iter()
+        .filter(|(_, c)| c.ari.as_ref().is_none_or(|ari| ari.next_check_at <= now))
+        .filter_map(|(address, current)| {
+            let spec = desired.certificates.get(address)?;
+            let account = desired.accounts.get(&spec.account)?;
+            // A certificate from another CA is reissued anyway; its window does not matter.
+            (account.directory == current.directory)
+                .then(|| (address.clone(), current.clone(), account.ca_bundle.clone()))
+        })
+        .collect();
+    if due.is_empty() {
+        return BTreeMap::new();
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("warning: ARI windows not fetched: cannot start the async runtime: {e}");
+            return BTreeMap::new();
+        }
+    };
+    runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (address, current, ca_bundle) in due {
+            tasks.spawn(async move {
+                let window = crate::acme::ari::renewal_window(
+                    &current.directory,
+                    ca_bundle.as_deref(),
+                    &current.certificate_pem,
+                )
+                .await;
+                (address, current, window)
+            });
+        }
+        let mut found = BTreeMap::new();
+        while let Some(Ok((address, current, window))) = tasks.join_next().await {
+            match window {
+                Ok(Some(window)) => {
+                    let fetched = FetchedWindow {
+                        start: window.start,
+                        end: window.end,
+                        explanation_url: window.explanation_url,
+                        next_check_at: now + window.retry_after,
+                    };
+                    let kept = observe(current.ari.as_ref(), &current.serial_number, fetched);
+                    found.insert(address, kept);
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!(
+                    "warning: the ARI window of {address} could not be fetched ({e}); renew_before decides"
+                ),
+            }
+        }
+        found
+    })
+}
+
+/// Keeps newly fetched windows in state (one write, only when something changed).
+pub fn keep_in_state(ledger: &mut Ledger, fetched: &BTreeMap<Address, AriState>) -> Result<()> {
+    let changed = fetched.iter().any(|(address, ari)| {
+        ledger
+            .state
+            .certificates
+            .get(address)
+            .is_some_and(|c| c.ari.as_ref() != Some(ari))
+    });
+    if !changed {
+        return Ok(());
+    }
+    ledger.commit(|state, _| {
+        for (address, ari) in fetched {
+            if let Some(entry) = state.certificates.get_mut(address) {
+                entry.ari = Some(ari.clone());
+            }
+        }
+    })
+}
