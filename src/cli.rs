@@ -83,7 +83,6 @@ pub enum Command {
     Import(ImportArgs),
 }
 
-
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Print the result as JSON (see schemas/validate.schema.json), for editors and CI.
@@ -106,7 +105,6 @@ pub struct FmtArgs {
     #[arg(long)]
     pub recursive: bool,
 }
-
 
 #[derive(Debug, Args)]
 pub struct RevokeArgs {

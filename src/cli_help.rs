@@ -53,6 +53,58 @@ const EXAMPLES: &[(&str, &str)] = &[
         "certform state show account.le\n  certform state show 'certificate.site[\"example.org\"]'",
     ),
     (
+        "state pull",
+        "certform state pull > backup.certstate   # the document as stored; secrets stay encrypted",
+    ),
+    (
+        "state push",
+        "certform state push backup.certstate\n  certform state push --force other-lineage.certstate",
+    ),
+    (
+        "state rm",
+        "certform state rm certificate.old       # forget it; nothing is revoked",
+    ),
+    (
+        "state mv",
+        "certform state mv certificate.www certificate.web\n  certform state mv certificate.www 'certificate.site[\"www.example.com\"]'",
+    ),
+    (
+        "state migrate",
+        "certform state migrate --to ../postgres-backend   # a directory whose state block names the target",
+    ),
+    (
+        "workspace",
+        "certform workspace list\n  certform workspace new staging\n  certform --workspace prod plan",
+    ),
+    (
+        "workspace list",
+        "certform workspace list",
+    ),
+    (
+        "workspace show",
+        "certform workspace show",
+    ),
+    (
+        "workspace new",
+        "certform workspace new staging",
+    ),
+    (
+        "workspace select",
+        "certform workspace select default",
+    ),
+    (
+        "workspace delete",
+        "certform workspace delete staging\n  certform workspace delete --force old   # even though it still tracks certificates",
+    ),
+    (
+        "revoke",
+        "certform revoke certificate.www --reason keyCompromise\n  certform revoke 'certificate.site[\"example.org\"]'",
+    ),
+    (
+        "import",
+        "certform import certificate.www --from-certbot /etc/letsencrypt/live/example.com\n  certform import certificate.api --from-lego ~/.lego\n  certform import certificate.www --cert cert.pem --key privkey.pem --chain chain.pem",
+    ),
+    (
         "force-unlock",
         "certform force-unlock 5f0c1d52-93e4-4c3a-a7d5-1b8f0e6e2a10",
     ),

@@ -233,7 +233,12 @@ fn completions_for_bash_zsh_and_fish() {
         );
     }
     let out = certform(&["completions", "tcsh"]);
-    assert_eq!(out.status.code(), Some(2), "clap rejects an unknown shell");
+    // Usage errors exit 1: with --detailed-exitcode, 2 means "changes".
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an unknown shell is a usage error"
+    );
 }
 
 #[test]

@@ -220,7 +220,6 @@ certificate "site" {
 
 #[test]
 fn a_thousand_keys_plan_and_a_renamed_key_is_one_issue_and_one_forget() {
-    let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let keys: Vec<String> = (0..1000)
         .map(|i| format!("site{i:04}.example.com"))
@@ -267,11 +266,6 @@ fn a_thousand_keys_plan_and_a_renamed_key_is_one_issue_and_one_forget() {
             "Plan: 1 to issue, 0 to renew, 0 to reissue, 0 to revoke, 0 to redeploy; 1 to forget."
         ),
         "{plan}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "1,000 instances took {:?}",
-        started.elapsed()
     );
 }
 

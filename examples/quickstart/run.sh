@@ -66,14 +66,14 @@ for _ in $(seq 1 100); do
 done
 curl -fs --cacert "$run/ca.pem" "https://127.0.0.1:$acme_port/dir" >/dev/null || { cat "$run/pebble.log"; exit 1; }
 
-cat > "$run/pebble.vars.hcl" <<VARS
+cat > "$run/pebble.vars" <<VARS
 directory   = "https://127.0.0.1:$acme_port/dir"
 ca_bundle   = "$run/ca.pem"
 http_listen = "127.0.0.1:$http_port"
 VARS
 
 export CERTFORM_IDENTITY="$run/identity.txt"
-cf() { echo; echo "\$ certform $*"; "$certform" --chdir "$here" --var-file "$run/pebble.vars.hcl" "$@"; }
+cf() { echo; echo "\$ certform $*"; "$certform" --chdir "$here" --var-file "$run/pebble.vars" "$@"; }
 
 cf init
 cf plan

@@ -27,17 +27,24 @@ pub struct RenewalWindow {
     pub retry_after: Duration,
 }
 
-/// The CA's window for `certificate_pem` (the leaf first), or `None` when its directory
-/// offers no `renewalInfo`.
-pub async fn renewal_window(
+/// The `renewalInfo` base URL a directory advertises, or `None` when it offers no ARI.
+/// Fetched once per directory and process.
+pub async fn renewal_info_base(
     directory: &str,
     ca_bundle: Option<&Path>,
-    certificate_pem: &str,
-) -> Result<Option<RenewalWindow>> {
+) -> Result<Option<String>> {
     let http = client::client_for(ca_bundle)?;
-    let Some(base) = renewal_info_url(&http, directory).await? else {
-        return Ok(None);
-    };
+    renewal_info_url(&http, directory).await
+}
+
+/// The CA's window for `certificate_pem` (the leaf first), from the directory's
+/// `renewalInfo` base URL (see [`renewal_info_base`]).
+pub async fn renewal_window(
+    base: &str,
+    ca_bundle: Option<&Path>,
+    certificate_pem: &str,
+) -> Result<RenewalWindow> {
+    let http = client::client_for(ca_bundle)?;
     let id = certificate_identifier(certificate_pem)?;
     let url = format!("{}/{id}", base.trim_end_matches('/'));
     let GetResponse {
@@ -56,14 +63,14 @@ pub async fn renewal_window(
             "the renewal information at {url} is not valid: {e}"
         ))
     })?;
-    Ok(Some(RenewalWindow {
+    Ok(RenewalWindow {
         start: info.suggested_window.start,
         end: info.suggested_window.end,
         explanation_url: info.explanation_url,
         retry_after: retry_after
             .unwrap_or(DEFAULT_RETRY_AFTER)
             .min(MAX_RETRY_AFTER),
-    }))
+    })
 }
 
 /// The directory's `renewalInfo` URL, fetched once per directory and process.

@@ -9,8 +9,10 @@ use crate::apply::Ledger;
 use crate::desired::model::Desired;
 use crate::error::Result;
 use crate::plan::ari::{observe, FetchedWindow};
-use crate::state::model::{AriState, State};
+use crate::state::model::{AriState, CertificateState, State};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// The windows fetched now, by certificate address.
@@ -44,12 +46,46 @@ pub fn refresh(
             return BTreeMap::new();
         }
     };
-    runtime.block_on(async {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (address, current, ca_bundle) in due {
+    runtime.block_on(fetch_windows(due, now))
+}
+
+/// At most this many renewal-information requests are in flight at once.
+const CONCURRENT_FETCHES: usize = 16;
+
+/// Asks each CA once whether it offers ARI (a CA that cannot be reached is one warning, and
+/// its certificates are skipped), then fetches the windows with bounded concurrency.
+async fn fetch_windows(
+    due: Vec<(Address, CertificateState, Option<PathBuf>)>,
+    now: OffsetDateTime,
+) -> BTreeMap<Address, AriState> {
+    // Keyed by (directory URL, ca_bundle): one CA as certform reaches it.
+    let mut by_ca: BTreeMap<(String, Option<PathBuf>), Vec<_>> = BTreeMap::new();
+    for (address, current, ca_bundle) in due {
+        by_ca
+            .entry((current.directory.clone(), ca_bundle))
+            .or_default()
+            .push((address, current));
+    }
+    let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_FETCHES));
+    let mut tasks = tokio::task::JoinSet::new();
+    for ((directory, ca_bundle), certificates) in by_ca {
+        let base = match crate::acme::ari::renewal_info_base(&directory, ca_bundle.as_deref()).await
+        {
+            Ok(Some(base)) => base,
+            Ok(None) => continue,
+            Err(e) => {
+                eprintln!(
+                    "warning: ARI windows from {directory} could not be fetched ({e}); renew_before decides"
+                );
+                continue;
+            }
+        };
+        for (address, current) in certificates {
+            let (base, ca_bundle, limit) = (base.clone(), ca_bundle.clone(), limit.clone());
             tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
                 let window = crate::acme::ari::renewal_window(
-                    &current.directory,
+                    &base,
                     ca_bundle.as_deref(),
                     &current.certificate_pem,
                 )
@@ -57,27 +93,26 @@ pub fn refresh(
                 (address, current, window)
             });
         }
-        let mut found = BTreeMap::new();
-        while let Some(Ok((address, current, window))) = tasks.join_next().await {
-            match window {
-                Ok(Some(window)) => {
-                    let fetched = FetchedWindow {
-                        start: window.start,
-                        end: window.end,
-                        explanation_url: window.explanation_url,
-                        next_check_at: now + window.retry_after,
-                    };
-                    let kept = observe(current.ari.as_ref(), &current.serial_number, fetched);
-                    found.insert(address, kept);
-                }
-                Ok(None) => {}
-                Err(e) => eprintln!(
-                    "warning: the ARI window of {address} could not be fetched ({e}); renew_before decides"
-                ),
+    }
+    let mut found = BTreeMap::new();
+    while let Some(Ok((address, current, window))) = tasks.join_next().await {
+        match window {
+            Ok(window) => {
+                let fetched = FetchedWindow {
+                    start: window.start,
+                    end: window.end,
+                    explanation_url: window.explanation_url,
+                    next_check_at: now + window.retry_after,
+                };
+                let kept = observe(current.ari.as_ref(), &current.serial_number, fetched);
+                found.insert(address, kept);
             }
+            Err(e) => eprintln!(
+                "warning: the ARI window of {address} could not be fetched ({e}); renew_before decides"
+            ),
         }
-        found
-    })
+    }
+    found
 }
 
 /// Keeps newly fetched windows in state (one write, only when something changed).

@@ -2,8 +2,8 @@
 //! load config → lock → read state → refresh → diff → execute → persist → unlock.
 
 pub mod apply;
-pub mod fmt;
 pub mod ari;
+pub mod fmt;
 pub mod import;
 pub mod init;
 pub mod plan;
@@ -11,8 +11,8 @@ pub mod revoke;
 pub mod show;
 pub mod state_surgery;
 pub mod state_transfer;
-pub mod workspace;
 pub mod validate;
+pub mod workspace;
 
 use crate::desired::model::Desired;
 use crate::desired::{self, VarInputs};

@@ -123,7 +123,12 @@ http_solver "web" {{
     /// Only stdout, asserting the exit code (for documents such as JSON).
     pub fn stdout(&self, args: &[&str], code: i32) -> String {
         let out = self.run(args);
-        assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{}", text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "certform {args:?}:\n{}",
+            text(&out)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
