@@ -12,7 +12,7 @@ use certform::state::{Secrets, State, StateStore};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::pebble::Pebble;
 use time::OffsetDateTime;
 
