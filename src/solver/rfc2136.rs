@@ -11,6 +11,7 @@ use hickory_net::proto::rr::rdata::TXT;
 use hickory_net::proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
 use hickory_net::runtime::TokioRuntimeProvider;
 use hickory_net::udp::UdpClientStream;
+use hickory_net::NetError;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -72,7 +73,7 @@ impl Rfc2136 {
             .client()
             .append(record, zone, false)
             .await
-            .map_err(|e| format!("no answer from {}: {e}", self.server))?;
+            .map_err(|e| self.update_error(e))?;
         self.check(response.metadata.response_code, "update")
     }
 
@@ -83,8 +84,20 @@ impl Rfc2136 {
             .client()
             .delete_by_rdata(record, zone)
             .await
-            .map_err(|e| format!("no answer from {}: {e}", self.server))?;
+            .map_err(|e| self.update_error(e))?;
         self.check(response.metadata.response_code, "update")
+    }
+
+    fn update_error(&self, error: NetError) -> String {
+        match error {
+            // A server that rejects our signature (BADSIG, BADKEY) answers unsigned, which
+            // the client refuses to trust, so the rejection arrives as a protocol error.
+            NetError::Proto(_) if self.signer.is_some() => format!(
+                "{} rejected the update's TSIG signature ({error}): check tsig_key_name, tsig_algorithm and tsig_secret against the server's key",
+                self.server
+            ),
+            other => format!("no answer from {}: {other}", self.server),
+        }
     }
 
     fn check(&self, code: ResponseCode, what: &str) -> Result<(), String> {

@@ -2,4 +2,7 @@
 //! `support::pebble::Pebble::start()`. Each test binary uses only part of it.
 #![allow(dead_code)]
 
+pub mod bind;
+pub mod certform;
+pub mod moto;
 pub mod pebble;
