@@ -72,9 +72,9 @@ async fn two_values_on_one_name_coexist_and_cleanup_removes_exactly_ours() {
         ["apex-value", "kept-by-someone-else", "wildcard-value"]
     );
     // Each change was polled until it was INSYNC before present returned.
-    let polls = proxy.polls();
-    assert_eq!(polls.len(), 2, "{polls:?}");
-    assert!(polls.values().all(|&n| n == 3), "{polls:?}");
+    let changes = proxy.changes();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(changes.iter().all(|c| c.polls == 3), "{changes:?}");
 
     solvers.cleanup(&r53, &apex).await.unwrap();
     assert_eq!(
@@ -85,7 +85,12 @@ async fn two_values_on_one_name_coexist_and_cleanup_removes_exactly_ours() {
     solvers.cleanup(&r53, &apex).await.unwrap();
     solvers.cleanup(&r53, &wildcard).await.unwrap();
     assert_eq!(moto.txt(&zone, name), ["kept-by-someone-else"]);
-    assert_eq!(proxy.polls().len(), 4, "the removals waited for INSYNC too");
+    let changes = proxy.changes();
+    assert_eq!(changes.len(), 4, "{changes:?}");
+    assert!(
+        changes.iter().all(|c| c.polls == 3),
+        "the removals waited too: {changes:?}"
+    );
     solvers.shutdown().await;
 }
 

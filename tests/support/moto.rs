@@ -6,7 +6,6 @@
 //! how to install it.
 
 use super::pebble::find_on_path;
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -169,18 +168,27 @@ fn request(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(
 }
 
 /// A proxy to moto that reports every change `PENDING` until GetChange has asked about it
-/// `pending_polls` times, and counts those polls per change id.
+/// `pending_polls` times, and counts those polls per change. (moto may reuse a change id,
+/// so changes are told apart by submission, in order.)
 pub struct PendingProxy {
     port: u16,
-    polls: Arc<Mutex<BTreeMap<String, usize>>>,
+    changes: Arc<Mutex<Vec<Submission>>>,
+}
+
+/// One ChangeResourceRecordSets call as the proxy saw it.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub change_id: String,
+    /// GetChange calls for it, the last of which answered INSYNC.
+    pub polls: usize,
 }
 
 impl PendingProxy {
     pub fn start(moto_port: u16, pending_polls: usize) -> PendingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let polls: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
-        let counter = polls.clone();
+        let changes: Arc<Mutex<Vec<Submission>>> = Arc::default();
+        let counter = changes.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let counter = counter.clone();
@@ -189,16 +197,16 @@ impl PendingProxy {
                 });
             }
         });
-        PendingProxy { port, polls }
+        PendingProxy { port, changes }
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// GetChange calls per change id.
-    pub fn polls(&self) -> BTreeMap<String, usize> {
-        self.polls.lock().unwrap().clone()
+    /// Every change submitted so far, in order.
+    pub fn changes(&self) -> Vec<Submission> {
+        self.changes.lock().unwrap().clone()
     }
 }
 
@@ -208,7 +216,7 @@ fn forward(
     mut client: TcpStream,
     moto_port: u16,
     pending_polls: usize,
-    polls: &Mutex<BTreeMap<String, usize>>,
+    changes: &Mutex<Vec<Submission>>,
 ) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut raw = Vec::new();
@@ -255,13 +263,26 @@ fn forward(
         return client.write_all(&response);
     };
     let pending = if let Some(id) = path.strip_prefix("/2013-04-01/change/") {
-        let mut polls = polls.lock().unwrap();
-        let count = polls.entry(id.to_string()).or_default();
-        *count += 1;
-        *count <= pending_polls
+        let mut changes = changes.lock().unwrap();
+        match changes.iter_mut().rev().find(|c| c.change_id == id) {
+            Some(change) => {
+                change.polls += 1;
+                change.polls <= pending_polls
+            }
+            None => false,
+        }
+    } else if let (true, [id]) = (
+        request_line.starts_with("POST") && path.contains("/rrset"),
+        between(body, "<Id>/change/", "</Id>").as_slice(),
+    ) {
+        // A new change starts out pending.
+        changes.lock().unwrap().push(Submission {
+            change_id: id.clone(),
+            polls: 0,
+        });
+        true
     } else {
-        // A new change (ChangeResourceRecordSets) starts out pending.
-        path.contains("/rrset")
+        false
     };
     let body = if pending {
         body.replace("<Status>INSYNC</Status>", "<Status>PENDING</Status>")
