@@ -52,8 +52,22 @@ fn rfc2136_issues_apex_and_wildcard_through_bind_and_leaves_the_zone_clean() {
         ),
     );
 
+    // Neither the plan, its JSON nor a saved plan carries the TSIG secret.
+    let plan_file = work.path("tls.plan").display().to_string();
+    for args in [&["plan", "--out", &plan_file][..], &["plan", "--json"]] {
+        let out = work
+            .command(args)
+            .env("TSIG_SECRET", TSIG_SECRET)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(!text(&out).contains(TSIG_SECRET), "{}", text(&out));
+    }
+    let saved = std::fs::read(work.path("tls.plan")).unwrap();
+    assert!(!String::from_utf8_lossy(&saved).contains(TSIG_SECRET));
+
     let out = work
-        .command(&["apply", "--auto-approve"])
+        .command(&["apply", &plan_file])
         .env("TSIG_SECRET", TSIG_SECRET)
         .output()
         .unwrap();

@@ -100,7 +100,7 @@ pub(super) fn dns_solver(
     let resolvers = match reader.string_list("resolvers", diags) {
         Got::Absent => Some(Vec::new()),
         Got::Invalid => None,
-        Got::Value(list) => server_list(&list, "resolvers", diags),
+        Got::Value(list) => server_list(&list, diags),
     };
     let follow_cname = reader.bool("follow_cname", diags).or_default_value(false);
 
@@ -210,22 +210,14 @@ pub fn dns_server(text: &str) -> Result<String, String> {
     }
 }
 
-fn server_list(
-    list: &[(String, SourceSpan)],
-    what: &str,
-    diags: &mut Diagnostics,
-) -> Option<Vec<String>> {
+fn server_list(list: &[(String, SourceSpan)], diags: &mut Diagnostics) -> Option<Vec<String>> {
     let mut ok = true;
     let mut out = Vec::new();
     for (text, span) in list {
         match dns_server(text) {
             Ok(server) => out.push(server),
             Err(why) => {
-                diags.error(
-                    Some(span.clone()),
-                    "Invalid DNS server",
-                    format!("{why} (in `{what}`)"),
-                );
+                diags.error(Some(span.clone()), "Invalid DNS server", why);
                 ok = false;
             }
         }
