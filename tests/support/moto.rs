@@ -24,7 +24,9 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
-        let program = find_on_path("moto_server").unwrap_or_else(|| panic!("{NOT_INSTALLED}"));
+        let program = find_on_path("moto_server")
+            .or_else(venv_moto_server)
+            .unwrap_or_else(|| panic!("{NOT_INSTALLED}"));
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -127,6 +129,17 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Where `scripts/test` installs moto: `${XDG_CACHE_HOME:-~/.cache}/certform/moto-venv`.
+fn venv_moto_server() -> Option<std::path::PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cache"))
+        })?;
+    let program = cache.join("certform/moto-venv/bin/moto_server");
+    program.exists().then_some(program)
 }
 
 /// The texts between each `start` and the next `end`.
