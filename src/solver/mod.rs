@@ -59,7 +59,7 @@ enum Entry {
     /// Served by the built-in HTTP server at this index of `Inner::servers`.
     HttpListen(usize),
     HttpWebroot(http::Webroot),
-    Dns(dns::DnsSolver),
+    Dns(Box<dns::DnsSolver>),
     /// Served by the TLS-ALPN-01 listener at this index of `Inner::alpn_servers`.
     TlsAlpn(usize),
 }
@@ -116,7 +116,9 @@ impl Solvers {
                 SolverSpec::Http(HttpSolverSpec::Webroot { webroot }) => {
                     Entry::HttpWebroot(http::Webroot::new(webroot.clone()))
                 }
-                SolverSpec::Dns(spec) => Entry::Dns(dns::DnsSolver::start(address, spec).await?),
+                SolverSpec::Dns(spec) => {
+                    Entry::Dns(Box::new(dns::DnsSolver::start(address, spec).await?))
+                }
                 SolverSpec::TlsAlpn(TlsAlpnSolverSpec { listen }) => {
                     let index = match alpn_by_listen.get(listen) {
                         Some(&i) => i,
