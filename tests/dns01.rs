@@ -255,3 +255,70 @@ fn ctrl_c_during_the_propagation_wait_cleans_up() {
         "cleanup removes what was presented"
     );
 }
+
+#[test]
+fn follow_cname_writes_the_record_at_the_delegated_name() {
+    // _acme-challenge.alias.example.test is delegated to a name the solver may write.
+    let bind = Bind::start_with(
+        "example.test",
+        "_acme-challenge.alias IN CNAME alias.challenges.example.test.",
+    );
+    let pebble = Pebble::builder().dns_server(&bind.server()).start();
+    let work = Workdir::new();
+    let solver = bind_solver(&bind).replace(
+        "propagation_timeout = \"20s\"",
+        "propagation_timeout = \"20s\"\n  follow_cname        = true",
+    );
+    work.write(
+        "main.hcl",
+        &format!(
+            r#"{}{solver}
+certificate "alias" {{
+  account = account.pebble
+  domains = ["alias.example.test"]
+  solvers = [dns_solver.bind]
+}}
+"#,
+            pebble_account(&pebble)
+        ),
+    );
+    let out = work
+        .command(&["apply", "--auto-approve"])
+        .env("TSIG_SECRET", TSIG_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out), bind.log());
+    let log = bind.log();
+    assert!(
+        log.contains("adding an RR at 'alias.challenges.example.test' TXT"),
+        "{log}"
+    );
+    assert!(bind.txt("alias.challenges.example.test").is_empty());
+}
+
+#[test]
+fn propagation_timeout_names_the_record_and_the_server_that_lacks_it() {
+    // The hook "succeeds" but writes nothing, so BIND never shows the value.
+    let bind = Bind::start("exec.test");
+    let pebble = Pebble::start();
+    let work = Workdir::new();
+    hook(&work, false);
+    let extra = format!(
+        "resolvers = [\"{}\"]\n  propagation_timeout = \"1s\"",
+        bind.server()
+    );
+    work.write("main.hcl", &exec_config(&pebble, &extra));
+    let all = work.expect(&["apply", "--auto-approve"], 1);
+    let calls = calls(&work);
+    let value = &calls[0][2];
+    let expected = format!(
+        "dns_solver.hook: TXT record _acme-challenge.www.exec.test \"{value}\" was not visible after 1s (propagation_timeout) at {} (no TXT record)",
+        bind.server()
+    );
+    assert!(all.contains(&expected), "{all}");
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(
+        calls[1][..3],
+        ["cleanup", "_acme-challenge.www.exec.test.", value.as_str()]
+    );
+}

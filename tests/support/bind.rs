@@ -25,6 +25,11 @@ pub struct Bind {
 impl Bind {
     /// Start BIND authoritative for `zone` (apex and wildcard A records → 127.0.0.1).
     pub fn start(zone: &str) -> Bind {
+        Bind::start_with(zone, "")
+    }
+
+    /// As [`Bind::start`], with more zone file lines (`name IN CNAME target.`).
+    pub fn start_with(zone: &str, extra_records: &str) -> Bind {
         for program in ["named", "dig"] {
             if find_on_path(program).is_none()
                 && !std::path::Path::new(&format!("/usr/sbin/{program}")).exists()
@@ -34,7 +39,7 @@ impl Bind {
         }
         let mut failures = Vec::new();
         for _ in 0..3 {
-            match Bind::try_start(zone) {
+            match Bind::try_start(zone, extra_records) {
                 Ok(bind) => return bind,
                 Err(why) => failures.push(why),
             }
@@ -42,7 +47,7 @@ impl Bind {
         panic!("BIND did not start:\n{}", failures.join("\n---\n"));
     }
 
-    fn try_start(zone: &str) -> Result<Bind, String> {
+    fn try_start(zone: &str, extra_records: &str) -> Result<Bind, String> {
         let dir = tempfile::Builder::new()
             .prefix("certform-bind-")
             .tempdir()
@@ -75,7 +80,7 @@ zone "{zone}" {{
 "#
         );
         let zone_file = format!(
-            "$TTL 60\n@ IN SOA ns1.{zone}. admin.{zone}. 1 60 60 3600 60\n@ IN NS ns1.{zone}.\nns1 IN A 127.0.0.1\n@ IN A 127.0.0.1\n* IN A 127.0.0.1\n"
+            "$TTL 60\n@ IN SOA ns1.{zone}. admin.{zone}. 1 60 60 3600 60\n@ IN NS ns1.{zone}.\nns1 IN A 127.0.0.1\n@ IN A 127.0.0.1\n* IN A 127.0.0.1\n{extra_records}\n"
         );
         std::fs::write(dir.path().join("named.conf"), conf).map_err(|e| e.to_string())?;
         std::fs::write(dir.path().join("zone.db"), zone_file).map_err(|e| e.to_string())?;
