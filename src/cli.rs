@@ -88,9 +88,21 @@ pub struct PlanArgs {
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    /// Print the plan as a Markdown pull-request comment.
+    #[arg(long, conflicts_with = "json")]
+    pub markdown: bool,
+    /// Exit 0 when there are no changes, 2 when there are (or drift), 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Only report drift and renewals due; propose nothing else.
+    #[arg(long, conflicts_with = "out")]
+    pub refresh_only: bool,
+    /// Connect to each certificate's `check.endpoint` and compare the served certificate.
+    #[arg(long)]
+    pub check_endpoints: bool,
+    /// Write Prometheus metrics to FILE (atomically), for node_exporter's textfile collector.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

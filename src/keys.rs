@@ -234,6 +234,14 @@ pub fn summarize_chain(fullchain_pem: &str) -> Result<CertSummary> {
     })
 }
 
+/// The serial number of a DER certificate, lower-case hex as [`CertSummary`] keeps it
+/// (for comparing a served certificate with state's).
+pub fn serial_of_der(der: &[u8]) -> Result<String> {
+    let (_, cert) = X509Certificate::from_der(der)
+        .map_err(|e| Error::State(format!("the certificate cannot be parsed: {e}")))?;
+    Ok(cert.tbs_certificate.serial.to_str_radix(16))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod keytype;
 pub mod ops;
 pub mod plan;
+pub mod refresh;
 pub mod render;
 pub mod secret;
 pub mod solver;

@@ -11,7 +11,18 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1, not clap's 2: with --detailed-exitcode, 2 means "changes".
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let color =
         !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let style = Style { color };
@@ -68,7 +79,11 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
                 replace: args.targets.replace,
                 out: args.out,
                 json: args.json,
+                markdown: args.markdown,
                 detailed_exitcode: args.detailed_exitcode,
+                refresh_only: args.refresh_only,
+                check_endpoints: args.check_endpoints,
+                metrics: args.metrics,
             },
         ),
         Command::Apply(args) => ops::apply::run(

@@ -431,12 +431,7 @@ impl AcmeAccount {
         })
         .await?;
         if status != OrderStatus::Valid {
-            let why = order
-                .state()
-                .error
-                .as_ref()
-                .map(|p| retry::describe_problem(p, None))
-                .unwrap_or_else(|| "no reason given".into());
+            let why = order_problem(&mut order);
             return Err(Error::Acme(format!(
                 "the order for {names} became invalid during issuance: {why}"
             )));
@@ -495,12 +490,7 @@ impl AcmeAccount {
             ));
         }
         if failures.is_empty() {
-            let why = order
-                .state()
-                .error
-                .as_ref()
-                .map(|p| retry::describe_problem(p, None))
-                .unwrap_or_else(|| "no reason given".into());
+            let why = order_problem(order);
             return Error::Acme(format!("the order for {names} became invalid: {why}"));
         }
         Error::Acme(failures.join("; "))
@@ -534,6 +524,16 @@ impl AcmeAccount {
             self.account.revoke(&request).await
         )
     }
+}
+
+/// The CA's problem document on an invalid order, as one line.
+fn order_problem(order: &mut Order) -> String {
+    order
+        .state()
+        .error
+        .as_ref()
+        .map(|p| retry::describe_problem(p, None))
+        .unwrap_or_else(|| "no reason given".into())
 }
 
 /// Poll `order` until `done(status)`, from [`POLL_FIRST`] doubling to [`POLL_MAX`] (or the

@@ -100,26 +100,19 @@ pub async fn execute(
     });
     let n = graph.len();
     let labels: Vec<String> = (0..n).map(|i| label(&context, graph.node(i))).collect();
-    let mut waiting_on: Vec<usize> = (0..n).map(|i| graph.dependencies(i).len()).collect();
-    let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
-    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting_on[i] == 0).collect();
+    let mut progress = Progress::new(graph);
     let mut running = JoinSet::new();
 
     loop {
         while running.len() < parallelism.max(1) {
-            let Some(i) = ready.pop_front() else { break };
-            match blocked_by(graph, i, &outcomes, &labels) {
+            let Some(i) = progress.ready.pop_front() else {
+                break;
+            };
+            match blocked_by(graph, i, &progress.outcomes, &labels) {
                 Some(reason) => {
                     let outcome = Outcome::Skipped(reason);
                     observer.finished(&labels[i], &outcome);
-                    settle(
-                        graph,
-                        i,
-                        outcome,
-                        &mut outcomes,
-                        &mut waiting_on,
-                        &mut ready,
-                    );
+                    progress.settle(graph, i, outcome);
                 }
                 None => {
                     observer.started(&labels[i]);
@@ -140,7 +133,7 @@ pub async fn execute(
         });
         if i == usize::MAX {
             // A panicking task cannot be attributed; stop scheduling new work.
-            ready.clear();
+            progress.ready.clear();
             continue;
         }
         let outcome = match result {
@@ -148,19 +141,12 @@ pub async fn execute(
             Err(error) => Outcome::Failed(error),
         };
         observer.finished(&labels[i], &outcome);
-        settle(
-            graph,
-            i,
-            outcome,
-            &mut outcomes,
-            &mut waiting_on,
-            &mut ready,
-        );
+        progress.settle(graph, i, outcome);
     }
 
     let results = labels
         .into_iter()
-        .zip(outcomes)
+        .zip(progress.outcomes)
         .map(|(label, outcome)| {
             (
                 label,
@@ -199,19 +185,33 @@ fn blocked_by(
     blocked.then(|| format!("skipped because {} did not complete", unmet.join(", ")))
 }
 
-fn settle(
-    graph: &ExecGraph,
-    i: usize,
-    outcome: Outcome,
-    outcomes: &mut [Option<Outcome>],
-    waiting_on: &mut [usize],
-    ready: &mut VecDeque<usize>,
-) {
-    outcomes[i] = Some(outcome);
-    for dependant in graph.dependants(i) {
-        waiting_on[dependant] -= 1;
-        if waiting_on[dependant] == 0 {
-            ready.push_back(dependant);
+/// Where the walk stands: each node's outcome, how many dependencies each still waits
+/// for, and the nodes whose dependencies have all settled.
+struct Progress {
+    outcomes: Vec<Option<Outcome>>,
+    waiting_on: Vec<usize>,
+    ready: VecDeque<usize>,
+}
+
+impl Progress {
+    fn new(graph: &ExecGraph) -> Progress {
+        let n = graph.len();
+        let waiting_on: Vec<usize> = (0..n).map(|i| graph.dependencies(i).len()).collect();
+        Progress {
+            outcomes: (0..n).map(|_| None).collect(),
+            ready: (0..n).filter(|&i| waiting_on[i] == 0).collect(),
+            waiting_on,
+        }
+    }
+
+    /// Records node `i`'s outcome and makes ready every dependant that waited only for it.
+    fn settle(&mut self, graph: &ExecGraph, i: usize, outcome: Outcome) {
+        self.outcomes[i] = Some(outcome);
+        for dependant in graph.dependants(i) {
+            self.waiting_on[dependant] -= 1;
+            if self.waiting_on[dependant] == 0 {
+                self.ready.push_back(dependant);
+            }
         }
     }
 }

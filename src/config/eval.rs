@@ -825,10 +825,10 @@ mod tests {
 
     /// Evaluates `x = EXPR` with var.list = ["a", "b"] and a file `hello.txt` in the dir.
     fn eval(expr: &str) -> (Option<Value>, Diagnostics) {
-        let dir = std::env::temp_dir().join(format!("certform-eval-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("hello.txt"), "hi").unwrap();
-        let mut evaluator = Evaluator::new(dir);
+        // A directory per call: tests run in parallel and must not rewrite each other's file.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("hello.txt"), "hi").unwrap();
+        let mut evaluator = Evaluator::new(dir.path().to_path_buf());
         evaluator.set_vars(BTreeMap::from([(
             "list".to_string(),
             Some(Value::Array(vec![Value::from("a"), Value::from("b")])),

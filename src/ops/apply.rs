@@ -99,10 +99,14 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         .collect();
     let parallelism = request.parallelism.unwrap_or(desired.parallelism);
     let ledger = Ledger::new(state, secrets, Persister::new(store, lock, recipients));
-    let observer: Arc<dyn Observer> = Arc::new(render::apply::LineObserver {
-        style: globals.style,
-        quiet: globals.quiet,
-    });
+    let observer: Arc<dyn Observer> = if std::io::stdout().is_terminal() && !globals.quiet {
+        Arc::new(render::apply::TerminalObserver::new(globals.style))
+    } else {
+        Arc::new(render::apply::LineObserver {
+            style: globals.style,
+            quiet: globals.quiet,
+        })
+    };
     println!();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,9 +1,11 @@
 //! `certform plan`: diff the configuration against the public half of state and explain
-//! every change. Needs no identity, so it runs in pull-request review.
+//! every change (as text, Markdown or JSON), report drift (`--refresh-only`,
+//! `--check-endpoints`) and write metrics. Needs no identity, so it runs in pull-request review.
 
 use super::{load_desired, read_state, refresh, store_for, Exit, Globals};
 use crate::address::Address;
 use crate::error::{Error, Result};
+use crate::plan::drift::{self, Drift};
 use crate::plan::graph::ExecGraph;
 use crate::plan::saved::SavedPlan;
 use crate::plan::{diff, Change, PlanOptions};
@@ -17,7 +19,11 @@ pub struct PlanRequest {
     pub replace: Vec<String>,
     pub out: Option<std::path::PathBuf>,
     pub json: bool,
+    pub markdown: bool,
     pub detailed_exitcode: bool,
+    pub refresh_only: bool,
+    pub check_endpoints: bool,
+    pub metrics: Option<std::path::PathBuf>,
 }
 
 /// Parses `--target` / `--replace` addresses.
@@ -41,10 +47,17 @@ pub struct Planned {
     pub desired: crate::desired::model::Desired,
     pub state: Option<State>,
     pub changes: Vec<Change>,
+    pub drift: Vec<Drift>,
 }
 
-/// The shared first half of `plan`, `graph` and `apply`: load, read, refresh, diff.
-pub fn compute(globals: &Globals, options: &PlanOptions, state: Option<State>) -> Result<Planned> {
+/// The shared first half of `plan` and `graph`: load, read, refresh (the endpoints too
+/// with `check_endpoints`), diff, detect drift.
+pub fn compute(
+    globals: &Globals,
+    options: &PlanOptions,
+    state: Option<State>,
+    check_endpoints: bool,
+) -> Result<Planned> {
     let desired = load_desired(globals)?;
     let state = match state {
         Some(state) => Some(state),
@@ -52,7 +65,10 @@ pub fn compute(globals: &Globals, options: &PlanOptions, state: Option<State>) -
     };
     let empty = State::new();
     let base = state.as_ref().unwrap_or(&empty);
-    let observed = refresh(&desired, base);
+    let mut observed = refresh(&desired, base);
+    if check_endpoints {
+        observed.endpoints = crate::refresh::endpoints(&desired);
+    }
     let changes = diff(
         &desired,
         base,
@@ -60,30 +76,57 @@ pub fn compute(globals: &Globals, options: &PlanOptions, state: Option<State>) -
         OffsetDateTime::now_utc(),
         options,
     );
+    let drift = drift::detect(&desired, base, &observed, &changes);
     Ok(Planned {
         desired,
         state,
         changes,
+        drift,
     })
 }
 
 pub fn run(globals: &Globals, request: &PlanRequest) -> Result<Exit> {
     let options = plan_options(&request.targets, &request.replace)?;
-    let planned = compute(globals, &options, None)?;
+    let planned = compute(globals, &options, None, request.check_endpoints)?;
+    let now = OffsetDateTime::now_utc();
+    if let Some(path) = &request.metrics {
+        let empty = State::new();
+        let state = planned.state.as_ref().unwrap_or(&empty);
+        let metrics = render::metrics::prometheus(state, &planned.changes, &planned.drift, now);
+        crate::deploy::write_atomic(path, metrics.as_bytes(), 0o644)?;
+    }
+    // `--refresh-only` proposes nothing: the plan keeps only what the refresh found.
+    let changes = if request.refresh_only {
+        Vec::new()
+    } else {
+        planned.changes
+    };
     let saved = SavedPlan::new(
         planned.state.as_ref(),
         crate::desired::digest(&planned.desired),
-        planned.changes,
-        OffsetDateTime::now_utc(),
-    );
+        changes,
+        now,
+    )
+    .with_drift(planned.drift);
     if request.json {
         print!("{}", render::plan::json(&saved));
+    } else if request.markdown {
+        print!(
+            "{}",
+            render::markdown::markdown(&saved, request.refresh_only)
+        );
+    } else if request.refresh_only {
+        print!("{}", render::drift::text(&saved.drift, globals.style));
     } else {
         print!("{}", render::plan::text(&saved.changes, globals.style));
+        print!(
+            "{}",
+            render::drift::warning(&saved.drift, &saved.changes, globals.style)
+        );
     }
     if let Some(out) = &request.out {
         crate::deploy::write_atomic(out, &saved.to_bytes(), 0o644)?;
-        if !request.json {
+        if !request.json && !request.markdown {
             println!(
                 "\nSaved the plan to {}. To carry it out exactly, run:\n    certform apply {}",
                 out.display(),
@@ -91,7 +134,9 @@ pub fn run(globals: &Globals, request: &PlanRequest) -> Result<Exit> {
             );
         }
     }
-    Ok(if request.detailed_exitcode && !saved.changes.is_empty() {
+    let work =
+        !saved.changes.is_empty() || !drift::unrepaired(&saved.drift, &saved.changes).is_empty();
+    Ok(if request.detailed_exitcode && work {
         Exit::Changes
     } else {
         Exit::Success
@@ -101,7 +146,7 @@ pub fn run(globals: &Globals, request: &PlanRequest) -> Result<Exit> {
 /// `certform graph`: the planned actions and their dependencies in Graphviz DOT.
 pub fn graph(globals: &Globals, targets: &[String], replace: &[String]) -> Result<Exit> {
     let options = plan_options(targets, replace)?;
-    let planned = compute(globals, &options, None)?;
+    let planned = compute(globals, &options, None, false)?;
     let empty = State::new();
     let graph = ExecGraph::build(
         &planned.changes,

@@ -31,10 +31,7 @@ pub fn show(globals: &Globals, plan_file: Option<&Path>, json: bool) -> Result<E
         None => {
             let state = current_state(globals)?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&state).expect("state serialises")
-                );
+                print!("{}", render::state::json(&state));
             } else {
                 print!("{}", render::state::show(&state));
             }

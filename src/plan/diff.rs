@@ -15,6 +15,8 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
     pub files: BTreeMap<PathBuf, Option<FileFacts>>,
+    /// `--check-endpoints`: what each certificate's `check.endpoint` served.
+    pub endpoints: BTreeMap<Address, super::drift::EndpointFacts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,11 +162,14 @@ fn diff_certificate(
     if let Some(reason) = renewal_due(spec.renew_before, current, now) {
         return Some(change(Action::Renew, vec![reason], before));
     }
-    let drift: Vec<Reason> = spec
+    let mut drift: Vec<Reason> = spec
         .outputs
         .iter()
         .flat_map(|o| output_drift(o, current, observed))
         .collect();
+    if !spec.outputs.is_empty() {
+        drift.extend(super::drift::endpoint_drift(spec, current, observed, false));
+    }
     if !drift.is_empty() {
         return Some(change(Action::Redeploy, drift, before));
     }
@@ -272,7 +277,7 @@ pub fn format_duration(duration: std::time::Duration) -> String {
 }
 
 /// Why an output must be written again, if it must.
-fn output_drift(
+pub(super) fn output_drift(
     output: &OutputSpec,
     current: &CertificateState,
     observed: &Observed,

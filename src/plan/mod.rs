@@ -1,9 +1,11 @@
 //! Plans: what apply would do and why. A [`Change`] keeps the *action* apart from its
 //! *reasons*; [`diff`] computes the changes purely from the desired model, the state, what
-//! a refresh observed and the time; [`graph`] orders them; [`saved`] stores a plan in a
-//! file bound to the state and configuration it was made from.
+//! a refresh observed and the time; [`drift`] lists where the world differs from state;
+//! [`graph`] orders the changes; [`saved`] stores a plan in a file bound to the state and
+//! configuration it was made from.
 
 pub mod diff;
+pub mod drift;
 pub mod graph;
 pub mod reason;
 pub mod saved;

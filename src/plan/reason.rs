@@ -74,6 +74,17 @@ pub enum Reason {
     RemovedFromConfig {
         revoke_on_destroy: bool,
     },
+    /// `--check-endpoints`: the endpoint serves another certificate than state's.
+    EndpointServesOther {
+        endpoint: String,
+        expected: String,
+        served: String,
+    },
+    /// `--check-endpoints`: no certificate could be read from the endpoint.
+    EndpointUnreachable {
+        endpoint: String,
+        error: String,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -153,6 +164,17 @@ impl fmt::Display for Reason {
                 } else {
                     write!(f, "removed from configuration; the certificate stays valid at the CA (revoke_on_destroy = false)")
                 }
+            }
+            Reason::EndpointServesOther {
+                endpoint,
+                expected,
+                served,
+            } => write!(
+                f,
+                "{endpoint} serves serial {served}, state has serial {expected}"
+            ),
+            Reason::EndpointUnreachable { endpoint, error } => {
+                write!(f, "{endpoint} could not be checked: {error}")
             }
         }
     }

@@ -3,6 +3,7 @@
 //! plan whose basis moved. A saved plan holds no secrets: changes carry only public
 //! attributes and reasons.
 
+use super::drift::Drift;
 use super::Change;
 use crate::error::{Error, Result};
 use crate::state::model::State;
@@ -23,6 +24,9 @@ pub struct SavedPlan {
     pub state_serial: u64,
     pub config_digest: String,
     pub changes: Vec<Change>,
+    /// What the refresh found (drift and renewals due); shown, never acted on.
+    #[serde(default)]
+    pub drift: Vec<Drift>,
 }
 
 impl SavedPlan {
@@ -40,7 +44,14 @@ impl SavedPlan {
             state_serial: state.map_or(0, |s| s.serial),
             config_digest,
             changes,
+            drift: Vec::new(),
         }
+    }
+
+    /// The plan with what the refresh found.
+    pub fn with_drift(mut self, drift: Vec<Drift>) -> SavedPlan {
+        self.drift = drift;
+        self
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {

@@ -1,4 +1,5 @@
-//! Apply progress (one line per action as it starts and ends) and the closing report.
+//! Apply progress — live lines on a terminal, plain log lines otherwise — and the closing
+//! report.
 
 use super::Style;
 use crate::apply::{Observer, Outcome, Report};
@@ -19,13 +20,7 @@ impl Observer for LineObserver {
     }
 
     fn finished(&self, label: &str, outcome: &Outcome) {
-        let line = match outcome {
-            Outcome::Succeeded(detail) => {
-                format!("{label}: {} ({detail})", self.style.added("done"))
-            }
-            Outcome::Failed(error) => format!("{label}: {}: {error}", self.style.removed("failed")),
-            Outcome::Skipped(why) => format!("{label}: {}", self.style.changed(why)),
-        };
+        let line = outcome_line(label, outcome, self.style);
         if !self.quiet || !matches!(outcome, Outcome::Succeeded(_)) {
             println!("{line}");
             let _ = std::io::stdout().flush();
@@ -69,4 +64,58 @@ pub fn report(report: &Report, style: Style) -> String {
         "Completed actions were saved to state; run `certform plan` to see what remains.\n",
     );
     out
+}
+
+/// On a terminal: one live line per action (a spinner while it runs, then its result),
+/// so a long apply shows what is in flight.
+pub struct TerminalObserver {
+    style: Style,
+    lines: indicatif::MultiProgress,
+    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl TerminalObserver {
+    pub fn new(style: Style) -> Self {
+        TerminalObserver {
+            style,
+            lines: indicatif::MultiProgress::new(),
+            bars: Default::default(),
+        }
+    }
+}
+
+impl Observer for TerminalObserver {
+    fn started(&self, label: &str) {
+        let bar = self.lines.add(indicatif::ProgressBar::new_spinner());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})")
+                .expect("a valid template"),
+        );
+        bar.set_prefix(label.to_string());
+        bar.set_message("running");
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        self.bars
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(label.to_string(), bar);
+    }
+
+    fn finished(&self, label: &str, outcome: &Outcome) {
+        let bar = self
+            .bars
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(label)
+            .unwrap_or_else(|| self.lines.add(indicatif::ProgressBar::new_spinner()));
+        bar.set_style(indicatif::ProgressStyle::with_template("{msg}").expect("a valid template"));
+        bar.finish_with_message(outcome_line(label, outcome, self.style));
+    }
+}
+
+fn outcome_line(label: &str, outcome: &Outcome, style: Style) -> String {
+    match outcome {
+        Outcome::Succeeded(detail) => format!("{label}: {} ({detail})", style.added("done")),
+        Outcome::Failed(error) => format!("{label}: {}: {error}", style.removed("failed")),
+        Outcome::Skipped(why) => format!("{label}: {}", style.changed(why)),
+    }
 }

@@ -1,8 +1,11 @@
-//! Every byte shown to a user: plans (text and JSON), apply progress and results, state
+//! Every byte shown to a user: plans (text, Markdown, JSON), drift, metrics, apply progress and results, state
 //! views and diagnostics. Colour is decided once, by the caller, through [`Style`].
 
 pub mod apply;
 pub mod diagnostics;
+pub mod drift;
+pub mod markdown;
+pub mod metrics;
 pub mod plan;
 pub mod state;
 

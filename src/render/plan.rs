@@ -1,4 +1,5 @@
-//! The plan as a person reads it (Terraform-like text) and as a bot reads it (JSON).
+//! The plan as a person reads it (Terraform-like text) and as a bot reads it (JSON);
+//! the Markdown comment lives in `markdown`, the drift report in `drift`.
 
 use super::Style;
 use crate::plan::saved::SavedPlan;
@@ -17,7 +18,7 @@ fn marker(action: Action) -> &'static str {
     }
 }
 
-fn verb(action: Action) -> &'static str {
+pub(super) fn verb(action: Action) -> &'static str {
     match action {
         Action::Create => "created",
         Action::Update => "updated in place",
@@ -69,6 +70,13 @@ pub fn summary_line(changes: &[Change]) -> String {
     }
     line.push('.');
     line
+}
+
+/// One change as the text plan shows it: the `#` line, then the attribute block.
+pub(super) fn change_block(change: &Change, style: Style) -> String {
+    let mut out = String::new();
+    write_change(&mut out, change, style);
+    out
 }
 
 fn write_change(out: &mut String, change: &Change, style: Style) {
@@ -201,12 +209,18 @@ pub fn json(plan: &SavedPlan) -> String {
         })
         .collect();
     let document = json!({
-        "format_version": "1.0",
+        "format_version": "1.1",
         "certform_version": plan.certform_version,
         "state_lineage": plan.state_lineage,
         "state_serial": plan.state_serial,
         "config_digest": plan.config_digest,
         "changes": changes,
+        "drift": plan.drift.iter().map(|d| json!({
+            "address": d.address,
+            "kind": d.kind,
+            "reason": d.reason.to_string(),
+            "detail": d.reason,
+        })).collect::<Vec<_>>(),
         "summary": Summary::of(&plan.changes),
         "change_classes": change_classes(&plan.changes),
     });

@@ -1,4 +1,5 @@
-//! Views of the public half of state: `state list`, `state show ADDR` and `show`.
+//! Views of the public half of state: `state list`, `state show ADDR`, `show` and
+//! `show --json` (described by `schemas/state.schema.json`, without the sealed secrets).
 
 use crate::address::Address;
 use crate::state::model::{AccountState, CertificateState, State};
@@ -81,4 +82,11 @@ pub fn show(state: &State) -> String {
     let mut parts: Vec<String> = state.accounts.iter().map(|(n, a)| account(n, a)).collect();
     parts.extend(state.certificates.iter().map(|(a, c)| certificate(a, c)));
     parts.join("\n")
+}
+
+/// `show --json`: the public half as the state file holds it, without the ciphertext.
+pub fn json(state: &State) -> String {
+    let mut text = serde_json::to_string_pretty(state).expect("state serialises");
+    text.push('\n');
+    text
 }

@@ -4,5 +4,9 @@
 
 pub mod bind;
 pub mod certform;
+pub mod golden;
 pub mod moto;
 pub mod pebble;
+pub mod project;
+pub mod schema;
+pub mod tls_server;

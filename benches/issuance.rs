@@ -1,0 +1,237 @@
+//! `cargo bench --bench issuance`: issuing N new certificates (HTTP-01, ecdsa-p256) from a
+//! local Pebble at several parallelism levels, with `certform apply` (the real release
+//! binary, from a fresh state) next to the floor: a minimal instant-acme client written for
+//! this benchmark that places the same orders at the same parallelism with a tuned HTTP
+//! client (TCP_NODELAY) and tight polling. Both run in the same process lifetime against
+//! the same Pebble, alternately, and the table reports the ratio certform / floor.
+//!
+//! Under `cargo test` (no `--bench` argument) it runs a tiny smoke version, so the harness
+//! itself is tested.
+
+#[path = "support/measure.rs"]
+#[allow(dead_code)]
+mod measure;
+#[path = "../tests/support/pebble.rs"]
+#[allow(dead_code)]
+mod pebble;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use instant_acme::{
+    Account, AuthorizationStatus, BodyWrapper, ChallengeType, Identifier, NewAccount, NewOrder,
+    OrderStatus, RetryPolicy,
+};
+use pebble::Pebble;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (sizes, levels): (&[usize], &[usize]) = if full {
+        (&[10, 50, 200], &[1, 10, 25])
+    } else {
+        (&[3], &[1, 2])
+    };
+    let pebble = Pebble::builder()
+        .env("PEBBLE_VA_NOSLEEP", "1")
+        .env("PEBBLE_WFE_NONCEREJECT", "0")
+        .env("PEBBLE_AUTHZREUSE", "0")
+        .start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    println!("| certificates | parallelism | floor (s) | certform (s) | certform / floor | certform per certificate (ms) |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    let mut round = 0;
+    for &n in sizes {
+        for &parallelism in levels {
+            round += 1;
+            let floor = runtime.block_on(floor(&pebble, n, parallelism, round));
+            let certform = certform_apply(&pebble, n, parallelism, round);
+            println!(
+                "| {n} | {parallelism} | {} | {} | {:.2} | {:.1} |",
+                measure::seconds(floor),
+                measure::seconds(certform),
+                certform.as_secs_f64() / floor.as_secs_f64(),
+                certform.as_secs_f64() * 1000.0 / n as f64
+            );
+        }
+    }
+}
+
+/// `certform apply --auto-approve` of `n` new certificates from an empty state.
+fn certform_apply(pebble: &Pebble, n: usize, parallelism: usize, round: usize) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = format!(
+        r#"account "bench" {{
+  directory               = "{}"
+  contact                 = ["mailto:ops@bench.test"]
+  terms_of_service_agreed = true
+  ca_bundle               = "{}"
+}}
+
+http_solver "web" {{
+  listen = "127.0.0.1:{}"
+}}
+"#,
+        pebble.directory_url(),
+        pebble.ca_bundle_path().display(),
+        pebble.http_port()
+    );
+    for i in 0..n {
+        config.push_str(&format!(
+            "\ncertificate \"c{i}\" {{\n  account = account.bench\n  domains = [\"c{i}.r{round}.certform.bench.test\"]\n  solvers = [http_solver.web]\n}}\n"
+        ));
+    }
+    std::fs::write(dir.path().join("main.hcl"), config).unwrap();
+    let identity = dir.path().join("identity.txt");
+    certform::state::generate_identity(&identity).unwrap();
+    let run = measure::run(
+        Command::new(env!("CARGO_BIN_EXE_certform"))
+            .arg("--chdir")
+            .arg(dir.path())
+            .args(["-q", "apply", "--auto-approve", "--parallelism"])
+            .arg(parallelism.to_string())
+            .env("CERTFORM_IDENTITY", &identity)
+            .env("NO_COLOR", "1"),
+    );
+    run.wall
+}
+
+type Tokens = Arc<Mutex<HashMap<String, String>>>;
+
+/// The floor: the same orders through instant-acme alone, at the same parallelism.
+async fn floor(pebble: &Pebble, n: usize, parallelism: usize, round: usize) -> Duration {
+    let tokens: Tokens = Arc::default();
+    let server = tokio::spawn(serve_http01(pebble.http_port(), tokens.clone()));
+    let started = Instant::now();
+    let account = Arc::new(account(pebble).await);
+    let limit = Arc::new(tokio::sync::Semaphore::new(parallelism));
+    let mut orders = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (account, tokens, limit) = (account.clone(), tokens.clone(), limit.clone());
+        orders.spawn(async move {
+            let _permit = limit.acquire().await.unwrap();
+            issue(
+                &account,
+                &format!("c{i}.r{round}.floor.bench.test"),
+                &tokens,
+            )
+            .await
+        });
+    }
+    while let Some(done) = orders.join_next().await {
+        done.unwrap();
+    }
+    let elapsed = started.elapsed();
+    server.abort();
+    let _ = server.await;
+    elapsed
+}
+
+async fn account(pebble: &Pebble) -> Account {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(pebble.ca_bundle_path()).unwrap();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .wrap_connector(http);
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build::<_, BodyWrapper<Bytes>>(https);
+    let (account, _credentials) = Account::builder_with_http(Box::new(client))
+        .create(
+            &NewAccount {
+                contact: &["mailto:floor@bench.test"],
+                terms_of_service_agreed: true,
+                only_return_existing: false,
+            },
+            pebble.directory_url(),
+            None,
+        )
+        .await
+        .unwrap();
+    account
+}
+
+async fn issue(account: &Account, name: &str, tokens: &Tokens) {
+    let poll = RetryPolicy::new()
+        .initial_delay(Duration::from_millis(10))
+        .backoff(2.0)
+        .timeout(Duration::from_secs(60));
+    let identifiers = [Identifier::Dns(name.to_string())];
+    let mut order = account
+        .new_order(&NewOrder::new(&identifiers))
+        .await
+        .unwrap();
+    let mut authorizations = order.authorizations();
+    while let Some(authz) = authorizations.next().await {
+        let mut authz = authz.unwrap();
+        if authz.status != AuthorizationStatus::Pending {
+            continue;
+        }
+        let mut challenge = authz.challenge(ChallengeType::Http01).unwrap();
+        let token = challenge.token.clone();
+        let key_authorization = challenge.key_authorization().as_str().to_string();
+        tokens.lock().unwrap().insert(token, key_authorization);
+        challenge.set_ready().await.unwrap();
+    }
+    assert_eq!(order.poll_ready(&poll).await.unwrap(), OrderStatus::Ready);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let csr = rcgen::CertificateParams::new(vec![name.to_string()])
+        .unwrap()
+        .serialize_request(&key)
+        .unwrap();
+    order.finalize_csr(csr.der()).await.unwrap();
+    order.poll_certificate(&poll).await.unwrap();
+}
+
+/// Answers `GET /.well-known/acme-challenge/<token>` from `tokens`.
+async fn serve_http01(port: u16, tokens: Tokens) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    loop {
+        let (stream, _) = listener.accept().await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let tokens = tokens.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let token = Path::new(req.uri().path())
+                    .file_name()
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let answer = tokens.lock().unwrap().get(&token).cloned();
+                async move {
+                    Ok::<_, std::convert::Infallible>(match answer {
+                        Some(body) => Response::new(Full::new(Bytes::from(body))),
+                        None => Response::builder()
+                            .status(404)
+                            .body(Full::new(Bytes::new()))
+                            .unwrap(),
+                    })
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
