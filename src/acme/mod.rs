@@ -374,10 +374,15 @@ impl AcmeAccount {
                 Ok((i, Ok(()))) => {
                     presented.push((pending[i].solver.clone(), pending[i].data.clone()))
                 }
-                Ok((i, Err(e))) => present_errors.push(format!(
-                    "presenting the {} challenge for {} failed: {e}",
-                    pending[i].kind, pending[i].data.domain
-                )),
+                Ok((i, Err(e))) => {
+                    // Cleanup is idempotent, and a failed present (a DNS hook, say) may have
+                    // done part of its work: clean it up too.
+                    presented.push((pending[i].solver.clone(), pending[i].data.clone()));
+                    present_errors.push(format!(
+                        "presenting the {} challenge for {} failed: {e}",
+                        pending[i].kind, pending[i].data.domain
+                    ))
+                }
                 Err(e) => present_errors.push(format!("a solver task failed: {e}")),
             }
         }

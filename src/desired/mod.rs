@@ -5,6 +5,7 @@
 pub mod domain;
 pub mod model;
 pub mod resolve;
+pub mod solver_specs;
 
 use crate::config::Config;
 use crate::diag::Diagnostics;

@@ -98,7 +98,11 @@ pub struct ExternalAccountBinding {
 #[derive(Debug, Clone, Serialize)]
 pub enum SolverSpec {
     Http(HttpSolverSpec),
+    Dns(DnsSolverSpec),
+    TlsAlpn(TlsAlpnSolverSpec),
 }
+
+pub use super::solver_specs::*;
 
 #[derive(Debug, Clone, Serialize)]
 pub enum HttpSolverSpec {

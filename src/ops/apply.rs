@@ -120,7 +120,8 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         .map_err(|e| Error::Bug(format!("cannot start the async runtime: {e}")))?;
     let report = runtime.block_on(async move {
         let solvers = Solvers::start(&desired.solvers, &needed_solvers).await?;
-        let (report, _ledger, solvers) = execute(
+        let on_interrupt = solvers.clone();
+        let run = execute(
             desired,
             changes,
             &graph,
@@ -128,10 +129,24 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
             solvers,
             parallelism,
             observer,
-        )
-        .await;
-        solvers.shutdown().await;
-        Ok::<_, Error>(report)
+        );
+        tokio::select! {
+            (report, _ledger, solvers) = run => {
+                solvers.shutdown().await;
+                Ok::<_, Error>(report)
+            }
+            // Dropping `run` stops the orders in flight (their state writes are lost, as in a
+            // crash); the challenge records they published must not outlive them.
+            Ok(()) = tokio::signal::ctrl_c() => {
+                let failures = on_interrupt.withdraw_all().await;
+                on_interrupt.shutdown().await;
+                let mut message = "Interrupted: apply stopped; completed actions are in the state.".to_string();
+                if !failures.is_empty() {
+                    message.push_str(&format!(" Removing challenge records failed: {}", failures.join("; ")));
+                }
+                Err(Error::Apply(message))
+            }
+        }
     })?;
     print!("{}", render::apply::report(&report, globals.style));
     if report.failed() > 0

@@ -1,13 +1,18 @@
 //! Challenge solvers: the runtime side of `http_solver`, `dns_solver` and `tls_alpn_solver`
 //! blocks. [`Solvers::start`] binds every built-in listener an apply needs once, so all
 //! orders of that apply share them; `present`/`cleanup` publish and withdraw one challenge
-//! response; `shutdown` stops the listeners. Only HTTP-01 (`listen` and `webroot`) is
-//! implemented today; [`ChallengeKind`] already names the other kinds.
+//! response; `shutdown` stops the listeners. HTTP-01 (`listen`, `webroot`), DNS-01
+//! (`route53`, `rfc2136`, `exec`, see `dns.rs`) and TLS-ALPN-01 (built-in listener).
 
+mod dns;
+mod exec;
 mod http;
+mod rfc2136;
+mod route53;
+mod tls_alpn;
 
 use crate::address::Address;
-use crate::desired::model::{HttpSolverSpec, SolverSpec};
+use crate::desired::model::{HttpSolverSpec, SolverSpec, TlsAlpnSolverSpec};
 use crate::{Error, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -54,11 +59,15 @@ enum Entry {
     /// Served by the built-in HTTP server at this index of `Inner::servers`.
     HttpListen(usize),
     HttpWebroot(http::Webroot),
+    Dns(Box<dns::DnsSolver>),
+    /// Served by the TLS-ALPN-01 listener at this index of `Inner::alpn_servers`.
+    TlsAlpn(usize),
 }
 
 struct Inner {
     entries: BTreeMap<Address, Entry>,
     servers: Vec<http::ChallengeServer>,
+    alpn_servers: Vec<tls_alpn::AlpnServer>,
 }
 
 /// The started solvers of one apply. Cheap to clone; clones share the listeners.
@@ -85,6 +94,8 @@ impl Solvers {
         let mut entries = BTreeMap::new();
         let mut servers: Vec<http::ChallengeServer> = Vec::new();
         let mut by_listen: BTreeMap<String, usize> = BTreeMap::new();
+        let mut alpn_servers: Vec<tls_alpn::AlpnServer> = Vec::new();
+        let mut alpn_by_listen: BTreeMap<String, usize> = BTreeMap::new();
         for address in needed {
             let spec = specs.get(address).ok_or_else(|| {
                 Error::Bug(format!("solver {address} is needed but not configured"))
@@ -105,11 +116,29 @@ impl Solvers {
                 SolverSpec::Http(HttpSolverSpec::Webroot { webroot }) => {
                     Entry::HttpWebroot(http::Webroot::new(webroot.clone()))
                 }
+                SolverSpec::Dns(spec) => {
+                    Entry::Dns(Box::new(dns::DnsSolver::start(address, spec).await?))
+                }
+                SolverSpec::TlsAlpn(TlsAlpnSolverSpec { listen }) => {
+                    let index = match alpn_by_listen.get(listen) {
+                        Some(&i) => i,
+                        None => {
+                            alpn_servers.push(tls_alpn::AlpnServer::bind(address, listen).await?);
+                            alpn_by_listen.insert(listen.clone(), alpn_servers.len() - 1);
+                            alpn_servers.len() - 1
+                        }
+                    };
+                    Entry::TlsAlpn(index)
+                }
             };
             entries.insert(address.clone(), entry);
         }
         Ok(Solvers {
-            inner: Arc::new(Inner { entries, servers }),
+            inner: Arc::new(Inner {
+                entries,
+                servers,
+                alpn_servers,
+            }),
         })
     }
 
@@ -125,6 +154,8 @@ impl Solvers {
     pub fn kind(&self, solver: &Address) -> Result<ChallengeKind> {
         Ok(match self.entry(solver)? {
             Entry::HttpListen(_) | Entry::HttpWebroot(_) => ChallengeKind::Http01,
+            Entry::Dns(_) => ChallengeKind::Dns01,
+            Entry::TlsAlpn(_) => ChallengeKind::TlsAlpn01,
         })
     }
 
@@ -139,6 +170,10 @@ impl Solvers {
             Entry::HttpWebroot(webroot) => webroot
                 .present(ch)
                 .await
+                .map_err(|e| Error::Solver(format!("{solver}: {e}"))),
+            Entry::Dns(dns) => dns.present(ch).await,
+            Entry::TlsAlpn(i) => self.inner.alpn_servers[*i]
+                .insert(&ch.domain, &ch.key_authorization)
                 .map_err(|e| Error::Solver(format!("{solver}: {e}"))),
         }
     }
@@ -155,13 +190,33 @@ impl Solvers {
                 .cleanup(ch)
                 .await
                 .map_err(|e| Error::Solver(format!("{solver}: {e}"))),
+            Entry::Dns(dns) => dns.cleanup(ch).await,
+            Entry::TlsAlpn(i) => {
+                self.inner.alpn_servers[*i].remove(&ch.domain);
+                Ok(())
+            }
         }
+    }
+
+    /// Remove every DNS record still presented, for an apply that was interrupted while
+    /// orders were in flight; returns one message per record that could not be removed.
+    pub async fn withdraw_all(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        for entry in self.inner.entries.values() {
+            if let Entry::Dns(dns) = entry {
+                failures.extend(dns.withdraw_all().await);
+            }
+        }
+        failures
     }
 
     /// Stop every listener (for every clone: call it once all orders are done). Dropping the
     /// last clone stops them too.
     pub async fn shutdown(self) {
         for server in &self.inner.servers {
+            server.stop().await;
+        }
+        for server in &self.inner.alpn_servers {
             server.stop().await;
         }
     }

@@ -13,12 +13,6 @@ use std::time::{Duration, Instant};
 const INSTALL_POSTGRES: &str = "PostgreSQL server binaries (initdb, postgres, pg_isready) are \
      needed: install them with `apt-get install -y postgresql`, or run `bash scripts/test`, \
      which does";
-const INSTALL_MOTO: &str = "moto_server is needed: install it with \
-     `pip install 'moto[server]'` (a venv is fine; put its bin on PATH), or run \
-     `bash scripts/test`, which installs it into /opt/certform-test-venv";
-
-/// Where `scripts/test` installs moto when it is not on PATH.
-const TEST_VENV_BIN: &str = "/opt/certform-test-venv/bin";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -159,39 +153,25 @@ fn as_postgres_user_when_root(dir: &Path) -> Option<(u32, u32)> {
     Some((uid, gid))
 }
 
-/// moto's S3 on a free port, with one bucket.
+/// moto's S3 (the moto server of `support::moto`), with one bucket.
 pub struct MotoS3 {
-    server: Child,
-    port: u16,
+    moto: super::moto::Moto,
     pub bucket: String,
 }
 
 impl MotoS3 {
     pub fn start() -> MotoS3 {
-        let program = find_program("moto_server", &[PathBuf::from(TEST_VENV_BIN)])
-            .unwrap_or_else(|| panic!("{INSTALL_MOTO}."));
-        let port = free_port();
-        let server = Command::new(program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
         let moto = MotoS3 {
-            server,
-            port,
+            moto: super::moto::Moto::start(),
             bucket: "certform-state".to_string(),
         };
-        wait_until("moto_server", Duration::from_secs(30), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
         let (status, _) = moto.request("PUT", &format!("/{}", moto.bucket));
         assert_eq!(status, 200, "creating the bucket");
         moto
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.moto.url()
     }
 
     /// The environment the AWS SDK reads: dummy credentials moto accepts.
@@ -244,11 +224,11 @@ impl MotoS3 {
 
     /// An unsigned request (moto does not check signatures): status and raw response.
     fn request(&self, method: &str, path: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let port = self.moto.port();
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.port
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         )
         .unwrap();
         let mut response = String::new();
@@ -259,12 +239,5 @@ impl MotoS3 {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         (status, response)
-    }
-}
-
-impl Drop for MotoS3 {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
     }
 }

@@ -4,7 +4,10 @@
 
 pub mod ari_proxy;
 pub mod backend_servers;
+pub mod bind;
+pub mod certform;
 pub mod golden;
+pub mod moto;
 pub mod pebble;
 pub mod project;
 pub mod schema;

@@ -33,6 +33,7 @@ const START_ATTEMPTS: usize = 3;
 pub struct PebbleBuilder {
     env: BTreeMap<String, String>,
     eab_keys: BTreeMap<String, String>,
+    dns_server: Option<String>,
 }
 
 impl PebbleBuilder {
@@ -47,6 +48,13 @@ impl PebbleBuilder {
     pub fn eab_key(mut self, kid: &str, hmac_key_b64url: &str) -> Self {
         self.eab_keys
             .insert(kid.to_string(), hmac_key_b64url.to_string());
+        self
+    }
+
+    /// Resolve through this DNS server (`HOST:PORT`, e.g. a test BIND) instead of
+    /// challtestsrv; DNS-01 validation then sees that server's records.
+    pub fn dns_server(mut self, server: &str) -> Self {
+        self.dns_server = Some(server.to_string());
         self
     }
 
@@ -248,7 +256,8 @@ impl Pebble {
         command
             .arg("-config")
             .arg(dir.path().join("pebble-config.json"))
-            .args(["-dnsserver", &dns, "-strict=false"])
+            .args(["-dnsserver", options.dns_server.as_ref().unwrap_or(&dns)])
+            .arg("-strict=false")
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
             .envs(&options.env)
@@ -338,7 +347,7 @@ impl Drop for Pebble {
     }
 }
 
-fn find_on_path(program: &str) -> Option<PathBuf> {
+pub fn find_on_path(program: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -360,17 +369,20 @@ fn free_ports() -> [u16; 6] {
         *port = listener.local_addr().unwrap().port();
         held.push(listener);
     }
+    ports[5] = free_tcp_and_udp_port();
+    drop(held);
+    ports
+}
+
+/// A loopback port that is free for both TCP and UDP (for a DNS server).
+pub fn free_tcp_and_udp_port() -> u16 {
     loop {
         let udp = UdpSocket::bind("127.0.0.1:0").expect("bind a free UDP port");
         let port = udp.local_addr().unwrap().port();
-        if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) {
-            ports[5] = port;
-            drop((udp, tcp));
-            break;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
         }
     }
-    drop(held);
-    ports
 }
 
 /// A throwaway CA and a `localhost`/`127.0.0.1` leaf it signed: (ca, leaf, leaf key) PEM.

@@ -6,18 +6,21 @@
 mod account;
 mod backend;
 mod certificate;
+mod dns_solver;
 mod for_each;
 mod settings;
 mod solver;
 
 use account::account;
 use certificate::certificate;
+use dns_solver::dns_solver;
 use for_each::certificate_instances;
 use settings::certform_settings;
-use solver::http_solver;
+use solver::{http_solver, tls_alpn_solver};
 
 pub use account::DIRECTORY_SHORTCUTS;
 pub use certificate::parse_mode;
+pub use dns_solver::dns_server;
 pub use solver::listen_address;
 
 use crate::address::{Address, Kind};
@@ -64,15 +67,22 @@ pub fn resolve(config: &Config, diags: &mut Diagnostics) -> Option<Desired> {
                         solvers.insert(address, SolverSpec::Http(spec));
                     }
                 }
+                Kind::DnsSolver => {
+                    let spec = dns_solver(config, file, block, &address, diags);
+                    let zones = spec.as_ref().map(|s| SolverCaps::Dns {
+                        zones: s.zones.clone(),
+                    });
+                    caps.insert(address.clone(), zones);
+                    if let Some(spec) = spec {
+                        solvers.insert(address, SolverSpec::Dns(spec));
+                    }
+                }
                 _ => {
-                    diags.error(
-                        Some(file.span(crate::config::header_span(block))),
-                        "Unsupported block type",
-                        format!(
-                            "{kind} blocks are not supported yet. Use an http_solver for names that are not wildcards."
-                        ),
-                    );
-                    caps.insert(address, None);
+                    let spec = tls_alpn_solver(config, file, block, &address, diags);
+                    caps.insert(address.clone(), spec.as_ref().map(|_| SolverCaps::TlsAlpn));
+                    if let Some(spec) = spec {
+                        solvers.insert(address, SolverSpec::TlsAlpn(spec));
+                    }
                 }
             }
         }

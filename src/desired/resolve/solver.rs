@@ -1,4 +1,5 @@
-//! Solver blocks: `http_solver` (webroot or built-in listener).
+//! Solver blocks: `http_solver` (webroot or built-in listener) and `tls_alpn_solver`
+//! (built-in listener). `dns_solver` has its own module.
 
 use super::*;
 
@@ -52,6 +53,31 @@ pub(super) fn http_solver(
             None
         }
         _ => None,
+    }
+}
+
+pub(super) fn tls_alpn_solver(
+    config: &Config,
+    file: &SourceFile,
+    block: &Block,
+    address: &Address,
+    diags: &mut Diagnostics,
+) -> Option<TlsAlpnSolverSpec> {
+    let reader = BodyReader::new(
+        file,
+        &config.eval,
+        block,
+        format!("`tls_alpn_solver \"{}\"`", address.name),
+    );
+    reader.check(&["listen"], &[], diags);
+    let listen = reader.string_spanned("listen", diags);
+    let (listen, span) = reader.required("listen", "\":443\"", listen, diags)?;
+    match listen_address(&listen) {
+        Ok(listen) => Some(TlsAlpnSolverSpec { listen }),
+        Err(why) => {
+            diags.error(Some(span), "Invalid listen address", why);
+            None
+        }
     }
 }
 

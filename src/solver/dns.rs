@@ -1,0 +1,217 @@
+//! DNS-01 (RFC 8555 §8.4): one [`DnsSolver`] per `dns_solver` block. It turns a challenge
+//! into a TXT record at `_acme-challenge.<name>` (or the target of its CNAME, with
+//! `follow_cname`), asks the provider to add or remove exactly that value, and waits until
+//! every value it added to that name is visible before `present` returns.
+//!
+//! Two authorizations may share one record name (`example.com` and `*.example.com` both use
+//! `_acme-challenge.example.com`). Changes to the records of one solver are serialised and
+//! the solver keeps its own book of the values it added per name, so the providers that
+//! replace a whole record set (Route53) write every value, and cleanup removes only ours.
+
+use super::exec::ExecHook;
+use super::rfc2136::{self, Rfc2136};
+use super::route53::Route53;
+use super::ChallengeData;
+use crate::address::Address;
+use crate::desired::model::{DnsProvider, DnsSolverSpec};
+use crate::{Error, Result};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// First pause between two propagation queries; it doubles up to [`POLL_MAX`].
+const POLL_FIRST: Duration = Duration::from_millis(50);
+const POLL_MAX: Duration = Duration::from_secs(5);
+
+enum Provider {
+    Route53(Route53),
+    Rfc2136(Rfc2136),
+    Exec(ExecHook),
+}
+
+/// A started `dns_solver`.
+pub(super) struct DnsSolver {
+    address: Address,
+    spec: DnsSolverSpec,
+    provider: Provider,
+    /// The values this solver added and has not removed yet, per record name. The lock is
+    /// held across each provider call so changes to one name never interleave.
+    added: Mutex<BTreeMap<String, BTreeSet<String>>>,
+}
+
+impl DnsSolver {
+    pub(super) async fn start(address: &Address, spec: &DnsSolverSpec) -> Result<DnsSolver> {
+        let provider = match &spec.provider {
+            DnsProvider::Route53(r53) => {
+                Provider::Route53(Route53::new(r53, spec.propagation_timeout).await)
+            }
+            DnsProvider::Rfc2136(rfc) => Provider::Rfc2136(
+                Rfc2136::new(rfc)
+                    .await
+                    .map_err(|e| Error::Solver(format!("{address}: {e}")))?,
+            ),
+            DnsProvider::Exec(exec) => Provider::Exec(ExecHook::new(address, exec)),
+        };
+        Ok(DnsSolver {
+            address: address.clone(),
+            spec: spec.clone(),
+            provider,
+            added: Mutex::default(),
+        })
+    }
+
+    /// Add the TXT value for `ch` and wait until it is visible.
+    pub(super) async fn present(&self, ch: &ChallengeData) -> Result<()> {
+        let name = self.record_name(&ch.domain).await?;
+        let value = &ch.dns_value;
+        {
+            let mut added = self.added.lock().await;
+            if self.provider_is_atomic() {
+                self.provider_add(&name, value).await?;
+                added.entry(name.clone()).or_default().insert(value.clone());
+            } else {
+                // A hook that fails may have done part of its work: clean it up all the same.
+                added.entry(name.clone()).or_default().insert(value.clone());
+                self.provider_add(&name, value).await?;
+            }
+        }
+        if self.spec.propagation_check {
+            self.wait_until_visible(&name, value).await?;
+        }
+        Ok(())
+    }
+
+    /// Remove the TXT value of `ch` if this solver added it (idempotent).
+    pub(super) async fn cleanup(&self, ch: &ChallengeData) -> Result<()> {
+        let mut added = self.added.lock().await;
+        let Some(name) = added
+            .iter()
+            .find(|(_, values)| values.contains(&ch.dns_value))
+            .map(|(name, _)| name.clone())
+        else {
+            return Ok(());
+        };
+        self.provider_remove(&name, &ch.dns_value).await?;
+        if let Some(values) = added.get_mut(&name) {
+            values.remove(&ch.dns_value);
+            if values.is_empty() {
+                added.remove(&name);
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove every value still recorded (after an interrupt); reports each failure.
+    pub(super) async fn withdraw_all(&self) -> Vec<String> {
+        let mut added = self.added.lock().await;
+        let mut failures = Vec::new();
+        for (name, values) in std::mem::take(&mut *added) {
+            for value in values {
+                if let Err(e) = self.provider_remove(&name, &value).await {
+                    failures.push(e.to_string());
+                }
+            }
+        }
+        failures
+    }
+
+    /// Route53 and RFC 2136 changes apply entirely or not at all.
+    fn provider_is_atomic(&self) -> bool {
+        !matches!(self.provider, Provider::Exec(_))
+    }
+
+    async fn provider_add(&self, name: &str, value: &str) -> Result<()> {
+        let outcome = match &self.provider {
+            Provider::Route53(r53) => r53.add(name, value).await,
+            Provider::Rfc2136(rfc) => rfc.add(name, value).await,
+            Provider::Exec(hook) => hook.run("present", name, value).await,
+        };
+        outcome.map_err(|e| {
+            Error::Solver(format!(
+                "{}: cannot add TXT record {name} {value:?}: {e}",
+                self.address
+            ))
+        })
+    }
+
+    async fn provider_remove(&self, name: &str, value: &str) -> Result<()> {
+        let outcome = match &self.provider {
+            Provider::Route53(r53) => r53.remove(name, value).await,
+            Provider::Rfc2136(rfc) => rfc.remove(name, value).await,
+            Provider::Exec(hook) => hook.run("cleanup", name, value).await,
+        };
+        outcome.map_err(|e| {
+            Error::Solver(format!(
+                "{}: cannot remove TXT record {name} {value:?}: {e}",
+                self.address
+            ))
+        })
+    }
+
+    /// `_acme-challenge.<name>` (without `*.`), or where its CNAME chain ends.
+    async fn record_name(&self, domain: &str) -> Result<String> {
+        let base = domain.strip_prefix("*.").unwrap_or(domain);
+        let name = format!("_acme-challenge.{base}");
+        if !self.spec.follow_cname {
+            return Ok(name);
+        }
+        let servers = self.query_servers(&name).await?;
+        rfc2136::follow_cname(&name, &servers).await.map_err(|e| {
+            Error::Solver(format!(
+                "{}: following the CNAME of {name}: {e}",
+                self.address
+            ))
+        })
+    }
+
+    /// The `resolvers`, or the authoritative nameservers of the zone holding `name`.
+    async fn query_servers(&self, name: &str) -> Result<Vec<String>> {
+        if !self.spec.resolvers.is_empty() {
+            return Ok(self.spec.resolvers.clone());
+        }
+        rfc2136::authoritative_servers(name).await.map_err(|e| {
+            Error::Solver(format!(
+                "{}: cannot find the authoritative nameservers of {name} for the propagation check: {e}; set `resolvers` to check elsewhere",
+                self.address
+            ))
+        })
+    }
+
+    /// Query every server until each shows `value` at `name`, for at most
+    /// `propagation_timeout`; the error names the record and the servers that lack it.
+    async fn wait_until_visible(&self, name: &str, value: &str) -> Result<()> {
+        let mut lacking = self.query_servers(name).await?;
+        let deadline = Instant::now() + self.spec.propagation_timeout;
+        let mut pause = POLL_FIRST;
+        loop {
+            // (server, what it answered) for each server that does not show the value yet.
+            let mut still: Vec<(String, String)> = Vec::new();
+            for server in lacking {
+                match rfc2136::query_txt(name, &server).await {
+                    Ok(values) if values.iter().any(|v| v == value) => {}
+                    Ok(values) if values.is_empty() => still.push((server, "no TXT record".into())),
+                    Ok(values) => still.push((server, format!("only {values:?}"))),
+                    Err(e) => still.push((server, e)),
+                }
+            }
+            if still.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() + pause > deadline {
+                let lacking: Vec<String> = still
+                    .iter()
+                    .map(|(server, answer)| format!("{server} ({answer})"))
+                    .collect();
+                return Err(Error::Solver(format!(
+                    "{}: TXT record {name} {value:?} was not visible after {}s (propagation_timeout) at {}",
+                    self.address,
+                    self.spec.propagation_timeout.as_secs(),
+                    lacking.join(", ")
+                )));
+            }
+            lacking = still.into_iter().map(|(server, _)| server).collect();
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(POLL_MAX);
+        }
+    }
+}

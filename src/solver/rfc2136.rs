@@ -1,0 +1,293 @@
+//! Everything certform says in the DNS protocol, and the only user of hickory: RFC 2136
+//! dynamic updates signed with TSIG (add and delete of one exact TXT value), and the plain
+//! queries behind the propagation check (TXT values, CNAME chains, a name's zone and its
+//! authoritative nameservers). Errors are sentence fragments; `dns.rs` adds the solver and
+//! the record.
+
+use crate::desired::model::{Rfc2136Spec, TsigAlgorithm};
+use hickory_net::client::{Client, ClientHandle};
+use hickory_net::proto::op::ResponseCode;
+use hickory_net::proto::rr::rdata::TXT;
+use hickory_net::proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
+use hickory_net::runtime::TokioRuntimeProvider;
+use hickory_net::udp::UdpClientStream;
+use hickory_net::NetError;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// TTL of the challenge records: short, so a stale value does not linger in caches.
+const RECORD_TTL: u32 = 60;
+/// How long one query or update may take.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Allowed clock difference for TSIG (seconds), BIND's default.
+const TSIG_FUDGE: u16 = 300;
+/// A longer CNAME chain is a loop or a misconfiguration.
+const MAX_CNAME_HOPS: usize = 8;
+
+/// The update client of one `rfc2136` solver.
+pub(super) struct Rfc2136 {
+    server: SocketAddr,
+    signer: Option<TSigner>,
+}
+
+impl Rfc2136 {
+    pub(super) async fn new(spec: &Rfc2136Spec) -> Result<Rfc2136, String> {
+        let server = resolve(&spec.nameserver).await?;
+        let signer = match &spec.tsig {
+            None => None,
+            Some(key) => {
+                use base64::Engine;
+                // Validated as base64 when the configuration was read.
+                let secret = base64::engine::general_purpose::STANDARD
+                    .decode(key.secret.expose().trim())
+                    .map_err(|_| "the TSIG secret is not base64".to_string())?;
+                let algorithm = match key.algorithm {
+                    TsigAlgorithm::HmacSha256 => {
+                        hickory_net::proto::rr::rdata::tsig::TsigAlgorithm::HmacSha256
+                    }
+                    TsigAlgorithm::HmacSha384 => {
+                        hickory_net::proto::rr::rdata::tsig::TsigAlgorithm::HmacSha384
+                    }
+                    TsigAlgorithm::HmacSha512 => {
+                        hickory_net::proto::rr::rdata::tsig::TsigAlgorithm::HmacSha512
+                    }
+                };
+                let name = Name::from_ascii(&key.name)
+                    .map_err(|e| format!("tsig_key_name {:?} is not a DNS name: {e}", key.name))?;
+                Some(
+                    TSigner::new(secret, algorithm, name, TSIG_FUDGE)
+                        .map_err(|e| format!("cannot use the TSIG key: {e}"))?,
+                )
+            }
+        };
+        Ok(Rfc2136 { server, signer })
+    }
+
+    fn client(&self) -> Client<TokioRuntimeProvider> {
+        client(self.server, self.signer.clone())
+    }
+
+    pub(super) async fn add(&self, name: &str, value: &str) -> Result<(), String> {
+        let (record, zone) = self.txt_record(name, value).await?;
+        let response = self
+            .client()
+            .append(record, zone, false)
+            .await
+            .map_err(|e| self.update_error(e))?;
+        self.check(response.metadata.response_code, "update")
+    }
+
+    pub(super) async fn remove(&self, name: &str, value: &str) -> Result<(), String> {
+        let (mut record, zone) = self.txt_record(name, value).await?;
+        record.ttl = 0;
+        let response = self
+            .client()
+            .delete_by_rdata(record, zone)
+            .await
+            .map_err(|e| self.update_error(e))?;
+        self.check(response.metadata.response_code, "update")
+    }
+
+    fn update_error(&self, error: NetError) -> String {
+        match error {
+            // A server that rejects our signature (BADSIG, BADKEY) answers unsigned, which
+            // the client refuses to trust, so the rejection arrives as a protocol error.
+            NetError::Proto(_) if self.signer.is_some() => format!(
+                "{} rejected the update's TSIG signature ({error}): check tsig_key_name, tsig_algorithm and tsig_secret against the server's key",
+                self.server
+            ),
+            other => format!("no answer from {}: {other}", self.server),
+        }
+    }
+
+    fn check(&self, code: ResponseCode, what: &str) -> Result<(), String> {
+        match code {
+            ResponseCode::NoError => Ok(()),
+            ResponseCode::NotAuth if self.signer.is_some() => Err(format!(
+                "{} refused the {what} (NOTAUTH): check tsig_key_name, tsig_algorithm and tsig_secret against the server's key",
+                self.server
+            )),
+            ResponseCode::NotAuth | ResponseCode::Refused => Err(format!(
+                "{} refused the {what} ({code}): the server allows updates only with a key (set tsig_key_name and tsig_secret) or from other addresses",
+                self.server
+            )),
+            other => Err(format!("{} answered the {what} with {other}", self.server)),
+        }
+    }
+
+    /// The record and the zone it belongs to, as the nameserver sees it.
+    async fn txt_record(&self, name: &str, value: &str) -> Result<(Record, Name), String> {
+        let fqdn = fqdn(name)?;
+        let zone = zone_of(&fqdn, self.server, self.signer.clone()).await?;
+        let record = Record::from_rdata(
+            fqdn,
+            RECORD_TTL,
+            RData::TXT(TXT::new(vec![value.to_string()])),
+        );
+        Ok((record, zone))
+    }
+}
+
+fn client(server: SocketAddr, signer: Option<TSigner>) -> Client<TokioRuntimeProvider> {
+    let stream = UdpClientStream::builder(server, TokioRuntimeProvider::default())
+        .with_timeout(Some(QUERY_TIMEOUT))
+        .with_signer(signer)
+        .build();
+    let (client, background) = Client::<TokioRuntimeProvider>::from_sender(stream);
+    tokio::spawn(background);
+    client
+}
+
+fn fqdn(name: &str) -> Result<Name, String> {
+    let mut parsed =
+        Name::from_ascii(name).map_err(|e| format!("{name:?} is not a DNS name: {e}"))?;
+    parsed.set_fqdn(true);
+    Ok(parsed)
+}
+
+/// `host:port` → the first address it resolves to.
+async fn resolve(server: &str) -> Result<SocketAddr, String> {
+    tokio::net::lookup_host(server)
+        .await
+        .map_err(|e| format!("cannot resolve {server}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{server} resolves to no address"))
+}
+
+/// One query. Recursion is requested; authoritative servers answer their own zones anyway.
+async fn query(
+    server: SocketAddr,
+    signer: Option<TSigner>,
+    name: Name,
+    record_type: RecordType,
+) -> Result<hickory_net::proto::op::DnsResponse, String> {
+    client(server, signer)
+        .query(name, DNSClass::IN, record_type)
+        .await
+        .map_err(|e| format!("no answer from {server}: {e}"))
+}
+
+/// The zone `name` belongs to: the owner of the SOA in the answer or authority section.
+async fn zone_of(name: &Name, server: SocketAddr, signer: Option<TSigner>) -> Result<Name, String> {
+    let response = query(server, signer, name.clone(), RecordType::SOA).await?;
+    match response.metadata.response_code {
+        ResponseCode::NoError | ResponseCode::NXDomain => {}
+        other => {
+            return Err(format!(
+                "{server} answered the SOA query for {name} with {other}"
+            ))
+        }
+    }
+    response
+        .answers
+        .iter()
+        .chain(response.authorities.iter())
+        .find(|r| r.record_type() == RecordType::SOA)
+        .map(|r| r.name.clone())
+        .ok_or_else(|| format!("{server} is not authoritative for a zone holding {name}"))
+}
+
+/// The TXT values at `name` as `server` answers them.
+pub(super) async fn query_txt(name: &str, server: &str) -> Result<Vec<String>, String> {
+    let address = resolve(server).await?;
+    let response = query(address, None, fqdn(name)?, RecordType::TXT).await?;
+    match response.metadata.response_code {
+        ResponseCode::NoError | ResponseCode::NXDomain => {}
+        other => return Err(format!("answered {other}")),
+    }
+    Ok(response
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::TXT(txt) => Some(
+                txt.txt_data
+                    .iter()
+                    .map(|part| String::from_utf8_lossy(part).into_owned())
+                    .collect::<String>(),
+            ),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Where the CNAME chain starting at `name` ends (`name` itself without a CNAME), as the
+/// first of `servers` that answers sees it.
+pub(super) async fn follow_cname(name: &str, servers: &[String]) -> Result<String, String> {
+    let mut last_error = "no server to ask".to_string();
+    for server in servers {
+        match follow_cname_at(name, server).await {
+            Ok(target) => return Ok(target),
+            Err(e) => last_error = format!("{server}: {e}"),
+        }
+    }
+    Err(last_error)
+}
+
+async fn follow_cname_at(name: &str, server: &str) -> Result<String, String> {
+    let address = resolve(server).await?;
+    let mut current = fqdn(name)?;
+    for _ in 0..MAX_CNAME_HOPS {
+        let response = query(address, None, current.clone(), RecordType::CNAME).await?;
+        let target = response.answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(cname) if r.name == current => Some(cname.0.clone()),
+            _ => None,
+        });
+        match target {
+            Some(next) => current = next,
+            None => return Ok(current.to_ascii().trim_end_matches('.').to_string()),
+        }
+    }
+    Err(format!("more than {MAX_CNAME_HOPS} CNAMEs in a row"))
+}
+
+/// The authoritative nameservers (`ip:53`) of the zone holding `name`, found through the
+/// system's resolvers (`/etc/resolv.conf`).
+pub(super) async fn authoritative_servers(name: &str) -> Result<Vec<String>, String> {
+    let resolv = std::fs::read_to_string("/etc/resolv.conf")
+        .map_err(|e| format!("cannot read /etc/resolv.conf: {e}"))?;
+    let system: Vec<String> = resolv
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("nameserver"))
+        .map(|ip| ip.trim())
+        .map(|ip| match ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(v6)) => format!("[{v6}]:53"),
+            _ => format!("{ip}:53"),
+        })
+        .collect();
+    let mut last_error = "/etc/resolv.conf lists no nameserver".to_string();
+    for resolver in &system {
+        match authoritative_via(name, resolver).await {
+            Ok(servers) if !servers.is_empty() => return Ok(servers),
+            Ok(_) => last_error = format!("{resolver} knows no nameserver for it"),
+            Err(e) => last_error = format!("{resolver}: {e}"),
+        }
+    }
+    Err(last_error)
+}
+
+async fn authoritative_via(name: &str, resolver: &str) -> Result<Vec<String>, String> {
+    let address = resolve(resolver).await?;
+    let fqdn = fqdn(name)?;
+    // A recursive SOA query names the zone in its answer or authority section.
+    let response = query(address, None, fqdn.clone(), RecordType::SOA).await?;
+    let zone = response
+        .answers
+        .iter()
+        .chain(response.authorities.iter())
+        .find(|r| r.record_type() == RecordType::SOA)
+        .map(|r| r.name.clone())
+        .ok_or_else(|| format!("no SOA for {fqdn}"))?;
+    let response = query(address, None, zone, RecordType::NS).await?;
+    let mut servers = Vec::new();
+    for host in response.answers.iter().filter_map(|r| match &r.data {
+        RData::NS(ns) => Some(ns.0.to_ascii()),
+        _ => None,
+    }) {
+        if let Ok(addresses) = tokio::net::lookup_host((host.trim_end_matches('.'), 53)).await {
+            servers.extend(addresses.map(|a| a.to_string()));
+        }
+    }
+    servers.sort();
+    servers.dedup();
+    Ok(servers)
+}
