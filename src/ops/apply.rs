@@ -3,7 +3,7 @@
 
 use super::plan::plan_options;
 use super::{load_desired, refresh, store_for, Exit, Globals};
-use crate::apply::{execute, Ledger, Observer};
+use crate::apply::{execute, Ledger, Observer, StopSignal};
 use crate::error::{Error, Result};
 use crate::plan::graph::ExecGraph;
 use crate::plan::saved::SavedPlan;
@@ -110,6 +110,8 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         .build()
         .map_err(|e| Error::Bug(format!("cannot start the async runtime: {e}")))?;
     let report = runtime.block_on(async move {
+        let stop = StopSignal::listen()
+            .map_err(|e| Error::Bug(format!("cannot listen for SIGINT/SIGTERM: {e}")))?;
         let solvers = Solvers::start(&desired.solvers, &needed_solvers).await?;
         let (report, _ledger, solvers) = execute(
             desired,
@@ -119,12 +121,19 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
             solvers,
             parallelism,
             observer,
+            stop,
         )
         .await;
         solvers.shutdown().await;
         Ok::<_, Error>(report)
     })?;
     print!("{}", render::apply::report(&report, globals.style));
+    if report.interrupted {
+        return Err(Error::Apply(
+            "Apply was interrupted: actions in flight finished and were saved to state; the rest did not start. Run `certform apply` again to finish."
+                .into(),
+        ));
+    }
     if report.failed() > 0
         || report
             .results

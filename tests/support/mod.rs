@@ -2,4 +2,6 @@
 //! `support::pebble::Pebble::start()`. Each test binary uses only part of it.
 #![allow(dead_code)]
 
+pub mod kill_harness;
 pub mod pebble;
+pub mod project;
