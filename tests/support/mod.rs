@@ -2,6 +2,7 @@
 //! `support::pebble::Pebble::start()`. Each test binary uses only part of it.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
 pub mod kill_harness;
 pub mod pebble;
 pub mod project;
