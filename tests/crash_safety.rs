@@ -186,7 +186,7 @@ fn harness_victim() {
             "in-place" => {
                 // The mistake the harness must catch: overwriting the file where it is.
                 state.serial += 1;
-                let bytes = encode(&state, &secrets, &[recipient.clone()]).unwrap();
+                let bytes = encode(&state, &secrets, std::slice::from_ref(&recipient)).unwrap();
                 let (head, tail) = bytes.split_at(bytes.len() / 2);
                 let mut file = fs::File::create(&state_path).unwrap();
                 std::io::Write::write_all(&mut file, head).unwrap();
