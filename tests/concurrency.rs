@@ -29,18 +29,25 @@ fn a_hung_apply_keeps_the_lock_until_force_unlock_and_does_not_overwrite_the_new
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Freeze it once it has saved its certificate and runs the slow hook.
+    // Freeze it once it has saved its certificate and deployed its outputs (the slow hook
+    // runs then).
     let identity = p.identity();
+    let deployed = || {
+        p.stored().is_some_and(|stored| {
+            stored
+                .state
+                .certificates
+                .values()
+                .any(|c| c.outputs.contains_key("hold"))
+        })
+    };
     for _ in 0..2000 {
-        if check_state(&p.state_path(), &identity)
-            .unwrap()
-            .certificates
-            == 1
-        {
+        if deployed() {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    assert!(deployed(), "the first apply never deployed its outputs");
     signal(&hung, libc::SIGSTOP);
 
     let second = p.expect(&["apply", "--auto-approve", "--lock-timeout", "1s"], 1);
