@@ -40,6 +40,9 @@ pub fn write_output(
 }
 
 /// Temp file in the same directory, created with `mode`, fsynced, renamed over `path`.
+/// The temp file is always a new one (`O_EXCL`, unpredictable name): a file or symlink
+/// planted at its name is never followed or reused, so a key is never written into a file
+/// someone else created, nor one that was ever wider than `mode`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path
         .parent()
@@ -50,12 +53,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = dir.join(format!(".{file_name}.certform-{}.tmp", std::process::id()));
+    let temp = dir.join(format!(
+        ".{file_name}.certform-{}.tmp",
+        uuid::Uuid::new_v4().simple()
+    ));
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(mode)
             .open(&temp)?;
         // The umask may have narrowed the mode; set it exactly before writing anything.
@@ -97,6 +102,9 @@ pub async fn run_hook(argv: &[String], dir: &Path) -> Result<()> {
         .ok_or_else(|| Error::Deploy("on_change is an empty command".into()))?;
     let output = tokio::process::Command::new(program)
         .args(args)
+        // The identity text may be in certform's environment (CI secrets); a reload
+        // command has no business with it.
+        .env_remove(crate::state::ENV_IDENTITY_KEY)
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .output()

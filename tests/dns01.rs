@@ -239,12 +239,14 @@ fn ctrl_c_during_the_propagation_wait_cleans_up() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(200));
-    let interrupted_at = Instant::now();
+    // The first interrupt lets the order in flight finish (here: wait out its propagation
+    // check); the second stops at once, and the presented record must still be removed.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    std::thread::sleep(Duration::from_millis(200));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
     let all = text(&out);
-    assert!(interrupted_at.elapsed() < Duration::from_secs(10), "{all}");
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert_eq!(out.status.code(), Some(130), "{all}");
     assert!(all.contains("Interrupted"), "{all}");
     let calls = calls(&work);
     assert_eq!(calls.len(), 2, "{calls:?}");

@@ -119,6 +119,23 @@ impl Backoff {
         Some(delay)
     }
 
+    /// Says on standard error that a request is retried, and why: an unattended run's log
+    /// should show a struggling CA even when the retry succeeds.
+    pub(super) fn report_retry(
+        &self,
+        what: &str,
+        error: &instant_acme::Error,
+        trace: &TraceData,
+        delay: Duration,
+    ) {
+        eprintln!(
+            "Retrying {what} in {:.1}s (attempt {} of {MAX_ATTEMPTS} failed): {}",
+            delay.as_secs_f64(),
+            self.attempts,
+            describe(error, trace)
+        );
+    }
+
     /// Turn the final error into certform's error, with what was tried.
     pub(super) fn into_error(
         self,
@@ -185,13 +202,15 @@ fn classify(error: &instant_acme::Error, trace: &TraceData) -> Option<Class> {
 pub(super) fn describe(error: &instant_acme::Error, trace: &TraceData) -> String {
     match error {
         instant_acme::Error::Api(problem) => describe_problem(problem, trace.error_status),
-        other => {
-            let mut text = error_chain(other);
-            if let Some(status) = trace.error_status {
-                text.push_str(&format!(" (HTTP status {status})"));
-            }
-            text
-        }
+        // An error status whose body was no problem document: the status is the news, the
+        // failure to parse the body only a consequence.
+        other => match trace.error_status {
+            Some(status) => format!(
+                "the CA answered HTTP status {status} ({})",
+                error_chain(other)
+            ),
+            None => error_chain(other),
+        },
     }
 }
 
@@ -253,7 +272,10 @@ macro_rules! acme_call_traced {
             match result {
                 Ok(value) => break Ok((value, trace)),
                 Err(error) => match backoff.next_delay(&error, &trace) {
-                    Some(delay) => tokio::time::sleep(delay).await,
+                    Some(delay) => {
+                        backoff.report_retry(&$what, &error, &trace, delay);
+                        tokio::time::sleep(delay).await
+                    }
                     None => break Err(backoff.into_error(&$what, &error, &trace)),
                 },
             }

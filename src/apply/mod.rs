@@ -5,6 +5,9 @@
 
 mod actions;
 mod lifecycle;
+mod stop;
+
+pub use stop::StopSignal;
 
 use crate::acme::AcmeAccount;
 use crate::desired::model::Desired;
@@ -30,12 +33,16 @@ pub enum Outcome {
 pub trait Observer: Send + Sync {
     fn started(&self, label: &str);
     fn finished(&self, label: &str, outcome: &Outcome);
+    /// A stop was requested; `in_flight` actions are still running and will finish.
+    fn stopping(&self, _in_flight: usize) {}
 }
 
 /// One line per node, in the order of `graph` nodes.
 #[derive(Debug)]
 pub struct Report {
     pub results: Vec<(String, Outcome)>,
+    /// A stop (SIGINT/SIGTERM) ended the walk before every action was started.
+    pub interrupted: bool,
 }
 
 impl Report {
@@ -81,8 +88,10 @@ pub(crate) struct Context {
     pub accounts: tokio::sync::Mutex<HashMap<String, Arc<AcmeAccount>>>,
 }
 
-/// Runs every node of `graph`, at most `parallelism` at a time. Returns the report and
+/// Runs every node of `graph`, at most `parallelism` at a time, until done or until `stop`
+/// fires (then nothing new starts and the running actions finish). Returns the report and
 /// the ledger (so the caller can shut the solvers down and report the final serial).
+#[allow(clippy::too_many_arguments)]
 pub async fn execute(
     desired: Desired,
     changes: Vec<Change>,
@@ -91,6 +100,7 @@ pub async fn execute(
     solvers: Solvers,
     parallelism: usize,
     observer: Arc<dyn Observer>,
+    mut stop: StopSignal,
 ) -> (Report, Ledger, Solvers) {
     let context = Arc::new(Context {
         desired,
@@ -103,6 +113,7 @@ pub async fn execute(
     let labels: Vec<String> = (0..n).map(|i| label(&context, graph.node(i))).collect();
     let mut progress = Progress::new(graph);
     let mut running = JoinSet::new();
+    let mut interrupted = false;
 
     loop {
         while running.len() < parallelism.max(1) {
@@ -123,7 +134,20 @@ pub async fn execute(
                 }
             }
         }
-        let Some(joined) = running.join_next().await else {
+        let joined = if interrupted {
+            running.join_next().await
+        } else {
+            tokio::select! {
+                joined = running.join_next() => joined,
+                () = stop.requested() => {
+                    interrupted = true;
+                    progress.ready.clear();
+                    observer.stopping(running.len());
+                    continue;
+                }
+            }
+        };
+        let Some(joined) = joined else {
             break;
         };
         let (i, result) = joined.unwrap_or_else(|e| {
@@ -142,7 +166,12 @@ pub async fn execute(
             Err(error) => Outcome::Failed(error),
         };
         observer.finished(&labels[i], &outcome);
-        progress.settle(graph, i, outcome);
+        if interrupted {
+            // Settling would make its dependants ready; after a stop nothing new starts.
+            progress.outcomes[i] = Some(outcome);
+        } else {
+            progress.settle(graph, i, outcome);
+        }
     }
 
     let results = labels
@@ -151,8 +180,13 @@ pub async fn execute(
         .map(|(label, outcome)| {
             (
                 label,
-                outcome
-                    .unwrap_or_else(|| Outcome::Skipped("not started: apply stopped early".into())),
+                outcome.unwrap_or_else(|| {
+                    Outcome::Skipped(if interrupted {
+                        "not started: apply was interrupted".into()
+                    } else {
+                        "not started: apply stopped early".into()
+                    })
+                }),
             )
         })
         .collect();
@@ -162,7 +196,14 @@ pub async fn execute(
         .ledger
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    (Report { results }, ledger, context.solvers)
+    (
+        Report {
+            results,
+            interrupted,
+        },
+        ledger,
+        context.solvers,
+    )
 }
 
 /// Why node `i` must not run, if one of its dependencies did not succeed. A change needs

@@ -3,7 +3,7 @@
 
 use super::plan::plan_options;
 use super::{load_desired, recipients_for, refresh, store_for, Exit, Globals};
-use crate::apply::{execute, Ledger, Observer};
+use crate::apply::{execute, Ledger, Observer, StopSignal};
 use crate::error::{Error, Result};
 use crate::plan::graph::ExecGraph;
 use crate::plan::saved::SavedPlan;
@@ -119,8 +119,11 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         .build()
         .map_err(|e| Error::Bug(format!("cannot start the async runtime: {e}")))?;
     let report = runtime.block_on(async move {
+        let stop = StopSignal::listen()
+            .map_err(|e| Error::Bug(format!("cannot listen for SIGINT/SIGTERM: {e}")))?;
         let solvers = Solvers::start(&desired.solvers, &needed_solvers).await?;
         let on_interrupt = solvers.clone();
+        let mut forced = stop.clone();
         let run = execute(
             desired,
             changes,
@@ -129,26 +132,35 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
             solvers,
             parallelism,
             observer,
+            stop,
         );
         tokio::select! {
             (report, _ledger, solvers) = run => {
                 solvers.shutdown().await;
                 Ok::<_, Error>(report)
             }
-            // Dropping `run` stops the orders in flight (their state writes are lost, as in a
-            // crash); the challenge records they published must not outlive them.
-            Ok(()) = tokio::signal::ctrl_c() => {
+            // A second interrupt: dropping `run` stops the orders in flight (their state
+            // writes are lost, as in a crash); the challenge records they published must not
+            // outlive them.
+            () = forced.forced() => {
                 let failures = on_interrupt.withdraw_all().await;
                 on_interrupt.shutdown().await;
-                let mut message = "Interrupted: apply stopped; completed actions are in the state.".to_string();
+                let mut message = "Interrupted twice: apply stopped at once; completed actions are in the state.".to_string();
                 if !failures.is_empty() {
                     message.push_str(&format!(" Removing challenge records failed: {}", failures.join("; ")));
                 }
-                Err(Error::Apply(message))
+                eprint!("{}", render::error(&Error::Apply(message), globals.style));
+                std::process::exit(StopSignal::FORCED_EXIT_STATUS);
             }
         }
     })?;
     print!("{}", render::apply::report(&report, globals.style));
+    if report.interrupted {
+        return Err(Error::Apply(
+            "Apply was interrupted: actions in flight finished and were saved to state; the rest did not start. Run `certform apply` again to finish."
+                .into(),
+        ));
+    }
     if report.failed() > 0
         || report
             .results

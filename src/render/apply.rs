@@ -26,6 +26,16 @@ impl Observer for LineObserver {
             let _ = std::io::stdout().flush();
         }
     }
+
+    fn stopping(&self, in_flight: usize) {
+        println!(
+            "{}",
+            self.style.changed(&format!(
+                "Interrupt received: no new action starts; waiting for {in_flight} action(s) in flight to finish. Interrupt again to exit at once."
+            ))
+        );
+        let _ = std::io::stdout().flush();
+    }
 }
 
 /// The closing lines of apply: a success line, or what succeeded, failed and was skipped.
@@ -47,10 +57,15 @@ pub fn report(report: &Report, style: Style) -> String {
             style.added(&style.bold(&format!("Apply complete! {succeeded} action(s) done.")))
         );
     }
+    let ending = if report.interrupted {
+        "Apply interrupted"
+    } else {
+        "Apply finished with errors"
+    };
     let mut out = format!(
         "\n{}\n",
         style.removed(&style.bold(&format!(
-            "Apply finished with errors: {succeeded} succeeded, {failed} failed, {skipped} skipped."
+            "{ending}: {succeeded} succeeded, {failed} failed, {skipped} skipped."
         )))
     );
     for (label, outcome) in &report.results {

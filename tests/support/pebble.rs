@@ -386,7 +386,8 @@ pub fn free_tcp_and_udp_port() -> u16 {
 }
 
 /// A throwaway CA and a `localhost`/`127.0.0.1` leaf it signed: (ca, leaf, leaf key) PEM.
-fn make_certificates() -> (String, String, String) {
+/// A throwaway CA and a leaf for `localhost`/`127.0.0.1` it signed: `(ca, leaf, leaf key)` PEM.
+pub fn make_certificates() -> (String, String, String) {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
         KeyPair, KeyUsagePurpose,
@@ -414,7 +415,8 @@ fn make_certificates() -> (String, String, String) {
     (ca_cert.pem(), leaf_cert.pem(), leaf_key.serialize_pem())
 }
 
-fn tls_config(ca_pem: &str) -> Arc<rustls::ClientConfig> {
+/// A rustls client that trusts only `ca_pem`.
+pub fn tls_config(ca_pem: &str) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();

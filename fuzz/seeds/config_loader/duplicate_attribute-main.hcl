@@ -1,0 +1,4 @@
+account "le" {
+  directory = "letsencrypt"
+  directory = "letsencrypt-staging"
+}

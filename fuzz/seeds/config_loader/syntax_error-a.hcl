@@ -1,0 +1,3 @@
+account "le" {
+  directory = "letsencrypt"
+}

@@ -1,0 +1,4 @@
+certificate "www" {
+  account = account.le
+  domains = ["example.com",
+}

@@ -1,0 +1,3 @@
+http_solver "web" {
+  webroot = "/var/www" "extra"
+}

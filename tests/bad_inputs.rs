@@ -1,0 +1,377 @@
+//! The bad-input corpus: every input certform must refuse, with the message a user sees.
+//! Each case runs the real binary (`apply --auto-approve` where it can do the most harm)
+//! and checks exit code 1, the expected message exactly once, and that no file changed.
+//!
+//! None of these reach a CA: the configuration points at a closed port, so a case that got
+//! as far as the network would fail with a different message. Hostile data from a CA is
+//! covered with the fault-injecting proxy in `tests/faults.rs`.
+
+mod support;
+
+use certform::keytype::KeyType;
+use certform::secret::Sensitive;
+use certform::state::model::{AccountSecret, AccountState, Secrets, State};
+use certform::state::{encode, generate_identity};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use support::hardened::{text, Endpoint, Project};
+
+/// A project whose configuration is valid and whose state (serial 2, one account) was
+/// written by certform's own encoder, with the serial-1 version as its backup.
+struct Fixture {
+    project: Project,
+    /// The serial-1 document (what `.backup` holds).
+    older: Vec<u8>,
+    /// The serial-2 document (the current state).
+    current: Vec<u8>,
+}
+
+fn ca_bundle() -> PathBuf {
+    // Never read: nothing connects to the closed port. It only has to be a path.
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/valid/main.hcl")
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let project = Project::new(&Endpoint::unreachable(ca_bundle()));
+        let recipient = project.identity().recipient().unwrap();
+        let (mut state, mut secrets) = (State::new(), Secrets::default());
+        let at = time::macros::datetime!(2026-11-28 12:00:00 UTC);
+        state.accounts.insert(
+            "pebble".into(),
+            AccountState {
+                directory: Endpoint::unreachable(ca_bundle()).directory,
+                account_url: "https://127.0.0.1:9/acct/1".into(),
+                contact: vec!["mailto:ops@hardening.test".into()],
+                key_type: KeyType::EcdsaP256,
+                key_created_at: at,
+                created_at: at,
+                ca_bundle: None,
+                deactivate_on_destroy: false,
+            },
+        );
+        secrets.accounts.insert(
+            "pebble".into(),
+            AccountSecret {
+                credentials: Sensitive::new("{\"not\":\"a real key\"}"),
+            },
+        );
+        state.serial = 1;
+        let older = encode(&state, &secrets, std::slice::from_ref(&recipient)).unwrap();
+        state.serial = 2;
+        state.accounts.get_mut("pebble").unwrap().account_url = "https://127.0.0.1:9/acct/2".into();
+        let current = encode(&state, &secrets, &[recipient]).unwrap();
+        let fixture = Fixture {
+            project,
+            older,
+            current,
+        };
+        fixture.write_state(&fixture.current.clone());
+        fs::write(
+            fixture.project.path("state/default.certstate.backup"),
+            &fixture.older,
+        )
+        .unwrap();
+        fixture
+    }
+
+    fn write_state(&self, bytes: &[u8]) {
+        let path = self.project.state_path();
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, bytes).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    /// The current document with `edit` applied to its JSON.
+    fn edited(&self, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let mut value: serde_json::Value = serde_json::from_slice(&self.current).unwrap();
+        edit(&mut value);
+        serde_json::to_vec_pretty(&value).unwrap()
+    }
+}
+
+/// Runs certform and checks: exit 1, `expected` exactly once, no file changed.
+fn refused(project: &Project, args: &[&str], expected: &str) -> String {
+    let before = project.snapshot();
+    let out = project.run(args);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "certform {args:?}:\n{all}");
+    assert_eq!(
+        all.matches(expected).count(),
+        1,
+        "certform {args:?}: expected {expected:?} once in:\n{all}"
+    );
+    assert_eq!(
+        project.snapshot(),
+        before,
+        "certform {args:?} wrote files:\n{all}"
+    );
+    all
+}
+
+const APPLY: &[&str] = &["apply", "--auto-approve"];
+
+#[test]
+fn broken_hcl_is_reported_at_its_location() {
+    let f = Fixture::new();
+    fs::write(
+        f.project.path("broken.hcl"),
+        "certificate \"x\" {\n  domains = [\n",
+    )
+    .unwrap();
+    let all = refused(&f.project, APPLY, "Syntax error");
+    assert!(all.contains("broken.hcl:2:14"), "{all}");
+    assert!(all.contains("expected `]`"), "{all}");
+}
+
+/// Every validation error fixture of `tests/config_diagnostics.rs`, through the binary:
+/// exit 1 with exactly the rendered diagnostics, and nothing written.
+#[test]
+fn every_validation_error_fixture_is_refused_by_apply() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config");
+    let mut cases: Vec<PathBuf> = fs::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && !p.ends_with("valid"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 10, "{cases:?}");
+    for case in cases {
+        let project = Project {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        for entry in fs::read_dir(&case).unwrap() {
+            let path = entry.unwrap().path();
+            fs::copy(
+                &path,
+                project.path(&path.file_name().unwrap().to_string_lossy()),
+            )
+            .unwrap();
+        }
+        fs::write(project.path("ca.vars"), "").unwrap();
+        let mut args: Vec<String> = vec!["apply".into(), "--auto-approve".into()];
+        if let Ok(vars) = fs::read_to_string(case.join("vars.txt")) {
+            for line in vars.lines().filter(|l| !l.trim().is_empty()) {
+                args.extend(["--var".into(), line.to_string()]);
+            }
+        }
+        if let Ok(files) = fs::read_to_string(case.join("var_files.txt")) {
+            for line in files.lines().filter(|l| !l.trim().is_empty()) {
+                args.extend([
+                    "--var-file".into(),
+                    project.path(line.trim()).display().to_string(),
+                ]);
+            }
+        }
+        let expected = fs::read_to_string(case.join("expected.txt")).unwrap();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let before = project.snapshot();
+        let out = project.run(&args);
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), expected, "{name}");
+        assert!(out.stdout.is_empty(), "{name}: {}", text(&out));
+        assert_eq!(project.snapshot(), before, "{name} wrote files");
+    }
+}
+
+#[test]
+fn truncated_state_is_refused() {
+    let f = Fixture::new();
+    f.write_state(&f.current[..f.current.len() / 2]);
+    refused(
+        &f.project,
+        APPLY,
+        "The state document is truncated or incomplete",
+    );
+    refused(
+        &f.project,
+        &["plan"],
+        "The state document is truncated or incomplete",
+    );
+}
+
+#[test]
+fn corrupt_state_is_refused() {
+    let f = Fixture::new();
+    f.write_state(b"\x00\x01 this is not json");
+    refused(&f.project, APPLY, "The state document is not valid JSON");
+    f.write_state(b"[1, 2, 3]\n");
+    refused(
+        &f.project,
+        APPLY,
+        "is not a JSON object, so it is not a certform state",
+    );
+}
+
+#[test]
+fn tampered_state_is_refused_with_the_backup_hint() {
+    let f = Fixture::new();
+    f.write_state(&f.edited(|v| {
+        v["accounts"]["pebble"]["account_url"] = "https://evil.invalid/acct/1".into();
+    }));
+    let all = refused(&f.project, APPLY, "modified outside certform");
+    assert!(
+        all.contains("public half does not match the digest sealed"),
+        "{all}"
+    );
+    assert!(all.contains(".backup"), "{all}");
+}
+
+#[test]
+fn secrets_spliced_from_an_older_version_are_refused() {
+    let f = Fixture::new();
+    let older: serde_json::Value = serde_json::from_slice(&f.older).unwrap();
+    f.write_state(&f.edited(|v| v["secrets"] = older["secrets"].clone()));
+    let all = refused(&f.project, APPLY, "modified outside certform");
+    assert!(all.contains("come from different versions"), "{all}");
+}
+
+#[test]
+fn secrets_from_another_state_are_refused() {
+    let f = Fixture::new();
+    let other = Fixture::new();
+    let foreign: serde_json::Value = serde_json::from_slice(&other.current).unwrap();
+    f.write_state(&f.edited(|v| v["secrets"] = foreign["secrets"].clone()));
+    // Encrypted to another identity, so it does not even decrypt.
+    refused(&f.project, APPLY, "Failed to decrypt the state's secrets");
+}
+
+/// A whole file rolled back (here: the backup copied over the state) is self-consistent,
+/// so reading it cannot tell. A saved plan can: it was made against the newer serial.
+#[test]
+fn a_saved_plan_is_refused_against_a_rolled_back_state() {
+    let f = Fixture::new();
+    let plan = f.project.path("tls.plan");
+    f.project
+        .expect(&["plan", "--out", plan.to_str().unwrap()], 0);
+    f.write_state(&f.older);
+    refused(
+        &f.project,
+        &["apply", plan.to_str().unwrap()],
+        "Saved plan is stale: the state changed since the plan was made (serial 2 then, 1 now)",
+    );
+}
+
+#[test]
+fn state_from_a_newer_certform_is_refused() {
+    let f = Fixture::new();
+    f.write_state(&f.edited(|v| v["format_version"] = 99.into()));
+    refused(
+        &f.project,
+        APPLY,
+        "The state was written by a newer certform (format version 99",
+    );
+    refused(
+        &f.project,
+        &["plan"],
+        "Upgrade certform to work with this state.",
+    );
+}
+
+#[test]
+fn wrong_identity_is_refused() {
+    let f = Fixture::new();
+    let other = tempfile::tempdir().unwrap();
+    let wrong = other.path().join("identity.txt");
+    generate_identity(&wrong).unwrap();
+    refused(
+        &f.project,
+        &[
+            "--identity",
+            wrong.to_str().unwrap(),
+            "apply",
+            "--auto-approve",
+        ],
+        "Failed to decrypt the state's secrets",
+    );
+}
+
+#[test]
+fn missing_identity_is_refused() {
+    let f = Fixture::new();
+    let before = f.project.snapshot();
+    let out = f
+        .project
+        .command(APPLY)
+        .env_remove("CERTFORM_IDENTITY")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert_eq!(
+        all.matches("needs the age identity that decrypts the state's secrets, and none was given")
+            .count(),
+        1,
+        "{all}"
+    );
+    assert_eq!(f.project.snapshot(), before);
+
+    let gone = f.project.path("no-such-identity.txt");
+    refused(
+        &f.project,
+        &[
+            "--identity",
+            gone.to_str().unwrap(),
+            "apply",
+            "--auto-approve",
+        ],
+        "does not exist. Create one with `certform init`",
+    );
+}
+
+#[test]
+fn identity_readable_by_others_is_refused_with_a_chmod_hint() {
+    let f = Fixture::new();
+    let identity = f.project.identity_path();
+    fs::set_permissions(&identity, fs::Permissions::from_mode(0o644)).unwrap();
+    let all = refused(
+        &f.project,
+        APPLY,
+        "is accessible by group or others (mode 0644)",
+    );
+    assert!(
+        all.contains(&format!("chmod 600 {}", identity.display())),
+        "{all}"
+    );
+}
+
+/// The plan was made against this project's state; the state now in its place is another
+/// one (another lineage), as when a plan file is carried to the wrong machine.
+#[test]
+fn a_saved_plan_from_another_state_is_refused() {
+    let f = Fixture::new();
+    let plan = f.project.path("tls.plan");
+    f.project
+        .expect(&["plan", "--out", plan.to_str().unwrap()], 0);
+    f.write_state(&Fixture::new().current);
+    refused(
+        &f.project,
+        &["apply", plan.to_str().unwrap()],
+        "Saved plan is stale: it was made for a different state (lineage differs)",
+    );
+}
+
+#[test]
+fn a_file_that_is_no_saved_plan_is_refused() {
+    let f = Fixture::new();
+    let plan = f.project.path("garbage.plan");
+    fs::write(&plan, "{\"format_version\": 1, \"changes\": 7}").unwrap();
+    refused(
+        &f.project,
+        &["apply", plan.to_str().unwrap()],
+        "is not a saved certform plan",
+    );
+    fs::write(&plan, "{\"format_version\": 42}").unwrap();
+    refused(
+        &f.project,
+        &["apply", plan.to_str().unwrap()],
+        "is a saved plan of format 42",
+    );
+    refused(
+        &f.project,
+        &["show", plan.to_str().unwrap()],
+        "is a saved plan of format 42",
+    );
+}

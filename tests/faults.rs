@@ -1,0 +1,92 @@
+//! Faults between certform and its CA, injected by a proxy in front of Pebble: dropped
+//! connections, 503, 429 with `Retry-After`, slow answers, and a CA that stays down.
+//! Apply converges through the transient ones and says what it retried; against a CA that
+//! stays down it gives up within its retry bounds with a clear error and changes nothing.
+
+mod support;
+
+use std::time::Duration;
+use support::fault_proxy::{Fault, FaultProxy};
+use support::hardened::{cert_block, many_certs, Endpoint, Project};
+use support::pebble::Pebble;
+
+#[test]
+fn apply_converges_through_drops_503_429_and_delays_and_reports_its_retries() {
+    let pebble = Pebble::start();
+    let faults = vec![
+        Fault::Drop,
+        Fault::Unavailable,
+        Fault::RateLimited,
+        Fault::Delay(Duration::from_millis(300)),
+    ];
+    let proxy = FaultProxy::start(&pebble, 3, faults);
+    let p = Project::new(&proxy.endpoint());
+    p.config(&many_certs(3, "faults.hardening.test"));
+
+    let out = p.expect(&["apply", "--auto-approve"], 0);
+    assert!(out.contains("Apply complete!"), "{out}");
+    let injected = proxy.injected();
+    for fault in [Fault::Drop, Fault::Unavailable, Fault::RateLimited] {
+        assert!(
+            injected.get(&fault).copied().unwrap_or(0) >= 1,
+            "{injected:?}"
+        );
+    }
+    // Every injected failure (a delay is no failure) was retried, and said so.
+    let failures: usize = injected
+        .iter()
+        .filter(|(fault, _)| !matches!(fault, Fault::Delay(_)))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(
+        out.matches("Retrying ").count(),
+        failures,
+        "{injected:?}\n{out}"
+    );
+    assert!(out.contains("(status 503)"), "{out}");
+    assert!(
+        out.contains("rateLimited: injected by the fault proxy (status 429)"),
+        "{out}"
+    );
+    p.expect(&["plan", "--detailed-exitcode"], 0);
+    let roots = pebble.issuing_roots_pem();
+    for i in 0..3 {
+        p.verify(&format!("tls/c{i}"), &roots);
+    }
+}
+
+#[test]
+fn apply_converges_when_pebble_rejects_half_of_all_nonces() {
+    let pebble = Pebble::builder()
+        .env("PEBBLE_WFE_NONCEREJECT", "50")
+        .start();
+    let p = Project::new(&Endpoint::of(&pebble));
+    p.config(&many_certs(3, "nonces.hardening.test"));
+    let out = p.expect(&["apply", "--auto-approve"], 0);
+    assert!(out.contains("Apply complete!"), "{out}");
+    p.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn a_ca_that_stays_down_gives_a_clear_error_and_changes_nothing() {
+    let pebble = Pebble::start();
+    let p = Project::new(&Endpoint::of(&pebble));
+    p.config(&cert_block("up", &["up.hardening.test"], ""));
+    p.expect(&["apply", "--auto-approve"], 0);
+
+    let down = FaultProxy::start(&pebble, 1, vec![Fault::Unavailable]);
+    p.set_endpoint(&down.endpoint());
+    p.config(&format!(
+        "{}{}",
+        cert_block("up", &["up.hardening.test"], ""),
+        cert_block("new", &["new.hardening.test"], "")
+    ));
+    let before = p.snapshot();
+    let out = p.expect(&["apply", "--auto-approve"], 1);
+    assert!(out.contains("gave up after 6 attempts"), "{out}");
+    assert!(
+        out.contains("failed: ACME error: the CA answered HTTP status 503"),
+        "{out}"
+    );
+    assert_eq!(p.snapshot(), before, "apply changed files:\n{out}");
+}
