@@ -25,7 +25,7 @@ dns_solver "bind" {
   nameserver     = var.nameserver
   tsig_key_name  = "certform"
   tsig_algorithm = "hmac-sha256"
-  tsig_secret    = env("TSIG_SECRET")   # never printed, never stored in the state
+  tsig_secret    = env("TSIG_SECRET") # never printed, never stored in the state
 
   # Check where the CA will look: by default the zone's authoritative servers; list
   # resolvers to check elsewhere (for a zone only your own servers know, the primary).
