@@ -5,149 +5,10 @@ mod support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use support::pebble::Pebble;
-
-/// A configuration directory with its own identity, talking to one Pebble.
-struct Project {
-    pebble: Pebble,
-    dir: tempfile::TempDir,
-}
-
-impl Project {
-    fn new() -> Project {
-        Project::with_pebble(Pebble::start())
-    }
-
-    fn with_pebble(pebble: Pebble) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        let project = Project { pebble, dir };
-        fs::write(project.path("pebble.vars"), project.vars()).unwrap();
-        project.config("");
-        let out = project.run(&["init"]);
-        assert!(out.status.success(), "init failed: {}", text(&out));
-        project
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
-    fn vars(&self) -> String {
-        format!(
-            "directory = {:?}\nca_bundle = {:?}\nhttp_listen = \"127.0.0.1:{}\"\n",
-            self.pebble.directory_url(),
-            self.pebble.ca_bundle_path().display().to_string(),
-            self.pebble.http_port()
-        )
-    }
-
-    /// Writes main.hcl: the shared header plus `body`.
-    fn config(&self, body: &str) {
-        let header = r#"
-variable "directory" { type = string }
-variable "ca_bundle" { type = string }
-variable "http_listen" { type = string }
-
-account "pebble" {
-  directory               = var.directory
-  contact                 = ["mailto:ops@e2e.test"]
-  terms_of_service_agreed = true
-  ca_bundle               = var.ca_bundle
-}
-
-http_solver "web" {
-  listen = var.http_listen
-}
-"#;
-        fs::write(self.path("main.hcl"), format!("{header}\n{body}")).unwrap();
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_certform"));
-        command
-            .arg("--chdir")
-            .arg(self.dir.path())
-            .arg("--var-file")
-            .arg(self.path("pebble.vars"))
-            .args(args)
-            .env("CERTFORM_IDENTITY", self.path("identity.txt"))
-            .env_remove("CERTFORM_IDENTITY_KEY")
-            .env("XDG_CONFIG_HOME", self.path("xdg"))
-            .env("NO_COLOR", "1");
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Runs and asserts the exit code, returning stdout + stderr.
-    fn expect(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        let all = text(&out);
-        assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{all}");
-        all
-    }
-
-    fn state_path(&self) -> PathBuf {
-        self.path("state/default.certstate")
-    }
-
-    fn state_json(&self) -> serde_json::Value {
-        serde_json::from_slice(&fs::read(self.state_path()).unwrap()).unwrap()
-    }
-
-    fn serial_of(&self, address: &str) -> String {
-        self.state_json()["certificates"][address]["serial_number"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{address} not in state"))
-            .to_string()
-    }
-
-    /// `openssl verify` of a deployed certificate against Pebble's issuing root.
-    fn verify(&self, dir: &str) {
-        let root = self.path("pebble-root.pem");
-        fs::write(&root, self.pebble.issuing_roots_pem()).unwrap();
-        let out = Command::new("openssl")
-            .arg("verify")
-            .arg("-CAfile")
-            .arg(&root)
-            .arg("-untrusted")
-            .arg(self.path(&format!("{dir}/chain.pem")))
-            .arg(self.path(&format!("{dir}/cert.pem")))
-            .output()
-            .expect("openssl is needed: apt-get install -y openssl");
-        assert!(out.status.success(), "openssl verify {dir}: {}", text(&out));
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn cert_block(name: &str, domains: &[&str], extra: &str) -> String {
-    let domains: Vec<String> = domains.iter().map(|d| format!("{d:?}")).collect();
-    format!(
-        r#"
-certificate "{name}" {{
-  account = account.pebble
-  domains = [{}]
-  solvers = [http_solver.web]
-  {extra}
-  output "files" {{
-    directory = "tls/{name}"
-  }}
-}}
-"#,
-        domains.join(", ")
-    )
-}
+use support::project::{cert_block, text, Project};
 
 fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -155,7 +16,7 @@ fn mode(path: &Path) -> u32 {
 
 #[test]
 fn issue_then_converge_with_no_changes() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     p.config(&cert_block("www", &["e2e.test", "www.e2e.test"], ""));
 
     let plan = p.expect(&["plan"], 0);
@@ -199,7 +60,7 @@ fn issue_then_converge_with_no_changes() {
 
 #[test]
 fn domain_change_reissues_and_deleted_file_is_redeployed_without_an_order() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     p.config(&cert_block("www", &["one.e2e.test"], ""));
     p.expect(&["apply", "--auto-approve"], 0);
 
@@ -238,7 +99,7 @@ fn domain_change_reissues_and_deleted_file_is_redeployed_without_an_order() {
 
 #[test]
 fn wrong_identity_changes_nothing_and_plan_needs_no_identity() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     p.config(&cert_block("www", &["id.e2e.test"], ""));
     p.expect(&["apply", "--auto-approve"], 0);
     p.config(&cert_block("www", &["id.e2e.test", "more.e2e.test"], ""));
@@ -276,7 +137,7 @@ fn wrong_identity_changes_nothing_and_plan_needs_no_identity() {
 
 #[test]
 fn saved_plan_applies_once_and_is_stale_after_the_state_moves() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     p.config(&format!(
         "{}{}",
         cert_block("a", &["a.e2e.test"], ""),
@@ -302,7 +163,7 @@ fn saved_plan_applies_once_and_is_stale_after_the_state_moves() {
 
 #[test]
 fn second_apply_waits_for_the_lock_and_names_the_holder() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     let slow = r#"output "hold" {
     cert      = "tls/hold/cert.pem"
     on_change = ["sleep", "4"]
@@ -337,7 +198,7 @@ fn second_apply_waits_for_the_lock_and_names_the_holder() {
 
 #[test]
 fn kill_during_apply_loses_no_key_and_the_next_apply_converges() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     let blocks: String = (0..10)
         .map(|i| cert_block(&format!("c{i}"), &[&format!("c{i}.kill.e2e.test")], ""))
         .collect();
@@ -372,7 +233,7 @@ fn kill_during_apply_loses_no_key_and_the_next_apply_converges() {
 
 #[test]
 fn removing_a_certificate_with_revoke_on_destroy_revokes_it() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     p.config(&cert_block(
         "gone",
         &["gone.e2e.test"],
@@ -396,7 +257,7 @@ fn removing_a_certificate_with_revoke_on_destroy_revokes_it() {
 
 #[test]
 fn broken_configuration_reports_file_line_col() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     p.config(&cert_block(
         "www",
         &["bad_domain!.test"],
@@ -410,7 +271,7 @@ fn broken_configuration_reports_file_line_col() {
 
 #[test]
 fn due_certificate_is_renewed_with_a_new_key_unless_reuse_key() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     // Pebble issues 5-year certificates: a renew_before longer than that makes them due.
     p.config(&format!(
         "{}{}",
@@ -485,7 +346,7 @@ impl Drop for StaticServer {
 
 #[test]
 fn webroot_solver_writes_and_removes_the_challenge_file() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     let webroot = p.path("www");
     let _server = StaticServer::start(&webroot, p.pebble.http_port());
     p.config(&format!(
@@ -503,7 +364,7 @@ fn webroot_solver_writes_and_removes_the_challenge_file() {
 
 #[test]
 fn a_failed_certificate_stops_only_itself() {
-    let p = Project::new();
+    let p = Project::new(Pebble::start());
     // Nobody serves this webroot, so Pebble cannot validate `broken`.
     p.config(&format!(
         "http_solver \"unserved\" {{\n  webroot = \"unserved\"\n}}\n{}{}",

@@ -132,6 +132,23 @@ http_solver "web" {{
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `openssl verify` of the certificate deployed in `dir` (`cert.pem` + `chain.pem`)
+    /// against Pebble's issuing root.
+    pub fn verify(&self, dir: &str) {
+        let root = self.path("pebble-root.pem");
+        fs::write(&root, self.pebble.issuing_roots_pem()).unwrap();
+        let out = Command::new("openssl")
+            .arg("verify")
+            .arg("-CAfile")
+            .arg(&root)
+            .arg("-untrusted")
+            .arg(self.path(&format!("{dir}/chain.pem")))
+            .arg(self.path(&format!("{dir}/cert.pem")))
+            .output()
+            .expect("openssl is needed: apt-get install -y openssl");
+        assert!(out.status.success(), "openssl verify {dir}: {}", text(&out));
+    }
+
     pub fn state_path(&self) -> PathBuf {
         self.path("state/default.certstate")
     }
