@@ -367,3 +367,54 @@ certificate "site" {
         "No changes. Certificates are up to date.\n"
     );
 }
+
+/// Moving between a single block and a `for_each` instance is `state mv`, in either
+/// direction, with no new order.
+#[test]
+fn a_single_block_moves_into_for_each_with_state_mv() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "example.org".to_string();
+    write_state(dir.path(), std::slice::from_ref(&key));
+    let identity = dir.path().join("identity.txt");
+    let mv = |from: &str, to: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_certform"))
+            .arg("--chdir")
+            .arg(dir.path())
+            .args(["state", "mv", from, to])
+            .env("CERTFORM_IDENTITY", &identity)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "state mv {from} {to}: {}", both(&out));
+    };
+    // Start from a single block, as a configuration written before for_each would be.
+    write_config(dir.path(), std::slice::from_ref(&key));
+    let single = std::fs::read_to_string(dir.path().join("main.hcl"))
+        .unwrap()
+        .replace(
+            "certificate \"site\" {\n  for_each = local.sites\n  account  = account.le\n  domains  = [each.key, \"www.${each.key}\"]",
+            "certificate \"legacy\" {\n  account  = account.le\n  domains  = [\"example.org\", \"www.example.org\"]",
+        );
+    std::fs::write(dir.path().join("main.hcl"), &single).unwrap();
+    mv("certificate.site[\"example.org\"]", "certificate.legacy");
+    let out = certform(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+
+    // The block becomes a for_each: without a move, the plan would issue and forget.
+    write_config(dir.path(), std::slice::from_ref(&key));
+    let out = certform(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert_eq!(
+        action_lines(&stdout(&out)),
+        vec![
+            "# certificate.site[\"example.org\"] will be issued: new certificate",
+            "# certificate.legacy will be forgotten: removed from configuration; the certificate stays valid at the CA (revoke_on_destroy = false)",
+        ],
+        "{}",
+        both(&out)
+    );
+    mv("certificate.legacy", "certificate.site[\"example.org\"]");
+    let out = certform(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(stdout(&out), "No changes. Certificates are up to date.\n");
+}

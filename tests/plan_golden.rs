@@ -1,11 +1,8 @@
 //! Golden tests of what a reviewer reads: the text plan and the Markdown comment for each
-//! kind of plan (create, renew, reissue, redeploy, revoke, no change), computed by the real
+//! kind of plan (create, renew, reissue, redeploy, revoke, rotate-key, no change), computed by the real
 //! pipeline — configuration loaded from HCL, `plan::diff` at a fixed time against a state
 //! built here — and the JSON of a mixed plan validated against `schemas/plan.schema.json`.
 //! Every rendering is scanned for the configuration's secret (an EAB HMAC key).
-//!
-//! The `rotate-key` golden belongs with the account key rollover action (issue 4): add a
-//! `rotate_key` case here when that action lands.
 
 mod support;
 
@@ -277,6 +274,23 @@ fn revoke() {
     let document = check("revoke", &config, &state, &Observed::default());
     assert_eq!(document["change_classes"], serde_json::json!(["destroy"]));
     assert_eq!(document["drift"][0]["kind"], "not_in_config");
+}
+
+/// The account key is older than `key_rotation_days`: an in-place rollover, nothing else.
+#[test]
+fn rotate_key() {
+    let config = header("mailto:ops@example.com").replace(
+        "terms_of_service_agreed = true",
+        "terms_of_service_agreed = true\n  key_rotation_days       = 90",
+    ) + &certificate("www", &["example.com"], "");
+    let state = state_with(vec![(
+        "www",
+        certificate_state("www", &["example.com"], NOW + time::Duration::days(60)),
+    )]);
+    let observed = files_on_disk("www", |_, _| {});
+    let document = check("rotate_key", &config, &state, &observed);
+    assert_eq!(document["changes"][0]["action"], "rotate-key");
+    assert_eq!(document["changes"].as_array().unwrap().len(), 1);
 }
 
 #[test]
