@@ -90,3 +90,26 @@ fn a_ca_that_stays_down_gives_a_clear_error_and_changes_nothing() {
     );
     assert_eq!(p.snapshot(), before, "apply changed files:\n{out}");
 }
+
+#[test]
+fn an_oversized_answer_is_refused_and_changes_nothing() {
+    let pebble = Pebble::start();
+    let p = Project::new(&Endpoint::of(&pebble));
+    p.config(&cert_block("up", &["up.hardening.test"], ""));
+    p.expect(&["apply", "--auto-approve"], 0);
+
+    let hostile = FaultProxy::start(&pebble, 1, vec![Fault::Oversized]);
+    p.set_endpoint(&hostile.endpoint());
+    p.config(&format!(
+        "{}{}",
+        cert_block("up", &["up.hardening.test"], ""),
+        cert_block("new", &["new.hardening.test"], "")
+    ));
+    let before = p.snapshot();
+    let out = p.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        out.contains("larger than 1024 KiB; certform refuses answers that large"),
+        "{out}"
+    );
+    assert_eq!(p.snapshot(), before, "apply changed files:\n{out}");
+}

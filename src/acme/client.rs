@@ -22,6 +22,9 @@ use std::time::Duration;
 /// No single HTTP exchange with the CA may take longer than this.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer certform reads from a CA. ACME documents and certificate chains are a
+/// few KiB; anything near this is hostile or broken, and reading it could exhaust memory.
+pub(super) const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 type Hyper = Client<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>;
 
@@ -133,11 +136,10 @@ impl AcmeHttp {
             .map_err(|e| failed(retry::error_chain(&e)))?;
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
-        let body = response
-            .into_body()
+        let body = limited(response.into_body())
             .collect()
             .await
-            .map_err(|e| failed(retry::error_chain(&e)))?
+            .map_err(|e| failed(retry::error_chain(&*e)))?
             .to_bytes();
         Ok(GetResponse {
             status,
@@ -145,6 +147,28 @@ impl AcmeHttp {
             body,
         })
     }
+}
+
+/// `body`, refused with a clear error once it grows past [`MAX_RESPONSE_BYTES`].
+fn limited<B>(
+    body: B,
+) -> impl hyper::body::Body<Data = Bytes, Error = Box<dyn std::error::Error + Send + Sync>> + Unpin
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt;
+    http_body_util::Limited::new(body, MAX_RESPONSE_BYTES).map_err(|e| {
+        if e.is::<http_body_util::LengthLimitError>() {
+            format!(
+                "the CA's answer is larger than {} KiB; certform refuses answers that large",
+                MAX_RESPONSE_BYTES / 1024
+            )
+            .into()
+        } else {
+            e
+        }
+    })
 }
 
 impl HttpClient for AcmeHttp {
@@ -160,7 +184,11 @@ impl HttpClient for AcmeHttp {
                     if let Some(trace) = &trace {
                         trace.record_response(rsp.status().as_u16(), retry_after(rsp.headers()));
                     }
-                    Ok(BytesResponse::from(rsp))
+                    let (parts, body) = rsp.into_parts();
+                    Ok(BytesResponse::from(hyper::Response::from_parts(
+                        parts,
+                        limited(body),
+                    )))
                 }
                 Ok(Err(e)) => {
                     if let Some(trace) = &trace {

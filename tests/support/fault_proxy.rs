@@ -30,6 +30,8 @@ pub enum Fault {
     RateLimited,
     /// Forward, but only after a pause.
     Delay(Duration),
+    /// Answer 200 with a 4 MiB body, as a hostile or broken server might.
+    Oversized,
 }
 
 pub struct FaultProxy {
@@ -180,6 +182,9 @@ impl Shared {
             Some(Fault::Unavailable) => return Ok(canned(503, None)),
             Some(Fault::RateLimited) => return Ok(canned(429, Some(1))),
             Some(Fault::Delay(pause)) => tokio::time::sleep(pause).await,
+            Some(Fault::Oversized) => {
+                return Ok(Response::new(Full::new(Bytes::from(vec![b' '; 4 << 20]))))
+            }
             None => {}
         }
         let (parts, body) = req.into_parts();
