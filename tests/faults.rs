@@ -113,3 +113,54 @@ fn an_oversized_answer_is_refused_and_changes_nothing() {
     );
     assert_eq!(p.snapshot(), before, "apply changed files:\n{out}");
 }
+
+#[test]
+fn a_path_traversal_token_never_escapes_the_webroot() {
+    let pebble = Pebble::start();
+    let p = Project::new(&Endpoint::of(&pebble));
+    let hostile = FaultProxy::start(&pebble, 1, vec![Fault::HostileToken]);
+    p.set_endpoint(&hostile.endpoint());
+    p.config(&format!(
+        "http_solver \"files\" {{\n  webroot = \"www\"\n}}\n{}",
+        cert_block("site", &["site.hardening.test"], "")
+            .replace("http_solver.web", "http_solver.files")
+    ));
+    let out = p.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        out.contains("that is not base64url; refusing to use it"),
+        "{out}"
+    );
+    assert!(
+        !std::path::Path::new("/tmp/certform-escaped").exists(),
+        "a file escaped the webroot"
+    );
+    let written: Vec<_> = walk(&p.path("www"));
+    assert!(
+        written.is_empty(),
+        "nothing is left in the webroot: {written:?}"
+    );
+    assert!(
+        !p.snapshot()
+            .keys()
+            .any(|k| k.to_string_lossy().contains("tls/site")),
+        "no certificate was deployed: {out}"
+    );
+}
+
+/// Every file under `dir` (none when it does not exist).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}

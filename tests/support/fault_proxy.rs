@@ -32,6 +32,8 @@ pub enum Fault {
     Delay(Duration),
     /// Answer 200 with a 4 MiB body, as a hostile or broken server might.
     Oversized,
+    /// Forward, but rewrite every challenge `token` in the answer to a path traversal.
+    HostileToken,
 }
 
 pub struct FaultProxy {
@@ -185,7 +187,8 @@ impl Shared {
             Some(Fault::Oversized) => {
                 return Ok(Response::new(Full::new(Bytes::from(vec![b' '; 4 << 20]))))
             }
-            None => {}
+            // Rewritten on the way back.
+            Some(Fault::HostileToken) | None => {}
         }
         let (parts, body) = req.into_parts();
         let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
@@ -202,10 +205,32 @@ impl Shared {
             .request(forward.body(Full::new(body)).unwrap())
             .await
             .map_err(|_| Dropped)?;
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+        let (mut parts, body) = response.into_parts();
+        let mut body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+        if fault == Some(Fault::HostileToken) {
+            body = Bytes::from(hostile_tokens(&String::from_utf8_lossy(&body)));
+            parts.headers.remove("content-length");
+        }
         Ok(Response::from_parts(parts, Full::new(body)))
     }
+}
+
+/// `json` with the value of every `"token"` replaced by a path that escapes a webroot.
+fn hostile_tokens(json: &str) -> String {
+    let mut out = String::new();
+    let mut rest = json;
+    while let Some(at) = rest.find("\"token\"") {
+        let (head, tail) = rest.split_at(at + "\"token\"".len());
+        out.push_str(head);
+        // Skip `: "` and the old value up to its closing quote.
+        let open = tail.find('"').map_or(tail.len(), |i| i + 1);
+        let close = tail[open..].find('"').map_or(tail.len(), |i| open + i);
+        out.push_str(&tail[..open]);
+        out.push_str("../../../../tmp/certform-escaped");
+        rest = &tail[close..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// An ACME problem document with `status`, as a busy CA would answer.
