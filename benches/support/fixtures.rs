@@ -49,7 +49,8 @@ pub fn fixture(certificates: usize, due_percent: usize) -> Fixture {
     std::fs::create_dir_all(dir.join("state")).unwrap();
     let recipient = certform::state::generate_identity(&fixture.identity).unwrap();
     let now = OffsetDateTime::now_utc();
-    let due_every = 100usize.checked_div(due_percent).unwrap_or(usize::MAX);
+    // Every (100 / due_percent)th certificate is due; none when due_percent is 0.
+    let due_every = 100usize.checked_div(due_percent);
 
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -77,7 +78,8 @@ pub fn fixture(certificates: usize, due_percent: usize) -> Fixture {
             format!("{name}.bench.test"),
             format!("www.{name}.bench.test"),
         ];
-        let age_days = if i % due_every == 0 { 80 } else { 5 };
+        let due = due_every.is_some_and(|every| i % every == 0);
+        let age_days = if due { 80 } else { 5 };
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(domains.clone()).unwrap();
         params.not_before = now - Duration::days(age_days);

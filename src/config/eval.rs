@@ -274,9 +274,9 @@ impl Evaluator {
         }
     }
 
-    /// The evaluation context: the referenced variables and locals (only those, so a large
-    /// map is not copied for every expression that does not use it), `each`, one object per
-    /// block kind, and the functions.
+    /// The evaluation context: the referenced variables, locals and blocks (only those, so
+    /// a large map is not copied for every expression that does not use it), `each`, and the
+    /// functions.
     fn context(&self, refs: &[(Ref, Range<usize>)]) -> Context<'static> {
         let mut ctx = Context::new();
         let mut vars = Map::new();
@@ -300,14 +300,19 @@ impl Evaluator {
             each.insert("value".to_string(), value.clone());
             ctx.declare_var("each", Value::Object(each));
         }
+        // Likewise only the blocks the expression names: declaring every block for every
+        // expression made loading N certificates cost O(N²).
+        let mut blocks: BTreeMap<Kind, Map<String, Value>> = BTreeMap::new();
+        for (reference, _) in refs {
+            if let Ref::Resource(kind, name) = reference {
+                if self.has_resource(*kind, name) {
+                    let value = Value::String(reference_value(&Address::new(*kind, name.clone())));
+                    blocks.entry(*kind).or_default().insert(name.clone(), value);
+                }
+            }
+        }
         for kind in Kind::ALL {
-            let names = self.resources.get(&kind).into_iter().flatten();
-            let object: Map<String, Value> = names
-                .map(|name| {
-                    let value = Value::String(reference_value(&Address::new(kind, name.clone())));
-                    (name.clone(), value)
-                })
-                .collect();
+            let object = blocks.remove(&kind).unwrap_or_default();
             ctx.declare_var(kind.keyword(), Value::Object(object));
         }
         functions::declare(&mut ctx, &self.config_dir);
