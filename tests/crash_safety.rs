@@ -29,7 +29,6 @@ fn sigkill_at_random_moments_loses_no_key_and_the_next_apply_converges() {
     let started = Instant::now();
     calibration.expect(&["apply", "--auto-approve"], 0);
     let plan = KillPlan::new(TRIALS, started.elapsed());
-    let roots = pebble.issuing_roots_pem();
 
     let mut interrupted_mid_apply = 0;
     for (trial, &delay) in plan.delays.iter().enumerate() {
@@ -37,7 +36,11 @@ fn sigkill_at_random_moments_loses_no_key_and_the_next_apply_converges() {
             "trial {trial}, SIGKILL after {delay:?} ({})",
             plan.reproduce()
         );
-        let p = Project::new(&endpoint);
+        // A fresh CA per trial: one Pebble taking every trial's orders, interrupted
+        // mid-flight, once stopped answering under load (a Pebble problem, not certform's).
+        let pebble = Pebble::start();
+        let roots = pebble.issuing_roots_pem();
+        let p = Project::new(&Endpoint::of(&pebble));
         p.config(&config);
         let started = Instant::now();
         let mut apply = p.spawn(&["apply", "--auto-approve"]);
