@@ -2,8 +2,9 @@
 //! identity, as a user would: `Workdir::new()`, write `*.hcl`, then `expect(&["apply",
 //! "--auto-approve"], 0)`.
 
+pub use super::project::text;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 pub struct Workdir {
     dir: tempfile::TempDir,
@@ -79,14 +80,6 @@ impl Workdir {
         assert!(out.status.success(), "openssl x509: {}", text(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
-}
-
-pub fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// An `account` block for this Pebble (its directory and CA bundle).

@@ -14,6 +14,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+// The same helpers as the shared project module, so tests import them from either.
+pub use super::project::{cert_block, text};
 
 /// Where the ACME directory is, and what certform needs to reach it and be validated.
 #[derive(Debug, Clone)]
@@ -208,33 +210,6 @@ fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, (u32, String)>) {
             );
         }
     }
-}
-
-pub fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// A certificate block for `name` with one output directory `tls/NAME`.
-pub fn cert_block(name: &str, domains: &[&str], extra: &str) -> String {
-    let domains: Vec<String> = domains.iter().map(|d| format!("{d:?}")).collect();
-    format!(
-        r#"
-certificate "{name}" {{
-  account = account.pebble
-  domains = [{}]
-  solvers = [http_solver.web]
-  {extra}
-  output "files" {{
-    directory = "tls/{name}"
-  }}
-}}
-"#,
-        domains.join(", ")
-    )
 }
 
 /// `count` certificates `c0..`, one domain each under `zone`.
