@@ -234,6 +234,9 @@ pub enum StateCommand {
     },
     /// Print the stored state document (its secret half stays age-encrypted).
     Pull,
+    /// Take the stored state as current after restoring an older version on purpose (it
+    /// resets this machine's rollback record; the state is not changed).
+    AcceptRollback,
     /// Replace the stored state with a document from FILE (`-` for standard input).
     Push {
         file: PathBuf,

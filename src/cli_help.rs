@@ -61,6 +61,10 @@ const EXAMPLES: &[(&str, &str)] = &[
         "certform state push backup.certstate\n  certform state push --force other-lineage.certstate",
     ),
     (
+        "state accept-rollback",
+        "cp state/default.certstate.backup state/default.certstate   # an older version, on purpose\n  certform state accept-rollback",
+    ),
+    (
         "state rm",
         "certform state rm certificate.old       # forget it; nothing is revoked",
     ),

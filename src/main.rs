@@ -57,6 +57,7 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
         style,
         identity: cli.identity.clone(),
         quiet: cli.quiet,
+        verbose: cli.verbose,
         workspace: cli.workspace.clone(),
     };
     let lock_timeout = |lock: &certform::cli::LockArgs| {
@@ -106,6 +107,9 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
         Command::State(StateCommand::List) => ops::show::list(&globals),
         Command::State(StateCommand::Show { address }) => ops::show::show_one(&globals, &address),
         Command::State(StateCommand::Pull) => ops::state_transfer::pull(&globals),
+        Command::State(StateCommand::AcceptRollback) => {
+            ops::state_surgery::accept_rollback(&globals)
+        }
         Command::State(StateCommand::Push { file, force, lock }) => {
             ops::state_transfer::push(&globals, &file, force, lock_timeout(&lock)?)
         }

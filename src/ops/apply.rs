@@ -2,7 +2,7 @@
 //! still fresh), confirm, execute with state persisted after every action, report.
 
 use super::plan::plan_options;
-use super::{load_desired, recipients_for, refresh, store_for, Exit, Globals};
+use super::{load_desired, recipients_for, refresh, store_for, Exit, Globals, ReadState};
 use crate::apply::{execute, Ledger, Observer, StopSignal};
 use crate::error::{Error, Result};
 use crate::plan::graph::ExecGraph;
@@ -10,7 +10,6 @@ use crate::plan::saved::SavedPlan;
 use crate::plan::{diff, Change};
 use crate::render;
 use crate::solver::Solvers;
-use crate::state::model::{Secrets, State};
 use crate::state::{load_identity, Persister};
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
@@ -43,18 +42,16 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
     };
     let store = store_for(globals, &desired)?;
     let lock = store.lock("apply", request.lock_timeout)?;
-    let stored = store.read()?;
+    let read = ReadState::read(&*store)?;
     if let Some(saved) = &saved {
         saved.check_fresh(
             &crate::desired::digest(&desired),
-            stored.as_ref().map(|s| &s.state),
+            read.as_ref().map(ReadState::state),
         )?;
     }
     let identity = load_identity(globals.identity.as_deref())?;
-    let (state, secrets) = match &stored {
-        Some(stored) => (stored.state.clone(), stored.open_secrets(&identity)?),
-        None => (State::new(), Secrets::default()),
-    };
+    let stored_serial = read.as_ref().map(|r| r.state().serial);
+    let (state, secrets) = ReadState::open_or_new(read, globals, &identity)?;
 
     let (changes, fetched_ari): (Vec<Change>, _) = match saved {
         Some(saved) => (only(request, saved.changes, globals), Default::default()),
@@ -82,7 +79,6 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         if !fetched_ari.is_empty() {
             // Keep freshly fetched ARI windows, so their Retry-After is honoured.
             let recipients = recipients_for(&desired, &identity)?;
-            let stored_serial = stored.as_ref().map(|s| s.state.serial);
             let persister = Persister::new(store, lock, recipients, stored_serial);
             let mut ledger = Ledger::new(state, secrets, persister);
             super::ari::keep_in_state(&mut ledger, &fetched_ari)?;
@@ -100,7 +96,6 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         .flat_map(|spec| spec.solver_for.values().cloned())
         .collect();
     let parallelism = request.parallelism.unwrap_or(desired.parallelism);
-    let stored_serial = stored.as_ref().map(|s| s.state.serial);
     let persister = Persister::new(store, lock, recipients, stored_serial);
     let mut ledger = Ledger::new(state, secrets, persister);
     super::ari::keep_in_state(&mut ledger, &fetched_ari)?;

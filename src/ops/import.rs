@@ -5,15 +5,13 @@
 //! the configured modes are recorded as deployed, so pointing an output at the files a web
 //! server already uses makes the next plan `No changes` (or `renew` when it is due).
 
-use super::{load_desired, recipients_for, store_for, Exit, Globals};
+use super::{load_desired, recipients_for, store_for, Exit, Globals, ReadState};
 use crate::address::{Address, Kind};
 use crate::desired::model::{CertificateSpec, OutputFileKind};
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::secret::Sensitive;
-use crate::state::model::{
-    CertificateSecret, CertificateState, DeployedFile, DeployedOutput, State,
-};
+use crate::state::model::{CertificateSecret, CertificateState, DeployedFile, DeployedOutput};
 use crate::state::{load_identity, Persister};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -68,12 +66,9 @@ pub fn run(globals: &Globals, request: &ImportRequest) -> Result<Exit> {
     let store = store_for(globals, &desired)?;
     let lock = store.lock("import", request.lock_timeout)?;
     let identity = load_identity(globals.identity.as_deref())?;
-    let stored = store.read()?;
-    let stored_serial = stored.as_ref().map(|s| s.state.serial);
-    let (mut state, mut secrets) = match stored {
-        Some(stored) => (stored.state.clone(), stored.open_secrets(&identity)?),
-        None => (State::new(), Default::default()),
-    };
+    let read = ReadState::read(&*store)?;
+    let stored_serial = read.as_ref().map(|r| r.state().serial);
+    let (mut state, mut secrets) = ReadState::open_or_new(read, globals, &identity)?;
     if state.certificates.contains_key(&address) {
         return Err(Error::Usage(format!(
             "{address} is already in the state; certform manages it already."

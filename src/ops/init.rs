@@ -1,7 +1,7 @@
 //! `certform init`: make sure there is an age identity, print its recipient, write a
 //! starter configuration when the directory has none, and check the state backend.
 
-use super::{load_desired, store_for, Exit, Globals};
+use super::{load_desired, read_state, store_for, Exit, Globals};
 use crate::desired::model::BackendSettings;
 use crate::error::{Error, Result};
 use crate::state::{default_identity_path, generate_identity, load_identity, ENV_IDENTITY};
@@ -47,7 +47,7 @@ pub fn run(globals: &Globals, identity_out: Option<PathBuf>) -> Result<Exit> {
             .map_err(|e| Error::io("Cannot create the state directory", state_dir, e))?;
     }
     let store = store_for(globals, &desired)?;
-    store.read()?;
+    read_state(globals, &*store)?;
     println!(
         "The {} state backend is ready: {}.\n\ncertform has been initialised. Next: certform plan",
         backend_name(&desired.state.backend),

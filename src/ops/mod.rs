@@ -19,7 +19,9 @@ use crate::desired::{self, VarInputs};
 use crate::error::{Error, Result};
 use crate::plan::Observed;
 use crate::render::Style;
-use crate::state::model::State;
+use crate::state::model::{Secrets, State};
+use crate::state::seen::{SeenRecords, Sighting};
+use crate::state::store::decode_stored;
 use crate::state::{Identity, StateStore, StoredState};
 use std::path::{Path, PathBuf};
 
@@ -31,6 +33,8 @@ pub struct Globals {
     pub style: Style,
     pub identity: Option<PathBuf>,
     pub quiet: bool,
+    /// `-v` counted: notes that are not errors are shown from 1.
+    pub verbose: u8,
     /// `--workspace` / `CERTFORM_WORKSPACE`; else the one `workspace select` chose.
     pub workspace: Option<String>,
 }
@@ -58,9 +62,101 @@ pub fn store_for(globals: &Globals, desired: &Desired) -> Result<Box<dyn StateSt
     crate::state::open_store(&desired.state.backend, &workspace::current(globals)?)
 }
 
-/// The public half of state, or `None` before the first apply.
-pub fn read_state(store: &dyn StateStore) -> Result<Option<StoredState>> {
-    store.read()
+/// How often a reader re-reads a state that moved on between its read and its rollback
+/// check (a concurrent apply writes after every action).
+const REREADS: usize = 10;
+
+/// A state document as read, not yet checked against this machine's rollback record
+/// ([`crate::state::seen`]). Its contents come out only through a check: [`ReadState::checked`]
+/// for commands that leave the secrets sealed, [`ReadState::open`] for those that open them.
+pub struct ReadState {
+    stored: StoredState,
+    bytes: Vec<u8>,
+    sighting: Sighting,
+}
+
+impl ReadState {
+    /// Reads the workspace's document (`None` before the first write).
+    pub fn read(store: &dyn StateStore) -> Result<Option<ReadState>> {
+        let Some(bytes) = store.get()? else {
+            return Ok(None);
+        };
+        let stored = decode_stored(&bytes, store.describe())?;
+        let sighting = Sighting::of(&stored.state, &bytes, store.describe());
+        Ok(Some(ReadState {
+            stored,
+            bytes,
+            sighting,
+        }))
+    }
+
+    /// The public half before the check, for checks that must come first (a saved plan's
+    /// freshness names the serial it expected).
+    pub fn state(&self) -> &State {
+        &self.stored.state
+    }
+
+    /// The checked document and its bytes. Read without the lock, the state may have moved
+    /// on (and the record with it) since this read: then the newer document is checked.
+    pub fn checked(
+        self,
+        globals: &Globals,
+        store: &dyn StateStore,
+    ) -> Result<(StoredState, Vec<u8>)> {
+        let (mut read, mut rereads) = (self, 0);
+        loop {
+            let refusal = match check_sighting(globals, &read.sighting) {
+                Ok(()) => return Ok((read.stored, read.bytes)),
+                Err(refusal) => refusal,
+            };
+            match ReadState::read(store)? {
+                Some(again) if again.bytes != read.bytes && rereads < REREADS => {
+                    read = again;
+                    rereads += 1;
+                }
+                _ => return Err(refusal),
+            }
+        }
+    }
+
+    /// Opens the secrets, then checks: a tampered document is reported as such (its seal)
+    /// before a rollback or fork is. For commands holding the lock, so nothing moves.
+    pub fn open(self, globals: &Globals, identity: &Identity) -> Result<(State, Secrets)> {
+        let secrets = self.stored.open_secrets(identity)?;
+        check_sighting(globals, &self.sighting)?;
+        Ok((self.stored.state, secrets))
+    }
+
+    /// [`ReadState::open`], or a new empty state when there is none yet.
+    pub fn open_or_new(
+        read: Option<ReadState>,
+        globals: &Globals,
+        identity: &Identity,
+    ) -> Result<(State, Secrets)> {
+        match read {
+            Some(read) => read.open(globals, identity),
+            None => Ok((State::new(), Secrets::default())),
+        }
+    }
+}
+
+/// The public half of state, checked, or `None` before the first apply.
+pub fn read_state(globals: &Globals, store: &dyn StateStore) -> Result<Option<StoredState>> {
+    ReadState::read(store)?
+        .map(|read| read.checked(globals, store).map(|(stored, _)| stored))
+        .transpose()
+}
+
+/// The rollback check of a document just read; notes about the record itself go to
+/// standard error at `-v`.
+fn check_sighting(globals: &Globals, sighting: &Sighting) -> Result<()> {
+    let notes = SeenRecords::for_this_user().check(sighting)?;
+    if globals.verbose > 0 {
+        for note in notes {
+            eprint!("{}", crate::render::warning(&note, globals.style));
+        }
+    }
+    Ok(())
 }
 
 /// Who the state is encrypted to: the configured recipients, else the identity's own.
@@ -111,4 +207,73 @@ pub fn parse_flag_duration(text: &str, flag: &str) -> Result<std::time::Duration
             "--{flag} {text:?} is not a duration: {why} (write it like 30s, 5m or 1h)"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::format::tests::{sample, x25519_identity};
+    use crate::state::{encode, LocalStore};
+    use std::time::Duration;
+
+    fn globals() -> Globals {
+        Globals {
+            config_dir: PathBuf::from("."),
+            vars: VarInputs::default(),
+            style: crate::render::Style::PLAIN,
+            identity: None,
+            quiet: true,
+            verbose: 0,
+            workspace: None,
+        }
+    }
+
+    /// A state at serial 1 in a local store, and a writer that moves it on as apply does.
+    fn store_with_writer() -> (tempfile::TempDir, LocalStore, impl Fn(&LocalStore, u64)) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("state.certstate"));
+        let (_, recipient) = x25519_identity();
+        let (state, secrets) = sample();
+        let write = move |store: &LocalStore, serial: u64| {
+            let state = State {
+                serial,
+                ..state.clone()
+            };
+            let bytes = encode(&state, &secrets, std::slice::from_ref(&recipient)).unwrap();
+            let lock = store.lock("test", Duration::ZERO).unwrap();
+            let previous = store.get().unwrap().map(|_| serial - 1);
+            store.put(&lock, previous, &bytes).unwrap();
+            crate::state::seen::remember_written(&state, &bytes, store.describe());
+        };
+        write(&store, 1);
+        (dir, store, write)
+    }
+
+    #[test]
+    fn a_reader_overtaken_by_a_writer_reads_again_instead_of_refusing() {
+        let (_dir, store, write) = store_with_writer();
+        let read = ReadState::read(&store).unwrap().unwrap();
+        // An apply writes serial 2 (and records it) between this read and its check.
+        write(&store, 2);
+        let (stored, bytes) = read.checked(&globals(), &store).unwrap();
+        assert_eq!(stored.state.serial, 2);
+        assert_eq!(Some(bytes), store.get().unwrap());
+    }
+
+    #[test]
+    fn an_older_document_still_in_place_is_refused() {
+        let (_dir, store, write) = store_with_writer();
+        let older = store.get().unwrap().unwrap();
+        write(&store, 2);
+        read_state(&globals(), &store).unwrap();
+        // The older document is put back in place.
+        let lock = store.lock("test", Duration::ZERO).unwrap();
+        store.put(&lock, Some(2), &older).unwrap();
+        drop(lock);
+        let message = read_state(&globals(), &store).unwrap_err().to_string();
+        assert!(
+            message.contains("it is at serial 1, but serial 2"),
+            "{message}"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! not wait for a plan), signed with the key of the account that issued it. The certificate
 //! stays in state marked revoked, so the next plan reissues it.
 
-use super::{load_desired, recipients_for, store_for, Exit, Globals};
+use super::{load_desired, recipients_for, store_for, Exit, Globals, ReadState};
 use crate::acme::{self, RevocationReason};
 use crate::address::{Address, Kind};
 use crate::error::{Error, Result};
@@ -31,10 +31,10 @@ pub fn run(globals: &Globals, request: &RevokeRequest) -> Result<Exit> {
     let desired = load_desired(globals)?;
     let store = store_for(globals, &desired)?;
     let lock = store.lock("revoke", request.lock_timeout)?;
-    let stored = store.read()?.ok_or_else(|| not_in_state(&address))?;
+    let read = ReadState::read(&*store)?.ok_or_else(|| not_in_state(&address))?;
     let identity = load_identity(globals.identity.as_deref())?;
-    let secrets = stored.open_secrets(&identity)?;
-    let mut state = stored.state.clone();
+    let (mut state, secrets) = read.open(globals, &identity)?;
+    let stored_serial = Some(state.serial);
     let entry = state
         .certificates
         .get(&address)
@@ -84,7 +84,6 @@ pub fn run(globals: &Globals, request: &RevokeRequest) -> Result<Exit> {
         });
     }
     let recipients = recipients_for(&desired, &identity)?;
-    let stored_serial = Some(stored.state.serial);
     Persister::new(store, lock, recipients, stored_serial).persist(&mut state, &secrets)?;
     println!(
         "{address} (serial {}) has been revoked ({}). The next plan reissues it: run `certform apply`.",

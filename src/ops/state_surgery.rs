@@ -1,11 +1,13 @@
 //! `certform state rm|mv`: editing entries of the state under its lock. Both halves change
 //! (a certificate's key moves or goes with it), so both need the identity and re-seal the
-//! state at the next serial, like any other write.
+//! state at the next serial, like any other write. And `state accept-rollback`: taking the
+//! stored state as current after an older version was restored on purpose.
 
-use super::{load_desired, recipients_for, store_for, Exit, Globals};
+use super::{load_desired, recipients_for, store_for, Exit, Globals, ReadState};
 use crate::address::{Address, Kind};
 use crate::error::{Error, Result};
 use crate::state::model::{Secrets, State};
+use crate::state::seen::SeenRecords;
 use crate::state::{load_identity, Persister};
 use std::time::Duration;
 
@@ -19,15 +21,14 @@ fn edit_state(
     let desired = load_desired(globals)?;
     let store = store_for(globals, &desired)?;
     let lock = store.lock(operation, lock_timeout)?;
-    let stored = store.read()?.ok_or_else(|| {
+    let read = ReadState::read(&*store)?.ok_or_else(|| {
         Error::Usage(format!(
             "The state {} is empty, so there is nothing to change.",
             store.describe()
         ))
     })?;
     let identity = load_identity(globals.identity.as_deref())?;
-    let mut secrets = stored.open_secrets(&identity)?;
-    let mut state = stored.state;
+    let (mut state, mut secrets) = read.open(globals, &identity)?;
     edit(&mut state, &mut secrets)?;
     let recipients = recipients_for(&desired, &identity)?;
     let serial = state.serial;
@@ -152,5 +153,36 @@ pub fn mv(globals: &Globals, from: &str, to: &str, lock_timeout: Duration) -> Re
         Ok(())
     })?;
     println!("Moved {from} to {to}.");
+    Ok(Exit::Success)
+}
+
+/// Makes the stored state the version this machine's rollback record expects, whatever it
+/// recorded (see `state::seen`). The state itself is not touched.
+pub fn accept_rollback(globals: &Globals) -> Result<Exit> {
+    let desired = load_desired(globals)?;
+    let store = store_for(globals, &desired)?;
+    let read = ReadState::read(&*store)?.ok_or_else(|| {
+        Error::Usage(format!(
+            "The state {} is empty, so there is nothing to accept.",
+            store.describe()
+        ))
+    })?;
+    let current = &read.sighting;
+    let previous = SeenRecords::for_this_user().accept(current)?;
+    match previous {
+        Some(previous) if previous.serial > current.serial || previous.sha256 != current.sha256 => {
+            println!(
+                "Accepted the state {} at serial {} as the current version; this machine had last                  used serial {} (on {}). Certificates and keys issued since are not in it: the next                  plan orders them again.",
+                current.location,
+                current.serial,
+                previous.serial,
+                previous.when()
+            )
+        }
+        _ => println!(
+            "The state {} at serial {} is the newest this machine has used; there was no rollback              to accept, and it is recorded as the current version.",
+            current.location, current.serial
+        ),
+    }
     Ok(Exit::Success)
 }

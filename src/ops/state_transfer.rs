@@ -2,10 +2,10 @@
 //! copied as stored, their secret half still age-encrypted and sealed to their lineage and
 //! serial, so none of these commands needs the identity and no backend sees a key.
 
-use super::{load_desired, store_for, Exit, Globals};
+use super::{load_desired, store_for, Exit, Globals, ReadState};
 use crate::desired::VarInputs;
 use crate::error::{Error, Result};
-use crate::state::{decode, open_store, StateStore, DEFAULT_WORKSPACE};
+use crate::state::{decode, open_store, seen, StateStore, DEFAULT_WORKSPACE};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -14,9 +14,9 @@ use std::time::Duration;
 pub fn pull(globals: &Globals) -> Result<Exit> {
     let desired = load_desired(globals)?;
     let store = store_for(globals, &desired)?;
-    if let Some(bytes) = store.get()? {
-        // Refuse to hand on something that is not a state.
-        store.read()?;
+    // Refuse to hand on something that is not a state, or an older one than this machine used.
+    if let Some(read) = ReadState::read(&*store)? {
+        let (_, bytes) = read.checked(globals, &*store)?;
         std::io::stdout()
             .write_all(&bytes)
             .map_err(|e| Error::io("Cannot write the state", "standard output", e))?;
@@ -24,7 +24,8 @@ pub fn pull(globals: &Globals) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Replaces the current workspace's state with the document in `file` (`-`: stdin).
+/// Replaces the current workspace's state with the document in `file` (`-`: stdin). The
+/// state it replaces is read without the rollback check: pushing is how a newer copy goes back.
 pub fn push(globals: &Globals, file: &Path, force: bool, lock_timeout: Duration) -> Result<Exit> {
     let bytes = read_input(file)?;
     let pushed = decode(&bytes)
@@ -61,6 +62,8 @@ pub fn push(globals: &Globals, file: &Path, force: bool, lock_timeout: Duration)
         }
     }
     store.put(&lock, current.map(|c| c.state.serial), &bytes)?;
+    // What was pushed is the current state now, even an older one pushed with --force.
+    seen::remember_written(&pushed.state, &bytes, store.describe());
     println!(
         "Pushed the state (lineage {}, serial {}) to {}.",
         pushed.state.lineage,

@@ -3,7 +3,7 @@
 //! the one `workspace select` remembered in `<config dir>/.certform/workspace`, else
 //! `default` — the same order as Terraform's `TF_WORKSPACE` and `.terraform/environment`.
 
-use super::{load_desired, Exit, Globals};
+use super::{load_desired, read_state, Exit, Globals};
 use crate::error::{Error, Result};
 use crate::state::store::check_workspace_name;
 use crate::state::{open_store, StateStore, DEFAULT_WORKSPACE};
@@ -100,7 +100,7 @@ pub fn delete(globals: &Globals, name: &str, force: bool, lock_timeout: Duration
     let backend = backend(globals)?;
     let store = backend.workspace(name)?;
     let lock = store.lock("workspace delete", lock_timeout)?;
-    if let Some(stored) = store.read()? {
+    if let Some(stored) = read_state(globals, &*store)? {
         let tracked = stored.state.accounts.len() + stored.state.certificates.len();
         if tracked > 0 && !force {
             return Err(Error::Usage(format!(

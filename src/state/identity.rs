@@ -164,16 +164,23 @@ impl Identity {
 /// `$XDG_CONFIG_HOME/certform/identity.txt`, or `~/.config/certform/identity.txt` when
 /// `XDG_CONFIG_HOME` is unset (or empty or relative, as the XDG specification asks).
 pub fn default_identity_path() -> PathBuf {
-    let config = std::env::var_os("XDG_CONFIG_HOME")
+    xdg_base_dir("XDG_CONFIG_HOME", ".config")
+        .join("certform")
+        .join("identity.txt")
+}
+
+/// The XDG base directory named by `variable` when it holds an absolute path, else
+/// `~/<under_home>` (the specification's default).
+pub(crate) fn xdg_base_dir(variable: &str, under_home: &str) -> PathBuf {
+    std::env::var_os(variable)
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .unwrap_or_else(|| {
             let home = std::env::var_os("HOME")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("."));
-            home.join(".config")
-        });
-    config.join("certform").join("identity.txt")
+            home.join(under_home)
+        })
 }
 
 /// Loads the identity: `explicit` (`--identity FILE`), else `CERTFORM_IDENTITY` (a path),

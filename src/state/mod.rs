@@ -8,6 +8,7 @@
 //! - [`identity`]: where the age identity comes from and how it is parsed.
 //! - [`store`]: the [`StateStore`] trait (get / compare-and-swap put / lock / workspaces)
 //!   and the lock details every backend shares.
+//! - [`seen`]: this machine's high-water record of each lineage, to refuse a rolled-back state.
 //! - [`local`], [`postgres`], [`s3`]: the backends; [`runtime`] lets the synchronous trait
 //!   drive the async database and S3 clients.
 //!
@@ -21,6 +22,7 @@ pub mod model;
 pub mod postgres;
 mod runtime;
 pub mod s3;
+pub mod seen;
 pub mod store;
 
 pub use format::{decode, encode, StoredState, MIN_FORMAT_VERSION};
@@ -90,8 +92,11 @@ impl Persister {
     pub fn persist(&mut self, state: &mut State, secrets: &Secrets) -> Result<()> {
         let previous = state.serial;
         state.serial += 1;
-        let result = encode(state, secrets, &self.recipients)
-            .and_then(|bytes| self.store.put(&self.lock, self.stored_serial, &bytes));
+        let result = encode(state, secrets, &self.recipients).and_then(|bytes| {
+            self.store.put(&self.lock, self.stored_serial, &bytes)?;
+            seen::remember_written(state, &bytes, self.store.describe());
+            Ok(())
+        });
         match result {
             Ok(()) => self.stored_serial = Some(state.serial),
             Err(_) => state.serial = previous,

@@ -54,17 +54,20 @@ pub trait StateStore: Send + Sync {
 
     /// The decoded document, or `None` when there is no state yet.
     fn read(&self) -> Result<Option<StoredState>> {
-        let Some(bytes) = self.get()? else {
-            return Ok(None);
-        };
-        let origin = self.describe();
-        match decode(&bytes) {
-            Ok(stored) => Ok(Some(stored.with_origin(origin))),
-            Err(Error::State(message)) => Err(Error::State(format!(
-                "Cannot read the state {origin}: {message}"
-            ))),
-            Err(other) => Err(other),
-        }
+        self.get()?
+            .map(|bytes| decode_stored(&bytes, self.describe()))
+            .transpose()
+    }
+}
+
+/// Decodes a document read from the state at `origin`, naming it in any error.
+pub fn decode_stored(bytes: &[u8], origin: String) -> Result<StoredState> {
+    match decode(bytes) {
+        Ok(stored) => Ok(stored.with_origin(origin)),
+        Err(Error::State(message)) => Err(Error::State(format!(
+            "Cannot read the state {origin}: {message}"
+        ))),
+        Err(other) => Err(other),
     }
 }
 

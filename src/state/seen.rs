@@ -1,0 +1,413 @@
+//! This machine's memory of the states it has used, to catch a rolled-back state: a whole
+//! document put back in place of a newer one (its `.backup`, an old commit, an older object
+//! version) is complete and self-consistent, since both halves are sealed together, so only
+//! a record kept outside the state can tell that it is older.
+//!
+//! For each lineage, `$XDG_STATE_HOME/certform/seen/<lineage>.json` (by default under
+//! `~/.local/state`) holds the highest serial certform has read or written here and the
+//! SHA-256 of that document. A document below that serial, or a different document at that
+//! serial (a fork), is refused; a newer one raises the record, and so does every write. The
+//! record only ever lags the state, so one that cannot be read or written is replaced or
+//! skipped, never fatal. `certform state accept-rollback` resets it after a deliberate restore.
+
+use crate::error::{Error, Result};
+use crate::state::model::State;
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+use time::OffsetDateTime;
+
+/// A state document as certform read or wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    pub lineage: uuid::Uuid,
+    pub serial: u64,
+    /// SHA-256 (hex) of the encoded document, byte for byte as stored.
+    pub sha256: String,
+    /// Where the state lives (`StateStore::describe`), for messages.
+    pub location: String,
+}
+
+impl Sighting {
+    pub fn of(state: &State, document: &[u8], location: impl Into<String>) -> Sighting {
+        Sighting {
+            lineage: state.lineage,
+            serial: state.serial,
+            sha256: crate::deploy::sha256_hex(document),
+            location: location.into(),
+        }
+    }
+}
+
+/// The high-water mark of one lineage, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub lineage: uuid::Uuid,
+    pub serial: u64,
+    pub sha256: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub seen_at: OffsetDateTime,
+    /// Where that document was read or written.
+    pub location: String,
+}
+
+impl Record {
+    fn of(document: &Sighting) -> Record {
+        let now = OffsetDateTime::now_utc();
+        Record {
+            lineage: document.lineage,
+            serial: document.serial,
+            sha256: document.sha256.clone(),
+            seen_at: now.replace_nanosecond(0).unwrap_or(now),
+            location: document.location.clone(),
+        }
+    }
+
+    fn matches(&self, document: &Sighting) -> bool {
+        self.serial == document.serial && self.sha256 == document.sha256
+    }
+
+    /// When it was seen, for messages: `2026-11-28 12:00:00 UTC`.
+    pub fn when(&self) -> String {
+        let format =
+            time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+        self.seen_at
+            .to_offset(time::UtcOffset::UTC)
+            .format(&format)
+            .unwrap_or_else(|_| self.seen_at.to_string())
+    }
+}
+
+/// The directory of records.
+#[derive(Debug, Clone)]
+pub struct SeenRecords {
+    dir: PathBuf,
+}
+
+impl SeenRecords {
+    /// `$XDG_STATE_HOME/certform/seen`, or `~/.local/state/certform/seen`.
+    pub fn for_this_user() -> SeenRecords {
+        SeenRecords::at(state_home().join("certform").join("seen"))
+    }
+
+    pub fn at(dir: impl Into<PathBuf>) -> SeenRecords {
+        SeenRecords { dir: dir.into() }
+    }
+
+    /// The record file of `lineage`.
+    pub fn path(&self, lineage: uuid::Uuid) -> PathBuf {
+        self.dir.join(format!("{lineage}.json"))
+    }
+
+    /// Checks a document just read: refuses one older than the record, or another document
+    /// at the recorded serial, and leaves the record as it was; otherwise raises the record
+    /// to it. The notes returned say what went wrong with the record itself (shown at `-v`).
+    pub fn check(&self, document: &Sighting) -> Result<Vec<String>> {
+        let mut notes = Vec::new();
+        let known = self.load(document.lineage).unwrap_or_else(|why| {
+            notes.push(format!(
+                "This machine's rollback record {} could not be read ({why}); it is replaced by serial {}.",
+                self.path(document.lineage).display(),
+                document.serial
+            ));
+            None
+        });
+        match known {
+            Some(known) if known.serial > document.serial => {
+                Err(self.rolled_back(document, &known))
+            }
+            Some(known) if known.serial == document.serial && !known.matches(document) => {
+                Err(self.forked(document, &known))
+            }
+            Some(known) if known.matches(document) => Ok(notes),
+            _ => {
+                if let Err(e) = self.store(&Record::of(document)) {
+                    notes.push(format!("{e}; the next command tries again."));
+                }
+                Ok(notes)
+            }
+        }
+    }
+
+    /// Records a document certform has just written: it is the current state by definition.
+    pub fn remember(&self, document: &Sighting) -> Result<()> {
+        self.store(&Record::of(document))
+    }
+
+    /// `state accept-rollback`: makes `document` the record, whatever was recorded, and
+    /// returns the record it replaced (`None`: none, or none readable).
+    pub fn accept(&self, document: &Sighting) -> Result<Option<Record>> {
+        let previous = self.load(document.lineage).ok().flatten();
+        self.store(&Record::of(document))?;
+        Ok(previous)
+    }
+
+    /// The record of `lineage`; `Err` says why an existing one cannot be used.
+    fn load(&self, lineage: uuid::Uuid) -> std::result::Result<Option<Record>, String> {
+        let bytes = match fs::read(self.path(lineage)) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let record: Record = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        if record.lineage != lineage {
+            return Err(format!("it names lineage {}", record.lineage));
+        }
+        Ok(Some(record))
+    }
+
+    /// Replaces the record atomically (a temporary file renamed over it). There is no
+    /// fsync: a record lost or emptied by a crash only lags, and the next read replaces it.
+    fn store(&self, record: &Record) -> Result<()> {
+        let path = self.path(record.lineage);
+        let temp = self.dir.join(format!(
+            ".{}.{}.tmp",
+            record.lineage,
+            uuid::Uuid::new_v4().simple()
+        ));
+        let mut json = serde_json::to_vec_pretty(record)
+            .map_err(|e| Error::Bug(format!("serialising a rollback record: {e}")))?;
+        json.push(b'\n');
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .and_then(|()| fs::write(&temp, &json))
+            .and_then(|()| fs::rename(&temp, &path))
+            .map_err(|e| {
+                let _ = fs::remove_file(&temp);
+                Error::io("Cannot update this machine's rollback record", &path, e)
+            })
+    }
+
+    fn rolled_back(&self, document: &Sighting, known: &Record) -> Error {
+        Error::State(format!(
+            "The state {} is older than the one this machine last used: it is at serial {}, but \
+             serial {} was read or written here on {}. An older copy was put back (its `.backup`, \
+             an old commit or object version). Certificates and keys issued since serial {} are \
+             not in it: certform would forget them and order them again. Nothing was changed. \
+             Put the newest state back; if you restored this one on purpose, run `certform state \
+             accept-rollback` to make it the current version (record: {}).",
+            document.location,
+            document.serial,
+            known.serial,
+            known.when(),
+            document.serial,
+            self.path(document.lineage).display()
+        ))
+    }
+
+    fn forked(&self, document: &Sighting, known: &Record) -> Error {
+        Error::State(format!(
+            "The state {} at serial {} is not the document this machine read or wrote at serial \
+             {} on {}: it was changed outside certform, or it is a copy that went its own way (a \
+             fork). Certificates and keys issued in the other version are not in it: certform \
+             would forget them and order them again. Nothing was changed. Put the state certform \
+             last wrote back; if this one is the version you want, run `certform state \
+             accept-rollback` to make it the current version (record: {}).",
+            document.location,
+            document.serial,
+            known.serial,
+            known.when(),
+            self.path(document.lineage).display()
+        ))
+    }
+}
+
+/// Records a document that `Persister::persist` has just written. Best effort: a record
+/// that cannot be written only lags, and the next read of the state raises it.
+pub fn remember_written(state: &State, document: &[u8], location: String) {
+    let _ = SeenRecords::for_this_user().remember(&Sighting::of(state, document, location));
+}
+
+#[cfg(not(test))]
+fn state_home() -> PathBuf {
+    super::identity::xdg_base_dir("XDG_STATE_HOME", ".local/state")
+}
+
+/// Unit tests persist states too: their records go under the system temp directory, never
+/// into the developer's home.
+#[cfg(test)]
+fn state_home() -> PathBuf {
+    std::env::temp_dir().join("certform-unit-tests")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(lineage: uuid::Uuid, serial: u64, content: &str) -> Sighting {
+        let mut state = State::new();
+        state.lineage = lineage;
+        state.serial = serial;
+        Sighting::of(&state, content.as_bytes(), "/srv/tls/state.certstate")
+    }
+
+    fn setup() -> (tempfile::TempDir, SeenRecords, uuid::Uuid) {
+        let dir = tempfile::tempdir().unwrap();
+        let records = SeenRecords::at(dir.path().join("seen"));
+        (dir, records, uuid::Uuid::new_v4())
+    }
+
+    fn recorded(records: &SeenRecords, lineage: uuid::Uuid) -> Record {
+        serde_json::from_slice(&fs::read(records.path(lineage)).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_first_sighting_is_recorded_and_a_newer_one_raises_the_record() {
+        let (_dir, records, lineage) = setup();
+        assert_eq!(
+            records.check(&document(lineage, 3, "three")).unwrap(),
+            Vec::<String>::new()
+        );
+        let first = recorded(&records, lineage);
+        assert_eq!((first.serial, first.lineage), (3, lineage));
+        assert_eq!(first.sha256, crate::deploy::sha256_hex(b"three"));
+        assert_eq!(first.location, "/srv/tls/state.certstate");
+
+        // Reading the same document again changes nothing.
+        records.check(&document(lineage, 3, "three")).unwrap();
+        assert_eq!(recorded(&records, lineage), first);
+
+        records.check(&document(lineage, 5, "five")).unwrap();
+        assert_eq!(recorded(&records, lineage).serial, 5);
+    }
+
+    #[test]
+    fn an_older_document_is_refused_and_the_record_kept() {
+        let (_dir, records, lineage) = setup();
+        records.check(&document(lineage, 7, "seven")).unwrap();
+        let before = fs::read(records.path(lineage)).unwrap();
+        let message = records
+            .check(&document(lineage, 6, "six"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("it is at serial 6, but serial 7 was read or written here on "),
+            "{message}"
+        );
+        assert!(message.contains("/srv/tls/state.certstate"), "{message}");
+        assert!(
+            message.contains("would forget them and order them again"),
+            "{message}"
+        );
+        assert!(
+            message.contains("`certform state accept-rollback`"),
+            "{message}"
+        );
+        assert_eq!(fs::read(records.path(lineage)).unwrap(), before);
+    }
+
+    #[test]
+    fn another_document_at_the_recorded_serial_is_a_fork() {
+        let (_dir, records, lineage) = setup();
+        records.check(&document(lineage, 4, "ours")).unwrap();
+        let message = records
+            .check(&document(lineage, 4, "theirs"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message
+                .contains("at serial 4 is not the document this machine read or wrote at serial 4"),
+            "{message}"
+        );
+        assert!(message.contains("(a fork)"), "{message}");
+        assert_eq!(
+            recorded(&records, lineage).sha256,
+            crate::deploy::sha256_hex(b"ours")
+        );
+    }
+
+    #[test]
+    fn accepting_makes_the_current_document_the_record() {
+        let (_dir, records, lineage) = setup();
+        records.check(&document(lineage, 9, "nine")).unwrap();
+        let older = document(lineage, 8, "eight");
+        assert!(records.check(&older).is_err());
+        let previous = records.accept(&older).unwrap().unwrap();
+        assert_eq!(previous.serial, 9);
+        assert_eq!(records.check(&older).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            records
+                .accept(&document(uuid::Uuid::new_v4(), 1, "new"))
+                .unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_written_document_becomes_the_record_even_when_lower() {
+        // `state push --force` of an older document is a deliberate restore.
+        let (_dir, records, lineage) = setup();
+        records.check(&document(lineage, 9, "nine")).unwrap();
+        records.remember(&document(lineage, 2, "two")).unwrap();
+        assert_eq!(recorded(&records, lineage).serial, 2);
+    }
+
+    #[test]
+    fn lineages_are_kept_apart() {
+        let (_dir, records, lineage) = setup();
+        records.check(&document(lineage, 9, "nine")).unwrap();
+        records
+            .check(&document(uuid::Uuid::new_v4(), 1, "other"))
+            .unwrap();
+        assert!(records.check(&document(lineage, 8, "eight")).is_err());
+    }
+
+    #[test]
+    fn a_garbled_record_is_replaced_with_a_note() {
+        let (_dir, records, lineage) = setup();
+        records.check(&document(lineage, 9, "nine")).unwrap();
+        fs::write(records.path(lineage), "{\"lineage\": tru").unwrap();
+        let notes = records.check(&document(lineage, 2, "two")).unwrap();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("could not be read"), "{notes:?}");
+        assert!(notes[0].contains("replaced by serial 2"), "{notes:?}");
+        assert_eq!(recorded(&records, lineage).serial, 2);
+
+        // A record of another lineage under this name is no record of this one.
+        let foreign = uuid::Uuid::new_v4();
+        let moved = fs::read(records.path(lineage)).unwrap();
+        fs::write(records.path(foreign), moved).unwrap();
+        let notes = records.check(&document(foreign, 1, "one")).unwrap();
+        assert!(
+            notes[0].contains(&format!("it names lineage {lineage}")),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn a_record_that_cannot_be_written_is_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the directory should be.
+        fs::write(dir.path().join("seen"), "").unwrap();
+        let records = SeenRecords::at(dir.path().join("seen"));
+        let notes = records
+            .check(&document(uuid::Uuid::new_v4(), 1, "one"))
+            .unwrap();
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("Cannot update this machine's rollback record")),
+            "{notes:?}"
+        );
+        assert!(records
+            .remember(&document(uuid::Uuid::new_v4(), 1, "one"))
+            .is_err());
+    }
+
+    #[test]
+    fn records_are_written_whole_and_leave_no_temporary_file() {
+        let (dir, records, lineage) = setup();
+        for serial in 1..=3 {
+            records.remember(&document(lineage, serial, "doc")).unwrap();
+        }
+        let names: Vec<String> = fs::read_dir(dir.path().join("seen"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [format!("{lineage}.json")]);
+        assert_eq!(recorded(&records, lineage).serial, 3);
+    }
+}
