@@ -106,6 +106,7 @@ certificate "{name}" {{
             .env_remove("CERTFORM_IDENTITY_KEY")
             .env_remove("CERTFORM_WORKSPACE")
             .env("XDG_CONFIG_HOME", self.path("xdg"))
+            .env("XDG_STATE_HOME", self.path("xdg-state"))
             .env("NO_COLOR", "1")
             .envs(MotoS3::aws_env());
         command

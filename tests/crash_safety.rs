@@ -250,6 +250,7 @@ fn harness_finds_a_violation(mode: &str) -> Option<String> {
             .env(VICTIM_ENV, mode)
             .env("VICTIM_STATE", &state_path)
             .env("VICTIM_RECIPIENT", &recipient)
+            .env("XDG_STATE_HOME", dir.path().join("xdg-state"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

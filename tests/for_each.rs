@@ -23,6 +23,7 @@ fn certform(dir: &Path, args: &[&str]) -> Output {
         .arg("--chdir")
         .arg(dir)
         .args(args)
+        .env("XDG_STATE_HOME", dir.join("xdg-state"))
         .env("NO_COLOR", "1")
         .output()
         .expect("certform runs")
@@ -323,6 +324,7 @@ certificate "site" {
             .env("CERTFORM_IDENTITY", dir.path().join("identity.txt"))
             .env_remove("CERTFORM_IDENTITY_KEY")
             .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
+            .env("XDG_STATE_HOME", dir.path().join("xdg-state"))
             .env("NO_COLOR", "1")
             .output()
             .unwrap()
@@ -382,6 +384,7 @@ fn a_single_block_moves_into_for_each_with_state_mv() {
             .arg(dir.path())
             .args(["state", "mv", from, to])
             .env("CERTFORM_IDENTITY", &identity)
+            .env("XDG_STATE_HOME", dir.path().join("xdg-state"))
             .env("NO_COLOR", "1")
             .output()
             .unwrap();

@@ -102,7 +102,8 @@ pub fn decode(bytes: &[u8]) -> Result<StoredState> {
         };
         Error::State(format!(
             "The state document {what} (line {}, column {}: {e}). It may have been cut short by a \
-             full disk or edited by hand; restore the previous version from the `.backup` file next to it.",
+             full disk or edited by hand; restore the previous version from the `.backup` file next to it, \
+             then run `certform state accept-rollback`.",
             e.line(),
             e.column()
         ))
@@ -139,7 +140,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoredState> {
     let document: DocumentIn = serde_json::from_slice(bytes).map_err(|e| {
         Error::State(format!(
             "The state document is invalid: {e}. Restore the previous version from the `.backup` \
-             file next to it, or fix the edit."
+             file next to it (then run `certform state accept-rollback`), or fix the edit."
         ))
     })?;
     let mut public = value;
@@ -209,11 +210,15 @@ impl StoredState {
     fn restore_hint(&self) -> String {
         match &self.origin {
             Some(origin) => format!(
-                "Restore the previous version from `{origin}.backup` (or undo the edit); never edit the state by hand."
+                "Restore the previous version from `{origin}.backup` and run `certform state \
+                 accept-rollback` (or undo the edit); never edit the state by hand."
             ),
-            None => "Restore the previous version from the state's `.backup` file (or undo the edit); \
+            None => {
+                "Restore the previous version from the state's `.backup` file and run `certform \
+                     state accept-rollback` (or undo the edit); \
                      never edit the state by hand."
-                .to_string(),
+                    .to_string()
+            }
         }
     }
 }
@@ -318,7 +323,8 @@ fn decrypt(armored: &str, identity: &Identity, origin: Option<&str>) -> Result<Z
             |o| format!("`{o}.backup`"),
         );
         Error::Decrypt(format!(
-            "the encrypted secrets in the state are damaged ({e}). Restore the previous version from {backup}."
+            "the encrypted secrets in the state are damaged ({e}). Restore the previous version from \
+             {backup}, then run `certform state accept-rollback`."
         ))
     };
     let decryptor =

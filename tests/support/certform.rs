@@ -44,6 +44,7 @@ impl Workdir {
             .env("CERTFORM_IDENTITY", self.path("identity.txt"))
             .env_remove("CERTFORM_IDENTITY_KEY")
             .env("XDG_CONFIG_HOME", self.path("xdg"))
+            .env("XDG_STATE_HOME", self.path("xdg-state"))
             .env("HOME", self.dir.path())
             .env("NO_COLOR", "1");
         for name in [

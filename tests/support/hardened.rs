@@ -114,6 +114,7 @@ impl Project {
             .env("CERTFORM_IDENTITY", self.identity_path())
             .env_remove("CERTFORM_IDENTITY_KEY")
             .env("XDG_CONFIG_HOME", self.path("xdg"))
+            .env("XDG_STATE_HOME", self.path("xdg-state"))
             .env("NO_COLOR", "1");
         command
     }

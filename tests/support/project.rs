@@ -92,6 +92,7 @@ http_solver "web" {{
             .env("CERTFORM_IDENTITY", self.path("identity.txt"))
             .env_remove("CERTFORM_IDENTITY_KEY")
             .env("XDG_CONFIG_HOME", self.path("xdg"))
+            .env("XDG_STATE_HOME", self.path("xdg-state"))
             .env("NO_COLOR", "1");
         command
     }
