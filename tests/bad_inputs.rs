@@ -25,6 +25,8 @@ struct Fixture {
     older: Vec<u8>,
     /// The serial-2 document (the current state).
     current: Vec<u8>,
+    /// Another serial-2 document of the same lineage: a copy that went its own way.
+    fork: Vec<u8>,
 }
 
 fn ca_bundle() -> PathBuf {
@@ -60,12 +62,18 @@ impl Fixture {
         state.serial = 1;
         let older = encode(&state, &secrets, std::slice::from_ref(&recipient)).unwrap();
         state.serial = 2;
-        state.accounts.get_mut("pebble").unwrap().account_url = "https://127.0.0.1:9/acct/2".into();
-        let current = encode(&state, &secrets, &[recipient]).unwrap();
+        let account_url = |state: &mut State, url: &str| {
+            state.accounts.get_mut("pebble").unwrap().account_url = url.into();
+        };
+        account_url(&mut state, "https://127.0.0.1:9/acct/2");
+        let current = encode(&state, &secrets, std::slice::from_ref(&recipient)).unwrap();
+        account_url(&mut state, "https://127.0.0.1:9/acct/fork");
+        let fork = encode(&state, &secrets, &[recipient]).unwrap();
         let fixture = Fixture {
             project,
             older,
             current,
+            fork,
         };
         fixture.write_state(&fixture.current.clone());
         fs::write(
@@ -238,8 +246,7 @@ fn secrets_from_another_state_are_refused() {
     refused(&f.project, APPLY, "Failed to decrypt the state's secrets");
 }
 
-/// A whole file rolled back (here: the backup copied over the state) is self-consistent,
-/// so reading it cannot tell. A saved plan can: it was made against the newer serial.
+/// A saved plan is checked before the rollback record: it names the serial it was made for.
 #[test]
 fn a_saved_plan_is_refused_against_a_rolled_back_state() {
     let f = Fixture::new();
@@ -252,6 +259,82 @@ fn a_saved_plan_is_refused_against_a_rolled_back_state() {
         &["apply", plan.to_str().unwrap()],
         "Saved plan is stale: the state changed since the plan was made (serial 2 then, 1 now)",
     );
+}
+
+/// Two writes by certform (`state mv` there and back: serial 3, then 4, whose `.backup` is
+/// serial 3), then the backup copied over the state: self-consistent, so only this
+/// machine's record of serial 4 can tell. Refused until accepted on purpose.
+#[test]
+fn a_rolled_back_state_is_refused_until_accepted() {
+    let f = Fixture::new();
+    f.project
+        .expect(&["state", "mv", "account.pebble", "account.old"], 0);
+    f.project
+        .expect(&["state", "mv", "account.old", "account.pebble"], 0);
+    let backup = fs::read(f.project.path("state/default.certstate.backup")).unwrap();
+    f.write_state(&backup);
+    let rolled_back = "is older than the one this machine last used: it is at serial 3, but \
+                       serial 4 was read or written here on ";
+    for args in [&["plan"][..], APPLY, &["state", "list"]] {
+        let all = refused(&f.project, args, rolled_back);
+        assert!(
+            all.contains("certform would forget them and order them again"),
+            "{all}"
+        );
+        assert!(all.contains("`certform state accept-rollback`"), "{all}");
+    }
+
+    let accepted = f.project.expect(&["state", "accept-rollback"], 0);
+    assert!(
+        accepted
+            .contains("at serial 3 as the current version; this machine had last used serial 4"),
+        "{accepted}"
+    );
+    f.project.expect(&["plan"], 0);
+    let again = f.project.expect(&["state", "accept-rollback"], 0);
+    assert!(again.contains("there was no rollback to accept"), "{again}");
+}
+
+/// The same serial with other contents: a copy that went its own way, or a hand edit.
+#[test]
+fn a_forked_state_is_refused_until_accepted() {
+    let f = Fixture::new();
+    f.project.expect(&["plan"], 0);
+    f.write_state(&f.fork);
+    let forked = "at serial 2 is not the document this machine read or wrote at serial 2";
+    refused(&f.project, &["plan"], forked);
+    refused(&f.project, APPLY, forked);
+    f.project.expect(&["state", "accept-rollback"], 0);
+    f.project.expect(&["plan"], 0);
+}
+
+/// The record only ever lags the state: a garbled one is replaced, said at `-v` only.
+#[test]
+fn a_garbled_rollback_record_is_replaced_not_fatal() {
+    let f = Fixture::new();
+    f.project.expect(&["plan"], 0);
+    let lineage = f.project.stored().unwrap().state.lineage;
+    let record = f
+        .project
+        .path(&format!("xdg-state/certform/seen/{lineage}.json"));
+    let serial = || {
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(&record).unwrap()).unwrap();
+        json["serial"].clone()
+    };
+    assert_eq!(serial(), 2);
+
+    fs::write(&record, "{\"serial\": 9").unwrap();
+    let quiet = f.project.expect(&["plan"], 0);
+    assert!(!quiet.contains("rollback record"), "{quiet}");
+    assert_eq!(serial(), 2);
+    fs::write(&record, "{\"serial\": 9").unwrap();
+    let verbose = f.project.expect(&["-v", "plan"], 0);
+    let warning = format!(
+        "Warning: This machine's rollback record {} could not be read",
+        record.display()
+    );
+    assert_eq!(verbose.matches(&warning).count(), 1, "{verbose}");
+    assert_eq!(serial(), 2);
 }
 
 #[test]

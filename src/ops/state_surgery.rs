@@ -170,9 +170,14 @@ pub fn accept_rollback(globals: &Globals) -> Result<Exit> {
     let current = &read.sighting;
     let previous = SeenRecords::for_this_user().accept(current)?;
     match previous {
-        Some(previous) if previous.serial > current.serial || previous.sha256 != current.sha256 => {
+        Some(previous)
+            if previous.serial > current.serial
+                || (previous.serial == current.serial && previous.sha256 != current.sha256) =>
+        {
             println!(
-                "Accepted the state {} at serial {} as the current version; this machine had last                  used serial {} (on {}). Certificates and keys issued since are not in it: the next                  plan orders them again.",
+                "Accepted the state {} at serial {} as the current version; this machine had last \
+                 used serial {} (on {}). Certificates and keys issued since are not in it: the next \
+                 plan orders them again.",
                 current.location,
                 current.serial,
                 previous.serial,
@@ -180,7 +185,8 @@ pub fn accept_rollback(globals: &Globals) -> Result<Exit> {
             )
         }
         _ => println!(
-            "The state {} at serial {} is the newest this machine has used; there was no rollback              to accept, and it is recorded as the current version.",
+            "The state {} at serial {} is the newest this machine has used; there was no rollback \
+             to accept, and it is recorded as the current version.",
             current.location, current.serial
         ),
     }
