@@ -458,3 +458,156 @@ fn a_file_that_is_no_saved_plan_is_refused() {
         "is a saved plan of format 42",
     );
 }
+
+/// What `certform import` is handed: a certificate with its key and an issuer chain, as
+/// PEM, written into the fixture's project. The configuration has `certificate.www`.
+struct ImportFiles {
+    cert: String,
+    key: String,
+    chain: String,
+}
+
+impl ImportFiles {
+    fn new(f: &Fixture) -> ImportFiles {
+        f.project.config(&support::project::cert_block(
+            "www",
+            &["www.hardening.test"],
+            "",
+        ));
+        let leaf = rcgen::generate_simple_self_signed(vec!["www.hardening.test".into()]).unwrap();
+        let issuer =
+            rcgen::generate_simple_self_signed(vec!["issuer.hardening.test".into()]).unwrap();
+        ImportFiles {
+            cert: leaf.cert.pem(),
+            key: leaf.signing_key.serialize_pem(),
+            chain: issuer.cert.pem(),
+        }
+    }
+}
+
+/// Writes `cert.pem`, `key.pem` and `chain.pem` (the chain as `chain` bytes) and returns
+/// `import certificate.www --cert cert.pem --key key.pem --chain chain.pem`.
+fn import_args(f: &Fixture, files: &ImportFiles, chain: &[u8]) -> Vec<String> {
+    fs::write(f.project.path("cert.pem"), &files.cert).unwrap();
+    fs::write(f.project.path("key.pem"), &files.key).unwrap();
+    fs::write(f.project.path("chain.pem"), chain).unwrap();
+    let mut args = vec!["import".to_string(), "certificate.www".to_string()];
+    for (flag, name) in [
+        ("--cert", "cert.pem"),
+        ("--key", "key.pem"),
+        ("--chain", "chain.pem"),
+    ] {
+        args.extend([flag.to_string(), f.project.path(name).display().to_string()]);
+    }
+    args
+}
+
+/// The import of `files` (the chain as `chain` bytes) is refused with `Cannot import
+/// <the blamed file>: <why>`.
+fn import_refused(f: &Fixture, files: &ImportFiles, chain: &[u8], blamed: &str, why: &str) {
+    let args = import_args(f, files, chain);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let blamed = f.project.path(blamed);
+    refused(
+        &f.project,
+        &args,
+        &format!("Error: Cannot import {}: {why}", blamed.display()),
+    );
+}
+
+#[test]
+fn malformed_pem_on_import_is_refused_naming_the_file() {
+    let f = Fixture::new();
+    let good = ImportFiles::new(&f);
+    let with = |edit: &dyn Fn(&mut ImportFiles)| {
+        let mut files = ImportFiles::new(&f);
+        edit(&mut files);
+        files
+    };
+    // One line of the body loses a character: the base64 no longer decodes.
+    let damaged_body = |pem: &str| {
+        let mut lines: Vec<String> = pem.lines().map(str::to_string).collect();
+        lines[1].pop();
+        lines.join("\n") + "\n"
+    };
+    let cut_short = good.cert[..good.cert.len() / 2].to_string();
+    let not_a_key = "-----BEGIN PRIVATE KEY-----\nTWFueSBoYW5kcyBtYWtlIGxpZ2h0IHdvcmsu\n-----END PRIVATE KEY-----\n";
+    let stray = format!(
+        "{}MIIBkTCB+wIJAKHBfpegPjMCMA0GCSqGSIb3DQEBBQUAMBExDzANBgNV\n{}",
+        good.chain, good.chain
+    );
+    let stray_line = 1 + good.chain.lines().count();
+    let cases: Vec<(ImportFiles, &str, String)> = vec![
+        (
+            with(&|f| f.cert = cut_short.clone()),
+            "cert.pem",
+            "it ends inside the CERTIFICATE block begun on line 1: the file is cut short".into(),
+        ),
+        (
+            with(&|f| f.cert = damaged_body(&f.cert)),
+            "cert.pem",
+            "the base64 body of the CERTIFICATE block begun on line 1 does not decode".into(),
+        ),
+        (
+            with(&|f| f.key = damaged_body(&f.key)),
+            "key.pem",
+            "the base64 body of the PRIVATE KEY block begun on line 1 does not decode".into(),
+        ),
+        (
+            with(&|f| f.key = not_a_key.into()),
+            "key.pem",
+            "the PRIVATE KEY block begun on line 1: the certificate private key is not a PKCS#8 \
+             PEM key of a supported type"
+                .into(),
+        ),
+        (
+            with(&|f| f.key = f.cert.clone()),
+            "key.pem",
+            "it holds a CERTIFICATE block but no private key: is it the certificate file?".into(),
+        ),
+        (
+            with(&|f| f.cert = f.key.clone()),
+            "cert.pem",
+            "it holds a PRIVATE KEY block but no CERTIFICATE block: is it the key file?".into(),
+        ),
+        (
+            with(&|f| f.cert = String::new()),
+            "cert.pem",
+            "it is empty, where a certificate in PEM was expected".into(),
+        ),
+        (
+            with(&|f| f.key = String::new()),
+            "key.pem",
+            "it is empty, where a private key in PEM was expected".into(),
+        ),
+        (
+            with(&|f| f.chain = stray.clone()),
+            "chain.pem",
+            format!("line {stray_line} holds base64 data outside any BEGIN/END block"),
+        ),
+        (
+            with(&|f| f.key = "this is not a key\n".into()),
+            "key.pem",
+            "it holds no PEM block (a PRIVATE KEY begins with `-----BEGIN PRIVATE KEY-----`)"
+                .into(),
+        ),
+    ];
+    for (files, blamed, why) in &cases {
+        import_refused(&f, files, files.chain.as_bytes(), blamed, why);
+    }
+    // Bytes that are not text between two blocks.
+    let mut binary = good.chain.clone().into_bytes();
+    binary.extend_from_slice(b"\x00\xff\xfe garbage\n");
+    binary.extend_from_slice(good.chain.as_bytes());
+    import_refused(
+        &f,
+        &good,
+        &binary,
+        "chain.pem",
+        &format!("line {stray_line} holds bytes that are not text"),
+    );
+    // The same files undamaged import, so each refusal above was about its one fault.
+    let args = import_args(&f, &good, good.chain.as_bytes());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    f.project.expect(&args, 0);
+}

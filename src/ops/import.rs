@@ -14,8 +14,10 @@ use crate::secret::Sensitive;
 use crate::state::model::{CertificateSecret, CertificateState, DeployedFile, DeployedOutput};
 use crate::state::{load_identity, Persister};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
+
+mod pem;
 
 /// Where the certificate comes from.
 #[derive(Debug, Clone)]
@@ -54,13 +56,16 @@ pub fn run(globals: &Globals, request: &ImportRequest) -> Result<Exit> {
             )))
         }
     };
-    let (fullchain, key) = read_source(&request.source, spec)?;
-    let key = keys::private_key_to_pkcs8(&key)?;
-    let summary = keys::summarize_chain(&fullchain)?;
+    let source = source_files(&request.source, spec)?;
+    let key = pem::read_private_key(&source.key)?;
+    let summary = keys::summarize_chain(&source.fullchain)?;
     if keys::public_key_sha256(&key)? != summary.spki_sha256 {
-        return Err(Error::Usage(
-            "the private key does not belong to the certificate (their public keys differ).".into(),
-        ));
+        return Err(Error::Usage(format!(
+            "The private key in {} does not belong to the certificate in {} (their public keys \
+             differ); nothing was imported.",
+            source.key.display(),
+            source.leaf.display()
+        )));
     }
 
     let store = store_for(globals, &desired)?;
@@ -129,20 +134,20 @@ pub fn run(globals: &Globals, request: &ImportRequest) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// The full chain (leaf first) and the private key, as PEM text.
-fn read_source(source: &ImportSource, spec: &CertificateSpec) -> Result<(String, String)> {
-    match source {
-        ImportSource::Files { cert, key, chain } => {
-            let mut fullchain = read(cert)?;
-            if let Some(chain) = chain {
-                fullchain.push_str(&read(chain)?);
-            }
-            Ok((fullchain, read(key)?))
-        }
-        ImportSource::Certbot(dir) => Ok((
-            read(&dir.join("fullchain.pem"))?,
-            read(&dir.join("privkey.pem"))?,
-        )),
+/// What an import source holds, each file already checked as PEM.
+struct SourceFiles {
+    /// The file holding the leaf certificate.
+    leaf: PathBuf,
+    /// The leaf and its chain, PEM.
+    fullchain: String,
+    /// The file holding the private key.
+    key: PathBuf,
+}
+
+fn source_files(source: &ImportSource, spec: &CertificateSpec) -> Result<SourceFiles> {
+    let (leaf, chain, key) = match source {
+        ImportSource::Files { cert, key, chain } => (cert.clone(), chain.clone(), key.clone()),
+        ImportSource::Certbot(dir) => (dir.join("fullchain.pem"), None, dir.join("privkey.pem")),
         ImportSource::Lego(dir) => {
             let dir = if dir.join("certificates").is_dir() {
                 dir.join("certificates")
@@ -150,19 +155,26 @@ fn read_source(source: &ImportSource, spec: &CertificateSpec) -> Result<(String,
                 dir.clone()
             };
             let name = spec.domains[0].replace('*', "_");
-            let mut fullchain = read(&dir.join(format!("{name}.crt")))?;
             // lego writes the chain into NAME.crt unless run with --no-bundle.
             let issuer = dir.join(format!("{name}.issuer.crt"));
-            if fullchain.matches("BEGIN CERTIFICATE").count() == 1 && issuer.exists() {
-                fullchain.push_str(&read(&issuer)?);
-            }
-            Ok((fullchain, read(&dir.join(format!("{name}.key")))?))
+            let leaf = dir.join(format!("{name}.crt"));
+            let bundled = pem::read_certificates(&leaf)?
+                .matches("BEGIN CERTIFICATE")
+                .count()
+                > 1;
+            let chain = (!bundled && issuer.exists()).then_some(issuer);
+            (leaf, chain, dir.join(format!("{name}.key")))
         }
+    };
+    let mut fullchain = pem::read_certificates(&leaf)?;
+    if let Some(chain) = chain {
+        fullchain.push_str(&pem::read_certificates(&chain)?);
     }
-}
-
-fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::io("Cannot read the file to import", path, e))
+    Ok(SourceFiles {
+        leaf,
+        fullchain,
+        key,
+    })
 }
 
 /// The outputs whose every file already holds what apply would write, with its mode.
