@@ -563,12 +563,14 @@ fn malformed_pem_on_import_is_refused_naming_the_file() {
         (
             with(&|f| f.key = f.cert.clone()),
             "key.pem",
-            "it holds a CERTIFICATE block but no private key: is it the certificate file?".into(),
+            "it holds a CERTIFICATE block but no private key: it looks like the certificate file"
+                .into(),
         ),
         (
             with(&|f| f.cert = f.key.clone()),
             "cert.pem",
-            "it holds a PRIVATE KEY block but no CERTIFICATE block: is it the key file?".into(),
+            "it holds a PRIVATE KEY block but no CERTIFICATE block: it looks like the key file"
+                .into(),
         ),
         (
             with(&|f| f.cert = String::new()),

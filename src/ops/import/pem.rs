@@ -36,7 +36,7 @@ pub fn read_certificates(path: &Path) -> Result<String> {
             Some(key) => refuse(
                 path,
                 format!(
-                    "it holds a {} block but no CERTIFICATE block: is it the key file?",
+                    "it holds a {} block but no CERTIFICATE block: it looks like the key file",
                     key.label
                 ),
             ),
@@ -65,7 +65,7 @@ pub fn read_private_key(path: &Path) -> Result<Sensitive> {
         return Err(if blocks.iter().any(|b| b.label == CERTIFICATE) {
             refuse(
                 path,
-                "it holds a CERTIFICATE block but no private key: is it the certificate file?"
+                "it holds a CERTIFICATE block but no private key: it looks like the certificate file"
                     .to_string(),
             )
         } else {
