@@ -62,7 +62,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "state accept-rollback",
-        "cp state/default.certstate.backup state/default.certstate   # an older version, on purpose\n  certform state accept-rollback",
+        "certform state accept-rollback   # after putting an older state back on purpose",
     ),
     (
         "state rm",

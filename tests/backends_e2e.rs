@@ -403,10 +403,59 @@ fn state_push_refuses_older_or_foreign_states() {
         fs::read(p.path("state/default.certstate")).unwrap(),
         fs::read(&old).unwrap()
     );
+    // A forced push of an older state is a deliberate restore: this machine accepts it.
+    p.expect(&["plan"], 0);
     let garbage = p.path("garbage");
     fs::write(&garbage, "{}").unwrap();
     let bad = p.expect(&["state", "push", garbage.to_str().unwrap()], 1);
     assert!(bad.contains("is not a certform state"), "{bad}");
+}
+
+/// Someone on another machine (another `XDG_STATE_HOME`) puts an older version back in
+/// the shared backend: this machine, which wrote the newer one, refuses it until accepted.
+#[test]
+fn an_older_state_restored_from_another_machine_is_refused_on_postgres_and_s3() {
+    let (pg, moto) = (Postgres::start(), MotoS3::start());
+    for backend in [postgres_backend(&pg), s3_backend(&moto)] {
+        let p = Project::new(&backend);
+        p.expect(&["apply", "--auto-approve"], 0);
+        let old = p.path("old.certstate");
+        fs::write(&old, p.run(&["state", "pull"]).stdout).unwrap();
+        let older = p.pulled()["serial"].clone();
+        p.expect(
+            &["apply", "--auto-approve", "--replace", "certificate.www"],
+            0,
+        );
+        let newer = p.pulled()["serial"].clone();
+        let on_another_machine = |args: &[&str]| {
+            let out = p
+                .command(args)
+                .env("XDG_STATE_HOME", p.path("another-machine"))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", text(&out));
+            out.stdout
+        };
+        on_another_machine(&["state", "push", "--force", old.to_str().unwrap()]);
+
+        let refused = p.expect(&["plan"], 1);
+        assert!(
+            refused.contains(&format!(
+                "is older than the one this machine last used: it is at serial {older}, but \
+                 serial {newer} was read or written here"
+            )),
+            "{backend}: {refused}"
+        );
+        p.expect(&["apply", "--auto-approve"], 1);
+        p.expect(&["state", "pull"], 1);
+        assert_eq!(
+            on_another_machine(&["state", "pull"]),
+            fs::read(&old).unwrap(),
+            "the refused apply wrote nothing"
+        );
+        p.expect(&["state", "accept-rollback"], 0);
+        p.expect(&["plan"], 0);
+    }
 }
 
 #[test]
