@@ -97,6 +97,7 @@ http_solver "web" {{
             .args(["-q", "apply", "--auto-approve", "--parallelism"])
             .arg(parallelism.to_string())
             .env("CERTFORM_IDENTITY", &identity)
+            .env("XDG_STATE_HOME", dir.path().join("xdg-state"))
             .env("NO_COLOR", "1"),
     );
     run.wall

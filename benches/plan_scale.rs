@@ -18,6 +18,7 @@ fn plan(fixture: &fixtures::Fixture) -> measure::Run {
                 .arg("--chdir")
                 .arg(&fixture.dir)
                 .args(["plan", "--detailed-exitcode"])
+                .env("XDG_STATE_HOME", fixture.dir.join("xdg-state"))
                 .env("NO_COLOR", "1"),
         )
     })
