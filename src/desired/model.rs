@@ -5,7 +5,7 @@
 
 use crate::address::Address;
 use crate::keytype::KeyType;
-use crate::secret::Sensitive;
+use crate::secret::ConfigSecret;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -92,7 +92,7 @@ pub struct AccountSpec {
 #[derive(Debug, Clone, Serialize)]
 pub struct ExternalAccountBinding {
     pub kid: String,
-    pub hmac_key: Sensitive,
+    pub hmac_key: ConfigSecret,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -2,7 +2,7 @@
 //! `model.rs` because they are many; `model::SolverSpec` wraps them. Secrets (the TSIG
 //! secret) are [`Sensitive`], so they reach digests only as fingerprints.
 
-use crate::secret::Sensitive;
+use crate::secret::ConfigSecret;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -69,7 +69,7 @@ pub struct TsigKey {
     pub name: String,
     pub algorithm: TsigAlgorithm,
     /// base64, as `tsig-keygen` prints it.
-    pub secret: Sensitive,
+    pub secret: ConfigSecret,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -2,7 +2,7 @@
 //! still fresh), confirm, execute with state persisted after every action, report.
 
 use super::plan::plan_options;
-use super::{load_desired, recipients_for, refresh, store_for, Exit, Globals};
+use super::{load_desired_for_apply, recipients_for, refresh, store_for, Exit, Globals};
 use crate::apply::{execute, Ledger, Observer, StopSignal};
 use crate::error::{Error, Result};
 use crate::plan::graph::ExecGraph;
@@ -32,7 +32,7 @@ pub struct ApplyRequest {
 }
 
 pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
-    let desired = load_desired(globals)?;
+    let desired = load_desired_for_apply(globals)?;
     let saved = match &request.plan_file {
         Some(path) => {
             let bytes = std::fs::read(path)

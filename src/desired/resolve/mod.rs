@@ -31,7 +31,7 @@ use crate::desired::domain::{choose_solver, normalize_domain, SolverCaps};
 use crate::desired::model::*;
 use crate::diag::{Diagnostics, SourceSpan};
 use crate::keytype::KeyType;
-use crate::secret::Sensitive;
+use crate::secret::{ConfigSecret, Sensitive};
 use hcl::edit::structure::Block;
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
