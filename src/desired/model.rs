@@ -26,6 +26,34 @@ pub struct Desired {
     pub certificates: BTreeMap<Address, CertificateSpec>,
 }
 
+impl Desired {
+    /// Every secret the configuration holds: TSIG secrets, EAB HMAC keys, the PostgreSQL
+    /// connection string.
+    pub fn secrets(&self) -> Vec<&Sensitive> {
+        let tsig = self.solvers.values().filter_map(|solver| match solver {
+            SolverSpec::Dns(DnsSolverSpec {
+                provider:
+                    DnsProvider::Rfc2136(Rfc2136Spec {
+                        tsig: Some(tsig), ..
+                    }),
+                ..
+            }) => Some(&tsig.secret),
+            _ => None,
+        });
+        let eab = self.accounts.values().filter_map(|account| {
+            account
+                .external_account_binding
+                .as_ref()
+                .map(|eab| &eab.hmac_key)
+        });
+        let conn_str = match &self.state.backend {
+            BackendSettings::Postgres(pg) => Some(&pg.conn_str),
+            _ => None,
+        };
+        tsig.chain(eab).chain(conn_str).collect()
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StateSettings {
     pub backend: BackendSettings,
