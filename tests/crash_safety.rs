@@ -1,17 +1,24 @@
 //! Crash and interrupt survival of `apply`: SIGKILL at seeded random moments during an apply
 //! of 20 certificates (the state stays whole, no issued key is lost, the next apply
-//! converges), SIGINT (stop scheduling, finish what runs, save, exit non-zero), and a
-//! self-test showing the kill harness catches a write path that is not crash-safe.
+//! converges), the same on a smaller scale with the state in PostgreSQL and in S3 (moto),
+//! where the killed holder's lock must be released or reported and force-unlockable,
+//! SIGINT (stop scheduling, finish what runs, save, exit non-zero), and a self-test showing
+//! the kill harness catches a write path that is not crash-safe.
 
 mod support;
 
+use certform::desired::model::{PostgresSettings, S3Settings};
+use certform::secret::Sensitive;
 use certform::state::model::{AccountSecret, AccountState, Secrets, State};
+use certform::state::postgres::PostgresStore;
+use certform::state::s3::S3Store;
 use certform::state::{encode, LocalStore, Persister, StateStore};
 use std::fs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::backend_servers::{MotoS3, Postgres};
 use support::hardened::{many_certs, text, Endpoint, Project};
-use support::kill_harness::{check_state, kill_after, KillPlan};
+use support::kill_harness::{check_state, check_store, kill_after, KillPlan};
 use support::pebble::Pebble;
 
 const CERTIFICATES: usize = 20;
@@ -63,8 +70,8 @@ fn sigkill_at_random_moments_loses_no_key_and_the_next_apply_converges() {
         assert_eq!(after.certificates, CERTIFICATES, "{context}");
         let again = p.expect(&["plan", "--detailed-exitcode"], 0);
         assert!(again.contains("No changes."), "{context}: {again}");
-        assert_deployed_keys_match_state(&p, &context);
-        verify_all(&p, &roots, &context);
+        assert_deployed_keys_match_state(&p, &p.secrets(), &context);
+        verify_all(&p, CERTIFICATES, &roots, &context);
     }
     // Moments past the end of an apply test nothing; most must fall inside one.
     assert!(
@@ -75,8 +82,7 @@ fn sigkill_at_random_moments_loses_no_key_and_the_next_apply_converges() {
 }
 
 /// Every deployed key file holds the key the state has for that certificate.
-fn assert_deployed_keys_match_state(p: &Project, context: &str) {
-    let secrets = p.secrets();
+fn assert_deployed_keys_match_state(p: &Project, secrets: &Secrets, context: &str) {
     for (address, secret) in &secrets.certificates {
         let name = address.to_string();
         let name = name.trim_start_matches("certificate.");
@@ -90,8 +96,8 @@ fn assert_deployed_keys_match_state(p: &Project, context: &str) {
     }
 }
 
-/// `openssl verify` of every deployed certificate in one call (they share the chain).
-fn verify_all(p: &Project, roots_pem: &str, context: &str) {
+/// `openssl verify` of the `count` deployed certificates in one call (they share the chain).
+fn verify_all(p: &Project, count: usize, roots_pem: &str, context: &str) {
     let root = p.path("issuing-root.pem");
     fs::write(&root, roots_pem).unwrap();
     let mut verify = Command::new("openssl");
@@ -101,13 +107,205 @@ fn verify_all(p: &Project, roots_pem: &str, context: &str) {
         .arg(&root)
         .arg("-untrusted")
         .arg(p.path("tls/c0/chain.pem"));
-    for i in 0..CERTIFICATES {
+    for i in 0..count {
         verify.arg(p.path(&format!("tls/c{i}/cert.pem")));
     }
     let out = verify
         .output()
         .expect("openssl is needed: apt-get install -y openssl");
     assert!(out.status.success(), "{context}: {}", text(&out));
+}
+
+const BACKEND_CERTIFICATES: usize = 10;
+const BACKEND_TRIALS: usize = 5;
+
+/// Where a trial keeps its state: the body of `certform { state { ... } }`, a store on the
+/// same state to inspect it, and what certform needs in its environment to reach it.
+struct BackendState {
+    block: String,
+    store: Box<dyn StateStore>,
+    env: Vec<(&'static str, &'static str)>,
+}
+
+/// What a killed apply leaves of its lock in this backend.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum KilledHolder {
+    /// The lock ends with the holder (PostgreSQL: its session's advisory lock).
+    Releases,
+    /// The lock stays until `force-unlock` (S3: the lock object).
+    LeavesItsLock,
+}
+
+/// The SIGKILL trials with the state in a shared backend: `backend(name)` gives a state of
+/// its own for each trial (and for the calibration run). After each kill the state holds
+/// every issued key, the lock is gone or reported with its ID and force-unlocked, and a
+/// follow-up apply converges with every chain verified. Returns how many kills left a lock.
+fn kill_trials_in(backend: impl Fn(&str) -> BackendState, killed: KilledHolder) -> usize {
+    let config = |state: &BackendState| {
+        format!(
+            "certform {{\n  state {{\n{}\n  }}\n}}\n{}",
+            state.block,
+            many_certs(BACKEND_CERTIFICATES, "backend-kill.hardening.test")
+        )
+    };
+    let calibration_pebble = Pebble::start();
+    let calibration = Project::new(&Endpoint::of(&calibration_pebble));
+    let state = backend("calibration");
+    calibration.config(&config(&state));
+    let started = Instant::now();
+    let out = calibration
+        .command(&["apply", "--auto-approve"])
+        .envs(state.env.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan = KillPlan::new(BACKEND_TRIALS, started.elapsed());
+
+    let mut locks_left = 0;
+    for (trial, &delay) in plan.delays.iter().enumerate() {
+        let context = format!(
+            "trial {trial}, SIGKILL after {delay:?} ({})",
+            plan.reproduce()
+        );
+        let pebble = Pebble::start();
+        let roots = pebble.issuing_roots_pem();
+        let p = Project::new(&Endpoint::of(&pebble));
+        let state = backend(&format!("trial{trial}"));
+        p.config(&config(&state));
+        let run = |args: &[&str]| {
+            let out = p
+                .command(args)
+                .envs(state.env.iter().copied())
+                .output()
+                .unwrap();
+            (out.status.code(), text(&out))
+        };
+        let started = Instant::now();
+        let mut apply = p
+            .command(&["apply", "--auto-approve"])
+            .envs(state.env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        kill_after(&mut apply, started, delay);
+        let identity = p.identity();
+        let held = check_store(state.store.as_ref(), &identity)
+            .unwrap_or_else(|e| panic!("{context}: after the kill, {e}"));
+
+        let lock = match killed {
+            // The server notices the closed connection at once; give it a moment.
+            KilledHolder::Releases => wait_until_unlocked(state.store.as_ref()),
+            KilledHolder::LeavesItsLock => state.store.lock_info().unwrap(),
+        };
+        if let Some(lock) = lock {
+            assert_eq!(
+                killed,
+                KilledHolder::LeavesItsLock,
+                "{context}: the killed apply's lock is still held: {lock:?}"
+            );
+            locks_left += 1;
+            let (code, refused) = run(&["apply", "--auto-approve", "--lock-timeout", "1s"]);
+            assert_eq!(code, Some(1), "{context}: {refused}");
+            assert!(
+                refused.contains(&format!("locked by ID {}", lock.id)),
+                "{context}: {refused}"
+            );
+            let (code, unlocked) = run(&["force-unlock", &lock.id]);
+            assert_eq!(code, Some(0), "{context}: {unlocked}");
+        }
+
+        let (code, out) = run(&["apply", "--auto-approve"]);
+        assert_eq!(
+            code,
+            Some(0),
+            "{context}: the follow-up apply failed (state held {held:?}):\n{out}"
+        );
+        let after = check_store(state.store.as_ref(), &identity)
+            .unwrap_or_else(|e| panic!("{context}: after the follow-up apply, {e}"));
+        assert_eq!(after.certificates, BACKEND_CERTIFICATES, "{context}");
+        let (code, again) = run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code, Some(0), "{context}: {again}");
+        let secrets = state
+            .store
+            .read()
+            .unwrap()
+            .expect("a state after apply")
+            .open_secrets(&identity)
+            .unwrap();
+        assert_deployed_keys_match_state(&p, &secrets, &context);
+        verify_all(&p, BACKEND_CERTIFICATES, &roots, &context);
+    }
+    locks_left
+}
+
+/// The lock holder's details while a lock is held, for at most a few seconds.
+fn wait_until_unlocked(store: &dyn StateStore) -> Option<certform::state::LockInfo> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let holder = store.lock_info().unwrap();
+        if holder.is_none() || Instant::now() > deadline {
+            return holder;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigkill_with_the_state_in_postgres_keeps_every_key_and_releases_the_lock() {
+    let pg = Postgres::start();
+    kill_trials_in(
+        |name| {
+            // A schema per trial: its own states and locks tables.
+            let settings = PostgresSettings {
+                conn_str: Sensitive::new(pg.url()),
+                schema: name.to_string(),
+                ca_bundle: None,
+            };
+            BackendState {
+                block: format!(
+                    "    backend  = \"postgres\"\n    conn_str = {:?}\n    schema   = {name:?}",
+                    pg.url()
+                ),
+                store: Box::new(PostgresStore::connect(&settings, "default").unwrap()),
+                env: Vec::new(),
+            }
+        },
+        KilledHolder::Releases,
+    );
+}
+
+#[test]
+fn sigkill_with_the_state_in_s3_keeps_every_key_and_its_lock_is_force_unlocked() {
+    let moto = MotoS3::start();
+    for (name, value) in MotoS3::aws_env() {
+        std::env::set_var(name, value);
+    }
+    let locks_left = kill_trials_in(
+        |name| {
+            let settings = S3Settings {
+                bucket: moto.bucket.clone(),
+                key: format!("{name}/certform.certstate"),
+                region: Some("us-east-1".into()),
+                endpoint: Some(moto.endpoint()),
+                use_path_style: true,
+                workspace_key_prefix: "env:".into(),
+                server_side_encryption: None,
+                kms_key_id: None,
+            };
+            BackendState {
+                block: format!(
+                    "    backend        = \"s3\"\n    bucket         = {:?}\n    key            = {:?}\n    endpoint       = {:?}\n    use_path_style = true",
+                    settings.bucket, settings.key, moto.endpoint()
+                ),
+                store: Box::new(S3Store::connect(&settings, "default").unwrap()),
+                env: MotoS3::aws_env().to_vec(),
+            }
+        },
+        KilledHolder::LeavesItsLock,
+    );
+    // The lock is held for nearly all of an apply: most kills must leave it behind.
+    assert!(locks_left >= 1, "no kill left an S3 lock behind");
 }
 
 #[test]
