@@ -20,6 +20,13 @@ use support::pebble::Pebble;
 /// Long enough that a match is no coincidence, short enough to catch a partial leak.
 const NEEDLE_LEN: usize = 24;
 
+/// An output whose `on_change` hook writes its environment to `hook-env.txt`.
+const HOOKED_OUTPUT: &str = r#"output "hooked" {
+    cert      = "tls/hooked/cert.pem"
+    key       = "tls/hooked/key.pem"
+    on_change = ["sh", "-c", "env > hook-env.txt"]
+  }"#;
+
 /// Every secret seen so far, and every artifact a user or a log could see.
 struct Scan<'p> {
     project: &'p Project,
@@ -141,15 +148,10 @@ fn leaked(content: &str, secrets: &BTreeSet<String>) -> Option<String> {
 fn no_secret_leaks_through_state_plans_outputs_logs_or_hook_environments() {
     let pebble = Pebble::start();
     let p = Project::new(&Endpoint::of(&pebble));
-    let hook = r#"output "hooked" {
-    cert      = "tls/hooked/cert.pem"
-    key       = "tls/hooked/key.pem"
-    on_change = ["sh", "-c", "env > hook-env.txt"]
-  }"#;
     p.config(&cert_block(
         "www",
         &["secrets.hardening.test"],
-        &format!("revoke_on_destroy = true\n  {hook}"),
+        &format!("revoke_on_destroy = true\n  {HOOKED_OUTPUT}"),
     ));
     let mut scan = Scan::new(&p);
 
@@ -243,13 +245,8 @@ fn tsig_and_aws_secrets_never_leak_through_state_plans_outputs_logs_or_hooks() {
     // pass BIND's TSIG check and certform's propagation check against BIND.
     let pebble = Pebble::builder().env("PEBBLE_VA_ALWAYS_VALID", "1").start();
     let p = Project::new(&Endpoint::of(&pebble));
-    let hook = r#"output "hooked" {
-    cert      = "tls/hooked/cert.pem"
-    key       = "tls/hooked/key.pem"
-    on_change = ["sh", "-c", "env > hook-env.txt"]
-  }"#;
     let certificates = [
-        dns_cert("tsig", "www.rfc2136.hardening.test", "bind", hook),
+        dns_cert("tsig", "www.rfc2136.hardening.test", "bind", HOOKED_OUTPUT),
         dns_cert("aws", "www.route53.hardening.test", "r53", ""),
         dns_cert("exec", "www.exec.hardening.test", "hook", ""),
     ]
