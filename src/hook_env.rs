@@ -96,10 +96,12 @@ mod tests {
     #[tokio::test]
     async fn a_command_does_not_see_withheld_variables() {
         let env = HookEnv {
-            withheld: vec![OsString::from("HOME")],
+            withheld: vec![OsString::from("HOOK_ENV_TEST_SECRET")],
         };
         let mut command = tokio::process::Command::new("sh");
-        command.args(["-c", "echo \"${HOME:-unset} $0\"", "ran"]);
+        command
+            .args(["-c", "echo \"${HOOK_ENV_TEST_SECRET:-unset} $0\"", "ran"])
+            .env("HOOK_ENV_TEST_SECRET", "inherited");
         env.apply(&mut command);
         let out = command.output().await.unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "unset ran\n");
