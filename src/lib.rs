@@ -15,6 +15,7 @@ pub mod desired;
 pub mod diag;
 pub mod error;
 pub mod fmt;
+pub mod hook_env;
 pub mod keys;
 pub mod keytype;
 pub mod ops;
