@@ -30,6 +30,7 @@ pub fn write_output(
             OutputFileKind::Key => private_key.expose(),
         };
         write_atomic(path, content.as_bytes(), mode)?;
+        tracing::info!("wrote {} (mode {mode:o})", path.display());
         files.push(DeployedFile {
             kind,
             path: path.clone(),
@@ -102,6 +103,7 @@ pub async fn run_hook(argv: &[String], dir: &Path, env: &HookEnv) -> Result<()> 
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| Error::Deploy("on_change is an empty command".into()))?;
+    tracing::info!("running on_change {argv:?} in {}", dir.display());
     let mut command = tokio::process::Command::new(program);
     env.apply(&mut command);
     let output = command

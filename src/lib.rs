@@ -18,6 +18,7 @@ pub mod fmt;
 pub mod hook_env;
 pub mod keys;
 pub mod keytype;
+pub mod log;
 pub mod ops;
 pub mod plan;
 pub mod refresh;

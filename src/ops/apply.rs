@@ -43,6 +43,7 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
     };
     let store = store_for(globals, &desired)?;
     let lock = store.lock("apply", request.lock_timeout)?;
+    tracing::info!("locked the state at {}", store.describe());
     let stored = store.read()?;
     if let Some(saved) = &saved {
         saved.check_fresh(
