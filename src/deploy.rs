@@ -4,6 +4,7 @@
 
 use crate::desired::model::{OutputFileKind, OutputSpec};
 use crate::error::{Error, Result};
+use crate::hook_env::HookEnv;
 use crate::plan::{FileFacts, Observed};
 use crate::secret::Sensitive;
 use crate::state::model::{CertificateState, DeployedFile, DeployedOutput};
@@ -29,6 +30,7 @@ pub fn write_output(
             OutputFileKind::Key => private_key.expose(),
         };
         write_atomic(path, content.as_bytes(), mode)?;
+        tracing::info!("wrote {} (mode {mode:o})", path.display());
         files.push(DeployedFile {
             kind,
             path: path.clone(),
@@ -95,16 +97,17 @@ pub fn observe<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Observed {
     observed
 }
 
-/// Runs an `on_change` command in `dir`; a non-zero exit is an error carrying its stderr.
-pub async fn run_hook(argv: &[String], dir: &Path) -> Result<()> {
+/// Runs an `on_change` command in `dir` without the variables `env` withholds; a non-zero
+/// exit is an error carrying its stderr.
+pub async fn run_hook(argv: &[String], dir: &Path, env: &HookEnv) -> Result<()> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| Error::Deploy("on_change is an empty command".into()))?;
-    let output = tokio::process::Command::new(program)
+    tracing::info!("running on_change {argv:?} in {}", dir.display());
+    let mut command = tokio::process::Command::new(program);
+    env.apply(&mut command);
+    let output = command
         .args(args)
-        // The identity text may be in certform's environment (CI secrets); a reload
-        // command has no business with it.
-        .env_remove(crate::state::ENV_IDENTITY_KEY)
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .output()

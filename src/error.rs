@@ -72,3 +72,19 @@ impl Error {
         }
     }
 }
+
+/// An error and its sources, joined by `: ` (crates such as tokio-postgres and hyper say
+/// only "error connecting" at the top and keep the reason in a source).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}

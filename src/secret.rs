@@ -1,6 +1,8 @@
 //! `Sensitive` wraps secret text (EAB HMAC keys, TSIG secrets, private keys in memory) so it
 //! cannot leak by accident: `Debug` and `Display` print a placeholder, serialising it for a
 //! digest yields only a SHA-256 fingerprint, and the memory is zeroised on drop.
+//! `ConfigSecret` is a secret attribute of the configuration, which may be left unknown by
+//! commands that never use it.
 
 use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -42,5 +44,79 @@ impl std::fmt::Display for Sensitive {
 impl Serialize for Sensitive {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.fingerprint())
+    }
+}
+
+/// A secret attribute of the configuration (a TSIG secret, an EAB HMAC key) as loaded.
+/// Only `apply` uses these secrets, so every other command accepts a plain `env("NAME")`
+/// whose variable is unset: a reviewer's `plan` then needs no secret, like it needs no
+/// identity.
+#[derive(Clone, Debug)]
+pub enum ConfigSecret {
+    /// The secret; `env` names the variable it was read from by a plain `env("NAME")`.
+    Known {
+        value: Sensitive,
+        env: Option<String>,
+    },
+    /// A plain `env("NAME")` whose variable is not set (never in `apply`).
+    Unset { env: String },
+}
+
+impl ConfigSecret {
+    /// The secret, or why it is not known.
+    pub fn value(&self) -> Result<&Sensitive, String> {
+        match self {
+            ConfigSecret::Known { value, .. } => Ok(value),
+            ConfigSecret::Unset { env } => Err(format!(
+                "the environment variable {env} is not set, and it holds a secret this needs"
+            )),
+        }
+    }
+}
+
+/// For the configuration digest that binds saved plans: a secret read by `env("NAME")` is
+/// identified by its variable's name, so a plan saved without the secret (by a reviewer)
+/// binds the same configuration as the apply that has it; a secret written in the
+/// configuration is identified by its fingerprint.
+impl Serialize for ConfigSecret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ConfigSecret::Known { env: Some(env), .. } | ConfigSecret::Unset { env } => {
+                serializer.serialize_str(&format!("env:{env}"))
+            }
+            ConfigSecret::Known { value, env: None } => value.serialize(serializer),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_from_the_environment_digests_the_same_known_or_not() {
+        let known = ConfigSecret::Known {
+            value: Sensitive::new("c2VjcmV0"),
+            env: Some("TSIG_SECRET".into()),
+        };
+        let unset = ConfigSecret::Unset {
+            env: "TSIG_SECRET".into(),
+        };
+        let json = |s: &ConfigSecret| serde_json::to_string(s).unwrap();
+        assert_eq!(json(&known), json(&unset));
+        assert!(!json(&known).contains("c2VjcmV0"));
+        let literal = ConfigSecret::Known {
+            value: Sensitive::new("c2VjcmV0"),
+            env: None,
+        };
+        assert_eq!(
+            json(&literal),
+            format!("\"{}\"", Sensitive::new("c2VjcmV0").fingerprint())
+        );
+        assert!(unset
+            .value()
+            .unwrap_err()
+            .contains("TSIG_SECRET is not set"));
+        assert_eq!(known.value().unwrap().expose(), "c2VjcmV0");
     }
 }

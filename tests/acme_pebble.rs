@@ -9,7 +9,7 @@ use certform::address::{Address, Kind};
 use certform::desired::model::{AccountSpec, ExternalAccountBinding, HttpSolverSpec, SolverSpec};
 use certform::keys::{self, CertSummary};
 use certform::keytype::KeyType;
-use certform::secret::Sensitive;
+use certform::secret::{ConfigSecret, Sensitive};
 use certform::solver::Solvers;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -365,7 +365,10 @@ async fn external_account_binding_is_sent_and_required() {
 
     spec.external_account_binding = Some(ExternalAccountBinding {
         kid: "wrong-kid".into(),
-        hmac_key: Sensitive::new(HMAC),
+        hmac_key: ConfigSecret::Known {
+            value: Sensitive::new(HMAC),
+            env: None,
+        },
     });
     let err = acme::create_account(&spec).await.unwrap_err().to_string();
     assert!(
@@ -376,7 +379,10 @@ async fn external_account_binding_is_sent_and_required() {
 
     spec.external_account_binding = Some(ExternalAccountBinding {
         kid: KID.into(),
-        hmac_key: Sensitive::new(HMAC),
+        hmac_key: ConfigSecret::Known {
+            value: Sensitive::new(HMAC),
+            env: None,
+        },
     });
     let created = acme::create_account(&spec).await.unwrap();
     assert!(!format!("{created:?}").contains(HMAC));

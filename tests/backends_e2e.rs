@@ -181,6 +181,38 @@ fn pg_store(pg: &Postgres) -> PostgresStore {
 }
 
 #[test]
+fn postgres_over_tls_trusts_the_ca_bundle_and_refuses_anything_else() {
+    let pg = Postgres::start_tls_only();
+    let tls_backend = |sslmode: &str, ca_bundle: Option<&Path>| {
+        let mut body = format!(
+            "    backend   = \"postgres\"\n    conn_str  = {:?}",
+            format!("{}?sslmode={sslmode}", pg.url())
+        );
+        if let Some(ca) = ca_bundle {
+            body += &format!("\n    ca_bundle = {:?}", ca.display().to_string());
+        }
+        body
+    };
+    // `init` checks the backend: it connects, verifying the server against ca_bundle.
+    let p = Project::new(&tls_backend("require", Some(&pg.ca_path())));
+    p.expect(&["apply", "--auto-approve"], 0);
+    assert!(p.pulled()["serial"].as_u64().unwrap() > 0);
+
+    // Without the CA, the server's certificate is not trusted (web PKI roots only).
+    p.backend(&tls_backend("require", None));
+    let refused = p.expect(&["plan"], 1);
+    assert!(
+        refused.contains("Cannot connect to the postgres state backend")
+            && refused.contains("invalid peer certificate"),
+        "{refused}"
+    );
+    // Without TLS, this server accepts no connection at all: TLS was really in use above.
+    p.backend(&tls_backend("disable", Some(&pg.ca_path())));
+    let refused = p.expect(&["plan"], 1);
+    assert!(refused.contains("no encryption"), "{refused}");
+}
+
+#[test]
 fn two_applies_on_one_postgres_workspace_never_interleave() {
     let pg = Postgres::start();
     let p = Project::new(&postgres_backend(&pg));

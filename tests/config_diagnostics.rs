@@ -7,15 +7,25 @@
 //! expected files; review the diff by eye.
 
 use certform::address::Address;
+use certform::config::SecretEnv;
+use certform::desired::model::Desired;
 use certform::desired::model::{BackendSettings, HttpSolverSpec, RenewBefore, SolverSpec};
-use certform::desired::{digest, load, VarInputs};
+use certform::desired::solver_specs::DnsProvider;
+use certform::desired::{digest, VarInputs};
+use certform::diag::Diagnostics;
 use certform::keytype::KeyType;
 use certform::render::diagnostics::render_diagnostics;
+use certform::secret::ConfigSecret;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config")
+}
+
+/// Loads as `apply` does: every configured secret must be known.
+fn load(dir: &Path, inputs: &VarInputs) -> Result<Desired, Diagnostics> {
+    certform::desired::load(dir, inputs, SecretEnv::Required)
 }
 
 fn inputs(case: &Path) -> VarInputs {
@@ -145,7 +155,7 @@ fn valid_configuration_loads() {
     assert_eq!(le.key_rotation_days, Some(365));
     let eab = le.external_account_binding.as_ref().unwrap();
     assert_eq!(eab.kid, "kid-default");
-    assert_eq!(eab.hmac_key.expose(), "hmac-default");
+    assert_eq!(eab.hmac_key.value().unwrap().expose(), "hmac-default");
     let pebble = &desired.accounts["pebble"];
     assert_eq!(pebble.directory, "https://localhost:14000/dir");
     assert!(pebble.external_account_binding.is_none());
@@ -234,4 +244,65 @@ fn valid_configuration_loads() {
     // Secrets appear only as fingerprints.
     let json = serde_json::to_string(&desired).unwrap();
     assert!(!json.contains("hmac-default"));
+}
+
+#[test]
+fn secrets_from_unset_variables_are_unknown_except_for_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        r#"account "ca" {
+  directory = "https://ca.example/dir"
+  external_account_binding {
+    kid      = "kid-1"
+    hmac_key = env("CERTFORM_TEST_UNSET_EAB_HMAC")
+  }
+}
+dns_solver "bind" {
+  provider      = "rfc2136"
+  zones         = ["example.test"]
+  nameserver    = "127.0.0.1:53"
+  tsig_key_name = "certform"
+  tsig_secret   = env("CERTFORM_TEST_UNSET_TSIG")
+}
+"#,
+    )
+    .unwrap();
+    let inputs = VarInputs::default();
+
+    let desired = certform::desired::load(dir.path(), &inputs, SecretEnv::MayBeUnset)
+        .unwrap_or_else(|diags| panic!("{}", render_diagnostics(&diags, false)));
+    let eab = desired.accounts["ca"]
+        .external_account_binding
+        .as_ref()
+        .unwrap();
+    assert!(
+        matches!(&eab.hmac_key, ConfigSecret::Unset { env } if env == "CERTFORM_TEST_UNSET_EAB_HMAC")
+    );
+    let bind = Address::new(certform::address::Kind::DnsSolver, "bind");
+    let SolverSpec::Dns(spec) = &desired.solvers[&bind] else {
+        panic!("expected a DNS solver");
+    };
+    let DnsProvider::Rfc2136(rfc2136) = &spec.provider else {
+        panic!("expected rfc2136");
+    };
+    let secret = &rfc2136.tsig.as_ref().unwrap().secret;
+    assert!(secret
+        .value()
+        .unwrap_err()
+        .contains("CERTFORM_TEST_UNSET_TSIG is not set"));
+
+    // apply needs both, and says where each comes from.
+    let diags = load(dir.path(), &inputs).unwrap_err();
+    let rendered = render_diagnostics(&diags, false);
+    assert!(rendered.contains("main.hcl:5:"), "{rendered}");
+    assert!(
+        rendered.contains("CERTFORM_TEST_UNSET_EAB_HMAC is not set"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("main.hcl:13:"), "{rendered}");
+    assert!(
+        rendered.contains("CERTFORM_TEST_UNSET_TSIG is not set"),
+        "{rendered}"
+    );
 }

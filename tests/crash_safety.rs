@@ -1,82 +1,198 @@
 //! Crash and interrupt survival of `apply`: SIGKILL at seeded random moments during an apply
 //! of 20 certificates (the state stays whole, no issued key is lost, the next apply
-//! converges), SIGINT (stop scheduling, finish what runs, save, exit non-zero), and a
-//! self-test showing the kill harness catches a write path that is not crash-safe.
+//! converges), the same on a smaller scale with the state in PostgreSQL and in S3 (moto),
+//! where the killed holder's lock must be released or reported and force-unlockable,
+//! SIGINT (stop scheduling, finish what runs, save, exit non-zero), and a self-test showing
+//! the kill harness catches a write path that is not crash-safe.
 
 mod support;
 
+use certform::desired::model::{PostgresSettings, S3Settings};
+use certform::secret::Sensitive;
 use certform::state::model::{AccountSecret, AccountState, Secrets, State};
-use certform::state::{encode, LocalStore, Persister, StateStore};
+use certform::state::postgres::PostgresStore;
+use certform::state::s3::S3Store;
+use certform::state::{encode, LocalStore, LockInfo, Persister, StateStore};
 use std::fs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::backend_servers::{MotoS3, Postgres};
 use support::hardened::{many_certs, text, Endpoint, Project};
-use support::kill_harness::{check_state, kill_after, KillPlan};
+use support::kill_harness::{check_state, check_store, kill_after, KillPlan};
 use support::pebble::Pebble;
 
-const CERTIFICATES: usize = 20;
-const TRIALS: usize = 20;
+/// How many certificates an apply issues and how many kills a run makes, per backend.
+const LOCAL: Scale = Scale {
+    certificates: 20,
+    trials: 20,
+};
+const SHARED_BACKEND: Scale = Scale {
+    certificates: 10,
+    trials: 5,
+};
 
-#[test]
-fn sigkill_at_random_moments_loses_no_key_and_the_next_apply_converges() {
-    let pebble = Pebble::start();
-    let endpoint = Endpoint::of(&pebble);
-    let config = many_certs(CERTIFICATES, "kill.hardening.test");
+struct Scale {
+    certificates: usize,
+    trials: usize,
+}
 
+/// Where a trial keeps its state: the body of `certform { state { ... } }`, a store on the
+/// same state to inspect it, and what certform needs in its environment to reach it.
+struct BackendState {
+    block: String,
+    store: Box<dyn StateStore>,
+    env: Vec<(&'static str, &'static str)>,
+}
+
+/// What a killed apply leaves of its lock in a backend.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum KilledHolder {
+    /// The lock ends with the holder (a local file lock, a PostgreSQL session lock).
+    Releases,
+    /// The lock stays until `force-unlock` (S3: the lock object).
+    LeavesItsLock,
+}
+
+/// The SIGKILL trials: `backend(name)` gives a state of its own for each trial (and for the
+/// calibration run that sets the span of the kill moments). After each kill the state holds
+/// every issued key, the lock is gone — or, where a killed holder leaves it, reported with
+/// its ID and force-unlocked — and a follow-up apply converges with every chain verified.
+fn kill_trials_in(scale: Scale, backend: impl Fn(&str) -> BackendState, killed: KilledHolder) {
+    let config = |state: &BackendState| {
+        format!(
+            "certform {{\n  state {{\n{}\n  }}\n}}\n{}",
+            state.block,
+            many_certs(scale.certificates, "kill.hardening.test")
+        )
+    };
     // The kill moments spread over an uninterrupted apply's duration on this machine.
-    let calibration = Project::new(&endpoint);
-    calibration.config(&config);
+    let calibration_pebble = Pebble::start();
+    let calibration = Project::new(&Endpoint::of(&calibration_pebble));
+    let state = backend("calibration");
+    calibration.config(&config(&state));
     let started = Instant::now();
-    calibration.expect(&["apply", "--auto-approve"], 0);
-    let plan = KillPlan::new(TRIALS, started.elapsed());
+    let out = calibration
+        .command(&["apply", "--auto-approve"])
+        .envs(state.env.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan = KillPlan::new(scale.trials, started.elapsed());
 
-    let mut interrupted_mid_apply = 0;
+    let (mut interrupted_mid_apply, mut locks_left) = (0, 0);
     for (trial, &delay) in plan.delays.iter().enumerate() {
         let context = format!(
             "trial {trial}, SIGKILL after {delay:?} ({})",
             plan.reproduce()
         );
-        // A fresh CA per trial: one Pebble taking every trial's orders, interrupted
-        // mid-flight, once stopped answering under load (a Pebble problem, not certform's).
-        let pebble = Pebble::start();
+        // A fresh CA per trial, without authorization reuse: in two suite runs the CA
+        // stopped answering every request after a kill. Suspected, not proven: its store's
+        // global lock held while reuse looks at the killed apply's authorizations. Should
+        // it recur, the failure message carries Pebble's goroutine dump.
+        let mut pebble = Pebble::builder().env("PEBBLE_AUTHZREUSE", "0").start();
         let roots = pebble.issuing_roots_pem();
         let p = Project::new(&Endpoint::of(&pebble));
-        p.config(&config);
+        let state = backend(&format!("trial{trial}"));
+        p.config(&config(&state));
+        let run = |args: &[&str]| {
+            let out = p
+                .command(args)
+                .envs(state.env.iter().copied())
+                .output()
+                .unwrap();
+            (out.status.code(), text(&out))
+        };
         let started = Instant::now();
-        let mut apply = p.spawn(&["apply", "--auto-approve"]);
+        let mut apply = p
+            .command(&["apply", "--auto-approve"])
+            .envs(state.env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         if kill_after(&mut apply, started, delay) {
             interrupted_mid_apply += 1;
         }
         let identity = p.identity();
-        let held = check_state(&p.state_path(), &identity)
+        let held = check_store(state.store.as_ref(), &identity)
             .unwrap_or_else(|e| panic!("{context}: after the kill, {e}"));
 
-        let out = p.run(&["apply", "--auto-approve"]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{context}: the follow-up apply failed (state held {held:?}):\n{}",
-            text(&out)
-        );
-        let after = check_state(&p.state_path(), &identity)
+        let lock = match killed {
+            KilledHolder::Releases => wait_until_unlocked(state.store.as_ref()),
+            KilledHolder::LeavesItsLock => state.store.lock_info().unwrap(),
+        };
+        if let Some(lock) = lock {
+            assert_eq!(
+                killed,
+                KilledHolder::LeavesItsLock,
+                "{context}: the killed apply's lock is still held: {lock:?}"
+            );
+            locks_left += 1;
+            let (code, refused) = run(&["apply", "--auto-approve", "--lock-timeout", "1s"]);
+            assert_eq!(code, Some(1), "{context}: {refused}");
+            assert!(
+                refused.contains(&format!("locked by ID {}", lock.id)),
+                "{context}: {refused}"
+            );
+            let (code, unlocked) = run(&["force-unlock", &lock.id]);
+            assert_eq!(code, Some(0), "{context}: {unlocked}");
+        }
+
+        let (code, out) = run(&["apply", "--auto-approve"]);
+        if code != Some(0) {
+            panic!(
+                "{context}: the follow-up apply failed (state held {held:?}):\n{out}\n\
+                 Pebble's log and goroutine dump:\n{}",
+                pebble.goroutine_dump()
+            );
+        }
+        let after = check_store(state.store.as_ref(), &identity)
             .unwrap_or_else(|e| panic!("{context}: after the follow-up apply, {e}"));
-        assert_eq!(after.certificates, CERTIFICATES, "{context}");
-        let again = p.expect(&["plan", "--detailed-exitcode"], 0);
+        assert_eq!(after.certificates, scale.certificates, "{context}");
+        let (code, again) = run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code, Some(0), "{context}: {again}");
         assert!(again.contains("No changes."), "{context}: {again}");
-        assert_deployed_keys_match_state(&p, &context);
-        verify_all(&p, &roots, &context);
+        let secrets = state
+            .store
+            .read()
+            .unwrap()
+            .expect("a state after apply")
+            .open_secrets(&identity)
+            .unwrap();
+        assert_deployed_keys_match_state(&p, &secrets, &context);
+        verify_all(&p, scale.certificates, &roots, &context);
     }
     // Moments past the end of an apply test nothing; most must fall inside one.
     assert!(
-        interrupted_mid_apply >= TRIALS / 2,
-        "only {interrupted_mid_apply} of {TRIALS} kills hit a running apply ({})",
+        interrupted_mid_apply >= scale.trials / 2,
+        "only {interrupted_mid_apply} of {} kills hit a running apply ({})",
+        scale.trials,
+        plan.reproduce()
+    );
+    // The lock is held for nearly all of an apply: where it outlives its holder, some
+    // kill must have left it behind.
+    assert!(
+        killed == KilledHolder::Releases || locks_left >= 1,
+        "no kill left a lock behind ({})",
         plan.reproduce()
     );
 }
 
+/// The lock holder's details while a lock is held, for at most a few seconds (a server
+/// notices a closed connection at once, but not within the same instant).
+fn wait_until_unlocked(store: &dyn StateStore) -> Option<LockInfo> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let holder = store.lock_info().unwrap();
+        if holder.is_none() || Instant::now() > deadline {
+            return holder;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Every deployed key file holds the key the state has for that certificate.
-fn assert_deployed_keys_match_state(p: &Project, context: &str) {
-    let secrets = p.secrets();
+fn assert_deployed_keys_match_state(p: &Project, secrets: &Secrets, context: &str) {
     for (address, secret) in &secrets.certificates {
         let name = address.to_string();
         let name = name.trim_start_matches("certificate.");
@@ -90,8 +206,8 @@ fn assert_deployed_keys_match_state(p: &Project, context: &str) {
     }
 }
 
-/// `openssl verify` of every deployed certificate in one call (they share the chain).
-fn verify_all(p: &Project, roots_pem: &str, context: &str) {
+/// `openssl verify` of the `count` deployed certificates in one call (they share the chain).
+fn verify_all(p: &Project, count: usize, roots_pem: &str, context: &str) {
     let root = p.path("issuing-root.pem");
     fs::write(&root, roots_pem).unwrap();
     let mut verify = Command::new("openssl");
@@ -101,7 +217,7 @@ fn verify_all(p: &Project, roots_pem: &str, context: &str) {
         .arg(&root)
         .arg("-untrusted")
         .arg(p.path("tls/c0/chain.pem"));
-    for i in 0..CERTIFICATES {
+    for i in 0..count {
         verify.arg(p.path(&format!("tls/c{i}/cert.pem")));
     }
     let out = verify
@@ -111,10 +227,90 @@ fn verify_all(p: &Project, roots_pem: &str, context: &str) {
 }
 
 #[test]
+fn sigkill_at_random_moments_loses_no_key_and_the_next_apply_converges() {
+    let states = tempfile::tempdir().unwrap();
+    kill_trials_in(
+        LOCAL,
+        |name| {
+            let path = states.path().join(format!("{name}.certstate"));
+            BackendState {
+                block: format!(
+                    "    backend = \"local\"\n    path    = {:?}",
+                    path.display().to_string()
+                ),
+                store: Box::new(LocalStore::new(path)),
+                env: Vec::new(),
+            }
+        },
+        KilledHolder::Releases,
+    );
+}
+
+#[test]
+fn sigkill_with_the_state_in_postgres_keeps_every_key_and_releases_the_lock() {
+    let pg = Postgres::start();
+    kill_trials_in(
+        SHARED_BACKEND,
+        |name| {
+            // A schema per trial: its own states and locks tables.
+            let settings = PostgresSettings {
+                conn_str: Sensitive::new(pg.url()),
+                schema: name.to_string(),
+                ca_bundle: None,
+            };
+            BackendState {
+                block: format!(
+                    "    backend  = \"postgres\"\n    conn_str = {:?}\n    schema   = {name:?}",
+                    pg.url()
+                ),
+                store: Box::new(PostgresStore::connect(&settings, "default").unwrap()),
+                env: Vec::new(),
+            }
+        },
+        KilledHolder::Releases,
+    );
+}
+
+#[test]
+fn sigkill_with_the_state_in_s3_keeps_every_key_and_its_lock_is_force_unlocked() {
+    let moto = MotoS3::start();
+    // For the test's own S3 store; certform gets them through BackendState::env.
+    for (name, value) in MotoS3::aws_env() {
+        std::env::set_var(name, value);
+    }
+    kill_trials_in(
+        SHARED_BACKEND,
+        |name| {
+            let settings = S3Settings {
+                bucket: moto.bucket.clone(),
+                key: format!("{name}/certform.certstate"),
+                region: Some("us-east-1".into()),
+                endpoint: Some(moto.endpoint()),
+                use_path_style: true,
+                workspace_key_prefix: "env:".into(),
+                server_side_encryption: None,
+                kms_key_id: None,
+            };
+            BackendState {
+                block: format!(
+                    "    backend        = \"s3\"\n    bucket         = {:?}\n    key            = {:?}\n    endpoint       = {:?}\n    use_path_style = true",
+                    settings.bucket,
+                    settings.key,
+                    moto.endpoint()
+                ),
+                store: Box::new(S3Store::connect(&settings, "default").unwrap()),
+                env: MotoS3::aws_env().to_vec(),
+            }
+        },
+        KilledHolder::LeavesItsLock,
+    );
+}
+
+#[test]
 fn sigint_stops_scheduling_saves_what_finished_and_exits_non_zero() {
     let pebble = Pebble::start();
     let p = Project::new(&Endpoint::of(&pebble));
-    p.config(&many_certs(CERTIFICATES, "int.hardening.test"));
+    p.config(&many_certs(LOCAL.certificates, "int.hardening.test"));
     let apply = p
         .command(&["apply", "--auto-approve", "--parallelism", "2"])
         .stdout(Stdio::piped())
@@ -148,7 +344,7 @@ fn sigint_stops_scheduling_saves_what_finished_and_exits_non_zero() {
     assert!(all.contains("Apply was interrupted"), "{all}");
     let held = check_state(&p.state_path(), &identity).unwrap();
     assert!(
-        held.certificates < CERTIFICATES,
+        held.certificates < LOCAL.certificates,
         "apply went on after the interrupt: {held:?}\n{all}"
     );
     // Every action that reported done is in the saved state.
@@ -236,7 +432,7 @@ fn harness_finds_a_violation(mode: &str) -> Option<String> {
         "the victim's identity",
     )
     .unwrap();
-    let plan = KillPlan::new(TRIALS, Duration::from_millis(150));
+    let plan = KillPlan::new(LOCAL.trials, Duration::from_millis(150));
     for (trial, &delay) in plan.delays.iter().enumerate() {
         let state_path = dir.path().join(format!("trial{trial}.certstate"));
         let started = Instant::now();

@@ -52,19 +52,46 @@ fn rfc2136_issues_apex_and_wildcard_through_bind_and_leaves_the_zone_clean() {
         ),
     );
 
-    // Neither the plan, its JSON nor a saved plan carries the TSIG secret.
+    // A reviewer's plan needs no TSIG secret: only apply uses it.
     let plan_file = work.path("tls.plan").display().to_string();
-    for args in [&["plan", "--out", &plan_file][..], &["plan", "--json"]] {
-        let out = work
-            .command(args)
-            .env("TSIG_SECRET", TSIG_SECRET)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        assert!(!text(&out).contains(TSIG_SECRET), "{}", text(&out));
-    }
+    let out = work
+        .command(&["plan", "--out", &plan_file])
+        .env_remove("TSIG_SECRET")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("certificate.wild will be issued"),
+        "{}",
+        text(&out)
+    );
+    // Apply does need it, and says so at the env() call before doing anything.
+    let out = work
+        .command(&["apply", "--auto-approve"])
+        .env_remove("TSIG_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("The environment variable TSIG_SECRET is not set")
+            && text(&out).contains("main.hcl:"),
+        "{}",
+        text(&out)
+    );
+    assert!(!work.path("tls/wild").exists());
+
+    // With the secret set, neither the JSON plan nor the saved plan carries it.
+    let out = work
+        .command(&["plan", "--json"])
+        .env("TSIG_SECRET", TSIG_SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains(TSIG_SECRET), "{}", text(&out));
     let saved = std::fs::read(work.path("tls.plan")).unwrap();
     assert!(!String::from_utf8_lossy(&saved).contains(TSIG_SECRET));
+
+    // The plan saved without the secret binds the same configuration as the apply that has it.
 
     let out = work
         .command(&["apply", &plan_file])

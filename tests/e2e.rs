@@ -406,3 +406,53 @@ fn a_failed_certificate_stops_only_itself() {
         "{plan}"
     );
 }
+
+#[test]
+fn verbose_levels_log_what_certform_does_on_stderr_only() {
+    let p = Project::new(Pebble::start());
+    p.config(&cert_block("www", &["verbose.e2e.test"], ""));
+
+    let quiet = p.run(&["apply", "--auto-approve"]);
+    assert!(quiet.status.success(), "{}", text(&quiet));
+    assert!(
+        String::from_utf8_lossy(&quiet.stderr).is_empty(),
+        "without -v, stderr stays empty:\n{}",
+        text(&quiet)
+    );
+
+    // -v: what certform does, on stderr; stdout keeps the results.
+    let out = p.run(&[
+        "-v",
+        "apply",
+        "--auto-approve",
+        "--replace",
+        "certificate.www",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("locked the state at"), "{log}");
+    assert!(
+        log.contains("http_solver.web: presenting the challenge response for verbose.e2e.test"),
+        "{log}"
+    );
+    assert!(log.contains("withdrawing the challenge response"), "{log}");
+    assert!(log.contains("privkey.pem (mode 600)"), "{log}");
+    assert!(
+        !log.contains("POST https://"),
+        "ACME requests are -vv:\n{log}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Apply complete!"));
+
+    // -vv: every ACME request with its status.
+    let out = p.run(&[
+        "-vv",
+        "apply",
+        "--auto-approve",
+        "--replace",
+        "certificate.www",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("POST https://127.0.0.1:"), "{log}");
+    assert!(log.contains("-> 201 in"), "{log}");
+}

@@ -2,6 +2,7 @@
 //! connections, 503, 429 with `Retry-After`, slow answers, and a CA that stays down.
 //! Apply converges through the transient ones and says what it retried; against a CA that
 //! stays down it gives up within its retry bounds with a clear error and changes nothing.
+//! Pebble itself adds rejected nonces and its random validation sleeps.
 
 mod support;
 
@@ -19,7 +20,10 @@ fn apply_converges_through_drops_503_429_and_delays_and_reports_its_retries() {
         Fault::RateLimited,
         Fault::Delay(Duration::from_millis(300)),
     ];
-    let proxy = FaultProxy::start(&pebble, 3, faults);
+    // One round: three failures in all, fewer than the six attempts any one request gets,
+    // so apply must converge however the three orders' requests interleave. (Faults for
+    // ever once lined up with one order's retries and exhausted them.)
+    let proxy = FaultProxy::start_rounds(&pebble, 3, faults, 1);
     let p = Project::new(&proxy.endpoint());
     p.config(&many_certs(3, "faults.hardening.test"));
 
@@ -65,6 +69,30 @@ fn apply_converges_when_pebble_rejects_half_of_all_nonces() {
     let out = p.expect(&["apply", "--auto-approve"], 0);
     assert!(out.contains("Apply complete!"), "{out}");
     p.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn apply_converges_through_pebbles_validation_sleeps_with_rejected_nonces() {
+    // Without PEBBLE_VA_NOSLEEP Pebble sleeps 0–15 s before each validation; at
+    // parallelism 3 the three sleeps overlap, and order polling must outlast the longest.
+    let pebble = Pebble::builder()
+        .env("PEBBLE_VA_NOSLEEP", "0")
+        .env("PEBBLE_WFE_NONCEREJECT", "50")
+        .start();
+    let p = Project::new(&Endpoint::of(&pebble));
+    p.config(&many_certs(3, "sleepy.hardening.test"));
+    let out = p.expect(&["apply", "--auto-approve", "--parallelism", "3"], 0);
+    assert!(out.contains("Apply complete!"), "{out}");
+    let log = pebble.pebble_log();
+    assert!(
+        log.matches("before validating").count() >= 3,
+        "Pebble did not sleep before each validation:\n{log}"
+    );
+    p.expect(&["plan", "--detailed-exitcode"], 0);
+    let roots = pebble.issuing_roots_pem();
+    for i in 0..3 {
+        p.verify(&format!("tls/c{i}"), &roots);
+    }
 }
 
 #[test]

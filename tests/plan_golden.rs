@@ -7,6 +7,7 @@
 mod support;
 
 use certform::address::Address;
+use certform::config::SecretEnv;
 use certform::desired::model::{Desired, OutputFileKind};
 use certform::desired::VarInputs;
 use certform::plan::drift::{self, EndpointFacts};
@@ -67,7 +68,7 @@ certificate "{name}" {{
 fn load(config: &str) -> Desired {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("main.hcl"), config).unwrap();
-    certform::desired::load(dir.path(), &VarInputs::default())
+    certform::desired::load(dir.path(), &VarInputs::default(), SecretEnv::Required)
         .unwrap_or_else(|d| panic!("the test configuration is invalid: {d:?}"))
 }
 

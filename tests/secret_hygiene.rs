@@ -1,36 +1,71 @@
 //! Secret hygiene over a whole lifecycle (issue, forced renewal, removal with revocation):
 //! no private key byte, account key or age identity appears in the state's public half, its
-//! backup, saved plans, JSON and text outputs, output at the most verbose level, or the
-//! environment of `on_change` hooks — with the identity passed the CI way, as
-//! `CERTFORM_IDENTITY_KEY` in certform's own environment.
+//! backup, saved plans, JSON, text and Markdown outputs, output at the most verbose level,
+//! or the environment of `on_change` hooks — with the identity passed the CI way, as
+//! `CERTFORM_IDENTITY_KEY` in certform's own environment. The same holds for the DNS
+//! solvers' secrets — an RFC 2136 TSIG secret (against a real BIND) and AWS access keys
+//! (Route53 on moto), both passed through the environment — which must also stay out of
+//! the state's secret half; hooks get no TSIG secret but keep the ambient AWS credentials.
 
 mod support;
 
 use base64::Engine;
 use std::collections::BTreeSet;
 use std::fs;
+use support::bind::{Bind, TSIG_KEY_NAME, TSIG_SECRET};
 use support::hardened::{cert_block, text, Endpoint, Project};
+use support::moto::Moto;
 use support::pebble::Pebble;
 
 /// Long enough that a match is no coincidence, short enough to catch a partial leak.
 const NEEDLE_LEN: usize = 24;
 
+/// An output whose `on_change` hook writes its environment to `hook-env.txt`.
+const HOOKED_OUTPUT: &str = r#"output "hooked" {
+    cert      = "tls/hooked/cert.pem"
+    key       = "tls/hooked/key.pem"
+    on_change = ["sh", "-c", "env > hook-env.txt"]
+  }"#;
+
 /// Every secret seen so far, and every artifact a user or a log could see.
-#[derive(Default)]
-struct Scan {
+struct Scan<'p> {
+    project: &'p Project,
+    /// The identity text, passed as `CERTFORM_IDENTITY_KEY`.
+    identity_key: String,
+    /// More environment for every command (solver credentials).
+    env: Vec<(&'static str, String)>,
     secrets: BTreeSet<String>,
     artifacts: Vec<(String, String)>,
 }
 
-impl Scan {
+impl<'p> Scan<'p> {
+    /// A scan of `project`, whose age identity is the first secret.
+    fn new(project: &'p Project) -> Scan<'p> {
+        let identity_key = fs::read_to_string(project.identity_path()).unwrap();
+        let age_key = identity_key
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+            .unwrap()
+            .to_string();
+        Scan {
+            project,
+            identity_key,
+            env: Vec::new(),
+            secrets: BTreeSet::from([age_key]),
+            artifacts: Vec::new(),
+        }
+    }
+
     /// Runs certform at the most verbose level and keeps its output as an artifact.
-    fn run(&mut self, p: &Project, identity_key: &str, args: &[&str]) -> String {
+    fn run(&mut self, args: &[&str]) -> String {
         let mut all_args = vec!["-vvv"];
         all_args.extend_from_slice(args);
-        let out = p
+        let out = self
+            .project
             .command(&all_args)
             .env_remove("CERTFORM_IDENTITY")
-            .env("CERTFORM_IDENTITY_KEY", identity_key)
+            .env("CERTFORM_IDENTITY_KEY", &self.identity_key)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .unwrap();
         let output = text(&out);
@@ -40,16 +75,26 @@ impl Scan {
         output
     }
 
-    fn file(&mut self, p: &Project, relative: &str) {
-        let content =
-            fs::read_to_string(p.path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
+    fn file(&mut self, relative: &str) {
+        let content = fs::read_to_string(self.project.path(relative))
+            .unwrap_or_else(|e| panic!("{relative}: {e}"));
         self.artifacts.push((relative.to_string(), content));
+    }
+
+    /// The state file, its backup and its public half as certform reads it.
+    fn state_files(&mut self) {
+        self.file("state/default.certstate");
+        self.file("state/default.certstate.backup");
+        self.artifacts.push((
+            "the public half of the state".into(),
+            serde_json::to_string(&self.project.stored().unwrap().state).unwrap(),
+        ));
     }
 
     /// The keys in the state's secret half: certificate keys (PEM bodies) and account keys
     /// (the PKCS#8 inside instant-acme's credentials).
-    fn collect_state_secrets(&mut self, p: &Project) {
-        let secrets = p.secrets();
+    fn collect_state_secrets(&mut self) {
+        let secrets = self.project.secrets();
         for certificate in secrets.certificates.values() {
             let pem = certificate.private_key_pem.expose();
             let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
@@ -69,59 +114,57 @@ impl Scan {
         }
     }
 
+    /// Fails listing every artifact that holds a secret.
     fn assert_clean(&self) {
         assert!(self.secrets.len() >= 3, "too few secrets collected");
+        let mut leaks = Vec::new();
         for (name, content) in &self.artifacts {
             for marker in ["PRIVATE KEY", "AGE-SECRET-KEY", "key_pkcs8"] {
-                assert!(!content.contains(marker), "{name} contains {marker}");
-            }
-            for secret in &self.secrets {
-                let chars: Vec<char> = secret.chars().collect();
-                for needle in chars.chunks(NEEDLE_LEN).filter(|c| c.len() == NEEDLE_LEN) {
-                    let needle: String = needle.iter().collect();
-                    assert!(
-                        !content.contains(&needle),
-                        "{name} contains private key material ({needle})"
-                    );
+                if content.contains(marker) {
+                    leaks.push(format!("{name} contains {marker}"));
                 }
             }
+            if let Some(needle) = leaked(content, &self.secrets) {
+                leaks.push(format!("{name} contains secret material ({needle})"));
+            }
         }
+        assert!(leaks.is_empty(), "{}", leaks.join("\n"));
     }
+}
+
+/// The first piece of a secret found in `content`.
+fn leaked(content: &str, secrets: &BTreeSet<String>) -> Option<String> {
+    secrets.iter().find_map(|secret| {
+        let chars: Vec<char> = secret.chars().collect();
+        chars
+            .chunks(NEEDLE_LEN)
+            .filter(|c| c.len() == NEEDLE_LEN)
+            .map(|c| c.iter().collect::<String>())
+            .find(|needle| content.contains(needle))
+    })
 }
 
 #[test]
 fn no_secret_leaks_through_state_plans_outputs_logs_or_hook_environments() {
     let pebble = Pebble::start();
     let p = Project::new(&Endpoint::of(&pebble));
-    let identity_key = fs::read_to_string(p.identity_path()).unwrap();
-    let age_key = identity_key
-        .lines()
-        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
-        .unwrap()
-        .to_string();
-    let hook = r#"output "hooked" {
-    cert      = "tls/hooked/cert.pem"
-    key       = "tls/hooked/key.pem"
-    on_change = ["sh", "-c", "env > hook-env.txt"]
-  }"#;
     p.config(&cert_block(
         "www",
         &["secrets.hardening.test"],
-        &format!("revoke_on_destroy = true\n  {hook}"),
+        &format!("revoke_on_destroy = true\n  {HOOKED_OUTPUT}"),
     ));
-    let mut scan = Scan::default();
-    scan.secrets.insert(age_key);
+    let mut scan = Scan::new(&p);
 
     let issue_plan = p.path("issue.plan").display().to_string();
     let renew_plan = p.path("renew.plan").display().to_string();
     // Issue from a saved plan.
-    scan.run(&p, &identity_key, &["plan", "--out", &issue_plan]);
-    scan.file(&p, "issue.plan");
-    scan.run(&p, &identity_key, &["plan", "--json"]);
-    scan.run(&p, &identity_key, &["show", &issue_plan]);
-    scan.run(&p, &identity_key, &["apply", &issue_plan]);
-    scan.collect_state_secrets(&p);
-    scan.file(&p, "hook-env.txt");
+    scan.run(&["plan", "--out", &issue_plan]);
+    scan.file("issue.plan");
+    scan.run(&["plan", "--json"]);
+    scan.run(&["show", &issue_plan]);
+    scan.run(&["apply", &issue_plan]);
+    scan.collect_state_secrets();
+    scan.file("hook-env.txt");
     assert!(
         !fs::read_to_string(p.path("hook-env.txt"))
             .unwrap()
@@ -130,28 +173,179 @@ fn no_secret_leaks_through_state_plans_outputs_logs_or_hook_environments() {
     );
 
     // A forced renewal: a new key, the old one still counts as a secret.
-    scan.run(
-        &p,
-        &identity_key,
-        &["plan", "--replace", "certificate.www", "--out", &renew_plan],
-    );
-    scan.file(&p, "renew.plan");
-    scan.run(&p, &identity_key, &["apply", &renew_plan]);
-    scan.collect_state_secrets(&p);
-    scan.run(&p, &identity_key, &["show"]);
-    scan.run(&p, &identity_key, &["show", "--json"]);
-    scan.run(&p, &identity_key, &["state", "list"]);
-    scan.run(&p, &identity_key, &["state", "show", "certificate.www"]);
-    scan.run(&p, &identity_key, &["graph"]);
+    scan.run(&["plan", "--replace", "certificate.www", "--out", &renew_plan]);
+    scan.file("renew.plan");
+    scan.run(&["apply", &renew_plan]);
+    scan.collect_state_secrets();
+    scan.run(&["show"]);
+    scan.run(&["show", "--json"]);
+    scan.run(&["state", "list"]);
+    scan.run(&["state", "show", "certificate.www"]);
+    scan.run(&["graph"]);
 
     // Removal with revocation.
     p.config("");
-    scan.run(&p, &identity_key, &["apply", "--auto-approve"]);
-    scan.file(&p, "state/default.certstate");
-    scan.file(&p, "state/default.certstate.backup");
-    scan.artifacts.push((
-        "the public half of the state".into(),
-        serde_json::to_string(&p.stored().unwrap().state).unwrap(),
-    ));
+    scan.run(&["apply", "--auto-approve"]);
+    scan.state_files();
+    scan.assert_clean();
+}
+
+/// The solvers of the DNS lifecycle: RFC 2136 on `bind` with the TSIG secret from
+/// `env("TSIG_SECRET")`, Route53 on `moto` with credentials from the AWS chain (here the
+/// environment), and an `exec` hook that records its environment per action.
+fn dns_solvers(bind: &Bind, moto: &Moto) -> String {
+    format!(
+        r#"
+dns_solver "bind" {{
+  provider            = "rfc2136"
+  zones               = ["rfc2136.hardening.test"]
+  nameserver          = "{server}"
+  tsig_key_name       = "{TSIG_KEY_NAME}"
+  tsig_algorithm      = "hmac-sha256"
+  tsig_secret         = env("TSIG_SECRET")
+  resolvers           = ["{server}"]
+  propagation_timeout = "20s"
+}}
+
+dns_solver "r53" {{
+  provider          = "route53"
+  zones             = ["route53.hardening.test"]
+  endpoint          = "{moto}"
+  propagation_check = false
+}}
+
+dns_solver "hook" {{
+  provider          = "exec"
+  zones             = ["exec.hardening.test"]
+  command           = ["sh", "-c", "env > exec-env-$1.txt", "hook"]
+  propagation_check = false
+}}
+"#,
+        server = bind.server(),
+        moto = moto.url()
+    )
+}
+
+/// A certificate for `domain` through `solver`, revoked when removed; `extra` inside it.
+fn dns_cert(name: &str, domain: &str, solver: &str, extra: &str) -> String {
+    cert_block(
+        name,
+        &[domain],
+        &format!("revoke_on_destroy = true\n  {extra}"),
+    )
+    .replace("http_solver.web", &format!("dns_solver.{solver}"))
+}
+
+#[test]
+fn tsig_and_aws_secrets_never_leak_through_state_plans_outputs_logs_or_hooks() {
+    let bind = Bind::start("rfc2136.hardening.test");
+    let moto = Moto::start();
+    moto.create_zone("route53.hardening.test");
+    // Pebble cannot see moto's records, so it validates nothing; the RFC 2136 updates still
+    // pass BIND's TSIG check and certform's propagation check against BIND.
+    let pebble = Pebble::builder().env("PEBBLE_VA_ALWAYS_VALID", "1").start();
+    let p = Project::new(&Endpoint::of(&pebble));
+    let certificates = [
+        dns_cert("tsig", "www.rfc2136.hardening.test", "bind", HOOKED_OUTPUT),
+        dns_cert("aws", "www.route53.hardening.test", "r53", ""),
+        dns_cert("exec", "www.exec.hardening.test", "hook", ""),
+    ]
+    .concat();
+    p.config(&format!("{}{certificates}", dns_solvers(&bind, &moto)));
+
+    let mut scan = Scan::new(&p);
+    // Like a real one: 40 characters of the AWS secret key alphabet, new for every run.
+    let aws_secret: String = format!("{}{}", uuid::Uuid::new_v4().simple(), "hygieneAWSk")
+        .chars()
+        .take(40)
+        .collect();
+    let session_token = format!("FwoGZXIvYXdzE{}", uuid::Uuid::new_v4().simple());
+    let tsig_bytes = base64::engine::general_purpose::STANDARD
+        .decode(TSIG_SECRET)
+        .unwrap();
+    let solver_secrets = BTreeSet::from([
+        TSIG_SECRET.to_string(),
+        String::from_utf8_lossy(&tsig_bytes).into_owned(),
+        hex::encode(&tsig_bytes),
+        aws_secret.clone(),
+        session_token.clone(),
+    ]);
+    scan.secrets.extend(solver_secrets.iter().cloned());
+    scan.env = vec![
+        ("TSIG_SECRET", TSIG_SECRET.to_string()),
+        ("AWS_ACCESS_KEY_ID", "AKIAHYGIENETEST00001".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", aws_secret.clone()),
+        ("AWS_SESSION_TOKEN", session_token),
+        // No profile or config of the machine's user.
+        ("HOME", p.path("home").display().to_string()),
+        (
+            "AWS_CONFIG_FILE",
+            p.path("home/aws-config").display().to_string(),
+        ),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            p.path("home/aws-credentials").display().to_string(),
+        ),
+    ];
+
+    let issue_plan = p.path("issue.plan").display().to_string();
+    let renew_plan = p.path("renew.plan").display().to_string();
+    scan.run(&["plan", "--out", &issue_plan]);
+    scan.file("issue.plan");
+    scan.run(&["plan", "--json"]);
+    scan.run(&["plan", "--markdown"]);
+    scan.run(&["show", &issue_plan]);
+    scan.run(&["apply", &issue_plan]);
+    let added = bind.log().matches("adding an RR at").count();
+    assert!(
+        added >= 1,
+        "BIND took no TSIG-signed update:\n{}",
+        bind.log()
+    );
+    scan.collect_state_secrets();
+    // Hooks keep the ambient AWS credentials (a deploy hook may upload to ACM or S3, as
+    // with certbot), but get nothing certform holds for itself.
+    for hook_env in [
+        "hook-env.txt",
+        "exec-env-present.txt",
+        "exec-env-cleanup.txt",
+    ] {
+        let content = fs::read_to_string(p.path(hook_env)).unwrap();
+        assert!(
+            content.contains(&format!("AWS_SECRET_ACCESS_KEY={aws_secret}")),
+            "{hook_env}: the hook lost the ambient AWS credentials"
+        );
+        let without_aws: String = content
+            .lines()
+            .filter(|line| !line.starts_with("AWS_"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        scan.artifacts.push((hook_env.to_string(), without_aws));
+    }
+
+    // A forced renewal of every certificate from a saved plan.
+    let mut replace = vec!["plan", "--out", &renew_plan];
+    for address in ["certificate.tsig", "certificate.aws", "certificate.exec"] {
+        replace.extend(["--replace", address]);
+    }
+    scan.run(&replace);
+    scan.file("renew.plan");
+    scan.run(&["apply", &renew_plan]);
+    scan.collect_state_secrets();
+    scan.run(&["show"]);
+    scan.run(&["show", "--json"]);
+    scan.run(&["state", "show", "certificate.tsig"]);
+    scan.run(&["graph"]);
+    scan.run(&["plan", "--detailed-exitcode"]);
+    scan.state_files();
+    let secret_half = serde_json::to_string(&p.secrets()).unwrap();
+    if let Some(needle) = leaked(&secret_half, &solver_secrets) {
+        panic!("the state's secret half keeps a solver secret ({needle})");
+    }
+
+    // Removal with revocation.
+    p.config(&dns_solvers(&bind, &moto));
+    scan.run(&["apply", "--auto-approve"]);
+    scan.state_files();
     scan.assert_clean();
 }

@@ -3,6 +3,7 @@
 //! Any panic is a bug; errors are expected.
 #![no_main]
 
+use certform::config::SecretEnv;
 use certform::desired::{load, VarInputs};
 use certform::render::diagnostics::render_diagnostics;
 use libfuzzer_sys::fuzz_target;
@@ -22,7 +23,7 @@ fn config_dir() -> &'static PathBuf {
 fuzz_target!(|data: &[u8]| {
     let dir = config_dir();
     std::fs::write(dir.join("main.hcl"), data).unwrap();
-    if let Err(diags) = load(dir, &VarInputs::default()) {
+    if let Err(diags) = load(dir, &VarInputs::default(), SecretEnv::MayBeUnset) {
         let _ = render_diagnostics(&diags, false);
     }
 });

@@ -177,10 +177,17 @@ impl HttpClient for AcmeHttp {
         req: hyper::Request<BodyWrapper<Bytes>>,
     ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
         let trace = retry::current_trace();
+        let (method, uri) = (req.method().clone(), req.uri().clone());
+        let started = std::time::Instant::now();
         let fut = self.inner.request(req);
         Box::pin(async move {
             match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
                 Ok(Ok(rsp)) => {
+                    tracing::debug!(
+                        "{method} {uri} -> {} in {} ms",
+                        rsp.status().as_u16(),
+                        started.elapsed().as_millis()
+                    );
                     if let Some(trace) = &trace {
                         trace.record_response(rsp.status().as_u16(), retry_after(rsp.headers()));
                     }

@@ -69,7 +69,13 @@ pub async fn create_account(spec: &AccountSpec) -> Result<NewAccount> {
     let http = client::client_for(spec.ca_bundle.as_deref())?;
     let eab = match &spec.external_account_binding {
         Some(binding) => {
-            let key = decode_hmac_key(binding.hmac_key.expose()).ok_or_else(|| {
+            let hmac_key = binding.hmac_key.value().map_err(|why| {
+                Error::Acme(format!(
+                    "cannot bind account.{} to its external account: {why}",
+                    spec.name
+                ))
+            })?;
+            let key = decode_hmac_key(hmac_key.expose()).ok_or_else(|| {
                 Error::Acme(format!(
                     "the external_account_binding hmac_key of account.{} is not base64url",
                     spec.name

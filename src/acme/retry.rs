@@ -247,20 +247,7 @@ pub(super) fn describe_problem(problem: &Problem, status: Option<u16>) -> String
     text
 }
 
-/// An error and its sources, joined by `: `.
-pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
-}
+pub(super) use crate::error::error_chain;
 
 /// Run `$body` (an expression yielding `Result<T, instant_acme::Error>`, evaluated afresh on
 /// every attempt) with certform's retry policy; yields `crate::Result<(T, TraceData)>`.

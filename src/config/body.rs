@@ -6,8 +6,9 @@ use crate::address::{Address, Kind};
 use crate::config::eval::{as_reference, contains_reference, REF_MARKER};
 use crate::config::suggest::did_you_mean;
 use crate::config::vars::describe;
-use crate::config::{header_span, Evaluator, SourceFile};
+use crate::config::{header_span, Evaluator, SecretEnv, SourceFile};
 use crate::diag::{Diagnostics, SourceSpan};
+use crate::secret::{ConfigSecret, Sensitive};
 use hcl::edit::expr::Expression;
 use hcl::edit::structure::{Attribute, Block, Body, Structure};
 use hcl::edit::Span;
@@ -249,6 +250,40 @@ impl<'a> BodyReader<'a> {
         diags: &mut Diagnostics,
     ) {
         diags.error(Some(self.value_span(attr)), summary, detail);
+    }
+
+    /// A secret attribute (TSIG secret, EAB key) and the span of its value. A plain
+    /// `env("NAME")` is read here so the secret remembers its variable; when the variable is
+    /// unset and the command uses no secret, the secret is left unknown instead of failing.
+    pub fn secret(&self, name: &str, diags: &mut Diagnostics) -> Got<(ConfigSecret, SourceSpan)> {
+        if let Some((attr, variable)) = self.attr(name).and_then(|attr| {
+            let variable = plain_env_call(&attr.value)?;
+            Some((attr, variable))
+        }) {
+            let span = self.value_span(attr);
+            match std::env::var(&variable) {
+                Ok(text) => {
+                    let value = Sensitive::new(text);
+                    let secret = ConfigSecret::Known {
+                        value,
+                        env: Some(variable),
+                    };
+                    return Got::Value((secret, span));
+                }
+                Err(_) if self.eval.secret_env() == SecretEnv::MayBeUnset => {
+                    return Got::Value((ConfigSecret::Unset { env: variable }, span));
+                }
+                // Evaluated below, which reports the unset variable at the call.
+                Err(_) => {}
+            }
+        }
+        self.string_spanned(name, diags).map(|(text, span)| {
+            let secret = ConfigSecret::Known {
+                value: Sensitive::new(text),
+                env: None,
+            };
+            (secret, span)
+        })
     }
 
     pub fn string(&self, name: &str, diags: &mut Diagnostics) -> Got<String> {
@@ -557,5 +592,19 @@ fn article(kind: Kind) -> &'static str {
     match kind {
         Kind::Account | Kind::HttpSolver => "an",
         Kind::Certificate | Kind::DnsSolver | Kind::TlsAlpnSolver => "a",
+    }
+}
+
+/// `NAME` when `expr` is exactly `env("NAME")`: one literal argument, no default.
+fn plain_env_call(expr: &Expression) -> Option<String> {
+    let Expression::FuncCall(call) = expr else {
+        return None;
+    };
+    if call.name.is_namespaced() || call.name.name.as_str() != "env" || call.args.len() != 1 {
+        return None;
+    }
+    match call.args.iter().next() {
+        Some(Expression::String(name)) => Some(name.value().to_string()),
+        _ => None,
     }
 }

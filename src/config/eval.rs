@@ -64,6 +64,17 @@ pub struct Evaluator {
     resources: Arc<BTreeMap<Kind, BTreeSet<String>>>,
     /// `each.key` and `each.value` inside a block with `for_each`.
     each: Option<(String, Value)>,
+    secret_env: SecretEnv,
+}
+
+/// Whether a secret attribute's plain `env("NAME")` must find its variable set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretEnv {
+    /// `apply`, which uses the secrets: an unset variable is an error.
+    Required,
+    /// Commands that never use them (plan, show, validate, ...): an unset variable leaves
+    /// the secret unknown.
+    MayBeUnset,
 }
 
 impl Evaluator {
@@ -74,7 +85,16 @@ impl Evaluator {
             locals: Arc::default(),
             resources: Arc::default(),
             each: None,
+            secret_env: SecretEnv::Required,
         }
+    }
+
+    pub fn set_secret_env(&mut self, secret_env: SecretEnv) {
+        self.secret_env = secret_env;
+    }
+
+    pub fn secret_env(&self) -> SecretEnv {
+        self.secret_env
     }
 
     /// The evaluator for one `for_each` instance: `each.key` and `each.value` are known.

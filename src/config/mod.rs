@@ -24,7 +24,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 pub use body::BodyReader;
-pub use eval::Evaluator;
+pub use eval::{Evaluator, SecretEnv};
 
 /// One parsed configuration file.
 #[derive(Debug, Clone)]
@@ -100,6 +100,7 @@ impl Config {
         dir: &Path,
         vars: &[(String, String)],
         var_files: &[PathBuf],
+        secret_env: SecretEnv,
         diags: &mut Diagnostics,
     ) -> Option<Config> {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
@@ -117,6 +118,7 @@ impl Config {
             }
         }
         let mut eval = std::mem::replace(&mut config.eval, Evaluator::new(PathBuf::new()));
+        eval.set_secret_env(secret_env);
         let variables: Vec<(&SourceFile, &Block)> = config
             .blocks_of(TopKind::Variable)
             .map(|(file, block, _)| (file, block))

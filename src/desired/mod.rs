@@ -7,7 +7,7 @@ pub mod model;
 pub mod resolve;
 pub mod solver_specs;
 
-use crate::config::Config;
+use crate::config::{Config, SecretEnv};
 use crate::diag::Diagnostics;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -22,11 +22,22 @@ pub struct VarInputs {
 }
 
 /// Reads, checks and resolves the configuration in `config_dir`. On failure, every
-/// problem found is returned at once, with the sources needed to render it.
-pub fn load(config_dir: &Path, inputs: &VarInputs) -> Result<model::Desired, Diagnostics> {
+/// problem found is returned at once, with the sources needed to render it. `secret_env`
+/// says whether secret attributes read with `env("NAME")` need their variable set.
+pub fn load(
+    config_dir: &Path,
+    inputs: &VarInputs,
+    secret_env: SecretEnv,
+) -> Result<model::Desired, Diagnostics> {
     let mut diags = Diagnostics::new();
-    let desired = Config::load(config_dir, &inputs.vars, &inputs.var_files, &mut diags)
-        .and_then(|config| resolve::resolve(&config, &mut diags));
+    let desired = Config::load(
+        config_dir,
+        &inputs.vars,
+        &inputs.var_files,
+        secret_env,
+        &mut diags,
+    )
+    .and_then(|config| resolve::resolve(&config, &mut diags));
     match desired {
         Some(desired) if !diags.has_errors() => Ok(desired),
         _ => {

@@ -5,7 +5,7 @@
 
 use crate::address::Address;
 use crate::keytype::KeyType;
-use crate::secret::Sensitive;
+use crate::secret::{ConfigSecret, Sensitive};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,6 +24,34 @@ pub struct Desired {
     pub solvers: BTreeMap<Address, SolverSpec>,
     /// Keyed by certificate address (one per `for_each` instance).
     pub certificates: BTreeMap<Address, CertificateSpec>,
+}
+
+impl Desired {
+    /// Every secret the configuration holds and knows: TSIG secrets, EAB HMAC keys, the
+    /// PostgreSQL connection string.
+    pub fn secrets(&self) -> Vec<&Sensitive> {
+        let tsig = self.solvers.values().filter_map(|solver| match solver {
+            SolverSpec::Dns(DnsSolverSpec {
+                provider:
+                    DnsProvider::Rfc2136(Rfc2136Spec {
+                        tsig: Some(tsig), ..
+                    }),
+                ..
+            }) => tsig.secret.value().ok(),
+            _ => None,
+        });
+        let eab = self.accounts.values().filter_map(|account| {
+            account
+                .external_account_binding
+                .as_ref()
+                .and_then(|eab| eab.hmac_key.value().ok())
+        });
+        let conn_str = match &self.state.backend {
+            BackendSettings::Postgres(pg) => Some(&pg.conn_str),
+            _ => None,
+        };
+        tsig.chain(eab).chain(conn_str).collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,7 +120,7 @@ pub struct AccountSpec {
 #[derive(Debug, Clone, Serialize)]
 pub struct ExternalAccountBinding {
     pub kid: String,
-    pub hmac_key: Sensitive,
+    pub hmac_key: ConfigSecret,
 }
 
 #[derive(Debug, Clone, Serialize)]

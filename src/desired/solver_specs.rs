@@ -2,7 +2,7 @@
 //! `model.rs` because they are many; `model::SolverSpec` wraps them. Secrets (the TSIG
 //! secret) are [`Sensitive`], so they reach digests only as fingerprints.
 
-use crate::secret::Sensitive;
+use crate::secret::ConfigSecret;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -69,7 +69,7 @@ pub struct TsigKey {
     pub name: String,
     pub algorithm: TsigAlgorithm,
     /// base64, as `tsig-keygen` prints it.
-    pub secret: Sensitive,
+    pub secret: ConfigSecret,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -101,6 +101,9 @@ pub struct ExecSpec {
     pub command: Vec<String>,
     /// Where it runs: the configuration directory, as for `on_change`.
     pub working_dir: PathBuf,
+    /// What it does not inherit; set once the whole configuration is resolved.
+    #[serde(skip)]
+    pub hook_env: crate::hook_env::HookEnv,
 }
 
 /// A `tls_alpn_solver`: the built-in TLS listener answering `acme-tls/1`.

@@ -2,7 +2,7 @@
 //! still fresh), confirm, execute with state persisted after every action, report.
 
 use super::plan::plan_options;
-use super::{load_desired, recipients_for, refresh, store_for, Exit, Globals, ReadState};
+use super::{load_desired_for_apply, recipients_for, refresh, store_for, Exit, Globals, ReadState};
 use crate::apply::{execute, Ledger, Observer, StopSignal};
 use crate::error::{Error, Result};
 use crate::plan::graph::ExecGraph;
@@ -31,7 +31,7 @@ pub struct ApplyRequest {
 }
 
 pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
-    let desired = load_desired(globals)?;
+    let desired = load_desired_for_apply(globals)?;
     let saved = match &request.plan_file {
         Some(path) => {
             let bytes = std::fs::read(path)
@@ -42,6 +42,7 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
     };
     let store = store_for(globals, &desired)?;
     let lock = store.lock("apply", request.lock_timeout)?;
+    tracing::info!("locked the state at {}", store.describe());
     let read = ReadState::read(&*store)?;
     if let Some(saved) = &saved {
         saved.check_fresh(

@@ -72,7 +72,10 @@ async fn fetch_windows(
         let base = match crate::acme::ari::renewal_info_base(&directory, ca_bundle.as_deref()).await
         {
             Ok(Some(base)) => base,
-            Ok(None) => continue,
+            Ok(None) => {
+                tracing::debug!("{directory} offers no ARI: renew_before decides");
+                continue;
+            }
             Err(e) => {
                 eprintln!(
                     "warning: ARI windows from {directory} could not be fetched ({e}); renew_before decides"
@@ -104,6 +107,11 @@ async fn fetch_windows(
                     explanation_url: window.explanation_url,
                     next_check_at: now + window.retry_after,
                 };
+                tracing::debug!(
+                    "{address}: ARI window {} .. {}",
+                    fetched.start,
+                    fetched.end
+                );
                 let kept = observe(current.ari.as_ref(), &current.serial_number, fetched);
                 found.insert(address, kept);
             }

@@ -14,8 +14,10 @@ pub mod state_transfer;
 pub mod validate;
 pub mod workspace;
 
+use crate::config::SecretEnv;
 use crate::desired::model::Desired;
 use crate::desired::{self, VarInputs};
+use crate::diag::Diagnostics;
 use crate::error::{Error, Result};
 use crate::plan::Observed;
 use crate::render::Style;
@@ -49,12 +51,29 @@ pub enum Exit {
     Unformatted,
 }
 
-/// Loads and validates the configuration; diagnostics become one rendered error.
+/// Loads and validates the configuration for a command that uses no configured secret
+/// (TSIG secrets, EAB keys may come from unset variables); diagnostics become one
+/// rendered error.
 pub fn load_desired(globals: &Globals) -> Result<Desired> {
-    desired::load(&globals.config_dir, &globals.vars).map_err(|diagnostics| Error::Config {
+    load_with(globals, SecretEnv::MayBeUnset)
+}
+
+/// Loads the configuration for `apply`, which needs every configured secret.
+pub fn load_desired_for_apply(globals: &Globals) -> Result<Desired> {
+    load_with(globals, SecretEnv::Required)
+}
+
+fn load_with(globals: &Globals, secret_env: SecretEnv) -> Result<Desired> {
+    desired::load(&globals.config_dir, &globals.vars, secret_env)
+        .map_err(|diagnostics| config_error(globals, &diagnostics))
+}
+
+/// Configuration diagnostics as one rendered error.
+pub fn config_error(globals: &Globals, diagnostics: &Diagnostics) -> Error {
+    Error::Config {
         count: diagnostics.len(),
-        rendered: crate::render::diagnostics::render_diagnostics(&diagnostics, globals.style.color),
-    })
+        rendered: crate::render::diagnostics::render_diagnostics(diagnostics, globals.style.color),
+    }
 }
 
 /// The configured backend, bound to the current workspace.

@@ -2,7 +2,8 @@
 //! copied as stored, their secret half still age-encrypted and sealed to their lineage and
 //! serial, so none of these commands needs the identity and no backend sees a key.
 
-use super::{load_desired, store_for, Exit, Globals, ReadState};
+use super::{config_error, load_desired, store_for, Exit, Globals, ReadState};
+use crate::config::SecretEnv;
 use crate::desired::VarInputs;
 use crate::error::{Error, Result};
 use crate::state::{decode, open_store, seen, StateStore, DEFAULT_WORKSPACE};
@@ -77,14 +78,8 @@ pub fn push(globals: &Globals, file: &Path, force: bool, lock_timeout: Duration)
 pub fn migrate(globals: &Globals, to: &Path, force: bool, lock_timeout: Duration) -> Result<Exit> {
     let source = store_for_workspace(globals, DEFAULT_WORKSPACE)?;
     // The target directory only names a backend: it gets no --var/--var-file (use env()).
-    let target_config =
-        crate::desired::load(to, &VarInputs::default()).map_err(|diagnostics| Error::Config {
-            count: diagnostics.len(),
-            rendered: crate::render::diagnostics::render_diagnostics(
-                &diagnostics,
-                globals.style.color,
-            ),
-        })?;
+    let target_config = crate::desired::load(to, &VarInputs::default(), SecretEnv::MayBeUnset)
+        .map_err(|diagnostics| config_error(globals, &diagnostics))?;
     let target = open_store(&target_config.state.backend, DEFAULT_WORKSPACE)?;
     let existing = target.workspaces()?;
     for name in source.workspaces()? {

@@ -3,13 +3,14 @@
 //! the exit code is 1 then, with the count line on standard error.
 
 use super::{Exit, Globals};
+use crate::config::SecretEnv;
 use crate::desired;
 use crate::diag::Diagnostics;
 use crate::error::{Error, Result};
 use crate::render::diagnostics::{json as render_json, summary_line};
 
 pub fn json(globals: &Globals) -> Result<Exit> {
-    let diags = match desired::load(&globals.config_dir, &globals.vars) {
+    let diags = match desired::load(&globals.config_dir, &globals.vars, SecretEnv::MayBeUnset) {
         Ok(_) => Diagnostics::new(),
         Err(diags) => diags,
     };

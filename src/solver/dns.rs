@@ -195,7 +195,14 @@ impl DnsSolver {
                 }
             }
             if still.is_empty() {
+                tracing::info!("{}: TXT record {name} is visible", self.address);
                 return Ok(());
+            }
+            for (server, answer) in &still {
+                tracing::debug!(
+                    "{}: {name} not visible yet at {server}: {answer}",
+                    self.address
+                );
             }
             if Instant::now() + pause > deadline {
                 let lacking: Vec<String> = still

@@ -2,10 +2,12 @@
 //! FQDN VALUE` in the configuration directory, with the same facts in the environment
 //! (`CERTFORM_DNS_ACTION`, `CERTFORM_DNS_FQDN`, `CERTFORM_DNS_VALUE`, `CERTFORM_DNS_SOLVER`).
 //! FQDN ends with a dot, as lego's exec provider passes it. A non-zero exit is an error
-//! carrying the command's stderr.
+//! carrying the command's stderr. Like `on_change`, it does not inherit certform's secrets
+//! (see [`HookEnv`]).
 
 use crate::address::Address;
 use crate::desired::model::ExecSpec;
+use crate::hook_env::HookEnv;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -19,6 +21,7 @@ pub(super) struct ExecHook {
     solver: String,
     command: Vec<String>,
     working_dir: PathBuf,
+    env: HookEnv,
 }
 
 impl ExecHook {
@@ -27,6 +30,7 @@ impl ExecHook {
             solver: solver.to_string(),
             command: spec.command.clone(),
             working_dir: spec.working_dir.clone(),
+            env: spec.hook_env.clone(),
         }
     }
 
@@ -37,7 +41,9 @@ impl ExecHook {
             .split_first()
             .ok_or_else(|| "the command is empty".to_string())?;
         let fqdn = format!("{name}.");
-        let child = tokio::process::Command::new(program)
+        let mut command = tokio::process::Command::new(program);
+        self.env.apply(&mut command);
+        let child = command
             .args(args)
             .args([action, &fqdn, value])
             .current_dir(&self.working_dir)

@@ -162,6 +162,10 @@ impl Solvers {
     /// Publish the response to one challenge.
     pub async fn present(&self, solver: &Address, ch: &ChallengeData) -> Result<()> {
         http::validate_token(ch)?;
+        tracing::info!(
+            "{solver}: presenting the challenge response for {}",
+            ch.domain
+        );
         match self.entry(solver)? {
             Entry::HttpListen(i) => {
                 self.inner.servers[*i].insert(&ch.token, &ch.key_authorization);
@@ -181,6 +185,10 @@ impl Solvers {
     /// Withdraw the response to one challenge (idempotent).
     pub async fn cleanup(&self, solver: &Address, ch: &ChallengeData) -> Result<()> {
         http::validate_token(ch)?;
+        tracing::info!(
+            "{solver}: withdrawing the challenge response for {}",
+            ch.domain
+        );
         match self.entry(solver)? {
             Entry::HttpListen(i) => {
                 self.inner.servers[*i].remove(&ch.token);

@@ -39,7 +39,7 @@ impl Rfc2136 {
                 use base64::Engine;
                 // Validated as base64 when the configuration was read.
                 let secret = base64::engine::general_purpose::STANDARD
-                    .decode(key.secret.expose().trim())
+                    .decode(key.secret.value()?.expose().trim())
                     .map_err(|_| "the TSIG secret is not base64".to_string())?;
                 let algorithm = match key.algorithm {
                     TsigAlgorithm::HmacSha256 => {

@@ -115,7 +115,8 @@ impl PostgresStore {
         let runtime = BackendRuntime::new()?;
         let (client, connection) = runtime.run(config.connect(tls)).map_err(|e| {
             Error::State(format!(
-                "Cannot connect to the postgres state backend at {target}: {e}"
+                "Cannot connect to the postgres state backend at {target}: {}",
+                crate::error::error_chain(&e)
             ))
         })?;
         runtime.spawn(async move {

@@ -5,6 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -49,11 +50,26 @@ fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
 pub struct Postgres {
     server: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Postgres::start_with(false)
+    }
+
+    /// A cluster that accepts TCP connections over TLS only (`hostssl` in `pg_hba.conf`),
+    /// with a server certificate for `127.0.0.1` from a throwaway CA: see [`Postgres::ca_path`].
+    pub fn start_tls_only() -> Postgres {
+        Postgres::start_with(true)
+    }
+
+    /// The CA that signed a TLS-only cluster's certificate (PEM).
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn start_with(tls_only: bool) -> Postgres {
         let bin_dirs: Vec<PathBuf> = {
             let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
                 .map(|entries| {
@@ -96,6 +112,26 @@ impl Postgres {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        let mut tls_settings = Vec::new();
+        if tls_only {
+            let (ca, leaf, key) = super::pebble::make_certificates();
+            std::fs::write(dir.path().join("ca.pem"), ca).unwrap();
+            for (name, pem) in [("server.crt", leaf), ("server.key", key)] {
+                let path = data.join(name);
+                std::fs::write(&path, pem).unwrap();
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+                if let Some((uid, gid)) = owner {
+                    std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+                }
+            }
+            // Local socket for pg_isready; over TCP, TLS or nothing.
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+            )
+            .unwrap();
+            tls_settings = vec!["-c", "ssl=on"];
+        }
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("postgres.log")).unwrap();
         let server = run(&postgres)
@@ -105,18 +141,16 @@ impl Postgres {
             .arg(dir.path())
             .args(["-p", &port.to_string()])
             .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .args(&tls_settings)
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap();
-        let pg = Postgres {
-            server,
-            port,
-            _dir: dir,
-        };
+        let socket_dir = dir.path().display().to_string();
+        let pg = Postgres { server, port, dir };
         wait_until("PostgreSQL", Duration::from_secs(20), || {
             Command::new(&isready)
-                .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+                .args(["-q", "-h", &socket_dir, "-p", &port.to_string()])
                 .status()
                 .is_ok_and(|s| s.success())
         });

@@ -3,6 +3,7 @@
 //! "--auto-approve"], 0)`.
 
 pub use super::project::text;
+use super::project::{certform_in, expect_exit};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -36,17 +37,8 @@ impl Workdir {
 
     /// The command, isolated from the caller's identity, colour and AWS settings.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_certform"));
-        command
-            .arg("--chdir")
-            .arg(self.dir.path())
-            .args(args)
-            .env("CERTFORM_IDENTITY", self.path("identity.txt"))
-            .env_remove("CERTFORM_IDENTITY_KEY")
-            .env("XDG_CONFIG_HOME", self.path("xdg"))
-            .env("XDG_STATE_HOME", self.path("xdg-state"))
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1");
+        let mut command = certform_in(self.dir.path());
+        command.args(args).env("HOME", self.dir.path());
         for name in [
             "AWS_PROFILE",
             "AWS_ENDPOINT_URL",
@@ -60,10 +52,7 @@ impl Workdir {
 
     /// Runs and asserts the exit code, returning stdout + stderr.
     pub fn expect(&self, args: &[&str], code: i32) -> String {
-        let out = self.command(args).output().unwrap();
-        let all = text(&out);
-        assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{all}");
-        all
+        expect_exit(&mut self.command(args), code)
     }
 
     pub fn state_json(&self) -> serde_json::Value {

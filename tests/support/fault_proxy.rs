@@ -3,7 +3,8 @@
 //! each request to Pebble with the `Host` header unchanged (Pebble builds its URLs and checks
 //! JWS `url`s from `Host`, so no rewriting is needed), and injects faults by a fixed
 //! schedule: a request whose number (from 1) is a multiple of `every` gets the next fault
-//! of `cycle`; the others pass. [`FaultProxy::injected`] counts what it did.
+//! of `cycle` (for a number of `rounds` through it, or for ever); the others pass.
+//! [`FaultProxy::injected`] counts what it did.
 
 use super::hardened::Endpoint;
 use super::pebble::{make_certificates, tls_config, Pebble};
@@ -48,6 +49,8 @@ pub struct FaultProxy {
 struct Schedule {
     every: usize,
     cycle: Vec<Fault>,
+    /// How many times through `cycle` (`None`: for ever).
+    rounds: Option<usize>,
     requests: AtomicUsize,
 }
 
@@ -57,13 +60,41 @@ impl Schedule {
         if self.cycle.is_empty() || n % self.every != 0 {
             return None;
         }
-        Some(self.cycle[(n / self.every - 1) % self.cycle.len()])
+        let index = n / self.every - 1;
+        if self
+            .rounds
+            .is_some_and(|rounds| index >= rounds * self.cycle.len())
+        {
+            return None;
+        }
+        Some(self.cycle[index % self.cycle.len()])
     }
 }
 
 impl FaultProxy {
-    /// A proxy in front of `pebble`; `every == 0` or an empty `cycle` injects nothing.
+    /// A proxy in front of `pebble` that injects for ever (a CA that stays down, a hostile
+    /// one); `every == 0` or an empty `cycle` injects nothing.
     pub fn start(pebble: &Pebble, every: usize, cycle: Vec<Fault>) -> FaultProxy {
+        FaultProxy::start_with(pebble, every, cycle, None)
+    }
+
+    /// A proxy that goes through `cycle` `rounds` times, then passes everything: transient
+    /// faults that a bounded retry is sure to outlast, whatever order requests come in.
+    pub fn start_rounds(
+        pebble: &Pebble,
+        every: usize,
+        cycle: Vec<Fault>,
+        rounds: usize,
+    ) -> FaultProxy {
+        FaultProxy::start_with(pebble, every, cycle, Some(rounds))
+    }
+
+    fn start_with(
+        pebble: &Pebble,
+        every: usize,
+        cycle: Vec<Fault>,
+        rounds: Option<usize>,
+    ) -> FaultProxy {
         let dir = tempfile::tempdir().unwrap();
         let (ca_pem, leaf_pem, leaf_key_pem) = make_certificates();
         let ca_bundle = dir.path().join("proxy-ca.pem");
@@ -96,6 +127,7 @@ impl FaultProxy {
             schedule: Schedule {
                 every: every.max(1),
                 cycle: if every == 0 { Vec::new() } else { cycle },
+                rounds,
                 requests: AtomicUsize::new(0),
             },
             injected: injected.clone(),

@@ -6,6 +6,7 @@
 //! one, or an address where nothing listens (for inputs refused before any network).
 
 use super::pebble::Pebble;
+use super::project::{certform_in, expect_exit, verify_deployed};
 use certform::state::model::Secrets;
 use certform::state::{Identity, LocalStore, StateStore, StoredState};
 use sha2::{Digest, Sha256};
@@ -14,7 +15,9 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-// The same helpers as the shared project module, so tests import them from either.
+// The same helpers as the shared project module, so tests import them from either (a test
+// binary that imports neither would otherwise warn).
+#[allow(unused_imports)]
 pub use super::project::{cert_block, text};
 
 /// Where the ACME directory is, and what certform needs to reach it and be validated.
@@ -104,18 +107,11 @@ impl Project {
 
     /// `certform --chdir DIR --var-file ca.vars ARGS`, with this project's identity.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_certform"));
+        let mut command = certform_in(self.dir.path());
         command
-            .arg("--chdir")
-            .arg(self.dir.path())
             .arg("--var-file")
             .arg(self.path("ca.vars"))
-            .args(args)
-            .env("CERTFORM_IDENTITY", self.identity_path())
-            .env_remove("CERTFORM_IDENTITY_KEY")
-            .env("XDG_CONFIG_HOME", self.path("xdg"))
-            .env("XDG_STATE_HOME", self.path("xdg-state"))
-            .env("NO_COLOR", "1");
+            .args(args);
         command
     }
 
@@ -134,10 +130,7 @@ impl Project {
 
     /// Runs and asserts the exit code, returning stdout + stderr.
     pub fn expect(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        let all = text(&out);
-        assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{all}");
-        all
+        expect_exit(&mut self.command(args), code)
     }
 
     pub fn identity_path(&self) -> PathBuf {
@@ -177,22 +170,7 @@ impl Project {
 
     /// `openssl verify` of a deployed certificate against the CA's issuing root.
     pub fn verify(&self, output_dir: &str, roots_pem: &str) {
-        let root = self.path("issuing-root.pem");
-        fs::write(&root, roots_pem).unwrap();
-        let out = Command::new("openssl")
-            .arg("verify")
-            .arg("-CAfile")
-            .arg(&root)
-            .arg("-untrusted")
-            .arg(self.path(&format!("{output_dir}/chain.pem")))
-            .arg(self.path(&format!("{output_dir}/cert.pem")))
-            .output()
-            .expect("openssl is needed: apt-get install -y openssl");
-        assert!(
-            out.status.success(),
-            "openssl verify {output_dir}: {}",
-            text(&out)
-        );
+        verify_deployed(self.dir.path(), output_dir, roots_pem);
     }
 }
 

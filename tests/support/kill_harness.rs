@@ -5,9 +5,10 @@
 //! every failure message, and `CERTFORM_KILL_SEED=N` runs with that seed (otherwise each run
 //! of the suite picks a new one, so the suite explores new moments over time).
 //!
-//! [`check_state`] is the crash invariant: the state file, if any, decodes; its secret half
+//! [`check_store`] is the crash invariant: the state, if any, decodes; its secret half
 //! opens and its seal matches; every account in it has its credentials and every
 //! certificate its private key, and that key is the one the certificate certifies.
+//! [`check_state`] checks it for a local state file.
 
 use certform::state::{Identity, LocalStore, StateStore};
 use rand::{Rng, SeedableRng};
@@ -79,9 +80,15 @@ pub struct Holdings {
     pub certificates: usize,
 }
 
-/// The crash invariant (see the module comment); `Err` says what is broken.
+/// The crash invariant for a local state file.
 pub fn check_state(state_path: &Path, identity: &Identity) -> Result<Holdings, String> {
-    let stored = match LocalStore::new(state_path.to_path_buf()).read() {
+    check_store(&LocalStore::new(state_path.to_path_buf()), identity)
+}
+
+/// The crash invariant (see the module comment) for the state in `store`; `Err` says what
+/// is broken.
+pub fn check_store(store: &dyn StateStore, identity: &Identity) -> Result<Holdings, String> {
+    let stored = match store.read() {
         Ok(None) => return Ok(Holdings::default()),
         Ok(Some(stored)) => stored,
         Err(e) => return Err(format!("the state does not decode: {e}")),

@@ -194,6 +194,15 @@ impl Pebble {
         std::fs::read_to_string(self.dir.path().join("pebble.log")).unwrap_or_default()
     }
 
+    /// Pebble's log after asking it for a goroutine dump (SIGQUIT: Go prints every
+    /// goroutine's stack and exits) — for failures where Pebble stopped answering.
+    pub fn goroutine_dump(&mut self) -> String {
+        // SAFETY: kill(2) with a child's pid has no memory effects.
+        unsafe { libc::kill(self.pebble.id() as i32, libc::SIGQUIT) };
+        let _ = self.pebble.wait();
+        self.pebble_log()
+    }
+
     fn try_start(options: &PebbleBuilder) -> Result<Pebble, String> {
         let dir = tempfile::Builder::new()
             .prefix("certform-pebble-")

@@ -1,6 +1,9 @@
 //! A configuration directory with its own age identity, driving the real `certform` binary
 //! against one ACME server (a [`Pebble`], or any directory URL in front of it).
 //!
+//! It also holds what every test helper that drives the binary shares (`hardened` and
+//! `certform` build on it): [`certform_in`], [`expect_exit`], [`verify_deployed`], [`text`].
+//!
 //! ```ignore
 //! let p = Project::new(Pebble::start());
 //! p.config(&cert_block("www", &["www.test"], ""));
@@ -82,18 +85,11 @@ http_solver "web" {{
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_certform"));
+        let mut command = certform_in(self.dir.path());
         command
-            .arg("--chdir")
-            .arg(self.dir.path())
             .arg("--var-file")
             .arg(self.path("pebble.vars"))
-            .args(args)
-            .env("CERTFORM_IDENTITY", self.path("identity.txt"))
-            .env_remove("CERTFORM_IDENTITY_KEY")
-            .env("XDG_CONFIG_HOME", self.path("xdg"))
-            .env("XDG_STATE_HOME", self.path("xdg-state"))
-            .env("NO_COLOR", "1");
+            .args(args);
         command
     }
 
@@ -103,10 +99,7 @@ http_solver "web" {{
 
     /// Runs and asserts the exit code, returning stdout + stderr.
     pub fn expect(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        let all = text(&out);
-        assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{all}");
-        all
+        expect_exit(&mut self.command(args), code)
     }
 
     /// Like [`Project::expect`], with no identity anywhere (a reviewer's laptop, a fork's CI).
@@ -115,10 +108,7 @@ http_solver "web" {{
         command
             .env_remove("CERTFORM_IDENTITY")
             .env("XDG_CONFIG_HOME", self.path("no-identity-here"));
-        let out = command.output().unwrap();
-        let all = text(&out);
-        assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{all}");
-        all
+        expect_exit(&mut command, code)
     }
 
     /// Only stdout, asserting the exit code (for documents such as JSON).
@@ -136,18 +126,7 @@ http_solver "web" {{
     /// `openssl verify` of the certificate deployed in `dir` (`cert.pem` + `chain.pem`)
     /// against Pebble's issuing root.
     pub fn verify(&self, dir: &str) {
-        let root = self.path("pebble-root.pem");
-        fs::write(&root, self.pebble.issuing_roots_pem()).unwrap();
-        let out = Command::new("openssl")
-            .arg("verify")
-            .arg("-CAfile")
-            .arg(&root)
-            .arg("-untrusted")
-            .arg(self.path(&format!("{dir}/chain.pem")))
-            .arg(self.path(&format!("{dir}/cert.pem")))
-            .output()
-            .expect("openssl is needed: apt-get install -y openssl");
-        assert!(out.status.success(), "openssl verify {dir}: {}", text(&out));
+        verify_deployed(self.dir.path(), dir, &self.pebble.issuing_roots_pem());
     }
 
     pub fn state_path(&self) -> PathBuf {
@@ -186,6 +165,53 @@ http_solver "web" {{
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         json["Status"].as_str().unwrap_or_default().to_string()
     }
+}
+
+/// `certform --chdir DIR`, isolated from the caller's identity and colour settings: the
+/// identity is `DIR/identity.txt` (made by `certform init`), `CERTFORM_IDENTITY_KEY` is
+/// removed, `XDG_CONFIG_HOME` is `DIR/xdg` and `XDG_STATE_HOME` (rollback records)
+/// `DIR/xdg-state`. Arguments go after it.
+pub fn certform_in(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_certform"));
+    command
+        .arg("--chdir")
+        .arg(dir)
+        .env("CERTFORM_IDENTITY", dir.join("identity.txt"))
+        .env_remove("CERTFORM_IDENTITY_KEY")
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .env("XDG_STATE_HOME", dir.join("xdg-state"))
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// Runs `command` and asserts its exit code, returning stdout + stderr.
+pub fn expect_exit(command: &mut Command, code: i32) -> String {
+    let out = command.output().unwrap();
+    let all = text(&out);
+    let args: Vec<_> = command.get_args().skip(2).collect();
+    assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{all}");
+    all
+}
+
+/// `openssl verify` of `DIR/OUTPUT/cert.pem` with `DIR/OUTPUT/chain.pem` against the CA's
+/// issuing root.
+pub fn verify_deployed(dir: &Path, output_dir: &str, roots_pem: &str) {
+    let root = dir.join("issuing-root.pem");
+    fs::write(&root, roots_pem).unwrap();
+    let out = Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(&root)
+        .arg("-untrusted")
+        .arg(dir.join(output_dir).join("chain.pem"))
+        .arg(dir.join(output_dir).join("cert.pem"))
+        .output()
+        .expect("openssl is needed: apt-get install -y openssl");
+    assert!(
+        out.status.success(),
+        "openssl verify {output_dir}: {}",
+        text(&out)
+    );
 }
 
 pub fn text(out: &Output) -> String {

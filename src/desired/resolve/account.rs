@@ -128,12 +128,12 @@ pub(super) fn account(
             eab.check(&["kid", "hmac_key"], &[], diags);
             let kid = eab.string("kid", diags);
             let kid = eab.required("kid", "env(\"EAB_KID\")", kid, diags);
-            let hmac = eab.string("hmac_key", diags);
+            let hmac = eab.secret("hmac_key", diags).map(|(secret, _)| secret);
             let hmac = eab.required("hmac_key", "env(\"EAB_HMAC_KEY\")", hmac, diags);
             match (kid, hmac) {
-                (Some(kid), Some(hmac)) => Some(Some(ExternalAccountBinding {
+                (Some(kid), Some(hmac_key)) => Some(Some(ExternalAccountBinding {
                     kid: kid.trim().to_string(),
-                    hmac_key: Sensitive::new(hmac.trim()),
+                    hmac_key,
                 })),
                 _ => None,
             }

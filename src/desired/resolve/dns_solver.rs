@@ -288,14 +288,19 @@ fn rfc2136(reader: &BodyReader, diags: &mut Diagnostics) -> Option<DnsProvider> 
         }
     };
     // The secret's value never appears in a message: only whether it is well-formed.
-    let secret = match reader.string_spanned("tsig_secret", diags) {
+    let secret = match reader.secret("tsig_secret", diags) {
         Got::Absent => Some(None),
         Got::Invalid => None,
-        Got::Value((text, span)) => {
+        Got::Value((unset @ ConfigSecret::Unset { .. }, _)) => Some(Some(unset)),
+        Got::Value((ConfigSecret::Known { value, env }, span)) => {
             use base64::Engine;
-            let decoded = base64::engine::general_purpose::STANDARD.decode(text.trim());
+            let text = value.expose().trim();
+            let decoded = base64::engine::general_purpose::STANDARD.decode(text);
             match decoded {
-                Ok(bytes) if !bytes.is_empty() => Some(Some(Sensitive::new(text.trim()))),
+                Ok(bytes) if !bytes.is_empty() => Some(Some(ConfigSecret::Known {
+                    value: Sensitive::new(text),
+                    env,
+                })),
                 _ => {
                     diags.error(
                         Some(span),
@@ -362,6 +367,7 @@ fn exec(reader: &BodyReader, dir: &Path, diags: &mut Diagnostics) -> Option<DnsP
     Some(DnsProvider::Exec(ExecSpec {
         command: command.into_iter().map(|(arg, _)| arg).collect(),
         working_dir: dir.to_path_buf(),
+        hook_env: Default::default(),
     }))
 }
 
