@@ -58,7 +58,6 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
         style,
         identity: cli.identity.clone(),
         quiet: cli.quiet,
-        verbose: cli.verbose,
         workspace: cli.workspace.clone(),
     };
     let lock_timeout = |lock: &certform::cli::LockArgs| {

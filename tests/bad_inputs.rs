@@ -330,7 +330,7 @@ fn a_garbled_rollback_record_is_replaced_not_fatal() {
     fs::write(&record, "{\"serial\": 9").unwrap();
     let verbose = f.project.expect(&["-v", "plan"], 0);
     let warning = format!(
-        "Warning: This machine's rollback record {} could not be read",
+        "This machine's rollback record {} could not be read",
         record.display()
     );
     assert_eq!(verbose.matches(&warning).count(), 1, "{verbose}");

@@ -52,7 +52,7 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
     }
     let identity = load_identity(globals.identity.as_deref())?;
     let stored_serial = read.as_ref().map(|r| r.state().serial);
-    let (state, secrets) = ReadState::open_or_new(read, globals, &identity)?;
+    let (state, secrets) = ReadState::open_or_new(read, &identity)?;
 
     let (changes, fetched_ari): (Vec<Change>, _) = match saved {
         Some(saved) => (only(request, saved.changes, globals), Default::default()),

@@ -47,7 +47,7 @@ pub fn run(globals: &Globals, identity_out: Option<PathBuf>) -> Result<Exit> {
             .map_err(|e| Error::io("Cannot create the state directory", state_dir, e))?;
     }
     let store = store_for(globals, &desired)?;
-    read_state(globals, &*store)?;
+    read_state(&*store)?;
     println!(
         "The {} state backend is ready: {}.\n\ncertform has been initialised. Next: certform plan",
         backend_name(&desired.state.backend),

@@ -35,8 +35,6 @@ pub struct Globals {
     pub style: Style,
     pub identity: Option<PathBuf>,
     pub quiet: bool,
-    /// `-v` counted: notes that are not errors are shown from 1.
-    pub verbose: u8,
     /// `--workspace` / `CERTFORM_WORKSPACE`; else the one `workspace select` chose.
     pub workspace: Option<String>,
 }
@@ -117,14 +115,10 @@ impl ReadState {
 
     /// The checked document and its bytes. Read without the lock, the state may have moved
     /// on (and the record with it) since this read: then the newer document is checked.
-    pub fn checked(
-        self,
-        globals: &Globals,
-        store: &dyn StateStore,
-    ) -> Result<(StoredState, Vec<u8>)> {
+    pub fn checked(self, store: &dyn StateStore) -> Result<(StoredState, Vec<u8>)> {
         let (mut read, mut rereads) = (self, 0);
         loop {
-            let refusal = match check_sighting(globals, &read.sighting) {
+            let refusal = match SeenRecords::for_this_user().check(&read.sighting) {
                 Ok(()) => return Ok((read.stored, read.bytes)),
                 Err(refusal) => refusal,
             };
@@ -140,42 +134,26 @@ impl ReadState {
 
     /// Opens the secrets, then checks: a tampered document is reported as such (its seal)
     /// before a rollback or fork is. For commands holding the lock, so nothing moves.
-    pub fn open(self, globals: &Globals, identity: &Identity) -> Result<(State, Secrets)> {
+    pub fn open(self, identity: &Identity) -> Result<(State, Secrets)> {
         let secrets = self.stored.open_secrets(identity)?;
-        check_sighting(globals, &self.sighting)?;
+        SeenRecords::for_this_user().check(&self.sighting)?;
         Ok((self.stored.state, secrets))
     }
 
     /// [`ReadState::open`], or a new empty state when there is none yet.
-    pub fn open_or_new(
-        read: Option<ReadState>,
-        globals: &Globals,
-        identity: &Identity,
-    ) -> Result<(State, Secrets)> {
+    pub fn open_or_new(read: Option<ReadState>, identity: &Identity) -> Result<(State, Secrets)> {
         match read {
-            Some(read) => read.open(globals, identity),
+            Some(read) => read.open(identity),
             None => Ok((State::new(), Secrets::default())),
         }
     }
 }
 
 /// The public half of state, checked, or `None` before the first apply.
-pub fn read_state(globals: &Globals, store: &dyn StateStore) -> Result<Option<StoredState>> {
+pub fn read_state(store: &dyn StateStore) -> Result<Option<StoredState>> {
     ReadState::read(store)?
-        .map(|read| read.checked(globals, store).map(|(stored, _)| stored))
+        .map(|read| read.checked(store).map(|(stored, _)| stored))
         .transpose()
-}
-
-/// The rollback check of a document just read; notes about the record itself go to
-/// standard error at `-v`.
-fn check_sighting(globals: &Globals, sighting: &Sighting) -> Result<()> {
-    let notes = SeenRecords::for_this_user().check(sighting)?;
-    if globals.verbose > 0 {
-        for note in notes {
-            eprint!("{}", crate::render::warning(&note, globals.style));
-        }
-    }
-    Ok(())
 }
 
 /// Who the state is encrypted to: the configured recipients, else the identity's own.
@@ -235,18 +213,6 @@ mod tests {
     use crate::state::{encode, LocalStore};
     use std::time::Duration;
 
-    fn globals() -> Globals {
-        Globals {
-            config_dir: PathBuf::from("."),
-            vars: VarInputs::default(),
-            style: crate::render::Style::PLAIN,
-            identity: None,
-            quiet: true,
-            verbose: 0,
-            workspace: None,
-        }
-    }
-
     /// A state at serial 1 in a local store, and a writer that moves it on as apply does.
     fn store_with_writer() -> (tempfile::TempDir, LocalStore, impl Fn(&LocalStore, u64)) {
         let dir = tempfile::tempdir().unwrap();
@@ -274,7 +240,7 @@ mod tests {
         let read = ReadState::read(&store).unwrap().unwrap();
         // An apply writes serial 2 (and records it) between this read and its check.
         write(&store, 2);
-        let (stored, bytes) = read.checked(&globals(), &store).unwrap();
+        let (stored, bytes) = read.checked(&store).unwrap();
         assert_eq!(stored.state.serial, 2);
         assert_eq!(Some(bytes), store.get().unwrap());
     }
@@ -284,12 +250,12 @@ mod tests {
         let (_dir, store, write) = store_with_writer();
         let older = store.get().unwrap().unwrap();
         write(&store, 2);
-        read_state(&globals(), &store).unwrap();
+        read_state(&store).unwrap();
         // The older document is put back in place.
         let lock = store.lock("test", Duration::ZERO).unwrap();
         store.put(&lock, Some(2), &older).unwrap();
         drop(lock);
-        let message = read_state(&globals(), &store).unwrap_err().to_string();
+        let message = read_state(&store).unwrap_err().to_string();
         assert!(
             message.contains("it is at serial 1, but serial 2"),
             "{message}"

@@ -61,7 +61,7 @@ pub fn compute(
     let desired = load_desired(globals)?;
     let state = match state {
         Some(state) => Some(state),
-        None => read_state(globals, &*store_for(globals, &desired)?)?.map(|stored| stored.state),
+        None => read_state(&*store_for(globals, &desired)?)?.map(|stored| stored.state),
     };
     let empty = State::new();
     let base = state.as_ref().unwrap_or(&empty);

@@ -11,7 +11,7 @@ use std::path::Path;
 
 fn current_state(globals: &Globals) -> Result<State> {
     let desired = load_desired(globals)?;
-    Ok(read_state(globals, &*store_for(globals, &desired)?)?
+    Ok(read_state(&*store_for(globals, &desired)?)?
         .map(|s| s.state)
         .unwrap_or_default())
 }

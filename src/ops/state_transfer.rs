@@ -17,7 +17,7 @@ pub fn pull(globals: &Globals) -> Result<Exit> {
     let store = store_for(globals, &desired)?;
     // Refuse to hand on something that is not a state, or an older one than this machine used.
     if let Some(read) = ReadState::read(&*store)? {
-        let (_, bytes) = read.checked(globals, &*store)?;
+        let (_, bytes) = read.checked(&*store)?;
         std::io::stdout()
             .write_all(&bytes)
             .map_err(|e| Error::io("Cannot write the state", "standard output", e))?;

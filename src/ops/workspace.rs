@@ -100,7 +100,7 @@ pub fn delete(globals: &Globals, name: &str, force: bool, lock_timeout: Duration
     let backend = backend(globals)?;
     let store = backend.workspace(name)?;
     let lock = store.lock("workspace delete", lock_timeout)?;
-    if let Some(stored) = read_state(globals, &*store)? {
+    if let Some(stored) = read_state(&*store)? {
         let tracked = stored.state.accounts.len() + stored.state.certificates.len();
         if tracked > 0 && !force {
             return Err(Error::Usage(format!(

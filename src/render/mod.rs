@@ -73,8 +73,3 @@ pub fn error(error: &crate::Error, style: Style) -> String {
     text.push('\n');
     text
 }
-
-/// A note that is not an error (shown at `-v`), on its own line.
-pub fn warning(text: &str, style: Style) -> String {
-    format!("{} {text}\n", style.changed(&style.bold("Warning:")))
-}

@@ -102,15 +102,14 @@ impl SeenRecords {
 
     /// Checks a document just read: refuses one older than the record, or another document
     /// at the recorded serial, and leaves the record as it was; otherwise raises the record
-    /// to it. The notes returned say what went wrong with the record itself (shown at `-v`).
-    pub fn check(&self, document: &Sighting) -> Result<Vec<String>> {
-        let mut notes = Vec::new();
+    /// to it. Trouble with the record itself is only a warning (shown at `-v`).
+    pub fn check(&self, document: &Sighting) -> Result<()> {
         let known = self.load(document.lineage).unwrap_or_else(|why| {
-            notes.push(format!(
+            tracing::warn!(
                 "This machine's rollback record {} could not be read ({why}); it is replaced by serial {}.",
                 self.path(document.lineage).display(),
                 document.serial
-            ));
+            );
             None
         });
         match known {
@@ -120,12 +119,10 @@ impl SeenRecords {
             Some(known) if known.serial == document.serial && !known.matches(document) => {
                 Err(self.forked(document, &known))
             }
-            Some(known) if known.matches(document) => Ok(notes),
+            Some(known) if known.matches(document) => Ok(()),
             _ => {
-                if let Err(e) = self.store(&Record::of(document)) {
-                    notes.push(format!("{e}; the next command tries again."));
-                }
-                Ok(notes)
+                self.remember_or_warn(document);
+                Ok(())
             }
         }
     }
@@ -133,6 +130,14 @@ impl SeenRecords {
     /// Records a document certform has just written: it is the current state by definition.
     pub fn remember(&self, document: &Sighting) -> Result<()> {
         self.store(&Record::of(document))
+    }
+
+    /// [`SeenRecords::remember`], where a record that cannot be written only lags: a
+    /// warning, and the next read of the state tries again.
+    fn remember_or_warn(&self, document: &Sighting) {
+        if let Err(e) = self.remember(document) {
+            tracing::warn!("{e}; the next command tries again.");
+        }
     }
 
     /// `state accept-rollback`: makes `document` the record, whatever was recorded, and
@@ -215,10 +220,9 @@ impl SeenRecords {
     }
 }
 
-/// Records a document that `Persister::persist` has just written. Best effort: a record
-/// that cannot be written only lags, and the next read of the state raises it.
+/// Records a document certform has just written (`Persister::persist`, `state push`).
 pub fn remember_written(state: &State, document: &[u8], location: String) {
-    let _ = SeenRecords::for_this_user().remember(&Sighting::of(state, document, location));
+    SeenRecords::for_this_user().remember_or_warn(&Sighting::of(state, document, location));
 }
 
 #[cfg(not(test))]
@@ -257,10 +261,7 @@ mod tests {
     #[test]
     fn the_first_sighting_is_recorded_and_a_newer_one_raises_the_record() {
         let (_dir, records, lineage) = setup();
-        assert_eq!(
-            records.check(&document(lineage, 3, "three")).unwrap(),
-            Vec::<String>::new()
-        );
+        records.check(&document(lineage, 3, "three")).unwrap();
         let first = recorded(&records, lineage);
         assert_eq!((first.serial, first.lineage), (3, lineage));
         assert_eq!(first.sha256, crate::deploy::sha256_hex(b"three"));
@@ -327,7 +328,7 @@ mod tests {
         assert!(records.check(&older).is_err());
         let previous = records.accept(&older).unwrap().unwrap();
         assert_eq!(previous.serial, 9);
-        assert_eq!(records.check(&older).unwrap(), Vec::<String>::new());
+        records.check(&older).unwrap();
         assert_eq!(
             records
                 .accept(&document(uuid::Uuid::new_v4(), 1, "new"))
@@ -356,25 +357,21 @@ mod tests {
     }
 
     #[test]
-    fn a_garbled_record_is_replaced_with_a_note() {
+    fn a_garbled_record_is_replaced() {
         let (_dir, records, lineage) = setup();
         records.check(&document(lineage, 9, "nine")).unwrap();
         fs::write(records.path(lineage), "{\"lineage\": tru").unwrap();
-        let notes = records.check(&document(lineage, 2, "two")).unwrap();
-        assert_eq!(notes.len(), 1, "{notes:?}");
-        assert!(notes[0].contains("could not be read"), "{notes:?}");
-        assert!(notes[0].contains("replaced by serial 2"), "{notes:?}");
+        assert!(records.load(lineage).is_err());
+        records.check(&document(lineage, 2, "two")).unwrap();
         assert_eq!(recorded(&records, lineage).serial, 2);
 
         // A record of another lineage under this name is no record of this one.
         let foreign = uuid::Uuid::new_v4();
-        let moved = fs::read(records.path(lineage)).unwrap();
-        fs::write(records.path(foreign), moved).unwrap();
-        let notes = records.check(&document(foreign, 1, "one")).unwrap();
-        assert!(
-            notes[0].contains(&format!("it names lineage {lineage}")),
-            "{notes:?}"
-        );
+        fs::copy(records.path(lineage), records.path(foreign)).unwrap();
+        let why = records.load(foreign).unwrap_err();
+        assert_eq!(why, format!("it names lineage {lineage}"));
+        records.check(&document(foreign, 1, "one")).unwrap();
+        assert_eq!(recorded(&records, foreign).lineage, foreign);
     }
 
     #[test]
@@ -383,18 +380,15 @@ mod tests {
         // A file where the directory should be.
         fs::write(dir.path().join("seen"), "").unwrap();
         let records = SeenRecords::at(dir.path().join("seen"));
-        let notes = records
-            .check(&document(uuid::Uuid::new_v4(), 1, "one"))
-            .unwrap();
+        let lineage = uuid::Uuid::new_v4();
+        records.check(&document(lineage, 1, "one")).unwrap();
+        let error = records.remember(&document(lineage, 1, "one")).unwrap_err();
         assert!(
-            notes
-                .iter()
-                .any(|n| n.contains("Cannot update this machine's rollback record")),
-            "{notes:?}"
+            error
+                .to_string()
+                .starts_with("Cannot update this machine's rollback record"),
+            "{error}"
         );
-        assert!(records
-            .remember(&document(uuid::Uuid::new_v4(), 1, "one"))
-            .is_err());
     }
 
     #[test]
