@@ -207,6 +207,7 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
                 csr_der: csr,
                 profile: spec.profile.as_deref(),
                 replaces: replaced.as_deref(),
+                preferred_chain: spec.preferred_chain.as_deref(),
             },
             &context.solvers,
         )
@@ -255,8 +256,12 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
             );
         })?;
     let written = deploy_outputs(context, address)?;
+    let chain_note = issued
+        .chain_note
+        .map(|note| format!("; {note}"))
+        .unwrap_or_default();
     Ok(format!(
-        "serial {serial}, valid until {}, {written} output(s) written",
+        "serial {serial}, valid until {}, {written} output(s) written{chain_note}",
         not_after.date()
     ))
 }
