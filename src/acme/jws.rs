@@ -232,7 +232,12 @@ mod tests {
             "the {alg} signature does not verify"
         );
         // The check can fail: another signing input is refused.
-        assert!(!checks(jwk, alg, &format!("{protected}.{payload}x"), signature));
+        assert!(!checks(
+            jwk,
+            alg,
+            &format!("{protected}.{payload}x"),
+            signature
+        ));
     }
 
     fn checks(jwk: &Value, alg: &str, message: &str, signature: &str) -> bool {

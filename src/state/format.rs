@@ -417,6 +417,7 @@ AAAEAvyGHWPyoFQGhe314JmFPgp0OpVRefiqfWRs9phVPgvzj5rKFrvCRtbm03uLXDByFa
                 key_type: KeyType::EcdsaP384,
                 must_staple: false,
                 profile: None,
+                preferred_chain: None,
                 revoke_on_destroy: true,
                 serial_number: "0abc".to_string(),
                 not_before: at,
