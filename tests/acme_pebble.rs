@@ -393,6 +393,40 @@ async fn certificate_keys_of_every_type_revoke_their_own_certificate() {
 }
 
 #[tokio::test]
+async fn certforms_own_requests_retry_rejected_nonces_and_then_give_up() {
+    // Every nonce is refused, so the request never reaches the certificate check: any
+    // certificate and key will do.
+    let pebble = Pebble::builder()
+        .env("PEBBLE_WFE_NONCEREJECT", "100")
+        .start();
+    let key = keys::generate_private_key(KeyType::EcdsaP256).unwrap();
+    let signing = rcgen::KeyPair::from_pem(key.expose()).unwrap();
+    let certificate = rcgen::CertificateParams::new(vec!["nonce.example.com".to_string()])
+        .unwrap()
+        .self_signed(&signing)
+        .unwrap()
+        .pem();
+    let err = acme::revoke_with_certificate_key(
+        &pebble.directory_url(),
+        Some(&pebble.ca_bundle_path()),
+        &certificate,
+        &key,
+        None,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("ACME error: urn:ietf:params:acme:error:badNonce"),
+        "{err}"
+    );
+    assert!(
+        err.contains("(while revoking the certificate with its own key); gave up after 6 attempts"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn nonce_rejection_storm_is_retried() {
     let pebble = Pebble::builder()
         .env("PEBBLE_WFE_NONCEREJECT", "50")

@@ -8,7 +8,7 @@
 mod support;
 
 use support::pebble::Pebble;
-use support::project::{cert_block, Project};
+use support::project::{cert_block, openssl_verifies, Project};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// Pebble's two roots: `(Common Name, PEM)`.
@@ -33,14 +33,15 @@ fn roots(p: &Project) -> [(String, String); 2] {
 
 /// Which of `roots` the chain deployed in `tls/NAME` verifies against; asserts exactly one.
 fn chain_root(p: &Project, name: &str, roots: &[(String, String); 2]) -> usize {
+    let output = format!("tls/{name}");
     let verified: Vec<usize> = (0..2)
-        .filter(|&i| p.verify_against(&format!("tls/{name}"), &roots[i].1).0)
+        .filter(|&i| openssl_verifies(p.dir.path(), &output, &roots[i].1).0)
         .collect();
     assert_eq!(
         verified.len(),
         1,
-        "tls/{name} should verify against exactly one root: {}",
-        p.verify_against(&format!("tls/{name}"), &roots[0].1).1
+        "{output} should verify against exactly one root: {}",
+        openssl_verifies(p.dir.path(), &output, &roots[0].1).1
     );
     verified[0]
 }

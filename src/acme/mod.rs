@@ -5,6 +5,9 @@
 //!
 //! Every request goes through certform's own retry (`retry.rs`); order polling uses a tight
 //! loop (10 ms doubling to 1 s, 90 s overall) because a local CA answers in milliseconds.
+//! What instant-acme cannot send — a POST-as-GET whose response headers matter (alternate
+//! chains, `chains.rs`) and revocation signed with a certificate's key (`revoke.rs`) — is
+//! signed by `jws.rs` and sent by `request.rs`.
 
 pub mod ari;
 mod chains;
@@ -648,6 +651,7 @@ mod tests {
         fn is_send<T: Send>(_: T) {}
         is_send(account.issue(req, solvers));
         is_send(account.revoke("", None));
+        is_send(revoke_with_certificate_key("", None, "", credentials, None));
         is_send(create_account(spec));
         is_send(load_account(credentials, None));
         is_send(solvers.clone().shutdown());

@@ -135,15 +135,8 @@ http_solver "web" {{
     /// `openssl verify` of the certificate deployed in `dir` (`cert.pem` + `chain.pem`)
     /// against Pebble's issuing root.
     pub fn verify(&self, dir: &str) {
-        let (verified, output) = self.verify_against(dir, &self.pebble.issuing_roots_pem());
-        assert!(verified, "openssl verify {dir}: {output}");
-    }
-
-    /// Whether `openssl verify` accepts the certificate deployed in `dir` (`cert.pem` +
-    /// `chain.pem`) with `root_pem` as the only trusted root, and what openssl said.
-    pub fn verify_against(&self, dir: &str, root_pem: &str) -> (bool, String) {
-        let root = self.path("trusted-root.pem");
-        fs::write(&root, root_pem).unwrap();
+        let root = self.path("pebble-root.pem");
+        fs::write(&root, self.pebble.issuing_roots_pem()).unwrap();
         let out = Command::new("openssl")
             .arg("verify")
             .arg("-CAfile")
@@ -153,7 +146,7 @@ http_solver "web" {{
             .arg(self.path(&format!("{dir}/cert.pem")))
             .output()
             .expect("openssl is needed: apt-get install -y openssl");
-        (out.status.success(), text(&out))
+        assert!(out.status.success(), "openssl verify {dir}: {}", text(&out));
     }
 
     pub fn state_path(&self) -> PathBuf {
@@ -240,4 +233,22 @@ pub fn plan_until(project: &Project, ready: impl Fn(&str) -> bool, what: &str) -
 
 pub fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Whether `openssl verify` accepts the certificate deployed in `dir/output_dir` (`cert.pem`
+/// with `chain.pem` as untrusted intermediates) when `root_pem` is the only trusted root,
+/// and what openssl said: for tests that ask which root a chain ends at.
+pub fn openssl_verifies(dir: &Path, output_dir: &str, root_pem: &str) -> (bool, String) {
+    let root = dir.join("trusted-root.pem");
+    fs::write(&root, root_pem).unwrap();
+    let out = Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(&root)
+        .arg("-untrusted")
+        .arg(dir.join(output_dir).join("chain.pem"))
+        .arg(dir.join(output_dir).join("cert.pem"))
+        .output()
+        .expect("openssl is needed: apt-get install -y openssl");
+    (out.status.success(), text(&out))
 }
