@@ -50,6 +50,7 @@ async fn listen_solvers(pebble: &Pebble) -> Solvers {
 struct Outcome {
     summary: CertSummary,
     fullchain: String,
+    key: Sensitive,
     elapsed: Duration,
 }
 
@@ -73,6 +74,7 @@ async fn issue(
                 csr_der: csr,
                 profile: None,
                 replaces: None,
+                preferred_chain: None,
             },
             solvers,
         )
@@ -84,6 +86,7 @@ async fn issue(
     Ok(Outcome {
         summary,
         fullchain: issued.fullchain_pem,
+        key,
         elapsed,
     })
 }
@@ -322,6 +325,105 @@ async fn failed_validation_names_the_domain_and_cleans_up() {
     .await
     .unwrap();
     solvers.shutdown().await;
+}
+
+#[tokio::test]
+async fn certificate_keys_of_every_type_revoke_their_own_certificate() {
+    let pebble = Pebble::start();
+    let account = acme::create_account(&account_spec(&pebble))
+        .await
+        .unwrap()
+        .account;
+    let solvers = listen_solvers(&pebble).await;
+    let mut issued = Vec::new();
+    for (domain, kt) in [
+        ("p384.example.com", KeyType::EcdsaP384),
+        ("rsa.example.com", KeyType::Rsa2048),
+    ] {
+        let domains = names(&[domain]);
+        let solver_for = all_to(&domains, &http_solver("standalone"));
+        issued.push(
+            issue(&account, &solvers, &solver_for, &domains, kt)
+                .await
+                .unwrap(),
+        );
+    }
+    solvers.shutdown().await;
+    let (directory, ca_bundle) = (pebble.directory_url(), pebble.ca_bundle_path());
+
+    // The CA checks the key in the request against the certificate's.
+    let refused = acme::revoke_with_certificate_key(
+        &directory,
+        Some(&ca_bundle),
+        &issued[0].fullchain,
+        &issued[1].key,
+        None,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.starts_with("ACME error: urn:ietf:params:acme:error:"),
+        "{refused}"
+    );
+    assert!(!refused.contains("PRIVATE KEY"), "{refused}");
+    assert_eq!(
+        status_of(&pebble, &issued[0].summary.serial_number),
+        "Valid"
+    );
+
+    for outcome in &issued {
+        acme::revoke_with_certificate_key(
+            &directory,
+            Some(&ca_bundle),
+            &outcome.fullchain,
+            &outcome.key,
+            Some(RevocationReason::KeyCompromise),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            status_of(&pebble, &outcome.summary.serial_number),
+            "Revoked"
+        );
+        let status: serde_json::Value =
+            serde_json::from_str(&pebble.cert_status(&outcome.summary.serial_number)).unwrap();
+        assert_eq!(status["Reason"], 1, "keyCompromise reached the CA");
+    }
+}
+
+#[tokio::test]
+async fn certforms_own_requests_retry_rejected_nonces_and_then_give_up() {
+    // Every nonce is refused, so the request never reaches the certificate check: any
+    // certificate and key will do.
+    let pebble = Pebble::builder()
+        .env("PEBBLE_WFE_NONCEREJECT", "100")
+        .start();
+    let key = keys::generate_private_key(KeyType::EcdsaP256).unwrap();
+    let signing = rcgen::KeyPair::from_pem(key.expose()).unwrap();
+    let certificate = rcgen::CertificateParams::new(vec!["nonce.example.com".to_string()])
+        .unwrap()
+        .self_signed(&signing)
+        .unwrap()
+        .pem();
+    let err = acme::revoke_with_certificate_key(
+        &pebble.directory_url(),
+        Some(&pebble.ca_bundle_path()),
+        &certificate,
+        &key,
+        None,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("ACME error: urn:ietf:params:acme:error:badNonce"),
+        "{err}"
+    );
+    assert!(
+        err.contains("(while revoking the certificate with its own key); gave up after 6 attempts"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -409,7 +409,8 @@ fn a_failed_certificate_stops_only_itself() {
 
 #[test]
 fn verbose_levels_log_what_certform_does_on_stderr_only() {
-    let p = Project::new(Pebble::start());
+    // No authorization reuse: every reissue must present a challenge, which -v shows.
+    let p = Project::new(Pebble::builder().env("PEBBLE_AUTHZREUSE", "0").start());
     p.config(&cert_block("www", &["verbose.e2e.test"], ""));
 
     let quiet = p.run(&["apply", "--auto-approve"]);

@@ -106,6 +106,7 @@ fn write_state(dir: &Path, keys: &[String]) {
                 key_type: KeyType::EcdsaP256,
                 must_staple: false,
                 profile: None,
+                preferred_chain: None,
                 revoke_on_destroy: false,
                 serial_number: "01".to_string(),
                 not_before: now - time::Duration::days(1),

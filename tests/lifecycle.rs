@@ -204,6 +204,84 @@ fn certform_revoke_revokes_at_once_and_the_next_plan_reissues() {
 }
 
 #[test]
+fn without_the_issuing_account_a_certificate_is_revoked_with_its_own_key() {
+    let p = Project::new(Pebble::start());
+    let leak = cert_block("leak", &["leak-own.e2e.test"], "");
+    let old = cert_block("old", &["old-own.e2e.test"], "revoke_on_destroy = true");
+    p.config(&format!("{leak}{old}"));
+    p.expect(&["apply", "--auto-approve"], 0);
+    let serials = ["leak", "old"].map(|name| p.serial_of(&format!("certificate.{name}")));
+
+    // `state rm` forgets an account only with the certificates that need it; importing the
+    // certificates back from their files leaves the state without the account that issued
+    // them.
+    p.expect(
+        &[
+            "state",
+            "rm",
+            "certificate.leak",
+            "certificate.old",
+            "account.pebble",
+        ],
+        0,
+    );
+    for name in ["leak", "old"] {
+        let file = |f: &str| p.path(&format!("tls/{name}/{f}")).display().to_string();
+        p.expect(
+            &[
+                "import",
+                &format!("certificate.{name}"),
+                "--cert",
+                &file("cert.pem"),
+                "--key",
+                &file("privkey.pem"),
+                "--chain",
+                &file("chain.pem"),
+            ],
+            0,
+        );
+    }
+    assert!(p.state_json()["accounts"].get("pebble").is_none());
+
+    let out = p.expect(
+        &["revoke", "certificate.leak", "--reason", "keyCompromise"],
+        0,
+    );
+    assert!(
+        out.contains(&format!(
+            "certificate.leak (serial {}) has been revoked (keyCompromise), signed with its own key",
+            serials[0]
+        )),
+        "{out}"
+    );
+    // RFC 5280 reason codes as the CA recorded them.
+    let reason_at_ca = |serial: &str| {
+        let status: serde_json::Value =
+            serde_json::from_str(&p.pebble.cert_status(serial)).unwrap();
+        status["Reason"].clone()
+    };
+    assert_eq!(p.status_at_ca(&serials[0]), "Revoked");
+    assert_eq!(reason_at_ca(&serials[0]), 1, "keyCompromise");
+    assert_eq!(p.status_at_ca(&serials[1]), "Valid");
+
+    // revoke_on_destroy signs with the certificate key too: the account apply creates now
+    // did not issue it.
+    p.config(&leak);
+    let plan = p.expect(&["plan"], 0);
+    assert!(
+        plan.contains("# certificate.old will be revoked: removed from configuration (revoke_on_destroy = true)"),
+        "{plan}"
+    );
+    p.expect(&["apply", "--auto-approve"], 0);
+    assert_eq!(p.status_at_ca(&serials[1]), "Revoked");
+    assert_eq!(reason_at_ca(&serials[1]), 5, "cessationOfOperation");
+    let reissued = p.serial_of("certificate.leak");
+    assert_ne!(reissued, serials[0]);
+    assert_eq!(p.status_at_ca(&reissued), "Valid");
+    p.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
 fn only_renewals_renews_and_leaves_every_other_change_for_review() {
     let p = Project::new(Pebble::start());
     let due = cert_block("due", &["due.e2e.test"], "renew_before = \"2000d\"");

@@ -115,6 +115,7 @@ fn certificate_state(name: &str, domains: &[&str], not_after: OffsetDateTime) ->
         key_type: "ecdsa-p256".parse().unwrap(),
         must_staple: false,
         profile: None,
+        preferred_chain: None,
         revoke_on_destroy: false,
         serial_number: format!("fa{:02x}", name.len()),
         not_before: not_after - time::Duration::days(90),

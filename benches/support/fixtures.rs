@@ -97,6 +97,7 @@ pub fn fixture(certificates: usize, due_percent: usize) -> Fixture {
                 key_type: KeyType::EcdsaP256,
                 must_staple: false,
                 profile: None,
+                preferred_chain: None,
                 revoke_on_destroy: false,
                 serial_number: summary.serial_number,
                 not_before: summary.not_before,

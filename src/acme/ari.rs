@@ -5,9 +5,7 @@
 use super::client::{self, GetResponse};
 use crate::{Error, Result};
 use instant_acme::{CertificateIdentifier, RenewalInfo};
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -34,7 +32,8 @@ pub async fn renewal_info_base(
     ca_bundle: Option<&Path>,
 ) -> Result<Option<String>> {
     let http = client::client_for(ca_bundle)?;
-    renewal_info_url(&http, directory).await
+    let directory = super::request::directory(&http, directory).await?;
+    Ok(directory.renewal_info.clone())
 }
 
 /// The CA's window for `certificate_pem` (the leaf first), from the directory's
@@ -71,33 +70,6 @@ pub async fn renewal_window(
             .unwrap_or(DEFAULT_RETRY_AFTER)
             .min(MAX_RETRY_AFTER),
     })
-}
-
-/// The directory's `renewalInfo` URL, fetched once per directory and process.
-async fn renewal_info_url(http: &client::AcmeHttp, directory: &str) -> Result<Option<String>> {
-    static SEEN: OnceLock<Mutex<HashMap<String, Option<String>>>> = OnceLock::new();
-    let seen = SEEN.get_or_init(Mutex::default);
-    if let Some(url) = seen
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(directory)
-    {
-        return Ok(url.clone());
-    }
-    let response = http.get(directory).await?;
-    if response.status != 200 {
-        return Err(Error::Acme(format!(
-            "the ACME directory {directory} answered {}",
-            response.status
-        )));
-    }
-    let document: serde_json::Value = serde_json::from_slice(&response.body)
-        .map_err(|e| Error::Acme(format!("the ACME directory {directory} is not JSON: {e}")))?;
-    let url = document["renewalInfo"].as_str().map(str::to_string);
-    seen.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(directory.to_string(), url.clone());
-    Ok(url)
 }
 
 /// RFC 9773 §4.1: `base64url(AKI keyIdentifier) "." base64url(serial)` of the leaf.

@@ -13,9 +13,12 @@ impl AcmeAccount {
     pub async fn rotate_key(&self) -> Result<(AcmeAccount, Sensitive)> {
         let mut account = self.account.clone();
         let credentials = acme_call!("rolling the account key over", account.update_key().await)?;
+        let rolled = AcmeAccount::new(account, &credentials, |signer| {
+            self.session.with_signer(signer)
+        })?;
         let credentials = serde_json::to_string(&credentials)
             .map_err(|e| Error::Bug(format!("cannot serialise account credentials: {e}")))?;
-        Ok((AcmeAccount { account }, Sensitive::new(credentials)))
+        Ok((rolled, Sensitive::new(credentials)))
     }
 
     /// Replaces the account's contact URLs; the account URL stays.

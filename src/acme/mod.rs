@@ -5,11 +5,18 @@
 //!
 //! Every request goes through certform's own retry (`retry.rs`); order polling uses a tight
 //! loop (10 ms doubling to 1 s, 90 s overall) because a local CA answers in milliseconds.
+//! What instant-acme cannot send — a POST-as-GET whose response headers matter (alternate
+//! chains, `chains.rs`) and revocation signed with a certificate's key (`revoke.rs`) — is
+//! signed by `jws.rs` and sent by `request.rs`.
 
 pub mod ari;
+mod chains;
 mod client;
+mod jws;
 mod lifecycle;
+mod request;
 mod retry;
+mod revoke;
 
 use crate::address::Address;
 use crate::desired::model::AccountSpec;
@@ -21,9 +28,12 @@ use instant_acme::{
     Account, AuthorizationStatus, ChallengeType, ExternalAccountKey, Identifier, NewOrder, Order,
     OrderStatus, RevocationRequest,
 };
+use request::Session;
 use retry::{acme_call, acme_call_traced};
+pub use revoke::revoke_with_certificate_key;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// First delay between two polls of an order.
@@ -37,6 +47,8 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(90);
 #[derive(Clone)]
 pub struct AcmeAccount {
     account: Account,
+    /// certform's own requests signed with the account key (see `request.rs`).
+    session: Arc<Session>,
 }
 
 impl std::fmt::Debug for AcmeAccount {
@@ -51,6 +63,21 @@ impl AcmeAccount {
     /// The account URL (its `kid`).
     pub fn url(&self) -> &str {
         self.account.id()
+    }
+
+    /// Wraps instant-acme's account with a session that signs as it does (`kid`, the
+    /// account key from `credentials`).
+    fn new(
+        account: Account,
+        credentials: &instant_acme::AccountCredentials,
+        session: impl FnOnce(jws::Signer) -> Session,
+    ) -> Result<AcmeAccount> {
+        let key = jws::SigningKey::from_pkcs8_der(credentials.private_key().secret_pkcs8_der())?;
+        let session = session(jws::Signer::account(key, account.id()));
+        Ok(AcmeAccount {
+            account,
+            session: Arc::new(session),
+        })
     }
 }
 
@@ -98,11 +125,14 @@ pub async fn create_account(spec: &AccountSpec) -> Result<NewAccount> {
             .create(&new_account, spec.directory.clone(), eab.as_ref())
             .await
     )?;
+    let account = AcmeAccount::new(account, &credentials, |signer| {
+        Session::new(http, &spec.directory, signer)
+    })?;
     let credentials = serde_json::to_string(&credentials)
         .map_err(|e| Error::Bug(format!("cannot serialise account credentials: {e}")))?;
     Ok(NewAccount {
-        account_url: account.id().to_string(),
-        account: AcmeAccount { account },
+        account_url: account.url().to_string(),
+        account,
         credentials: Sensitive::new(credentials),
     })
 }
@@ -124,13 +154,25 @@ pub async fn load_account(
 ) -> Result<AcmeAccount> {
     // serde's messages may quote the input: only report where it broke.
     let parse = || serde_json::from_str::<instant_acme::AccountCredentials>(credentials.expose());
-    let _checked = parse().map_err(|e| {
+    let invalid = |e: serde_json::Error| {
         Error::State(format!(
             "the stored ACME account credentials are not valid (line {}, column {})",
             e.line(),
             e.column()
         ))
-    })?;
+    };
+    let checked = parse().map_err(invalid)?;
+    // instant-acme keeps the directory URL to itself; certform's own requests need it too.
+    #[derive(serde::Deserialize)]
+    struct StoredDirectory {
+        directory: Option<String>,
+    }
+    let directory = serde_json::from_str::<StoredDirectory>(credentials.expose())
+        .map_err(invalid)?
+        .directory
+        .ok_or_else(|| {
+            Error::State("the stored ACME account credentials name no directory URL".into())
+        })?;
     let http = client::client_for(ca_bundle)?;
     let account = acme_call!(
         "loading the ACME account",
@@ -138,7 +180,9 @@ pub async fn load_account(
             .from_credentials(parse()?)
             .await
     )?;
-    Ok(AcmeAccount { account })
+    AcmeAccount::new(account, &checked, |signer| {
+        Session::new(http, &directory, signer)
+    })
 }
 
 /// What to order.
@@ -154,6 +198,8 @@ pub struct OrderRequest<'a> {
     /// The certificate this order replaces (PEM), named in `replaces` when the CA offers
     /// ARI (RFC 9773 §5).
     pub replaces: Option<&'a str>,
+    /// Keep the chain the CA offers that ends at this CA name (see `chains.rs`).
+    pub preferred_chain: Option<&'a str>,
 }
 
 /// An issued certificate.
@@ -162,6 +208,8 @@ pub struct Issued {
     /// Leaf first, as the CA sent it.
     pub fullchain_pem: String,
     pub order_url: String,
+    /// Set when `preferred_chain` matched none of the chains the CA offers, saying so.
+    pub chain_note: Option<String>,
 }
 
 /// RFC 5280 revocation reasons certform offers.
@@ -184,7 +232,7 @@ impl RevocationReason {
         }
     }
 
-    fn to_acme(self) -> instant_acme::RevocationReason {
+    pub(super) fn to_acme(self) -> instant_acme::RevocationReason {
         match self {
             RevocationReason::Unspecified => instant_acme::RevocationReason::Unspecified,
             RevocationReason::KeyCompromise => instant_acme::RevocationReason::KeyCompromise,
@@ -458,18 +506,17 @@ impl AcmeAccount {
                 "the order for {names} became invalid during issuance: {why}"
             )));
         }
-        let fullchain_pem = acme_call!(
-            format!("downloading the certificate for {names}"),
-            order.certificate().await
-        )?
-        .ok_or_else(|| {
+        let certificate_url = order.state().certificate.clone().ok_or_else(|| {
             Error::Acme(format!(
-                "the CA sent no certificate for the valid order for {names}"
+                "the CA named no certificate URL for the valid order for {names}"
             ))
         })?;
+        let chosen =
+            chains::download(&self.session, &certificate_url, req.preferred_chain, &names).await?;
         Ok(Issued {
-            fullchain_pem,
+            fullchain_pem: chosen.fullchain_pem,
             order_url: order.url().to_string(),
+            chain_note: chosen.note,
         })
     }
 
@@ -524,10 +571,7 @@ impl AcmeAccount {
         certificate_pem: &str,
         reason: Option<RevocationReason>,
     ) -> Result<()> {
-        let der = rustls_pemfile::certs(&mut certificate_pem.as_bytes())
-            .next()
-            .and_then(|c| c.ok())
-            .ok_or_else(|| Error::Acme("the certificate to revoke is not PEM".into()))?;
+        let der = revoke::leaf_der(certificate_pem)?;
         let request = RevocationRequest {
             certificate: &der,
             reason: reason.map(RevocationReason::to_acme),
@@ -613,6 +657,7 @@ mod tests {
         fn is_send<T: Send>(_: T) {}
         is_send(account.issue(req, solvers));
         is_send(account.revoke("", None));
+        is_send(revoke_with_certificate_key("", None, "", credentials, None));
         is_send(create_account(spec));
         is_send(load_account(credentials, None));
         is_send(solvers.clone().shutdown());

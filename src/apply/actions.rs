@@ -152,8 +152,16 @@ pub(super) async fn account(context: &Context, name: &str) -> Result<Arc<AcmeAcc
                 ))
             })?
     };
-    // A removed account still reaches its CA through the bundle kept in state.
-    let ca_bundle = match context.desired.accounts.get(name) {
+    let ca_bundle = ca_bundle_of(context, name);
+    let account = Arc::new(acme::load_account(&credentials, ca_bundle.as_deref()).await?);
+    accounts.insert(name.to_string(), account.clone());
+    Ok(account)
+}
+
+/// The `ca_bundle` of account `name`; a removed account still reaches its CA through the
+/// bundle kept in state.
+fn ca_bundle_of(context: &Context, name: &str) -> Option<std::path::PathBuf> {
+    match context.desired.accounts.get(name) {
         Some(spec) => spec.ca_bundle.clone(),
         None => {
             let ledger = context.ledger.lock().expect("ledger");
@@ -163,10 +171,7 @@ pub(super) async fn account(context: &Context, name: &str) -> Result<Arc<AcmeAcc
                 .get(name)
                 .and_then(|a| a.ca_bundle.clone())
         }
-    };
-    let account = Arc::new(acme::load_account(&credentials, ca_bundle.as_deref()).await?);
-    accounts.insert(name.to_string(), account.clone());
-    Ok(account)
+    }
 }
 
 async fn order_certificate(context: &Context, address: &Address, action: Action) -> Result<String> {
@@ -209,6 +214,7 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
                 csr_der: csr,
                 profile: spec.profile.as_deref(),
                 replaces: replaced.as_deref(),
+                preferred_chain: spec.preferred_chain.as_deref(),
             },
             &context.solvers,
         )
@@ -224,6 +230,7 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
         key_type: spec.key_type,
         must_staple: spec.must_staple,
         profile: spec.profile.clone(),
+        preferred_chain: spec.preferred_chain.clone(),
         revoke_on_destroy: spec.revoke_on_destroy,
         serial_number: summary.serial_number,
         not_before: summary.not_before,
@@ -257,8 +264,12 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
             );
         })?;
     let written = deploy_outputs(context, address)?;
+    let chain_note = issued
+        .chain_note
+        .map(|note| format!("; {note}"))
+        .unwrap_or_default();
     Ok(format!(
-        "serial {serial}, valid until {}, {written} output(s) written",
+        "serial {serial}, valid until {}, {written} output(s) written{chain_note}",
         not_after.date()
     ))
 }
@@ -316,13 +327,38 @@ async fn revoke_certificate(context: &Context, address: &Address) -> Result<Stri
             .ok_or_else(|| Error::Bug(format!("{address} is not in state")))?
     };
     if entry.revoked.is_none() {
-        let account = account(context, &entry.account).await?;
-        account
-            .revoke(
-                &entry.certificate_pem,
-                Some(RevocationReason::CessationOfOperation),
-            )
-            .await?;
+        let reason = Some(RevocationReason::CessationOfOperation);
+        // An imported certificate (no order URL) was issued through some other account:
+        // like one whose account is gone from state, it is revoked with its own key.
+        let own_key = {
+            let ledger = context.ledger.lock().expect("ledger");
+            let issued_here =
+                entry.order_url.is_some() && ledger.secrets.accounts.contains_key(&entry.account);
+            let key = ledger.secrets.certificates.get(address);
+            (!issued_here).then(|| key.map(|s| s.private_key_pem.clone()))
+        };
+        match own_key {
+            None => {
+                let account = account(context, &entry.account).await?;
+                account.revoke(&entry.certificate_pem, reason).await?;
+            }
+            Some(key) => {
+                let key = key.ok_or_else(|| {
+                    Error::State(format!(
+                        "{address} has no private key in the state's secret half to revoke it with"
+                    ))
+                })?;
+                let ca_bundle = ca_bundle_of(context, &entry.account);
+                acme::revoke_with_certificate_key(
+                    &entry.directory,
+                    ca_bundle.as_deref(),
+                    &entry.certificate_pem,
+                    &key,
+                    reason,
+                )
+                .await?;
+            }
+        }
     }
     let predecessors = lifecycle::revoke_pending(context, address, |_| true).await?;
     forget_certificate(context, address)?;

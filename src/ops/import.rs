@@ -98,6 +98,7 @@ pub fn run(globals: &Globals, request: &ImportRequest) -> Result<Exit> {
         key_type: keys::key_type_of(&key)?,
         must_staple: spec.must_staple,
         profile: spec.profile.clone(),
+        preferred_chain: spec.preferred_chain.clone(),
         revoke_on_destroy: spec.revoke_on_destroy,
         serial_number: summary.serial_number.clone(),
         not_before: summary.not_before,

@@ -1,6 +1,8 @@
 //! `certform revoke ADDR --reason R`: revoke a certificate at once (a compromised key does
-//! not wait for a plan), signed with the key of the account that issued it. The certificate
-//! stays in state marked revoked, so the next plan reissues it.
+//! not wait for a plan), signed with the key of the account that issued it — or, when the
+//! state holds no such account (an imported certificate, an account removed from state),
+//! with the certificate's own key (RFC 8555 §7.6). The certificate stays in state marked
+//! revoked, so the next plan reissues it.
 
 use super::{load_desired, recipients_for, store_for, Exit, Globals, ReadState};
 use crate::acme::{self, RevocationReason};
@@ -47,16 +49,16 @@ pub fn run(globals: &Globals, request: &RevokeRequest) -> Result<Exit> {
             revoked.at.date()
         )));
     }
-    let credentials = secrets
+    // An imported certificate (no order URL) was issued through some other account.
+    let issuing_account = secrets
         .accounts
         .get(&entry.account)
-        .map(|s| s.credentials.clone())
-        .ok_or_else(|| {
-            Error::State(format!(
-                "{address} was issued through account.{}, which is no longer in state; certform revokes with the issuing account's key only.",
-                entry.account
-            ))
-        })?;
+        .filter(|_| entry.order_url.is_some())
+        .map(|s| s.credentials.clone());
+    let own_key = secrets
+        .certificates
+        .get(&address)
+        .map(|s| s.private_key_pem.clone());
     let ca_bundle = desired
         .accounts
         .get(&entry.account)
@@ -71,11 +73,38 @@ pub fn run(globals: &Globals, request: &RevokeRequest) -> Result<Exit> {
         .enable_all()
         .build()
         .map_err(|e| Error::Bug(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
-        let account = acme::load_account(&credentials, ca_bundle.as_deref()).await?;
-        account
-            .revoke(&entry.certificate_pem, Some(request.reason))
-            .await
+    let signed_with = runtime.block_on(async {
+        match (issuing_account, own_key) {
+            (Some(credentials), _) => {
+                let account = acme::load_account(&credentials, ca_bundle.as_deref()).await?;
+                account
+                    .revoke(&entry.certificate_pem, Some(request.reason))
+                    .await?;
+                Ok(format!("the key of account.{}", entry.account))
+            }
+            (None, Some(key)) => {
+                acme::revoke_with_certificate_key(
+                    &entry.directory,
+                    ca_bundle.as_deref(),
+                    &entry.certificate_pem,
+                    &key,
+                    Some(request.reason),
+                )
+                .await?;
+                Ok(if entry.order_url.is_none() {
+                    "its own key (it was imported, so no account of this state issued it)".into()
+                } else {
+                    format!(
+                        "its own key (account.{} is no longer in state)",
+                        entry.account
+                    )
+                })
+            }
+            (None, None) => Err(Error::State(format!(
+                "{address} can be revoked neither by account.{} (not in state) nor by its own key (not in the state's secret half).",
+                entry.account
+            ))),
+        }
     })?;
     if let Some(entry) = state.certificates.get_mut(&address) {
         entry.revoked = Some(Revoked {
@@ -86,7 +115,7 @@ pub fn run(globals: &Globals, request: &RevokeRequest) -> Result<Exit> {
     let recipients = recipients_for(&desired, &identity)?;
     Persister::new(store, lock, recipients, stored_serial).persist(&mut state, &secrets)?;
     println!(
-        "{address} (serial {}) has been revoked ({}). The next plan reissues it: run `certform apply`.",
+        "{address} (serial {}) has been revoked ({}), signed with {signed_with}. The next plan reissues it: run `certform apply`.",
         entry.serial_number, request.reason
     );
     Ok(Exit::Success)

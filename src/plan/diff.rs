@@ -326,6 +326,12 @@ fn config_changes(
             to: spec.profile.clone(),
         });
     }
+    if spec.preferred_chain != current.preferred_chain {
+        reasons.push(Reason::PreferredChainChanged {
+            from: current.preferred_chain.clone(),
+            to: spec.preferred_chain.clone(),
+        });
+    }
     reasons
 }
 
@@ -473,6 +479,9 @@ fn certificate_attributes(spec: &CertificateSpec, account: &AccountSpec) -> Attr
     if let Some(profile) = &spec.profile {
         attributes.insert("profile".into(), text(profile));
     }
+    if let Some(chain) = &spec.preferred_chain {
+        attributes.insert("preferred_chain".into(), text(chain));
+    }
     attributes
 }
 
@@ -491,6 +500,9 @@ fn certificate_attributes_from_state(current: &CertificateState) -> Attributes {
     ]);
     if let Some(profile) = &current.profile {
         attributes.insert("profile".into(), text(profile));
+    }
+    if let Some(chain) = &current.preferred_chain {
+        attributes.insert("preferred_chain".into(), text(chain));
     }
     attributes
 }

@@ -94,6 +94,7 @@ fn cert_state(domains: &[&str], age_days: i64) -> CertificateState {
         key_type: KeyType::EcdsaP256,
         must_staple: false,
         profile: None,
+        preferred_chain: None,
         revoke_on_destroy: false,
         serial_number: "01ab".into(),
         not_before,
@@ -298,6 +299,56 @@ fn table() {
             observed: observed_ok(),
             options: PlanOptions::default(),
             expect: vec![row("certificate.www", "reissue", "key_type ecdsa-p256 -> rsa-2048")],
+        },
+        Case {
+            name: "setting preferred_chain reissues",
+            desired: desired(vec![CertificateSpec {
+                preferred_chain: Some("Root X2".into()),
+                ..www()
+            }]),
+            state: state(vec![("www", www_state(10))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "reissue",
+                "preferred_chain (none) -> \"Root X2\"",
+            )],
+        },
+        Case {
+            name: "the preferred_chain it was issued with: no changes",
+            desired: desired(vec![CertificateSpec {
+                preferred_chain: Some("Root X2".into()),
+                ..www()
+            }]),
+            state: state(vec![(
+                "www",
+                CertificateState {
+                    preferred_chain: Some("Root X2".into()),
+                    ..www_state(10)
+                },
+            )]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![],
+        },
+        Case {
+            name: "removing preferred_chain reissues with the default chain",
+            desired: desired(vec![www()]),
+            state: state(vec![(
+                "www",
+                CertificateState {
+                    preferred_chain: Some("Root X2".into()),
+                    ..www_state(10)
+                },
+            )]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "reissue",
+                "preferred_chain \"Root X2\" -> (none)",
+            )],
         },
         Case {
             name: "--replace forces a reissue",

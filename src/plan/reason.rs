@@ -53,6 +53,10 @@ pub enum Reason {
         from: Option<String>,
         to: Option<String>,
     },
+    PreferredChainChanged {
+        from: Option<String>,
+        to: Option<String>,
+    },
     ReplaceRequested,
     OutputAdded {
         output: String,
@@ -176,6 +180,13 @@ impl fmt::Display for Reason {
                 from.as_deref().unwrap_or("(none)"),
                 to.as_deref().unwrap_or("(none)")
             ),
+            Reason::PreferredChainChanged { from, to } => {
+                let name = |n: &Option<String>| match n {
+                    Some(name) => format!("{name:?}"),
+                    None => "(none)".to_string(),
+                };
+                write!(f, "preferred_chain {} -> {}", name(from), name(to))
+            }
             Reason::ReplaceRequested => write!(f, "replacement requested with --replace"),
             Reason::OutputAdded { output } => {
                 write!(f, "output \"{output}\" has not been written yet")

@@ -423,6 +423,7 @@ AAAEAvyGHWPyoFQGhe314JmFPgp0OpVRefiqfWRs9phVPgvzj5rKFrvCRtbm03uLXDByFa
                 key_type: KeyType::EcdsaP384,
                 must_staple: false,
                 profile: None,
+                preferred_chain: Some("Test Root".to_string()),
                 revoke_on_destroy: true,
                 serial_number: "0abc".to_string(),
                 not_before: at,

@@ -75,6 +75,9 @@ pub struct CertificateState {
     pub key_type: KeyType,
     pub must_staple: bool,
     pub profile: Option<String>,
+    /// `preferred_chain` as configured when the certificate was issued: changing it reissues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_chain: Option<String>,
     /// Copied from the configuration at issuance, so removing the block from the
     /// configuration still knows whether to revoke.
     pub revoke_on_destroy: bool,

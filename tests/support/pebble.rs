@@ -156,7 +156,12 @@ impl Pebble {
 
     /// The root that issues this Pebble's certificates (changes on every start).
     pub fn issuing_roots_pem(&self) -> String {
-        self.management_get_ok("/roots/0")
+        self.root_pem(0)
+    }
+
+    /// Root `index`: 0 is the default chain's, 1.. those of `PEBBLE_ALTERNATE_ROOTS`.
+    pub fn root_pem(&self, index: usize) -> String {
+        self.management_get_ok(&format!("/roots/{index}"))
     }
 
     /// The intermediate that signs leaves.

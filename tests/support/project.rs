@@ -196,22 +196,8 @@ pub fn expect_exit(command: &mut Command, code: i32) -> String {
 /// `openssl verify` of `DIR/OUTPUT/cert.pem` with `DIR/OUTPUT/chain.pem` against the CA's
 /// issuing root.
 pub fn verify_deployed(dir: &Path, output_dir: &str, roots_pem: &str) {
-    let root = dir.join("issuing-root.pem");
-    fs::write(&root, roots_pem).unwrap();
-    let out = Command::new("openssl")
-        .arg("verify")
-        .arg("-CAfile")
-        .arg(&root)
-        .arg("-untrusted")
-        .arg(dir.join(output_dir).join("chain.pem"))
-        .arg(dir.join(output_dir).join("cert.pem"))
-        .output()
-        .expect("openssl is needed: apt-get install -y openssl");
-    assert!(
-        out.status.success(),
-        "openssl verify {output_dir}: {}",
-        text(&out)
-    );
+    let (verified, said) = openssl_verifies(dir, output_dir, roots_pem);
+    assert!(verified, "openssl verify {output_dir}: {said}");
 }
 
 pub fn text(out: &Output) -> String {
@@ -260,4 +246,22 @@ pub fn plan_until(project: &Project, ready: impl Fn(&str) -> bool, what: &str) -
 
 pub fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Whether `openssl verify` accepts the certificate deployed in `dir/output_dir` (`cert.pem`
+/// with `chain.pem` as untrusted intermediates) when `root_pem` is the only trusted root,
+/// and what openssl said: for tests that ask which root a chain ends at.
+pub fn openssl_verifies(dir: &Path, output_dir: &str, root_pem: &str) -> (bool, String) {
+    let root = dir.join("trusted-root.pem");
+    fs::write(&root, root_pem).unwrap();
+    let out = Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(&root)
+        .arg("-untrusted")
+        .arg(dir.join(output_dir).join("chain.pem"))
+        .arg(dir.join(output_dir).join("cert.pem"))
+        .output()
+        .expect("openssl is needed: apt-get install -y openssl");
+    (out.status.success(), text(&out))
 }
