@@ -85,11 +85,8 @@ fn kill_trials_in(scale: Scale, backend: impl Fn(&str) -> BackendState, killed: 
             "trial {trial}, SIGKILL after {delay:?} ({})",
             plan.reproduce()
         );
-        // A fresh CA per trial, without authorization reuse: in two suite runs the CA
-        // stopped answering every request after a kill. Suspected, not proven: its store's
-        // global lock held while reuse looks at the killed apply's authorizations. Should
-        // it recur, the failure message carries Pebble's goroutine dump.
-        let mut pebble = Pebble::builder().env("PEBBLE_AUTHZREUSE", "0").start();
+        // A fresh CA per trial (a Pebble that deadlocks takes only its own trial down).
+        let mut pebble = Pebble::start();
         let roots = pebble.issuing_roots_pem();
         let p = Project::new(&Endpoint::of(&pebble));
         let state = backend(&format!("trial{trial}"));
@@ -138,7 +135,12 @@ fn kill_trials_in(scale: Scale, backend: impl Fn(&str) -> BackendState, killed: 
             assert_eq!(code, Some(0), "{context}: {unlocked}");
         }
 
-        let (code, out) = run(&["apply", "--auto-approve"]);
+        // One order at a time: Pebble 2.4 deadlocks under concurrent orders of one account
+        // for names it already holds authorizations for (a goroutine dump showed
+        // FindValidAuthorization holding the store's read lock while waiting on an
+        // authorization's lock, whose holder waits on the store behind a queued writer).
+        // The killed apply leaves exactly that behind; convergence is what this checks.
+        let (code, out) = run(&["apply", "--auto-approve", "--parallelism", "1"]);
         if code != Some(0) {
             panic!(
                 "{context}: the follow-up apply failed (state held {held:?}):\n{out}\n\
