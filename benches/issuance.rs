@@ -2,8 +2,21 @@
 //! local Pebble at several parallelism levels, with `certform apply` (the real release
 //! binary, from a fresh state) next to the floor: a minimal instant-acme client written for
 //! this benchmark that places the same orders at the same parallelism with a tuned HTTP
-//! client (TCP_NODELAY) and tight polling. Both run in the same process lifetime against
-//! the same Pebble, alternately, and the table reports the ratio certform / floor.
+//! client (TCP_NODELAY) and tight polling. Both run back to back, each against a fresh
+//! Pebble, and the table reports the ratio certform / floor.
+//!
+//! Every row is measured `--runs K` times (default 3: `cargo bench --bench issuance --
+//! --runs 5`), in K passes over all rows so that a slow spell of the machine hits every
+//! row alike; the table shows the medians, and the ratio is the median of the K ratios of
+//! floor and certform measured back to back. `--rows 50x10,200x10` measures only those
+//! rows (certificates x parallelism).
+//!
+//! Why a fresh Pebble each time: Pebble's in-memory store scans every authorization it
+//! holds on each new order, so a long-lived Pebble slows down as the benchmark goes on, and
+//! under many concurrent orders it can deadlock (a new order holding the store's read lock
+//! waits for an authorization's lock while a certificate issuance waits for the store's
+//! write lock). A measurement that does not finish within a time limit is retried with a
+//! fresh Pebble, and the retry is reported.
 //!
 //! Under `cargo test` (no `--bench` argument) it runs a tiny smoke version, so the harness
 //! itself is tested.
@@ -38,33 +51,95 @@ fn main() {
     } else {
         (&[3], &[1, 2])
     };
-    let pebble = Pebble::builder()
-        .env("PEBBLE_VA_NOSLEEP", "1")
-        .env("PEBBLE_WFE_NONCEREJECT", "0")
-        .env("PEBBLE_AUTHZREUSE", "0")
-        .start();
+    let runs = runs(if full { 3 } else { 1 });
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    println!("| certificates | parallelism | floor (s) | certform (s) | certform / floor | certform per certificate (ms) |");
-    println!("|---:|---:|---:|---:|---:|---:|");
-    let mut round = 0;
-    for &n in sizes {
-        for &parallelism in levels {
-            round += 1;
-            let floor = runtime.block_on(floor(&pebble, n, parallelism, round));
-            let certform = certform_apply(&pebble, n, parallelism, round);
-            println!(
-                "| {n} | {parallelism} | {} | {} | {:.2} | {:.1} |",
-                measure::seconds(floor),
-                measure::seconds(certform),
-                certform.as_secs_f64() / floor.as_secs_f64(),
-                certform.as_secs_f64() * 1000.0 / n as f64
-            );
+    let rows: Vec<(usize, usize)> = sizes
+        .iter()
+        .flat_map(|&n| levels.iter().map(move |&parallelism| (n, parallelism)))
+        .filter(|&(n, parallelism)| {
+            option("--rows")
+                .is_none_or(|rows| rows.split(',').any(|r| r == format!("{n}x{parallelism}")))
+        })
+        .collect();
+    // samples[row] holds (floor, certform) of every pass.
+    let mut samples: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(); rows.len()];
+    for pass in 1..=runs {
+        eprintln!("pass {pass} of {runs}");
+        for (row, &(n, parallelism)) in rows.iter().enumerate() {
+            let floor = with_retries(|pebble| runtime.block_on(floor(pebble, n, parallelism)));
+            let certform = with_retries(|pebble| certform_apply(pebble, n, parallelism));
+            samples[row].push((floor, certform));
         }
     }
+    println!("| certificates | parallelism | floor (s) | certform (s) | certform / floor | certform per certificate (ms) |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for (&(n, parallelism), samples) in rows.iter().zip(&samples) {
+        let floor = median(samples.iter().map(|s| s.0.as_secs_f64()));
+        let certform = median(samples.iter().map(|s| s.1.as_secs_f64()));
+        let ratio = median(
+            samples
+                .iter()
+                .map(|s| s.1.as_secs_f64() / s.0.as_secs_f64()),
+        );
+        println!(
+            "| {n} | {parallelism} | {floor:.3} | {certform:.3} | {ratio:.2} | {:.1} |",
+            certform * 1000.0 / n as f64
+        );
+    }
+    println!("medians of {runs} run(s)");
+}
+
+/// `--runs K` from the command line, or `default`.
+fn runs(default: usize) -> usize {
+    option("--runs").map_or(default, |k| {
+        k.parse()
+            .ok()
+            .filter(|&k| k > 0)
+            .expect("--runs takes a whole number of at least 1")
+    })
+}
+
+/// The value after `name` on the command line.
+fn option(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == name)?;
+    Some(args.get(at + 1).cloned().unwrap_or_default())
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// How long one measurement may take before Pebble is taken to be stuck.
+const LIMIT: Duration = Duration::from_secs(120);
+const ATTEMPTS: usize = 3;
+
+/// Runs `measure` against a fresh Pebble, retrying with another fresh one when it fails.
+fn with_retries(mut measure: impl FnMut(&Pebble) -> Result<Duration, String>) -> Duration {
+    let mut failures = Vec::new();
+    for attempt in 1..=ATTEMPTS {
+        let pebble = Pebble::builder()
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .env("PEBBLE_AUTHZREUSE", "0")
+            .start();
+        match measure(&pebble) {
+            Ok(elapsed) => return elapsed,
+            Err(e) => {
+                eprintln!(
+                    "attempt {attempt} of {ATTEMPTS} failed, retrying with a fresh Pebble: {e}"
+                );
+                failures.push(e);
+            }
+        }
+    }
+    panic!("every attempt failed:\n{}", failures.join("\n"));
 }
 
 /// `certform apply --auto-approve` of `n` new certificates from an empty state.
-fn certform_apply(pebble: &Pebble, n: usize, parallelism: usize, round: usize) -> Duration {
+fn certform_apply(pebble: &Pebble, n: usize, parallelism: usize) -> Result<Duration, String> {
     let dir = tempfile::tempdir().unwrap();
     let mut config = format!(
         r#"account "bench" {{
@@ -84,13 +159,13 @@ http_solver "web" {{
     );
     for i in 0..n {
         config.push_str(&format!(
-            "\ncertificate \"c{i}\" {{\n  account = account.bench\n  domains = [\"c{i}.r{round}.certform.bench.test\"]\n  solvers = [http_solver.web]\n}}\n"
+            "\ncertificate \"c{i}\" {{\n  account = account.bench\n  domains = [\"c{i}.certform.bench.test\"]\n  solvers = [http_solver.web]\n}}\n"
         ));
     }
     std::fs::write(dir.path().join("main.hcl"), config).unwrap();
     let identity = dir.path().join("identity.txt");
     certform::state::generate_identity(&identity).unwrap();
-    let run = measure::run(
+    measure::run_within(
         Command::new(env!("CARGO_BIN_EXE_certform"))
             .arg("--chdir")
             .arg(dir.path())
@@ -99,39 +174,43 @@ http_solver "web" {{
             .env("CERTFORM_IDENTITY", &identity)
             .env("XDG_STATE_HOME", dir.path().join("xdg-state"))
             .env("NO_COLOR", "1"),
-    );
-    run.wall
+        Some(LIMIT),
+    )
+    .map(|run| run.wall)
 }
 
 type Tokens = Arc<Mutex<HashMap<String, String>>>;
 
 /// The floor: the same orders through instant-acme alone, at the same parallelism.
-async fn floor(pebble: &Pebble, n: usize, parallelism: usize, round: usize) -> Duration {
+async fn floor(pebble: &Pebble, n: usize, parallelism: usize) -> Result<Duration, String> {
     let tokens: Tokens = Arc::default();
     let server = tokio::spawn(serve_http01(pebble.http_port(), tokens.clone()));
     let started = Instant::now();
-    let account = Arc::new(account(pebble).await);
-    let limit = Arc::new(tokio::sync::Semaphore::new(parallelism));
-    let mut orders = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let (account, tokens, limit) = (account.clone(), tokens.clone(), limit.clone());
-        orders.spawn(async move {
-            let _permit = limit.acquire().await.unwrap();
-            issue(
-                &account,
-                &format!("c{i}.r{round}.floor.bench.test"),
-                &tokens,
-            )
-            .await
-        });
-    }
-    while let Some(done) = orders.join_next().await {
-        done.unwrap();
-    }
-    let elapsed = started.elapsed();
+    let all = async {
+        let account = Arc::new(account(pebble).await);
+        let limit = Arc::new(tokio::sync::Semaphore::new(parallelism));
+        let mut orders = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let (account, tokens, limit) = (account.clone(), tokens.clone(), limit.clone());
+            orders.spawn(async move {
+                let _permit = limit.acquire().await.unwrap();
+                issue(&account, &format!("c{i}.floor.bench.test"), &tokens).await
+            });
+        }
+        while let Some(done) = orders.join_next().await {
+            done.map_err(|e| format!("an order of the floor failed: {e}"))?;
+        }
+        Ok(started.elapsed())
+    };
+    // The bare client has no timeouts of its own: a stuck Pebble would hang it for good.
+    let result = tokio::time::timeout(LIMIT, all).await.unwrap_or_else(|_| {
+        Err(format!(
+            "the floor's {n} orders did not finish within {LIMIT:?}"
+        ))
+    });
     server.abort();
     let _ = server.await;
-    elapsed
+    result
 }
 
 async fn account(pebble: &Pebble) -> Account {

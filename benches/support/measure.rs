@@ -2,6 +2,7 @@
 //! (from `wait4`'s rusage, so it is the child's own peak, not the benchmark's).
 
 use std::process::Command;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy)]
@@ -12,6 +13,13 @@ pub struct Run {
 
 /// Runs `command` to completion; panics with its output when it fails.
 pub fn run(command: &mut Command) -> Run {
+    run_within(command, None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `command` to completion, killing it once `limit` has passed; `Err` says how it
+/// failed (exit status and standard error, or the limit).
+pub fn run_within(command: &mut Command, limit: Option<Duration>) -> Result<Run, String> {
+    let described = format!("{command:?}");
     let started = Instant::now();
     // Reaped by wait4 below (not `Child::wait`), which also reports the peak RSS.
     #[allow(clippy::zombie_processes)]
@@ -21,25 +29,48 @@ pub fn run(command: &mut Command) -> Run {
         .spawn()
         .expect("the command starts");
     let pid = child.id() as libc::pid_t;
+    // The watcher notes when the child exits but leaves it unreaped (WNOWAIT), so its pid
+    // stays ours until the wait4 below: killing it on timeout can never hit another process.
+    let (exited, exit) = mpsc::channel();
+    std::thread::spawn(move || {
+        // SAFETY: an all-zero siginfo_t is a valid value, and waitid fills it in.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `pid` is our direct child and `info` is valid for writes.
+        unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        let _ = exited.send(started.elapsed());
+    });
+    let waited = match limit {
+        None => Ok(exit.recv().expect("the watcher reports")),
+        Some(limit) => exit.recv_timeout(limit).map_err(|_| {
+            // SAFETY: `pid` is our child, not reaped yet (see above).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            format!("{described} did not finish within {limit:?}")
+        }),
+    };
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value, and wait4 fills it in for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `pid` is our direct child, `status` and `usage` are valid for writes.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    assert_eq!(waited, pid, "wait4 failed");
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4 failed");
+    let wall = waited?;
+    let peak_rss_kib = usage.ru_maxrss as u64;
     if !(libc::WIFEXITED(status) && matches!(libc::WEXITSTATUS(status), 0 | 2)) {
         let mut stderr = String::new();
         if let Some(mut pipe) = child.stderr {
             use std::io::Read;
             let _ = pipe.read_to_string(&mut stderr);
         }
-        panic!("{command:?} failed (status {status}): {stderr}");
+        return Err(format!("{described} failed (status {status}): {stderr}"));
     }
-    Run {
-        wall,
-        peak_rss_kib: usage.ru_maxrss as u64,
-    }
+    Ok(Run { wall, peak_rss_kib })
 }
 
 /// The median of `samples` runs (by wall time).

@@ -1,24 +1,26 @@
 //! The executor: walks the plan's graph in dependency order with bounded parallelism,
 //! carries out each change through the ACME, solver and deploy ports, and persists state
-//! after every completed action. A failure stops that node and its dependants, never its
-//! siblings; `on_change` hooks run when at least one change that feeds them succeeded.
+//! after every completed action (by group commit, see [`ledger`]). A failure stops that
+//! node and its dependants, never its siblings; `on_change` hooks run when at least one
+//! change that feeds them succeeded.
 
 mod actions;
+mod ledger;
 mod lifecycle;
 mod stop;
 
+pub use ledger::Ledger;
 pub use stop::StopSignal;
 
 use crate::acme::AcmeAccount;
 use crate::desired::model::Desired;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::plan::graph::{ExecGraph, Node};
 use crate::plan::Change;
 use crate::solver::Solvers;
-use crate::state::model::{Secrets, State};
-use crate::state::Persister;
+use ledger::SharedLedger;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::task::JoinSet;
 
 /// What happened to one node of the graph.
@@ -54,35 +56,11 @@ impl Report {
     }
 }
 
-/// State and secrets as apply changes them; every change is persisted before the lock on
-/// this ledger is released, so a crash loses at most the action in flight.
-pub struct Ledger {
-    pub state: State,
-    pub secrets: Secrets,
-    persister: Persister,
-}
-
-impl Ledger {
-    pub fn new(state: State, secrets: Secrets, persister: Persister) -> Self {
-        Ledger {
-            state,
-            secrets,
-            persister,
-        }
-    }
-
-    /// Applies `edit` and writes the state at once.
-    pub fn commit(&mut self, edit: impl FnOnce(&mut State, &mut Secrets)) -> Result<()> {
-        edit(&mut self.state, &mut self.secrets);
-        self.persister.persist(&mut self.state, &self.secrets)
-    }
-}
-
 /// Everything a running action may touch.
 pub(crate) struct Context {
     pub desired: Desired,
     pub changes: Vec<Change>,
-    pub ledger: Mutex<Ledger>,
+    pub ledger: SharedLedger,
     pub solvers: Solvers,
     /// ACME accounts loaded or created during this apply, by account name.
     pub accounts: tokio::sync::Mutex<HashMap<String, Arc<AcmeAccount>>>,
@@ -105,7 +83,7 @@ pub async fn execute(
     let context = Arc::new(Context {
         desired,
         changes,
-        ledger: Mutex::new(ledger),
+        ledger: SharedLedger::new(ledger),
         solvers,
         accounts: tokio::sync::Mutex::new(HashMap::new()),
     });
@@ -192,10 +170,7 @@ pub async fn execute(
         .collect();
     let context =
         Arc::try_unwrap(context).unwrap_or_else(|_| unreachable!("every task has finished"));
-    let ledger = context
-        .ledger
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let ledger = context.ledger.into_inner();
     (
         Report {
             results,

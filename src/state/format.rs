@@ -36,11 +36,12 @@ struct DocumentIn {
     secrets: String,
 }
 
-/// The plaintext inside the age envelope.
+/// The plaintext inside the age envelope: `Secrets` as read, `&Secrets` as written (no
+/// copy of every key per write).
 #[derive(Serialize, Deserialize)]
-struct Sealed {
+struct Sealed<S> {
     seal: Seal,
-    secrets: Secrets,
+    secrets: S,
 }
 
 #[derive(Serialize, Deserialize, PartialEq)]
@@ -75,7 +76,7 @@ pub fn encode(state: &State, secrets: &Secrets, recipients: &[String]) -> Result
             serial: state.serial,
             public_sha256: digest(&public),
         },
-        secrets: secrets.clone(),
+        secrets,
     };
     let plaintext = Zeroizing::new(
         serde_json::to_vec(&sealed)
@@ -171,7 +172,7 @@ impl StoredState {
     /// Decrypts the secret half and checks its seal against the public half it came with.
     pub fn open_secrets(&self, identity: &Identity) -> Result<Secrets> {
         let plaintext = decrypt(&self.sealed, identity, self.origin.as_deref())?;
-        let sealed: Sealed = serde_json::from_slice(&plaintext).map_err(|e| {
+        let sealed: Sealed<Secrets> = serde_json::from_slice(&plaintext).map_err(|e| {
             Error::Decrypt(format!(
                 "the decrypted secrets are not valid ({e}). {}",
                 self.restore_hint()
@@ -230,6 +231,8 @@ fn digest(value: &serde_json::Value) -> String {
     hex::encode(Sha256::digest(&out))
 }
 
+/// Writes keys and scalars with serde_json straight into `out`: the bytes are what
+/// `Value::to_string` gives, without a string per value (this runs on every state write).
 fn canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
     use serde_json::Value;
     match value {
@@ -241,7 +244,7 @@ fn canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                out.extend_from_slice(Value::String(key.clone()).to_string().as_bytes());
+                write_json(out, key);
                 out.push(b':');
                 canonical(value, out);
             }
@@ -257,8 +260,12 @@ fn canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        scalar => out.extend_from_slice(scalar.to_string().as_bytes()),
+        scalar => write_json(out, scalar),
     }
+}
+
+fn write_json(out: &mut Vec<u8>, value: &impl Serialize) {
+    serde_json::to_writer(out, value).expect("a string or scalar serialises into memory");
 }
 
 fn parse_recipients(recipients: &[String]) -> Result<Vec<Box<dyn age::Recipient + Send>>> {
@@ -681,6 +688,21 @@ AAAEAvyGHWPyoFQGhe314JmFPgp0OpVRefiqfWRs9phVPgvzj5rKFrvCRtbm03uLXDByFa
 mod schema_tests {
     use super::tests::{sample, x25519_identity};
     use super::*;
+
+    /// The digest's input, byte for byte: states written by earlier builds must still open.
+    #[test]
+    fn canonical_json_sorts_keys_and_has_no_whitespace() {
+        let value: serde_json::Value = serde_json::from_str(
+            r#"{ "b": [1, 2.5, null, true, -3], "a": { "y": "\u00e9\"\n\\", "x": {} } }"#,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        canonical(&value, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a":{"x":{},"y":"é\"\n\\"},"b":[1,2.5,null,true,-3]}"#
+        );
+    }
 
     /// `schemas/state.schema.json` names exactly the fields this build writes.
     #[test]

@@ -1,0 +1,332 @@
+//! The ledger: state and secrets as apply changes them, and how each change reaches the
+//! store. During an apply the actions share one [`SharedLedger`] and write by group commit:
+//! an action's `commit` applies its edit in memory and returns once a state write that
+//! includes the edit has completed. While one write runs, the edits committed meanwhile
+//! wait, and the next write carries all of them, so N actions finishing together cost one
+//! write instead of N (each write re-encodes the whole state and fsyncs twice). An action
+//! is reported done only after its `commit` returned, so a crash still loses at most the
+//! actions in flight; one that completed is in the state.
+
+use crate::error::{Error, Result};
+use crate::state::model::{Secrets, State};
+use crate::state::Persister;
+use std::ops::{Deref, DerefMut};
+use std::sync::{LockResult, Mutex, MutexGuard, PoisonError};
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+/// State and secrets with the persister that writes them, for one writer at a time.
+pub struct Ledger {
+    pub state: State,
+    pub secrets: Secrets,
+    persister: Persister,
+}
+
+impl Ledger {
+    pub fn new(state: State, secrets: Secrets, persister: Persister) -> Self {
+        Ledger {
+            state,
+            secrets,
+            persister,
+        }
+    }
+
+    /// Applies `edit` and writes the state at once.
+    pub fn commit(&mut self, edit: impl FnOnce(&mut State, &mut Secrets)) -> Result<()> {
+        edit(&mut self.state, &mut self.secrets);
+        self.persister.persist(&mut self.state, &self.secrets)
+    }
+}
+
+/// The ledger shared by the concurrent actions of one apply. Lock order: the writer before
+/// the book, and nobody waits for the writer while holding the book.
+pub(crate) struct SharedLedger {
+    book: Mutex<Book>,
+    writer: Mutex<Writer>,
+}
+
+/// What the actions read and edit.
+pub(crate) struct Book {
+    pub state: State,
+    pub secrets: Secrets,
+    /// How many edits have been applied; edit `k` is the `k`-th commit.
+    edits: u64,
+}
+
+/// The one writer of the store.
+struct Writer {
+    persister: Persister,
+    /// Edits 1 to `written` are in the store.
+    written: u64,
+}
+
+/// The book, locked; [`LedgerGuard::commit`] edits it and waits until the edit is stored.
+pub(crate) struct LedgerGuard<'a> {
+    /// Always `Some` but during `commit`, which lets go of the lock while it waits.
+    book: Option<MutexGuard<'a, Book>>,
+    ledger: &'a SharedLedger,
+}
+
+impl SharedLedger {
+    pub fn new(ledger: Ledger) -> Self {
+        SharedLedger {
+            book: Mutex::new(Book {
+                state: ledger.state,
+                secrets: ledger.secrets,
+                edits: 0,
+            }),
+            writer: Mutex::new(Writer {
+                persister: ledger.persister,
+                written: 0,
+            }),
+        }
+    }
+
+    pub fn lock(&self) -> LockResult<LedgerGuard<'_>> {
+        let guard = |book| LedgerGuard {
+            book: Some(book),
+            ledger: self,
+        };
+        self.book
+            .lock()
+            .map(guard)
+            .map_err(|poisoned| PoisonError::new(guard(poisoned.into_inner())))
+    }
+
+    pub fn into_inner(self) -> Ledger {
+        let book = self
+            .book
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        let writer = self
+            .writer
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ledger::new(book.state, book.secrets, writer.persister)
+    }
+
+    /// Returns once edit `ticket` is in the store: at once if a write that started after it
+    /// has completed; otherwise this caller writes every edit applied so far.
+    fn write_through(&self, ticket: u64) -> Result<()> {
+        let mut writer = self
+            .writer
+            .lock()
+            .map_err(|_| Error::Bug("a state write panicked".into()))?;
+        if writer.written >= ticket {
+            return Ok(());
+        }
+        let (mut state, secrets, edits) = {
+            let book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
+            (book.state.clone(), book.secrets.clone(), book.edits)
+        };
+        writer.persister.persist(&mut state, &secrets)?;
+        writer.written = edits;
+        // Only the writer changes the serial, so the book's stays the one last stored.
+        self.book
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .state
+            .serial = state.serial;
+        Ok(())
+    }
+}
+
+impl LedgerGuard<'_> {
+    /// Applies `edit`, lets the other actions at the book while it waits, and returns once
+    /// a write that includes the edit has completed (or with the error of the write that
+    /// failed), holding the book again.
+    pub fn commit(&mut self, edit: impl FnOnce(&mut State, &mut Secrets)) -> Result<()> {
+        let book = &mut **self;
+        edit(&mut book.state, &mut book.secrets);
+        book.edits += 1;
+        let ticket = book.edits;
+        self.book = None;
+        let written = off_the_worker(|| self.ledger.write_through(ticket));
+        self.book = Some(
+            self.ledger
+                .book
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        written
+    }
+}
+
+impl Deref for LedgerGuard<'_> {
+    type Target = Book;
+
+    fn deref(&self) -> &Book {
+        self.book.as_ref().expect("the book is held outside commit")
+    }
+}
+
+impl DerefMut for LedgerGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Book {
+        self.book.as_mut().expect("the book is held outside commit")
+    }
+}
+
+/// Runs blocking `work` (waiting for or doing a state write) without stalling an async
+/// worker: on the multi-threaded runtime tokio hands the worker's other tasks to another
+/// thread meanwhile, so the orders in flight keep going and their commits can join the
+/// next write.
+fn off_the_worker<T>(work: impl FnOnce() -> T) -> T {
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::format::tests::{sample, x25519_identity};
+    use crate::state::model::{AccountSecret, AccountState};
+    use crate::state::{Identity, LocalStore, StateStore};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A ledger over a fresh local state, with the identity that opens it.
+    fn ledger(dir: &tempfile::TempDir) -> (SharedLedger, LocalStore, Identity) {
+        let store = LocalStore::new(dir.path().join("state.json"));
+        let lock = store.lock("apply", Duration::ZERO).unwrap();
+        let (identity, recipient) = x25519_identity();
+        let persister = Persister::new(Box::new(store.clone()), lock, vec![recipient], None);
+        let (mut state, secrets) = sample();
+        state.serial = 0;
+        let ledger = SharedLedger::new(Ledger::new(state, secrets, persister));
+        (ledger, store, identity)
+    }
+
+    /// Adds account `name` to both halves, as the create-account action does.
+    fn add_account(state: &mut State, secrets: &mut Secrets, name: &str) {
+        let mut account: AccountState = state.accounts["le"].clone();
+        account.account_url = format!("https://acme.example/acct/{name}");
+        state.accounts.insert(name.to_string(), account);
+        let secret: AccountSecret = secrets.accounts["le"].clone();
+        secrets.accounts.insert(name.to_string(), secret);
+    }
+
+    fn stored_accounts(store: &LocalStore, identity: &Identity) -> Vec<String> {
+        let stored = store.read().unwrap().expect("a state was written");
+        let secrets = stored.open_secrets(identity).unwrap();
+        assert_eq!(
+            stored.state.accounts.keys().collect::<Vec<_>>(),
+            secrets.accounts.keys().collect::<Vec<_>>()
+        );
+        stored.state.accounts.into_keys().collect()
+    }
+
+    #[test]
+    fn edits_committed_during_a_write_share_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, store, identity) = ledger(&dir);
+        let (ledger, identity) = (Arc::new(ledger), Arc::new(identity));
+        let names: Vec<String> = (0..8).map(|i| format!("a{i}")).collect();
+
+        // Hold the writer, as a write in progress does, while eight actions commit.
+        let writing = ledger.writer.lock().unwrap();
+        let committers: Vec<_> = names
+            .iter()
+            .map(|name| {
+                let (ledger, store, identity, name) = (
+                    ledger.clone(),
+                    store.clone(),
+                    identity.clone(),
+                    name.clone(),
+                );
+                std::thread::spawn(move || {
+                    ledger
+                        .lock()
+                        .unwrap()
+                        .commit(|state, secrets| add_account(state, secrets, &name))
+                        .unwrap();
+                    // Once commit has returned, the edit is in the store.
+                    assert!(stored_accounts(&store, &identity).contains(&name));
+                })
+            })
+            .collect();
+        while ledger.lock().unwrap().edits < names.len() as u64 {
+            std::thread::yield_now();
+        }
+        // Every edit is in memory, none is stored, and readers were never blocked.
+        assert_eq!(ledger.lock().unwrap().state.accounts.len(), names.len() + 1);
+        assert!(store.get().unwrap().is_none());
+        drop(writing);
+        for committer in committers {
+            committer.join().unwrap();
+        }
+
+        let ledger = Arc::into_inner(ledger).unwrap().into_inner();
+        assert_eq!(ledger.state.serial, 1, "one write carried all eight edits");
+        let stored = store.read().unwrap().unwrap();
+        assert_eq!(stored.state, ledger.state);
+        assert_eq!(stored.open_secrets(&identity).unwrap(), ledger.secrets);
+    }
+
+    /// Ten actions commit from tasks at once; every edit is stored, in at most ten writes.
+    async fn commit_from_ten_tasks() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, store, identity) = ledger(&dir);
+        let ledger = Arc::new(ledger);
+        let mut actions = tokio::task::JoinSet::new();
+        for i in 0..10 {
+            let ledger = ledger.clone();
+            actions.spawn(async move {
+                tokio::task::yield_now().await;
+                let name = format!("a{i}");
+                ledger
+                    .lock()
+                    .unwrap()
+                    .commit(|state, secrets| add_account(state, secrets, &name))
+            });
+        }
+        while let Some(done) = actions.join_next().await {
+            done.unwrap().unwrap();
+        }
+        let ledger = Arc::into_inner(ledger).unwrap().into_inner();
+        assert!((1..=10).contains(&ledger.state.serial));
+        assert_eq!(stored_accounts(&store, &identity).len(), 11);
+        assert_eq!(store.read().unwrap().unwrap().state, ledger.state);
+    }
+
+    /// Apply's runtime: the wait moves off the worker (`block_in_place`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commits_on_the_multi_threaded_runtime() {
+        commit_from_ten_tasks().await;
+    }
+
+    /// `block_in_place` is not allowed here, so the wait happens in place.
+    #[tokio::test(flavor = "current_thread")]
+    async fn commits_on_a_current_thread_runtime() {
+        commit_from_ten_tasks().await;
+    }
+
+    #[test]
+    fn a_failed_write_fails_the_commit_and_keeps_the_serial() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("state.json"));
+        let lock = store.lock("apply", Duration::ZERO).unwrap();
+        let persister = Persister::new(
+            Box::new(store.clone()),
+            lock,
+            vec!["not-a-recipient".to_string()],
+            None,
+        );
+        let (state, secrets) = sample();
+        let serial = state.serial;
+        let ledger = SharedLedger::new(Ledger::new(state, secrets, persister));
+
+        let failed = ledger
+            .lock()
+            .unwrap()
+            .commit(|state, secrets| add_account(state, secrets, "a0"));
+        assert!(matches!(failed, Err(Error::State(_))), "{failed:?}");
+        assert!(store.get().unwrap().is_none());
+        let ledger = ledger.into_inner();
+        assert_eq!(ledger.state.serial, serial);
+        // The edit stays in memory, as before a failed write: the next write carries it.
+        assert!(ledger.state.accounts.contains_key("a0"));
+    }
+}
