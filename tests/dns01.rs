@@ -5,26 +5,12 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::bind::{Bind, TSIG_KEY_NAME, TSIG_SECRET};
+use support::bind::{Bind, TSIG_SECRET};
 use support::certform::{pebble_account, text, Workdir};
 use support::pebble::Pebble;
 
 fn bind_solver(bind: &Bind) -> String {
-    format!(
-        r#"
-dns_solver "bind" {{
-  provider            = "rfc2136"
-  zones               = ["example.test"]
-  nameserver          = "{server}"
-  tsig_key_name       = "{TSIG_KEY_NAME}"
-  tsig_algorithm      = "hmac-sha256"
-  tsig_secret         = env("TSIG_SECRET")
-  resolvers           = ["{server}"]
-  propagation_timeout = "20s"
-}}
-"#,
-        server = bind.server()
-    )
+    bind.solver_block("example.test")
 }
 
 const WILDCARD_CERT: &str = r#"

@@ -421,16 +421,22 @@ fn verbose_levels_log_what_certform_does_on_stderr_only() {
         text(&quiet)
     );
 
-    // -v: what certform does, on stderr; stdout keeps the results.
-    let out = p.run(&[
-        "-v",
-        "apply",
-        "--auto-approve",
-        "--replace",
-        "certificate.www",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    let log = String::from_utf8_lossy(&out.stderr);
+    // A forced reissue at `flag`: its stderr, with stdout keeping the results.
+    let reissue_log = |flag: &str| {
+        let out = p.run(&[
+            flag,
+            "apply",
+            "--auto-approve",
+            "--replace",
+            "certificate.www",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Apply complete!"));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+
+    // -v: what certform does.
+    let log = reissue_log("-v");
     assert!(log.contains("locked the state at"), "{log}");
     assert!(
         log.contains("http_solver.web: presenting the challenge response for verbose.e2e.test"),
@@ -442,18 +448,9 @@ fn verbose_levels_log_what_certform_does_on_stderr_only() {
         !log.contains("POST https://"),
         "ACME requests are -vv:\n{log}"
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Apply complete!"));
 
     // -vv: every ACME request with its status.
-    let out = p.run(&[
-        "-vv",
-        "apply",
-        "--auto-approve",
-        "--replace",
-        "certificate.www",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    let log = String::from_utf8_lossy(&out.stderr);
+    let log = reissue_log("-vv");
     assert!(log.contains("POST https://127.0.0.1:"), "{log}");
     assert!(log.contains("-> 201 in"), "{log}");
 }

@@ -12,7 +12,7 @@ mod support;
 use base64::Engine;
 use std::collections::BTreeSet;
 use std::fs;
-use support::bind::{Bind, TSIG_KEY_NAME, TSIG_SECRET};
+use support::bind::{Bind, TSIG_SECRET};
 use support::hardened::{cert_block, text, Endpoint, Project};
 use support::moto::Moto;
 use support::pebble::Pebble;
@@ -194,19 +194,9 @@ fn no_secret_leaks_through_state_plans_outputs_logs_or_hook_environments() {
 /// `env("TSIG_SECRET")`, Route53 on `moto` with credentials from the AWS chain (here the
 /// environment), and an `exec` hook that records its environment per action.
 fn dns_solvers(bind: &Bind, moto: &Moto) -> String {
+    let bind_solver = bind.solver_block("rfc2136.hardening.test");
     format!(
-        r#"
-dns_solver "bind" {{
-  provider            = "rfc2136"
-  zones               = ["rfc2136.hardening.test"]
-  nameserver          = "{server}"
-  tsig_key_name       = "{TSIG_KEY_NAME}"
-  tsig_algorithm      = "hmac-sha256"
-  tsig_secret         = env("TSIG_SECRET")
-  resolvers           = ["{server}"]
-  propagation_timeout = "20s"
-}}
-
+        r#"{bind_solver}
 dns_solver "r53" {{
   provider          = "route53"
   zones             = ["route53.hardening.test"]
@@ -221,7 +211,6 @@ dns_solver "hook" {{
   propagation_check = false
 }}
 "#,
-        server = bind.server(),
         moto = moto.url()
     )
 }

@@ -115,6 +115,26 @@ zone "{zone}" {{
     }
 
     /// `127.0.0.1:PORT`
+    /// A `dns_solver "bind"` block for `zone` that updates this server with the test TSIG
+    /// key (its secret read by `env("TSIG_SECRET")`) and checks propagation against it.
+    pub fn solver_block(&self, zone: &str) -> String {
+        format!(
+            r#"
+dns_solver "bind" {{
+  provider            = "rfc2136"
+  zones               = ["{zone}"]
+  nameserver          = "{server}"
+  tsig_key_name       = "{TSIG_KEY_NAME}"
+  tsig_algorithm      = "hmac-sha256"
+  tsig_secret         = env("TSIG_SECRET")
+  resolvers           = ["{server}"]
+  propagation_timeout = "20s"
+}}
+"#,
+            server = self.server()
+        )
+    }
+
     pub fn server(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
