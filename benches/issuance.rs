@@ -63,8 +63,10 @@ fn main() {
         .collect();
     // samples[row] holds (floor, certform) of every pass.
     let mut samples: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(); rows.len()];
+    let mut state_writes = Vec::new();
     for pass in 1..=runs {
         eprintln!("pass {pass} of {runs}");
+        state_writes.extend(state_write_latencies());
         for (row, &(n, parallelism)) in rows.iter().enumerate() {
             let floor = with_retries(|pebble| runtime.block_on(floor(pebble, n, parallelism)));
             let certform = with_retries(|pebble| certform_apply(pebble, n, parallelism));
@@ -87,6 +89,30 @@ fn main() {
         );
     }
     println!("medians of {runs} run(s)");
+    println!(
+        "one state write on this disk (100 KB: temp file, fsync, backup, rename, directory fsync): median {:.1} ms",
+        median(state_writes.iter().map(|d| d.as_secs_f64() * 1000.0))
+    );
+}
+
+/// certform waits for a state write after every action and the floor writes nothing, so
+/// the ratio depends on this disk's fsync latency (which other work on the machine can
+/// multiply): 20 writes like certform's, timed.
+fn state_write_latencies() -> Vec<Duration> {
+    use certform::state::{LocalStore, StateStore};
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path().join("probe.certstate"));
+    let lock = store.lock("bench", Duration::ZERO).unwrap();
+    let padding = "x".repeat(100_000);
+    (0..20u64)
+        .map(|serial| {
+            let document = format!("{{\"serial\": {serial}, \"padding\": \"{padding}\"}}");
+            let expected = serial.checked_sub(1);
+            let started = Instant::now();
+            store.put(&lock, expected, document.as_bytes()).unwrap();
+            started.elapsed()
+        })
+        .collect()
 }
 
 /// `--runs K` from the command line, or `default`.
