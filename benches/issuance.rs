@@ -139,7 +139,7 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 /// How long one measurement may take before Pebble is taken to be stuck.
-const LIMIT: Duration = Duration::from_secs(120);
+const LIMIT: Duration = Duration::from_secs(60);
 const ATTEMPTS: usize = 3;
 
 /// Runs `measure` against a fresh Pebble, retrying with another fresh one when it fails.

@@ -61,7 +61,7 @@ struct Writer {
 
 /// The book, locked; [`LedgerGuard::commit`] edits it and waits until the edit is stored.
 pub(crate) struct LedgerGuard<'a> {
-    /// Always `Some` but during `commit`, which lets go of the lock while it waits.
+    /// Always `Some`, except during `commit`, which lets go of the lock while it waits.
     book: Option<MutexGuard<'a, Book>>,
     ledger: &'a SharedLedger,
 }
@@ -131,7 +131,7 @@ impl SharedLedger {
 }
 
 impl LedgerGuard<'_> {
-    /// Applies `edit`, lets the other actions at the book while it waits, and returns once
+    /// Applies `edit`, lets the other actions use the book while it waits, and returns once
     /// a write that includes the edit has completed (or with the error of the write that
     /// failed), holding the book again.
     pub fn commit(&mut self, edit: impl FnOnce(&mut State, &mut Secrets)) -> Result<()> {
