@@ -7,6 +7,7 @@ mod support;
 use certform::acme::{self, AcmeAccount, OrderRequest, RevocationReason};
 use certform::address::{Address, Kind};
 use certform::desired::model::{AccountSpec, ExternalAccountBinding, HttpSolverSpec, SolverSpec};
+use certform::hook_env::HookEnv;
 use certform::keys::{self, CertSummary};
 use certform::keytype::KeyType;
 use certform::secret::{ConfigSecret, Sensitive};
@@ -42,9 +43,13 @@ async fn listen_solvers(pebble: &Pebble) -> Solvers {
             listen: format!("127.0.0.1:{}", pebble.http_port()),
         }),
     )]);
-    Solvers::start(&specs, &BTreeSet::from([http_solver("standalone")]))
-        .await
-        .unwrap()
+    Solvers::start(
+        &specs,
+        &BTreeSet::from([http_solver("standalone")]),
+        HookEnv::default(),
+    )
+    .await
+    .unwrap()
 }
 
 struct Outcome {
@@ -277,6 +282,7 @@ async fn failed_validation_names_the_domain_and_cleans_up() {
     let solvers = Solvers::start(
         &specs,
         &BTreeSet::from([http_solver("standalone"), http_solver("unserved")]),
+        HookEnv::default(),
     )
     .await
     .unwrap();

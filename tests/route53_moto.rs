@@ -7,6 +7,7 @@ mod support;
 
 use certform::address::{Address, Kind};
 use certform::desired::model::{DnsProvider, DnsSolverSpec, Route53Spec, SolverSpec};
+use certform::hook_env::HookEnv;
 use certform::solver::{ChallengeData, Solvers};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -40,9 +41,13 @@ async fn route53_solvers(endpoint: String) -> (Solvers, Address) {
         follow_cname: false,
     };
     let specs = BTreeMap::from([(address.clone(), SolverSpec::Dns(spec))]);
-    let solvers = Solvers::start(&specs, &BTreeSet::from([address.clone()]))
-        .await
-        .unwrap();
+    let solvers = Solvers::start(
+        &specs,
+        &BTreeSet::from([address.clone()]),
+        HookEnv::default(),
+    )
+    .await
+    .unwrap();
     (solvers, address)
 }
 

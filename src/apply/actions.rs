@@ -5,7 +5,6 @@ use crate::acme::{self, AcmeAccount, OrderRequest, RevocationReason};
 use crate::address::{Address, Kind};
 use crate::deploy;
 use crate::error::{Error, Result};
-use crate::hook_env::HookEnv;
 use crate::keys;
 use crate::plan::graph::Node;
 use crate::plan::Action;
@@ -18,8 +17,8 @@ use time::OffsetDateTime;
 pub(super) async fn run(context: &Context, node: &Node) -> Result<String> {
     let change = match node {
         Node::Hook(argv) => {
-            let env = HookEnv::new(&context.desired.secrets());
-            deploy::run_hook(argv, &context.desired.config_dir, &env).await?;
+            let env = context.solvers.hook_env();
+            deploy::run_hook(argv, &context.desired.config_dir, env).await?;
             return Ok("ran".into());
         }
         Node::Change(i) => &context.changes[*i],

@@ -101,9 +101,6 @@ pub struct ExecSpec {
     pub command: Vec<String>,
     /// Where it runs: the configuration directory, as for `on_change`.
     pub working_dir: PathBuf,
-    /// What it does not inherit; set once the whole configuration is resolved.
-    #[serde(skip)]
-    pub hook_env: crate::hook_env::HookEnv,
 }
 
 /// A `tls_alpn_solver`: the built-in TLS listener answering `acme-tls/1`.

@@ -5,6 +5,7 @@ use super::plan::plan_options;
 use super::{load_desired_for_apply, recipients_for, refresh, store_for, Exit, Globals, ReadState};
 use crate::apply::{execute, Ledger, Observer, StopSignal};
 use crate::error::{Error, Result};
+use crate::hook_env::HookEnv;
 use crate::plan::graph::ExecGraph;
 use crate::plan::saved::SavedPlan;
 use crate::plan::{diff, Change};
@@ -117,7 +118,8 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
     let report = runtime.block_on(async move {
         let stop = StopSignal::listen()
             .map_err(|e| Error::Bug(format!("cannot listen for SIGINT/SIGTERM: {e}")))?;
-        let solvers = Solvers::start(&desired.solvers, &needed_solvers).await?;
+        let hook_env = HookEnv::new(&desired.secrets());
+        let solvers = Solvers::start(&desired.solvers, &needed_solvers, hook_env).await?;
         let on_interrupt = solvers.clone();
         let mut forced = stop.clone();
         let run = execute(

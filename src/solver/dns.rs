@@ -14,6 +14,7 @@ use super::route53::Route53;
 use super::ChallengeData;
 use crate::address::Address;
 use crate::desired::model::{DnsProvider, DnsSolverSpec};
+use crate::hook_env::HookEnv;
 use crate::{Error, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -40,7 +41,11 @@ pub(super) struct DnsSolver {
 }
 
 impl DnsSolver {
-    pub(super) async fn start(address: &Address, spec: &DnsSolverSpec) -> Result<DnsSolver> {
+    pub(super) async fn start(
+        address: &Address,
+        spec: &DnsSolverSpec,
+        hook_env: &HookEnv,
+    ) -> Result<DnsSolver> {
         let provider = match &spec.provider {
             DnsProvider::Route53(r53) => {
                 Provider::Route53(Route53::new(r53, spec.propagation_timeout).await)
@@ -50,7 +55,9 @@ impl DnsSolver {
                     .await
                     .map_err(|e| Error::Solver(format!("{address}: {e}")))?,
             ),
-            DnsProvider::Exec(exec) => Provider::Exec(ExecHook::new(address, exec)),
+            DnsProvider::Exec(exec) => {
+                Provider::Exec(ExecHook::new(address, exec, hook_env.clone()))
+            }
         };
         Ok(DnsSolver {
             address: address.clone(),

@@ -25,12 +25,12 @@ pub(super) struct ExecHook {
 }
 
 impl ExecHook {
-    pub(super) fn new(solver: &Address, spec: &ExecSpec) -> ExecHook {
+    pub(super) fn new(solver: &Address, spec: &ExecSpec, env: HookEnv) -> ExecHook {
         ExecHook {
             solver: solver.to_string(),
             command: spec.command.clone(),
             working_dir: spec.working_dir.clone(),
-            env: spec.hook_env.clone(),
+            env,
         }
     }
 

@@ -213,6 +213,7 @@ mod tests {
     use super::super::{ChallengeData, Solvers};
     use crate::address::{Address, Kind};
     use crate::desired::model::{HttpSolverSpec, SolverSpec};
+    use crate::hook_env::HookEnv;
     use std::collections::{BTreeMap, BTreeSet};
     use std::os::unix::fs::PermissionsExt;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -254,7 +255,9 @@ mod tests {
             }),
         )]);
         let needed = BTreeSet::from([solver("web")]);
-        let solvers = Solvers::start(&specs, &needed).await.unwrap();
+        let solvers = Solvers::start(&specs, &needed, HookEnv::default())
+            .await
+            .unwrap();
         assert_eq!(
             solvers.kind(&solver("web")).unwrap(),
             super::super::ChallengeKind::Http01
@@ -321,7 +324,9 @@ mod tests {
             ),
         ]);
         let needed = BTreeSet::from([solver("a"), solver("b")]);
-        let solvers = Solvers::start(&specs, &needed).await.unwrap();
+        let solvers = Solvers::start(&specs, &needed, HookEnv::default())
+            .await
+            .unwrap();
         let addr: std::net::SocketAddr = listen.parse().unwrap();
 
         let ch = challenge("abcDEF_-1");
@@ -350,16 +355,22 @@ mod tests {
             solver("busy"),
             SolverSpec::Http(HttpSolverSpec::Listen { listen }),
         )]);
-        let err = Solvers::start(&specs, &BTreeSet::from([solver("busy")]))
-            .await
-            .unwrap_err();
+        let err = Solvers::start(
+            &specs,
+            &BTreeSet::from([solver("busy")]),
+            HookEnv::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(
             err.to_string()
                 .contains("http_solver.busy: cannot listen on"),
             "{err}"
         );
 
-        let solvers = Solvers::start(&specs, &BTreeSet::new()).await.unwrap();
+        let solvers = Solvers::start(&specs, &BTreeSet::new(), HookEnv::default())
+            .await
+            .unwrap();
         assert!(solvers.kind(&solver("busy")).is_err());
     }
 }

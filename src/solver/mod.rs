@@ -13,6 +13,7 @@ mod tls_alpn;
 
 use crate::address::Address;
 use crate::desired::model::{HttpSolverSpec, SolverSpec, TlsAlpnSolverSpec};
+use crate::hook_env::HookEnv;
 use crate::{Error, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -68,6 +69,7 @@ struct Inner {
     entries: BTreeMap<Address, Entry>,
     servers: Vec<http::ChallengeServer>,
     alpn_servers: Vec<tls_alpn::AlpnServer>,
+    hook_env: HookEnv,
 }
 
 /// The started solvers of one apply. Cheap to clone; clones share the listeners.
@@ -86,10 +88,12 @@ impl std::fmt::Debug for Solvers {
 
 impl Solvers {
     /// Prepare every solver in `needed`: bind each distinct `listen` address once (solvers
-    /// naming the same address share one server) and remember webroots.
+    /// naming the same address share one server) and remember webroots. `hook_env` is what
+    /// the commands this apply starts (exec DNS hooks, `on_change`) do not inherit.
     pub async fn start(
         specs: &BTreeMap<Address, SolverSpec>,
         needed: &BTreeSet<Address>,
+        hook_env: HookEnv,
     ) -> Result<Solvers> {
         let mut entries = BTreeMap::new();
         let mut servers: Vec<http::ChallengeServer> = Vec::new();
@@ -116,9 +120,9 @@ impl Solvers {
                 SolverSpec::Http(HttpSolverSpec::Webroot { webroot }) => {
                     Entry::HttpWebroot(http::Webroot::new(webroot.clone()))
                 }
-                SolverSpec::Dns(spec) => {
-                    Entry::Dns(Box::new(dns::DnsSolver::start(address, spec).await?))
-                }
+                SolverSpec::Dns(spec) => Entry::Dns(Box::new(
+                    dns::DnsSolver::start(address, spec, &hook_env).await?,
+                )),
                 SolverSpec::TlsAlpn(TlsAlpnSolverSpec { listen }) => {
                     let index = match alpn_by_listen.get(listen) {
                         Some(&i) => i,
@@ -138,8 +142,14 @@ impl Solvers {
                 entries,
                 servers,
                 alpn_servers,
+                hook_env,
             }),
         })
+    }
+
+    /// What the commands this apply starts do not inherit.
+    pub fn hook_env(&self) -> &HookEnv {
+        &self.inner.hook_env
     }
 
     fn entry(&self, solver: &Address) -> Result<&Entry> {

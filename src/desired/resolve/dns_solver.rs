@@ -367,7 +367,6 @@ fn exec(reader: &BodyReader, dir: &Path, diags: &mut Diagnostics) -> Option<DnsP
     Some(DnsProvider::Exec(ExecSpec {
         command: command.into_iter().map(|(arg, _)| arg).collect(),
         working_dir: dir.to_path_buf(),
-        hook_env: Default::default(),
     }))
 }
 

@@ -30,7 +30,6 @@ use crate::config::{BodyReader, Config, Evaluator, SourceFile, TopKind};
 use crate::desired::domain::{choose_solver, normalize_domain, SolverCaps};
 use crate::desired::model::*;
 use crate::diag::{Diagnostics, SourceSpan};
-use crate::hook_env::HookEnv;
 use crate::keytype::KeyType;
 use crate::secret::{ConfigSecret, Sensitive};
 use hcl::edit::structure::Block;
@@ -100,26 +99,14 @@ pub fn resolve(config: &Config, diags: &mut Diagnostics) -> Option<Desired> {
     if diags.has_errors() {
         return None;
     }
-    let mut desired = Desired {
+    Some(Desired {
         config_dir: dir.clone(),
         state: state?,
         parallelism: parallelism?,
         accounts,
         solvers,
         certificates,
-    };
-    // Which variables hold a secret is known only now that every block is resolved.
-    let hook_env = HookEnv::new(&desired.secrets());
-    for solver in desired.solvers.values_mut() {
-        if let SolverSpec::Dns(DnsSolverSpec {
-            provider: DnsProvider::Exec(exec),
-            ..
-        }) = solver
-        {
-            exec.hook_env = hook_env.clone();
-        }
-    }
-    Some(desired)
+    })
 }
 
 pub(super) fn optional_text(
