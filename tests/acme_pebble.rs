@@ -427,7 +427,9 @@ async fn certforms_own_requests_retry_rejected_nonces_and_then_give_up() {
         "{err}"
     );
     assert!(
-        err.contains("(while revoking the certificate with its own key); gave up after 6 attempts"),
+        err.contains(
+            "(while revoking the certificate with its own key); gave up after 16 attempts"
+        ),
         "{err}"
     );
 }
