@@ -2,7 +2,8 @@
 //! `TCP_NODELAY`, trusting the webpki roots plus an account's `ca_bundle`. One client per
 //! distinct `ca_bundle` is built and shared by every account and order of the process, so
 //! connections are pooled. Each response's status, `Retry-After` and any transport failure
-//! are recorded into the current retry attempt's trace (see `retry.rs`).
+//! are recorded into the current retry attempt's trace (see `retry.rs`). Every answer is
+//! bounded in size and in time: head and body must both arrive within [`REQUEST_TIMEOUT`].
 
 use super::retry;
 use crate::{Error, Result};
@@ -19,7 +20,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-/// No single HTTP exchange with the CA may take longer than this.
+/// No single HTTP exchange with the CA, head and body, may take longer than this.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer certform reads from a CA. ACME documents and certificate chains are a
@@ -130,13 +131,14 @@ impl AcmeHttp {
             .header(hyper::header::USER_AGENT, "certform")
             .body(BodyWrapper::default())
             .map_err(|e| failed(e.to_string()))?;
-        let response = tokio::time::timeout(REQUEST_TIMEOUT, self.inner.request(request))
+        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+        let response = tokio::time::timeout_at(deadline, self.inner.request(request))
             .await
             .map_err(|_| failed(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())))?
             .map_err(|e| failed(retry::error_chain(&e)))?;
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
-        let body = limited(response.into_body())
+        let body = bounded(response.into_body(), deadline, None)
             .collect()
             .await
             .map_err(|e| failed(retry::error_chain(&*e)))?
@@ -149,16 +151,23 @@ impl AcmeHttp {
     }
 }
 
-/// `body`, refused with a clear error once it grows past [`MAX_RESPONSE_BYTES`].
-fn limited<B>(
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `body` with the bounds every answer from a CA gets: refused with a clear error once it
+/// grows past [`MAX_RESPONSE_BYTES`], or when it is not complete by `deadline` (a CA that
+/// sends its head and then stalls would otherwise hold an action for ever). A stall is
+/// recorded in `trace` as a transport failure, which the retry policy retries.
+fn bounded<B>(
     body: B,
-) -> impl hyper::body::Body<Data = Bytes, Error = Box<dyn std::error::Error + Send + Sync>> + Unpin
+    deadline: tokio::time::Instant,
+    trace: Option<Arc<retry::Trace>>,
+) -> impl hyper::body::Body<Data = Bytes, Error = BoxError> + Unpin
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B::Error: Into<BoxError>,
 {
     use http_body_util::BodyExt;
-    http_body_util::Limited::new(body, MAX_RESPONSE_BYTES).map_err(|e| {
+    let limited = http_body_util::Limited::new(body, MAX_RESPONSE_BYTES).map_err(|e| {
         if e.is::<http_body_util::LengthLimitError>() {
             format!(
                 "the CA's answer is larger than {} KiB; certform refuses answers that large",
@@ -168,7 +177,59 @@ where
         } else {
             e
         }
-    })
+    });
+    Deadline {
+        body: limited,
+        sleep: Box::pin(tokio::time::sleep_until(deadline)),
+        trace,
+    }
+}
+
+/// A body that fails once its deadline passes before its last frame.
+struct Deadline<B> {
+    body: B,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    trace: Option<Arc<retry::Trace>>,
+}
+
+impl<B> hyper::body::Body for Deadline<B>
+where
+    B: hyper::body::Body<Data = Bytes, Error = BoxError> + Unpin,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<std::result::Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.body).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        match this.sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                let text = format!(
+                    "the ACME server's answer did not arrive completely within {}s",
+                    REQUEST_TIMEOUT.as_secs()
+                );
+                if let Some(trace) = &this.trace {
+                    trace.record_transport(text.clone());
+                }
+                Poll::Ready(Some(Err(text.into())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 impl HttpClient for AcmeHttp {
@@ -178,10 +239,11 @@ impl HttpClient for AcmeHttp {
     ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
         let trace = retry::current_trace();
         let (method, uri) = (req.method().clone(), req.uri().clone());
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
+        let deadline = started + REQUEST_TIMEOUT;
         let fut = self.inner.request(req);
         Box::pin(async move {
-            match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+            match tokio::time::timeout_at(deadline, fut).await {
                 Ok(Ok(rsp)) => {
                     tracing::debug!(
                         "{method} {uri} -> {} in {} ms",
@@ -194,7 +256,7 @@ impl HttpClient for AcmeHttp {
                     let (parts, body) = rsp.into_parts();
                     Ok(BytesResponse::from(hyper::Response::from_parts(
                         parts,
-                        limited(body),
+                        bounded(body, deadline, trace),
                     )))
                 }
                 Ok(Err(e)) => {
@@ -247,6 +309,50 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(retry_after(&headers("soon")), None);
+    }
+
+    #[tokio::test]
+    async fn a_stalled_answer_fails_at_its_deadline_and_is_traced_for_a_retry() {
+        use http_body_util::BodyExt;
+        // A CA stalled after its head: a body that never yields a frame.
+        struct Stalled;
+        impl hyper::body::Body for Stalled {
+            type Data = Bytes;
+            type Error = std::convert::Infallible;
+            fn poll_frame(
+                self: Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<std::result::Result<hyper::body::Frame<Bytes>, Self::Error>>>
+            {
+                std::task::Poll::Pending
+            }
+        }
+        let trace = Arc::new(retry::Trace::default());
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
+        let err = bounded(Stalled, deadline, Some(trace.clone()))
+            .collect()
+            .await
+            .expect_err("a stalled body must fail");
+        let expected = "the ACME server's answer did not arrive completely within 30s";
+        assert_eq!(err.to_string(), expected);
+        assert!(tokio::time::Instant::now() >= deadline);
+        assert_eq!(trace.data().transport.as_deref(), Some(expected));
+    }
+
+    #[tokio::test]
+    async fn an_answer_in_time_and_in_size_is_read_whole_and_a_large_one_refused() {
+        use http_body_util::BodyExt;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let small = http_body_util::Full::new(Bytes::from_static(b"{}"));
+        let read = bounded(small, deadline, None).collect().await.unwrap();
+        assert_eq!(read.to_bytes(), Bytes::from_static(b"{}"));
+        let large = http_body_util::Full::new(Bytes::from(vec![b'x'; MAX_RESPONSE_BYTES + 1]));
+        let err = bounded(large, deadline, None)
+            .collect()
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("larger than 1024 KiB"), "{err}");
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub(super) struct TraceData {
 }
 
 impl Trace {
-    fn data(&self) -> std::sync::MutexGuard<'_, TraceData> {
+    pub(super) fn data(&self) -> std::sync::MutexGuard<'_, TraceData> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
