@@ -337,3 +337,31 @@ fn propagation_timeout_names_the_record_and_the_server_that_lacks_it() {
         ["cleanup", "_acme-challenge.www.exec.test.", value.as_str()]
     );
 }
+
+/// With `resolvers` unset, the propagation check asks the zone's authoritative nameservers,
+/// found through the system's resolvers. Here BIND plays the resolver (at its own port; the
+/// servers found are always at port 53, as NS records carry no port).
+#[tokio::test]
+async fn the_authoritative_nameservers_of_a_zone_are_found_through_a_resolver() {
+    let bind = Bind::start_with(
+        "found.test",
+        "@ IN NS ns2.found.test.\nns2 IN A 127.0.0.2\nns2 IN AAAA ::2\nwww IN A 127.0.0.1",
+    );
+    let resolvers = ["127.0.0.1:1".to_string(), bind.server()];
+    // An NXDOMAIN name names its zone in the authority section, as the challenge name does
+    // before the record is added; the resolver that does not answer is passed over.
+    let servers =
+        certform::solver::authoritative_servers_via("_acme-challenge.www.found.test", &resolvers)
+            .await
+            .unwrap();
+    assert_eq!(servers, ["127.0.0.1:53", "127.0.0.2:53", "[::2]:53"]);
+
+    // A name of no zone BIND serves: the error names the resolver and what it answered.
+    let err = certform::solver::authoritative_servers_via("www.elsewhere.test", &[bind.server()])
+        .await
+        .unwrap_err();
+    assert!(
+        err.starts_with(&format!("{}: ", bind.server())) && err.contains("Refused"),
+        "{err}"
+    );
+}

@@ -11,6 +11,8 @@ mod rfc2136;
 mod route53;
 mod tls_alpn;
 
+pub use rfc2136::authoritative_servers_via;
+
 use crate::address::Address;
 use crate::desired::model::{HttpSolverSpec, SolverSpec, TlsAlpnSolverSpec};
 use crate::hook_env::HookEnv;

@@ -240,22 +240,44 @@ async fn follow_cname_at(name: &str, server: &str) -> Result<String, String> {
     Err(format!("more than {MAX_CNAME_HOPS} CNAMEs in a row"))
 }
 
+/// Where the system's resolvers are listed.
+const RESOLV_CONF: &str = "/etc/resolv.conf";
+
 /// The authoritative nameservers (`ip:53`) of the zone holding `name`, found through the
-/// system's resolvers (`/etc/resolv.conf`).
+/// system's resolvers ([`RESOLV_CONF`]).
 pub(super) async fn authoritative_servers(name: &str) -> Result<Vec<String>, String> {
-    let resolv = std::fs::read_to_string("/etc/resolv.conf")
-        .map_err(|e| format!("cannot read /etc/resolv.conf: {e}"))?;
-    let system: Vec<String> = resolv
-        .lines()
+    let resolv = std::fs::read_to_string(RESOLV_CONF)
+        .map_err(|e| format!("cannot read {RESOLV_CONF}: {e}"))?;
+    let system = nameservers_of_resolv_conf(&resolv);
+    if system.is_empty() {
+        return Err(format!("{RESOLV_CONF} lists no nameserver"));
+    }
+    authoritative_servers_via(name, &system).await
+}
+
+/// The `nameserver` lines of a resolv.conf, as `ip:53`.
+fn nameservers_of_resolv_conf(text: &str) -> Vec<String> {
+    text.lines()
         .filter_map(|line| line.trim().strip_prefix("nameserver"))
-        .map(|ip| ip.trim())
+        .filter(|rest| rest.starts_with(char::is_whitespace))
+        .filter_map(|rest| rest.split_whitespace().next())
         .map(|ip| match ip.parse::<std::net::IpAddr>() {
             Ok(std::net::IpAddr::V6(v6)) => format!("[{v6}]:53"),
             _ => format!("{ip}:53"),
         })
-        .collect();
-    let mut last_error = "/etc/resolv.conf lists no nameserver".to_string();
-    for resolver in &system {
+        .collect()
+}
+
+/// The authoritative nameservers (`ip:53`) of the zone holding `name`, as the first of
+/// `resolvers` that knows them answers: the zone is the owner of the SOA its answer names,
+/// the servers are the addresses (A and AAAA, asked of the same resolver) of the zone's NS
+/// hosts.
+pub async fn authoritative_servers_via(
+    name: &str,
+    resolvers: &[String],
+) -> Result<Vec<String>, String> {
+    let mut last_error = "no resolver to ask".to_string();
+    for resolver in resolvers {
         match authoritative_via(name, resolver).await {
             Ok(servers) if !servers.is_empty() => return Ok(servers),
             Ok(_) => last_error = format!("{resolver} knows no nameserver for it"),
@@ -267,27 +289,40 @@ pub(super) async fn authoritative_servers(name: &str) -> Result<Vec<String>, Str
 
 async fn authoritative_via(name: &str, resolver: &str) -> Result<Vec<String>, String> {
     let address = resolve(resolver).await?;
-    let fqdn = fqdn(name)?;
-    // A recursive SOA query names the zone in its answer or authority section.
-    let response = query(address, None, fqdn.clone(), RecordType::SOA).await?;
-    let zone = response
-        .answers
-        .iter()
-        .chain(response.authorities.iter())
-        .find(|r| r.record_type() == RecordType::SOA)
-        .map(|r| r.name.clone())
-        .ok_or_else(|| format!("no SOA for {fqdn}"))?;
+    let zone = zone_of(&fqdn(name)?, address, None).await?;
     let response = query(address, None, zone, RecordType::NS).await?;
     let mut servers = Vec::new();
     for host in response.answers.iter().filter_map(|r| match &r.data {
-        RData::NS(ns) => Some(ns.0.to_ascii()),
+        RData::NS(ns) => Some(ns.0.clone()),
         _ => None,
     }) {
-        if let Ok(addresses) = tokio::net::lookup_host((host.trim_end_matches('.'), 53)).await {
-            servers.extend(addresses.map(|a| a.to_string()));
+        for record_type in [RecordType::A, RecordType::AAAA] {
+            let Ok(response) = query(address, None, host.clone(), record_type).await else {
+                continue;
+            };
+            servers.extend(response.answers.iter().filter_map(|r| match &r.data {
+                RData::A(a) => Some(format!("{}:53", a.0)),
+                RData::AAAA(aaaa) => Some(format!("[{}]:53", aaaa.0)),
+                _ => None,
+            }));
         }
     }
     servers.sort();
     servers.dedup();
     Ok(servers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_nameservers_of_a_resolv_conf() {
+        let text = "# generated\nsearch example.org\nnameserver 10.0.0.2\n  nameserver ::1  # v6\noptions edns0\nnameserver\nnameservers 10.9.9.9\n";
+        assert_eq!(
+            nameservers_of_resolv_conf(text),
+            vec!["10.0.0.2:53".to_string(), "[::1]:53".to_string()]
+        );
+        assert!(nameservers_of_resolv_conf("search example.org\n").is_empty());
+    }
 }
