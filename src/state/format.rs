@@ -368,18 +368,58 @@ pub(crate) mod tests {
         DeployedOutput,
     };
 
-    /// A throwaway ed25519 key made for these tests only (`ssh-keygen -t ed25519 -N ""`).
-    pub(crate) const TEST_SSH_KEY: &str = "\
------BEGIN OPENSSH PRIVATE KEY-----
-b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
-QyNTUxOQAAACA4+ayha7wkbW5tN7i1wwchWtFG6VAZ94otjtPxEjgwswAAAJDtAl5s7QJe
-bAAAAAtzc2gtZWQyNTUxOQAAACA4+ayha7wkbW5tN7i1wwchWtFG6VAZ94otjtPxEjgwsw
-AAAEAvyGHWPyoFQGhe314JmFPgp0OpVRefiqfWRs9phVPgvzj5rKFrvCRtbm03uLXDByFa
-0UbpUBn3ii2O0/ESODCzAAAADWNlcnRmb3JtLXRlc3Q=
------END OPENSSH PRIVATE KEY-----
-";
-    pub(crate) const TEST_SSH_RECIPIENT: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDj5rKFrvCRtbm03uLXDByFa0UbpUBn3ii2O0/ESODCz certform-test";
+    /// A fresh ed25519 key in OpenSSH's private key format (`openssh-key-v1`, unencrypted, as
+    /// `ssh-keygen -t ed25519 -N ""` writes it) and its `authorized_keys` line, made at test
+    /// time so that no private key lives in the source.
+    pub(crate) fn ssh_ed25519_key() -> (String, String) {
+        use base64::Engine as _;
+        fn string(out: &mut Vec<u8>, bytes: &[u8]) {
+            out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+            out.extend_from_slice(bytes);
+        }
+        let seed: [u8; 32] = rand::random();
+        let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
+        let public = ring::signature::KeyPair::public_key(&pair)
+            .as_ref()
+            .to_vec();
+        let mut public_blob = Vec::new();
+        string(&mut public_blob, b"ssh-ed25519");
+        string(&mut public_blob, &public);
+
+        let check: u32 = rand::random();
+        let mut private = Vec::new();
+        private.extend_from_slice(&check.to_be_bytes());
+        private.extend_from_slice(&check.to_be_bytes());
+        string(&mut private, b"ssh-ed25519");
+        string(&mut private, &public);
+        string(&mut private, &[&seed[..], &public[..]].concat());
+        string(&mut private, b"certform-test");
+        for pad in 1..=((8 - private.len() % 8) % 8) as u8 {
+            private.push(pad);
+        }
+
+        let mut blob = b"openssh-key-v1\0".to_vec();
+        string(&mut blob, b"none");
+        string(&mut blob, b"none");
+        string(&mut blob, b"");
+        blob.extend_from_slice(&1u32.to_be_bytes());
+        string(&mut blob, &public_blob);
+        string(&mut blob, &private);
+
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let body = b64.encode(&blob);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(70)
+            .map(|line| std::str::from_utf8(line).unwrap())
+            .collect();
+        let key = format!(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n",
+            lines.join("\n")
+        );
+        let recipient = format!("ssh-ed25519 {} certform-test", b64.encode(&public_blob));
+        (key, recipient)
+    }
 
     pub(crate) const SECRET_MARKER: &str = "MC4CAQAwBQYDK2VwBCIEINOTAREALKEYBUTSECRETMARKER";
 
@@ -491,16 +531,12 @@ AAAEAvyGHWPyoFQGhe314JmFPgp0OpVRefiqfWRs9phVPgvzj5rKFrvCRtbm03uLXDByFa
     #[test]
     fn round_trip_with_x25519_and_ssh_recipients() {
         let (x, x_recipient) = x25519_identity();
-        let ssh = Identity::parse(TEST_SSH_KEY, "test-ssh").unwrap();
+        let (ssh_key, ssh_recipient) = ssh_ed25519_key();
+        let ssh = Identity::parse(&ssh_key, "test-ssh").unwrap();
         assert_eq!(ssh.recipient(), None);
-        assert!(TEST_SSH_RECIPIENT.starts_with(&ssh.recipients()[0]));
+        assert!(ssh_recipient.starts_with(&ssh.recipients()[0]));
         let (state, secrets) = sample();
-        let bytes = encode(
-            &state,
-            &secrets,
-            &[x_recipient, TEST_SSH_RECIPIENT.to_string()],
-        )
-        .unwrap();
+        let bytes = encode(&state, &secrets, &[x_recipient, ssh_recipient.clone()]).unwrap();
 
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(
@@ -523,7 +559,7 @@ AAAEAvyGHWPyoFQGhe314JmFPgp0OpVRefiqfWRs9phVPgvzj5rKFrvCRtbm03uLXDByFa
         use age::secrecy::ExposeSecret;
         let other = age::x25519::Identity::generate();
         let text = format!(
-            "# certform identity\n{TEST_SSH_KEY}\n{}\n",
+            "# certform identity\n{ssh_key}\n{}\n",
             other.to_string().expose_secret()
         );
         let both = Identity::parse(&text, "both").unwrap();
