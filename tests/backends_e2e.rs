@@ -10,75 +10,48 @@ use certform::state::postgres::PostgresStore;
 use certform::state::StateStore;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 use support::backend_servers::{MotoS3, Postgres};
 use support::pebble::Pebble;
+use support::project::{certform_in, text, Project};
 
-/// A configuration directory with its own identity, one Pebble, and a state backend.
-struct Project {
-    pebble: Pebble,
-    dir: tempfile::TempDir,
+/// A [`Project`] (its own identity and Pebble) whose state lives in the backend that
+/// `backend` (the body of `certform { state { ... } }`) names, with moto's credentials.
+fn project(backend: &str) -> Project {
+    let p = Project::with_setup(
+        Pebble::start(),
+        &MotoS3::aws_env(),
+        &[("backend.hcl", &backend_hcl(backend))],
+    );
+    p.certificates(&["www"], "");
+    p
 }
 
-impl Project {
-    /// `backend` is the body of `certform { state { ... } }`.
-    fn new(backend: &str) -> Project {
-        let project = Project {
-            pebble: Pebble::start(),
-            dir: tempfile::tempdir().unwrap(),
-        };
-        fs::write(
-            project.path("pebble.vars"),
-            format!(
-                "directory = {:?}\nca_bundle = {:?}\nhttp_listen = \"127.0.0.1:{}\"\n",
-                project.pebble.directory_url(),
-                project.pebble.ca_bundle_path().display().to_string(),
-                project.pebble.http_port()
-            ),
-        )
-        .unwrap();
-        project.backend(backend);
-        project.certificates(&["www"], "");
-        let out = project.run(&["init"]);
-        assert!(out.status.success(), "init failed: {}", text(&out));
-        project
-    }
+fn backend_hcl(body: &str) -> String {
+    format!("certform {{\n  state {{\n{body}\n  }}\n}}\n")
+}
 
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
+/// What these tests do with a project beyond the shared helpers.
+trait InBackend {
+    /// Replaces the backend.
+    fn backend(&self, body: &str);
+    /// main.hcl: the account, the solver and one certificate per name with `output_extra`.
+    fn certificates(&self, names: &[&str], output_extra: &str);
+    /// `state pull` as JSON.
+    fn pulled(&self) -> serde_json::Value;
+}
 
+impl InBackend for Project {
     fn backend(&self, body: &str) {
-        fs::write(
-            self.path("backend.hcl"),
-            format!("certform {{\n  state {{\n{body}\n  }}\n}}\n"),
-        )
-        .unwrap();
+        fs::write(self.path("backend.hcl"), backend_hcl(body)).unwrap();
     }
 
-    /// main.hcl: an account, a solver and one certificate per name with `output_extra`.
     fn certificates(&self, names: &[&str], output_extra: &str) {
-        let mut hcl = r#"
-variable "directory" { type = string }
-variable "ca_bundle" { type = string }
-variable "http_listen" { type = string }
-
-account "pebble" {
-  directory               = var.directory
-  contact                 = ["mailto:ops@backends.test"]
-  terms_of_service_agreed = true
-  ca_bundle               = var.ca_bundle
-}
-
-http_solver "web" {
-  listen = var.http_listen
-}
-"#
-        .to_string();
-        for name in names {
-            hcl.push_str(&format!(
-                r#"
+        let blocks: String = names
+            .iter()
+            .map(|name| {
+                format!(
+                    r#"
 certificate "{name}" {{
   account = account.pebble
   domains = ["{name}.backends.test"]
@@ -89,63 +62,17 @@ certificate "{name}" {{
   }}
 }}
 "#
-            ));
-        }
-        fs::write(self.path("main.hcl"), hcl).unwrap();
+                )
+            })
+            .collect();
+        self.config(&blocks);
     }
 
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_certform"));
-        command
-            .arg("--chdir")
-            .arg(self.dir.path())
-            .arg("--var-file")
-            .arg(self.path("pebble.vars"))
-            .args(args)
-            .env("CERTFORM_IDENTITY", self.path("identity.txt"))
-            .env_remove("CERTFORM_IDENTITY_KEY")
-            .env_remove("CERTFORM_WORKSPACE")
-            .env("XDG_CONFIG_HOME", self.path("xdg"))
-            .env("XDG_STATE_HOME", self.path("xdg-state"))
-            .env("NO_COLOR", "1")
-            .envs(MotoS3::aws_env());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Runs and asserts the exit code, returning stdout + stderr.
-    fn expect(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        let all = text(&out);
-        assert_eq!(out.status.code(), Some(code), "certform {args:?}:\n{all}");
-        all
-    }
-
-    /// `state pull` as JSON.
     fn pulled(&self) -> serde_json::Value {
         let out = self.run(&["state", "pull"]);
         assert!(out.status.success(), "{}", text(&out));
         serde_json::from_slice(&out.stdout).unwrap()
     }
-
-    fn spawn_quiet(&self, args: &[&str]) -> Child {
-        self.command(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn postgres_backend(pg: &Postgres) -> String {
@@ -194,7 +121,7 @@ fn postgres_over_tls_trusts_the_ca_bundle_and_refuses_anything_else() {
         body
     };
     // `init` checks the backend: it connects, verifying the server against ca_bundle.
-    let p = Project::new(&tls_backend("require", Some(&pg.ca_path())));
+    let p = project(&tls_backend("require", Some(&pg.ca_path())));
     p.expect(&["apply", "--auto-approve"], 0);
     assert!(p.pulled()["serial"].as_u64().unwrap() > 0);
 
@@ -215,14 +142,14 @@ fn postgres_over_tls_trusts_the_ca_bundle_and_refuses_anything_else() {
 #[test]
 fn two_applies_on_one_postgres_workspace_never_interleave() {
     let pg = Postgres::start();
-    let p = Project::new(&postgres_backend(&pg));
+    let p = project(&postgres_backend(&pg));
     // The hook keeps the first apply (and its lock) busy for a while.
     p.certificates(&["www"], r#"on_change = ["sleep", "3"]"#);
-    let mut first = p.spawn_quiet(&["apply", "--auto-approve"]);
+    let mut first = p.spawn(&["apply", "--auto-approve"]);
     let observer = pg_store(&pg);
     wait_for_lock(|| observer.lock_info().unwrap().is_some());
 
-    let mut patient = p.spawn_quiet(&["apply", "--auto-approve", "--lock-timeout", "60s"]);
+    let mut patient = p.spawn(&["apply", "--auto-approve", "--lock-timeout", "60s"]);
     let impatient = p.expect(&["apply", "--auto-approve", "--lock-timeout", "1s"], 1);
     assert!(
         impatient.contains("Error acquiring the state lock: the state is locked by ID"),
@@ -246,9 +173,9 @@ fn two_applies_on_one_postgres_workspace_never_interleave() {
 #[test]
 fn killing_an_apply_releases_its_postgres_lock() {
     let pg = Postgres::start();
-    let p = Project::new(&postgres_backend(&pg));
+    let p = project(&postgres_backend(&pg));
     p.certificates(&["www"], r#"on_change = ["sleep", "30"]"#);
-    let mut holder = p.spawn_quiet(&["apply", "--auto-approve"]);
+    let mut holder = p.spawn(&["apply", "--auto-approve"]);
     let observer = pg_store(&pg);
     wait_for_lock(|| observer.lock_info().unwrap().is_some());
     holder.kill().unwrap(); // SIGKILL: no chance to unlock
@@ -264,9 +191,9 @@ fn killing_an_apply_releases_its_postgres_lock() {
 #[test]
 fn an_s3_lock_left_behind_is_reported_and_force_unlocked() {
     let moto = MotoS3::start();
-    let p = Project::new(&s3_backend(&moto));
+    let p = project(&s3_backend(&moto));
     p.certificates(&["www"], r#"on_change = ["sleep", "30"]"#);
-    let mut holder = p.spawn_quiet(&["apply", "--auto-approve"]);
+    let mut holder = p.spawn(&["apply", "--auto-approve"]);
     let lock_object = "tls/certform.certstate.lock";
     wait_for_lock(|| moto.head(lock_object).is_some());
     holder.kill().unwrap();
@@ -311,7 +238,7 @@ fn backend_dir(parent: &Path, name: &str, body: &str) -> PathBuf {
 fn state_migrated_local_to_postgres_to_s3_to_local_is_identical() {
     let pg = Postgres::start();
     let moto = MotoS3::start();
-    let p = Project::new("    backend = \"local\"\n    path = \"state/first.certstate\"");
+    let p = project("    backend = \"local\"\n    path = \"state/first.certstate\"");
     p.expect(&["apply", "--auto-approve"], 0);
     p.expect(&["workspace", "new", "staging"], 0);
     p.expect(&["apply", "--auto-approve"], 0);
@@ -355,7 +282,7 @@ fn state_migrated_local_to_postgres_to_s3_to_local_is_identical() {
 
 #[test]
 fn workspaces_hold_separate_states() {
-    let p = Project::new("");
+    let p = project("");
     p.expect(&["apply", "--auto-approve"], 0);
     let created = p.expect(&["workspace", "new", "staging"], 0);
     assert!(
@@ -398,7 +325,7 @@ fn workspaces_hold_separate_states() {
 
 #[test]
 fn state_push_refuses_older_or_foreign_states() {
-    let p = Project::new("");
+    let p = project("");
     p.expect(&["apply", "--auto-approve"], 0);
     let old = p.path("old.certstate");
     fs::write(&old, p.run(&["state", "pull"]).stdout).unwrap();
@@ -419,7 +346,7 @@ fn state_push_refuses_older_or_foreign_states() {
         "a refused push changes nothing"
     );
 
-    let other = Project::new("");
+    let other = project("");
     other.expect(&["apply", "--auto-approve"], 0);
     let foreign = p.path("foreign.certstate");
     fs::write(&foreign, other.run(&["state", "pull"]).stdout).unwrap();
@@ -449,7 +376,7 @@ fn state_push_refuses_older_or_foreign_states() {
 fn an_older_state_restored_from_another_machine_is_refused_on_postgres_and_s3() {
     let (pg, moto) = (Postgres::start(), MotoS3::start());
     for backend in [postgres_backend(&pg), s3_backend(&moto)] {
-        let p = Project::new(&backend);
+        let p = project(&backend);
         p.expect(&["apply", "--auto-approve"], 0);
         let old = p.path("old.certstate");
         fs::write(&old, p.run(&["state", "pull"]).stdout).unwrap();
@@ -492,7 +419,7 @@ fn an_older_state_restored_from_another_machine_is_refused_on_postgres_and_s3() 
 
 #[test]
 fn state_mv_follows_a_renamed_block_and_rm_forgets() {
-    let p = Project::new("");
+    let p = project("");
     p.expect(&["apply", "--auto-approve"], 0);
     let main = fs::read_to_string(p.path("main.hcl")).unwrap();
     fs::write(
@@ -528,13 +455,7 @@ fn a_postgres_backend_without_conn_str_is_one_clear_error() {
         "certform {\n  state {\n    backend = \"postgres\"\n  }\n}\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_certform"))
-        .arg("--chdir")
-        .arg(dir.path())
-        .args(["plan"])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let out = certform_in(dir.path()).arg("plan").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let all = text(&out);
     assert!(all.contains("conn_str"), "{all}");

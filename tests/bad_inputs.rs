@@ -15,7 +15,7 @@ use certform::state::{encode, generate_identity};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use support::hardened::{text, Endpoint, Project};
+use support::project::{text, Endpoint, Project, CONTACT};
 
 /// A project whose configuration is valid and whose state (serial 2, one account) was
 /// written by certform's own encoder, with the serial-1 version as its backup.
@@ -36,7 +36,7 @@ fn ca_bundle() -> PathBuf {
 
 impl Fixture {
     fn new() -> Fixture {
-        let project = Project::new(&Endpoint::unreachable(ca_bundle()));
+        let project = Project::at(&Endpoint::unreachable(ca_bundle()));
         let recipient = project.identity().recipient().unwrap();
         let (mut state, mut secrets) = (State::new(), Secrets::default());
         let at = time::macros::datetime!(2026-11-28 12:00:00 UTC);
@@ -45,7 +45,7 @@ impl Fixture {
             AccountState {
                 directory: Endpoint::unreachable(ca_bundle()).directory,
                 account_url: "https://127.0.0.1:9/acct/1".into(),
-                contact: vec!["mailto:ops@hardening.test".into()],
+                contact: vec![CONTACT.into()],
                 key_type: KeyType::EcdsaP256,
                 key_created_at: at,
                 created_at: at,
@@ -146,9 +146,7 @@ fn every_validation_error_fixture_is_refused_by_apply() {
     cases.sort();
     assert!(cases.len() >= 10, "{cases:?}");
     for case in cases {
-        let project = Project {
-            dir: tempfile::tempdir().unwrap(),
-        };
+        let project = Project::empty();
         for entry in fs::read_dir(&case).unwrap() {
             let path = entry.unwrap().path();
             fs::copy(
@@ -157,7 +155,7 @@ fn every_validation_error_fixture_is_refused_by_apply() {
             )
             .unwrap();
         }
-        fs::write(project.path("ca.vars"), "").unwrap();
+        fs::write(project.vars_path(), "").unwrap();
         let mut args: Vec<String> = vec!["apply".into(), "--auto-approve".into()];
         if let Ok(vars) = fs::read_to_string(case.join("vars.txt")) {
             for line in vars.lines().filter(|l| !l.trim().is_empty()) {

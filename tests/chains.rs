@@ -14,7 +14,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 /// Pebble's two roots: `(Common Name, PEM)`.
 fn roots(p: &Project) -> [(String, String); 2] {
     [0, 1].map(|index| {
-        let pem = p.pebble.root_pem(index);
+        let pem = p.pebble().root_pem(index);
         let der = rustls_pemfile::certs(&mut pem.as_bytes())
             .next()
             .expect("a root certificate")

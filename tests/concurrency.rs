@@ -5,9 +5,9 @@
 mod support;
 
 use std::time::Duration;
-use support::hardened::{cert_block, text, Endpoint, Project};
 use support::kill_harness::check_state;
 use support::pebble::Pebble;
+use support::project::{cert_block, text, Endpoint, Project};
 
 fn signal(child: &std::process::Child, signal: i32) {
     // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
@@ -17,7 +17,7 @@ fn signal(child: &std::process::Child, signal: i32) {
 #[test]
 fn a_hung_apply_keeps_the_lock_until_force_unlock_and_does_not_overwrite_the_new_holder() {
     let pebble = Pebble::start();
-    let p = Project::new(&Endpoint::of(&pebble));
+    let p = Project::at(&Endpoint::of(&pebble));
     let slow = r#"output "hold" {
     cert      = "tls/hold/cert.pem"
     on_change = ["sleep", "2"]

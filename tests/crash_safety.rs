@@ -17,9 +17,9 @@ use std::fs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::backend_servers::{MotoS3, Postgres};
-use support::hardened::{many_certs, text, Endpoint, Project};
 use support::kill_harness::{check_state, check_store, kill_after, KillPlan};
 use support::pebble::Pebble;
+use support::project::{many_certs, text, Endpoint, Project};
 
 /// How many certificates an apply issues and how many kills a run makes, per backend.
 const LOCAL: Scale = Scale {
@@ -67,7 +67,7 @@ fn kill_trials_in(scale: Scale, backend: impl Fn(&str) -> BackendState, killed: 
     };
     // The kill moments spread over an uninterrupted apply's duration on this machine.
     let calibration_pebble = Pebble::start();
-    let calibration = Project::new(&Endpoint::of(&calibration_pebble));
+    let calibration = Project::at(&Endpoint::of(&calibration_pebble));
     let state = backend("calibration");
     calibration.config(&config(&state));
     let started = Instant::now();
@@ -88,7 +88,7 @@ fn kill_trials_in(scale: Scale, backend: impl Fn(&str) -> BackendState, killed: 
         // A fresh CA per trial (a Pebble that deadlocks takes only its own trial down).
         let mut pebble = Pebble::start();
         let roots = pebble.issuing_roots_pem();
-        let p = Project::new(&Endpoint::of(&pebble));
+        let p = Project::at(&Endpoint::of(&pebble));
         let state = backend(&format!("trial{trial}"));
         p.config(&config(&state));
         let run = |args: &[&str]| {
@@ -311,7 +311,7 @@ fn sigkill_with_the_state_in_s3_keeps_every_key_and_its_lock_is_force_unlocked()
 #[test]
 fn sigint_stops_scheduling_saves_what_finished_and_exits_non_zero() {
     let pebble = Pebble::start();
-    let p = Project::new(&Endpoint::of(&pebble));
+    let p = Project::at(&Endpoint::of(&pebble));
     p.config(&many_certs(LOCAL.certificates, "int.hardening.test"));
     let apply = p
         .command(&["apply", "--auto-approve", "--parallelism", "2"])

@@ -246,7 +246,7 @@ fn removing_a_certificate_with_revoke_on_destroy_revokes_it() {
     let plan = p.expect(&["plan"], 0);
     assert!(plan.contains("# certificate.gone will be revoked: removed from configuration (revoke_on_destroy = true)"), "{plan}");
     p.expect(&["apply", "--auto-approve"], 0);
-    let status = p.pebble.cert_status(&serial);
+    let status = p.pebble().cert_status(&serial);
     assert!(
         status.to_lowercase().contains("revoked"),
         "Pebble says: {status}"
@@ -348,7 +348,7 @@ impl Drop for StaticServer {
 fn webroot_solver_writes_and_removes_the_challenge_file() {
     let p = Project::new(Pebble::start());
     let webroot = p.path("www");
-    let _server = StaticServer::start(&webroot, p.pebble.http_port());
+    let _server = StaticServer::start(&webroot, p.pebble().http_port());
     p.config(&format!(
         "http_solver \"files\" {{\n  webroot = \"www\"\n}}\n{}",
         cert_block("site", &["webroot.e2e.test"], "")

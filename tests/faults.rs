@@ -8,8 +8,8 @@ mod support;
 
 use std::time::Duration;
 use support::fault_proxy::{Fault, FaultProxy};
-use support::hardened::{cert_block, many_certs, Endpoint, Project};
 use support::pebble::Pebble;
+use support::project::{cert_block, many_certs, Endpoint, Project};
 
 #[test]
 fn apply_converges_through_drops_503_429_and_delays_and_reports_its_retries() {
@@ -24,7 +24,7 @@ fn apply_converges_through_drops_503_429_and_delays_and_reports_its_retries() {
     // so apply must converge however the three orders' requests interleave. (Faults for
     // ever once lined up with one order's retries and exhausted them.)
     let proxy = FaultProxy::start_rounds(&pebble, 3, faults, 1);
-    let p = Project::new(&proxy.endpoint());
+    let p = Project::at(&proxy.endpoint());
     p.config(&many_certs(3, "faults.hardening.test"));
 
     let out = p.expect(&["apply", "--auto-approve"], 0);
@@ -55,7 +55,7 @@ fn apply_converges_through_drops_503_429_and_delays_and_reports_its_retries() {
     p.expect(&["plan", "--detailed-exitcode"], 0);
     let roots = pebble.issuing_roots_pem();
     for i in 0..3 {
-        p.verify(&format!("tls/c{i}"), &roots);
+        p.verify_against(&format!("tls/c{i}"), &roots);
     }
 }
 
@@ -64,7 +64,7 @@ fn apply_converges_when_pebble_rejects_half_of_all_nonces() {
     let pebble = Pebble::builder()
         .env("PEBBLE_WFE_NONCEREJECT", "50")
         .start();
-    let p = Project::new(&Endpoint::of(&pebble));
+    let p = Project::at(&Endpoint::of(&pebble));
     p.config(&many_certs(3, "nonces.hardening.test"));
     let out = p.expect(&["apply", "--auto-approve"], 0);
     assert!(out.contains("Apply complete!"), "{out}");
@@ -79,7 +79,7 @@ fn apply_converges_through_pebbles_validation_sleeps_with_rejected_nonces() {
         .env("PEBBLE_VA_NOSLEEP", "0")
         .env("PEBBLE_WFE_NONCEREJECT", "50")
         .start();
-    let p = Project::new(&Endpoint::of(&pebble));
+    let p = Project::at(&Endpoint::of(&pebble));
     p.config(&many_certs(3, "sleepy.hardening.test"));
     let out = p.expect(&["apply", "--auto-approve", "--parallelism", "3"], 0);
     assert!(out.contains("Apply complete!"), "{out}");
@@ -91,14 +91,14 @@ fn apply_converges_through_pebbles_validation_sleeps_with_rejected_nonces() {
     p.expect(&["plan", "--detailed-exitcode"], 0);
     let roots = pebble.issuing_roots_pem();
     for i in 0..3 {
-        p.verify(&format!("tls/c{i}"), &roots);
+        p.verify_against(&format!("tls/c{i}"), &roots);
     }
 }
 
 #[test]
 fn a_ca_that_stays_down_gives_a_clear_error_and_changes_nothing() {
     let pebble = Pebble::start();
-    let p = Project::new(&Endpoint::of(&pebble));
+    let p = Project::at(&Endpoint::of(&pebble));
     p.config(&cert_block("up", &["up.hardening.test"], ""));
     p.expect(&["apply", "--auto-approve"], 0);
 
@@ -122,7 +122,7 @@ fn a_ca_that_stays_down_gives_a_clear_error_and_changes_nothing() {
 #[test]
 fn an_oversized_answer_is_refused_and_changes_nothing() {
     let pebble = Pebble::start();
-    let p = Project::new(&Endpoint::of(&pebble));
+    let p = Project::at(&Endpoint::of(&pebble));
     p.config(&cert_block("up", &["up.hardening.test"], ""));
     p.expect(&["apply", "--auto-approve"], 0);
 
@@ -145,7 +145,7 @@ fn an_oversized_answer_is_refused_and_changes_nothing() {
 #[test]
 fn a_path_traversal_token_never_escapes_the_webroot() {
     let pebble = Pebble::start();
-    let p = Project::new(&Endpoint::of(&pebble));
+    let p = Project::at(&Endpoint::of(&pebble));
     let hostile = FaultProxy::start(&pebble, 1, vec![Fault::HostileToken]);
     p.set_endpoint(&hostile.endpoint());
     p.config(&format!(

@@ -7,13 +7,13 @@ mod support;
 
 use std::fs;
 use support::pebble::Pebble;
-use support::project::{cert_block, plan_until, read, Project};
+use support::project::{cert_block, plan_until, read, Project, CONTACT};
 
 /// What the CA says when the given stored credentials try to use their account.
 fn use_account(credentials: &certform::secret::Sensitive, p: &Project) -> certform::Result<()> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let ca_bundle = p.pebble.ca_bundle_path();
+        let ca_bundle = p.pebble().ca_bundle_path();
         let account = certform::acme::load_account(credentials, Some(&ca_bundle)).await?;
         account
             .update_contacts(&["mailto:probe@e2e.test".to_string()])
@@ -34,7 +34,7 @@ fn contact_change_and_key_rollover_keep_the_account_and_retire_the_old_key() {
     );
     let plan = p.expect(&["plan"], 0);
     assert!(
-        plan.contains("# account.pebble will be updated in place: contact changed: [mailto:ops@e2e.test] -> [mailto:new@e2e.test]"),
+        plan.contains(&format!("# account.pebble will be updated in place: contact changed: [{CONTACT}] -> [mailto:new@e2e.test]")),
         "{plan}"
     );
     assert!(plan.contains("; 1 account to update."), "{plan}");
@@ -93,7 +93,7 @@ fn contact_change_and_key_rollover_keep_the_account_and_retire_the_old_key() {
 fn removed_account_with_deactivate_on_destroy_is_deactivated_at_the_ca() {
     let p = Project::new(Pebble::start());
     p.config_with_account(
-        "contact = [\"mailto:ops@e2e.test\"]\n  deactivate_on_destroy = true",
+        &format!("contact = [\"{CONTACT}\"]\n  deactivate_on_destroy = true"),
         "",
     );
     p.expect(&["apply", "--auto-approve"], 0);
@@ -257,7 +257,7 @@ fn without_the_issuing_account_a_certificate_is_revoked_with_its_own_key() {
     // RFC 5280 reason codes as the CA recorded them.
     let reason_at_ca = |serial: &str| {
         let status: serde_json::Value =
-            serde_json::from_str(&p.pebble.cert_status(serial)).unwrap();
+            serde_json::from_str(&p.pebble().cert_status(serial)).unwrap();
         status["Reason"].clone()
     };
     assert_eq!(p.status_at_ca(&serials[0]), "Revoked");
@@ -322,10 +322,7 @@ fn only_renewals_renews_and_leaves_every_other_change_for_review() {
     );
     assert_ne!(p.serial_of("certificate.due"), due_serial);
     assert_eq!(p.serial_of("certificate.edited"), edited_serial);
-    assert_eq!(
-        p.state_json()["accounts"]["pebble"]["contact"][0],
-        "mailto:ops@e2e.test"
-    );
+    assert_eq!(p.state_json()["accounts"]["pebble"]["contact"][0], CONTACT);
 
     let plan = p.expect(&["plan"], 0);
     assert!(
@@ -510,7 +507,7 @@ fn an_eab_account_is_created_against_a_ca_that_requires_it() {
         "{refused}"
     );
     p.config_with_account(
-        "contact = [\"mailto:ops@e2e.test\"]\n  external_account_binding {\n    kid = \"kid-1\"\n    hmac_key = env(\"TEST_EAB_HMAC\")\n  }",
+        &format!("contact = [\"{CONTACT}\"]\n  external_account_binding {{\n    kid = \"kid-1\"\n    hmac_key = env(\"TEST_EAB_HMAC\")\n  }}"),
         &cert_block("www", &["eab.e2e.test"], ""),
     );
     let mut apply = p.command(&["apply", "--auto-approve"]);

@@ -13,9 +13,9 @@ use base64::Engine;
 use std::collections::BTreeSet;
 use std::fs;
 use support::bind::{Bind, TSIG_SECRET};
-use support::hardened::{cert_block, text, Endpoint, Project};
 use support::moto::Moto;
 use support::pebble::Pebble;
+use support::project::{cert_block, text, Endpoint, Project};
 
 /// Long enough that a match is no coincidence, short enough to catch a partial leak.
 const NEEDLE_LEN: usize = 24;
@@ -147,7 +147,7 @@ fn leaked(content: &str, secrets: &BTreeSet<String>) -> Option<String> {
 #[test]
 fn no_secret_leaks_through_state_plans_outputs_logs_or_hook_environments() {
     let pebble = Pebble::start();
-    let p = Project::new(&Endpoint::of(&pebble));
+    let p = Project::at(&Endpoint::of(&pebble));
     p.config(&cert_block(
         "www",
         &["secrets.hardening.test"],
@@ -233,7 +233,7 @@ fn tsig_and_aws_secrets_never_leak_through_state_plans_outputs_logs_or_hooks() {
     // Pebble cannot see moto's records, so it validates nothing; the RFC 2136 updates still
     // pass BIND's TSIG check and certform's propagation check against BIND.
     let pebble = Pebble::builder().env("PEBBLE_VA_ALWAYS_VALID", "1").start();
-    let p = Project::new(&Endpoint::of(&pebble));
+    let p = Project::at(&Endpoint::of(&pebble));
     let certificates = [
         dns_cert("tsig", "www.rfc2136.hardening.test", "bind", HOOKED_OUTPUT),
         dns_cert("aws", "www.route53.hardening.test", "r53", ""),

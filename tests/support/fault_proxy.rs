@@ -6,8 +6,8 @@
 //! of `cycle` (for a number of `rounds` through it, or for ever); the others pass.
 //! [`FaultProxy::injected`] counts what it did.
 
-use super::hardened::Endpoint;
 use super::pebble::{make_certificates, tls_config, Pebble};
+use super::project::Endpoint;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;

@@ -8,7 +8,6 @@ pub mod bind;
 pub mod certform;
 pub mod fault_proxy;
 pub mod golden;
-pub mod hardened;
 pub mod kill_harness;
 pub mod moto;
 pub mod pebble;
