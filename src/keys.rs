@@ -292,6 +292,11 @@ pub fn private_key_to_pkcs8(pem: &str) -> Result<Sensitive> {
 }
 
 fn pkcs8_pem(der: &[u8]) -> Sensitive {
+    Sensitive::new(pem("PRIVATE KEY", der))
+}
+
+/// `der` armoured as a PEM block labelled `label` (RFC 7468: base64 in lines of 64).
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     use base64::Engine;
     let body = base64::engine::general_purpose::STANDARD.encode(der);
     let lines: Vec<&str> = body
@@ -299,10 +304,10 @@ fn pkcs8_pem(der: &[u8]) -> Sensitive {
         .chunks(64)
         .map(|c| std::str::from_utf8(c).unwrap_or_default())
         .collect();
-    Sensitive::new(format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
         lines.join("\n")
-    ))
+    )
 }
 
 /// PKCS#8 `PrivateKeyInfo` around a SEC1 `ECPrivateKey` on the curve `curve_oid` (DER).

@@ -406,18 +406,11 @@ pub(crate) mod tests {
         string(&mut blob, &public_blob);
         string(&mut blob, &private);
 
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let body = b64.encode(&blob);
-        let lines: Vec<&str> = body
-            .as_bytes()
-            .chunks(70)
-            .map(|line| std::str::from_utf8(line).unwrap())
-            .collect();
-        let key = format!(
-            "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n",
-            lines.join("\n")
+        let key = crate::keys::pem("OPENSSH PRIVATE KEY", &blob);
+        let recipient = format!(
+            "ssh-ed25519 {} certform-test",
+            base64::engine::general_purpose::STANDARD.encode(&public_blob)
         );
-        let recipient = format!("ssh-ed25519 {} certform-test", b64.encode(&public_blob));
         (key, recipient)
     }
 
