@@ -183,6 +183,16 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are (or drift), 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// With --detailed-exitcode: exit 2 only when the plan has one of these change classes
+    /// (comma-separated: renewal, create, update, replace, destroy, drift), else 0.
+    #[arg(
+        long,
+        value_name = "CLASSES",
+        value_delimiter = ',',
+        requires = "detailed_exitcode",
+        value_parser = parse_change_class
+    )]
+    pub fail_on: Vec<crate::plan::ChangeClass>,
     /// Only report drift and renewals due; propose nothing else.
     #[arg(long, conflicts_with = "out")]
     pub refresh_only: bool,
@@ -192,6 +202,10 @@ pub struct PlanArgs {
     /// Write Prometheus metrics to FILE (atomically), for node_exporter's textfile collector.
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
+}
+
+fn parse_change_class(name: &str) -> Result<crate::plan::ChangeClass, String> {
+    name.parse()
 }
 
 #[derive(Debug, Args)]

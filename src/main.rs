@@ -85,6 +85,7 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
                 json: args.json,
                 markdown: args.markdown,
                 detailed_exitcode: args.detailed_exitcode,
+                fail_on: args.fail_on,
                 refresh_only: args.refresh_only,
                 check_endpoints: args.check_endpoints,
                 metrics: args.metrics,

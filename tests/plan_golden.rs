@@ -208,7 +208,9 @@ fn create() {
     let config = header("mailto:ops@example.com")
         + &certificate("www", &["example.com", "www.example.com"], "");
     let document = check("create", &config, &State::new(), &Observed::default());
-    assert_eq!(document["change_classes"], serde_json::json!(["update"]));
+    assert_eq!(document["change_classes"], serde_json::json!(["create"]));
+    // Booleans are booleans, not the string "false".
+    assert_eq!(document["changes"][1]["after"]["must_staple"], false);
 }
 
 #[test]
@@ -330,6 +332,8 @@ fn unreachable_endpoint_is_a_warning() {
     );
     let document = check("endpoint_unreachable", &config, &state, &observed);
     assert_eq!(document["drift"][0]["kind"], "endpoint_unreachable");
+    // Drift-only: a gate can tell it from a change.
+    assert_eq!(document["change_classes"], serde_json::json!(["drift"]));
 }
 
 /// A plan with every class of change: the JSON says so, and validates.
@@ -366,7 +370,7 @@ fn mixed_plan_has_every_change_class() {
     let document = check("mixed", &config, &state, &observed);
     assert_eq!(
         document["change_classes"],
-        serde_json::json!(["renewal", "update", "replace", "destroy"])
+        serde_json::json!(["renewal", "create", "update", "replace", "destroy"])
     );
     let actions: Vec<(&str, &str)> = document["changes"]
         .as_array()

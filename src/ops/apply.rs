@@ -1,7 +1,8 @@
-//! `certform apply`: lock the state, open its secrets, plan (or take a saved plan that is
-//! still fresh), confirm, execute with state persisted after every action, report.
+//! `certform apply`: lock the state, open its secrets, plan (or plan again for a saved plan
+//! that is still fresh and refuse it unless it equals what apply would do now), confirm,
+//! execute with state persisted after every action, report.
 
-use super::plan::plan_options;
+use super::plan::{observe, plan_options};
 use super::{load_desired_for_apply, recipients_for, refresh, store_for, Exit, Globals, ReadState};
 use crate::apply::{execute, Ledger, Observer, StopSignal};
 use crate::error::{Error, Result};
@@ -32,6 +33,7 @@ pub struct ApplyRequest {
 }
 
 pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
+    refuse_flags_with_saved_plan(request)?;
     let desired = load_desired_for_apply(globals)?;
     let saved = match &request.plan_file {
         Some(path) => {
@@ -55,18 +57,25 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
     let stored_serial = read.as_ref().map(|r| r.state().serial);
     let (state, secrets) = ReadState::open_or_new(read, &identity)?;
 
+    let now = OffsetDateTime::now_utc();
     let (changes, fetched_ari): (Vec<Change>, _) = match saved {
-        Some(saved) => (only(request, saved.changes, globals), Default::default()),
-        None => {
-            let options = plan_options(&request.targets, &request.replace)?;
-            let observed = refresh(&desired, &state);
+        // The file is only a claim: plan again as it was planned, apply what that gives.
+        Some(saved) => {
+            let observed = observe(&desired, &state, saved.options.check_endpoints);
             let changes = diff(
                 &desired,
                 &state,
                 &observed,
-                OffsetDateTime::now_utc(),
-                &options,
+                now,
+                &saved.options.plan_options(),
             );
+            saved.check_matches(&changes)?;
+            (changes, observed.ari)
+        }
+        None => {
+            let options = plan_options(&request.targets, &request.replace, &desired, &state)?;
+            let observed = refresh(&desired, &state);
+            let changes = diff(&desired, &state, &observed, now, &options);
             let changes = only(request, changes, globals);
             if !changes.is_empty() {
                 print!("{}", render::plan::text(&changes, globals.style));
@@ -171,6 +180,30 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         )));
     }
     Ok(Exit::Success)
+}
+
+/// A saved plan is applied as it was planned: flags that would change it are refused
+/// (as Terraform does), not silently ignored. Plan with them instead.
+fn refuse_flags_with_saved_plan(request: &ApplyRequest) -> Result<()> {
+    let Some(path) = &request.plan_file else {
+        return Ok(());
+    };
+    let given: Vec<&str> = [
+        (!request.targets.is_empty(), "--target"),
+        (!request.replace.is_empty(), "--replace"),
+        (request.only_renewals, "--only"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{} cannot be used with a saved plan: {} is applied exactly as it was planned. Pass --target and --replace to `certform plan --out FILE` instead, or run `certform apply` without a plan file.",
+        given.join(" and "),
+        path.display()
+    )))
 }
 
 /// With `--only renewals`, keeps renew and redeploy actions and says what was left out.

@@ -474,7 +474,7 @@ fn certificate_attributes(spec: &CertificateSpec, account: &AccountSpec) -> Attr
         ("directory".into(), text(&account.directory)),
         ("domains".into(), AttrValue::List(spec.domains.clone())),
         ("key_type".into(), text(spec.key_type.as_str())),
-        ("must_staple".into(), text(spec.must_staple.to_string())),
+        ("must_staple".into(), spec.must_staple.into()),
     ]);
     if let Some(profile) = &spec.profile {
         attributes.insert("profile".into(), text(profile));
@@ -494,7 +494,7 @@ fn certificate_attributes_from_state(current: &CertificateState) -> Attributes {
         ("directory".into(), text(&current.directory)),
         ("domains".into(), AttrValue::List(current.domains.clone())),
         ("key_type".into(), text(current.key_type.as_str())),
-        ("must_staple".into(), text(current.must_staple.to_string())),
+        ("must_staple".into(), current.must_staple.into()),
         ("serial_number".into(), text(&current.serial_number)),
         ("not_after".into(), text(rfc3339(current.not_after))),
     ]);

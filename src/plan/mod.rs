@@ -80,13 +80,13 @@ impl Action {
         matches!(self, Action::Issue | Action::Renew | Action::Reissue)
     }
 
-    /// The class a drift check gates on (SPEC §4): renewal, update, replace or destroy.
+    /// The class a drift check gates on (SPEC §4): renewal, create, update, replace or
+    /// destroy.
     pub fn change_class(self) -> ChangeClass {
         match self {
             Action::Renew | Action::Redeploy => ChangeClass::Renewal,
-            Action::Create | Action::Update | Action::Issue | Action::RotateKey => {
-                ChangeClass::Update
-            }
+            Action::Create | Action::Issue => ChangeClass::Create,
+            Action::Update | Action::RotateKey => ChangeClass::Update,
             Action::Reissue => ChangeClass::Replace,
             Action::Revoke | Action::Delete | Action::Deactivate => ChangeClass::Destroy,
         }
@@ -99,21 +99,85 @@ impl fmt::Display for Action {
     }
 }
 
+/// What kind of work a plan holds, for gates (`change_classes` in the JSON plan,
+/// `plan --detailed-exitcode --fail-on CLASSES`). In this order everywhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeClass {
+    /// Renew or redeploy: the configuration is unchanged.
     Renewal,
+    /// A new account or certificate (`create`, `issue`).
+    Create,
+    /// An account changed in place (`update`, `rotate-key`).
     Update,
+    /// A certificate reissued because its configuration changed (or `--replace`).
     Replace,
+    /// Revocation, deactivation or removal.
     Destroy,
+    /// Drift that no planned action repairs (an unreachable endpoint, say): nothing to
+    /// apply, but something to look at.
+    Drift,
 }
 
-/// A value shown in a plan's attribute diff. Never holds a secret.
+impl ChangeClass {
+    pub const ALL: [ChangeClass; 6] = [
+        ChangeClass::Renewal,
+        ChangeClass::Create,
+        ChangeClass::Update,
+        ChangeClass::Replace,
+        ChangeClass::Destroy,
+        ChangeClass::Drift,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeClass::Renewal => "renewal",
+            ChangeClass::Create => "create",
+            ChangeClass::Update => "update",
+            ChangeClass::Replace => "replace",
+            ChangeClass::Destroy => "destroy",
+            ChangeClass::Drift => "drift",
+        }
+    }
+}
+
+impl fmt::Display for ChangeClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ChangeClass {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<ChangeClass, String> {
+        ChangeClass::ALL
+            .into_iter()
+            .find(|class| class.as_str() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ChangeClass::ALL.iter().map(|c| c.as_str()).collect();
+                format!(
+                    "{name:?} is not a change class; the classes are {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// A value shown in a plan's attribute diff. Never holds a secret. Booleans stay
+/// booleans (`true` in text and JSON, never the string `"true"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum AttrValue {
+    Bool(bool),
     Text(String),
     List(Vec<String>),
+}
+
+impl From<bool> for AttrValue {
+    fn from(value: bool) -> AttrValue {
+        AttrValue::Bool(value)
+    }
 }
 
 /// Attributes of a resource as a plan shows them (before or after the change).
@@ -181,9 +245,14 @@ impl Summary {
     }
 }
 
-/// The distinct change classes present, in a fixed order.
-pub fn change_classes(changes: &[Change]) -> Vec<ChangeClass> {
+/// The distinct change classes present, in a fixed order: those of the changes, and
+/// `drift` when some drift has no planned action. Empty exactly when there is nothing to
+/// apply or look at (what `--detailed-exitcode` exits 0 for).
+pub fn change_classes(changes: &[Change], drift: &[drift::Drift]) -> Vec<ChangeClass> {
     let mut classes: Vec<ChangeClass> = changes.iter().map(|c| c.action.change_class()).collect();
+    if !drift::unrepaired(drift, changes).is_empty() {
+        classes.push(ChangeClass::Drift);
+    }
     classes.sort();
     classes.dedup();
     classes

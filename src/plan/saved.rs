@@ -1,10 +1,13 @@
 //! Saved plans (`plan --out FILE`): the changes plus what they were computed from — the
-//! state's lineage and serial and the configuration digest — so `apply FILE` can refuse a
-//! plan whose basis moved. A saved plan holds no secrets: changes carry only public
-//! attributes and reasons.
+//! state's lineage and serial, the configuration digest and the plan's options — so
+//! `apply FILE` can refuse a plan whose basis moved. A plan file is data anyone may edit,
+//! so apply never carries out its changes as written: it plans again with the recorded
+//! options and applies only when the result equals the file ([`SavedPlan::check_matches`]).
+//! A saved plan holds no secrets: changes carry only public attributes and reasons.
 
 use super::drift::Drift;
-use super::Change;
+use super::{Action, Attributes, Change, PlanOptions};
+use crate::address::Address;
 use crate::error::{Error, Result};
 use crate::state::model::State;
 use serde::{Deserialize, Serialize};
@@ -23,6 +26,9 @@ pub struct SavedPlan {
     pub state_lineage: Option<uuid::Uuid>,
     pub state_serial: u64,
     pub config_digest: String,
+    /// The flags the plan was made with, so apply plans again the same way.
+    #[serde(default)]
+    pub options: SavedOptions,
     pub changes: Vec<Change>,
     /// What the refresh found (drift and renewals due); shown, never acted on.
     #[serde(default)]
@@ -43,9 +49,16 @@ impl SavedPlan {
             state_lineage: state.map(|s| s.lineage),
             state_serial: state.map_or(0, |s| s.serial),
             config_digest,
+            options: SavedOptions::default(),
             changes,
             drift: Vec::new(),
         }
+    }
+
+    /// The plan with the flags it was made with.
+    pub fn with_options(mut self, options: SavedOptions) -> SavedPlan {
+        self.options = options;
+        self
     }
 
     /// The plan with what the refresh found.
@@ -105,5 +118,191 @@ impl SavedPlan {
             )));
         }
         Ok(())
+    }
+
+    /// Refuses the plan unless its changes are the decisions `recomputed` (the plan made
+    /// again now, with [`SavedPlan::options`]) holds: an edited plan file cannot add,
+    /// drop or alter a change. Reasons compare by their code only, so an honest plan whose
+    /// reason says "expires in 12 days" still applies a day later.
+    pub fn check_matches(&self, recomputed: &[Change]) -> Result<()> {
+        let saved: Vec<Decision> = self.changes.iter().map(Decision::of).collect();
+        let now: Vec<Decision> = recomputed.iter().map(Decision::of).collect();
+        let same_as = |a: &Decision, b: &Decision| a.address == b.address && a.action == b.action;
+        let mut differences: Vec<String> = saved
+            .iter()
+            .filter(|d| !now.contains(d))
+            .map(|d| match now.iter().any(|n| same_as(n, d)) {
+                true => format!(
+                    "{} {}: its attributes or reasons were changed",
+                    d.address, d.action
+                ),
+                false => format!("{} {} is not planned now", d.address, d.action),
+            })
+            .collect();
+        differences.extend(
+            now.iter()
+                .filter(|n| !saved.iter().any(|d| same_as(n, d)))
+                .map(|n| {
+                    format!(
+                        "{} {} is planned now but not in the saved plan",
+                        n.address, n.action
+                    )
+                }),
+        );
+        if differences.is_empty() && saved.len() != now.len() {
+            differences.push(format!(
+                "it lists {} changes, apply would make {}",
+                saved.len(),
+                now.len()
+            ));
+        }
+        if differences.is_empty() {
+            return Ok(());
+        }
+        Err(Error::StalePlan(format!(
+            "the saved plan's changes differ from what apply would do now: {}. Nothing was applied; run `certform plan --out FILE` again and review it.",
+            differences.join("; ")
+        )))
+    }
+}
+
+/// The flags of `plan` that shape its changes, as a saved plan records them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SavedOptions {
+    #[serde(default)]
+    pub targets: Vec<Address>,
+    #[serde(default)]
+    pub replace: Vec<Address>,
+    /// `--check-endpoints`: a redeploy for an endpoint that serves another certificate is
+    /// only planned again when apply probes too.
+    #[serde(default)]
+    pub check_endpoints: bool,
+}
+
+impl SavedOptions {
+    pub fn new(options: &PlanOptions, check_endpoints: bool) -> SavedOptions {
+        SavedOptions {
+            targets: options.targets.clone(),
+            replace: options.replace.clone(),
+            check_endpoints,
+        }
+    }
+
+    pub fn plan_options(&self) -> PlanOptions {
+        PlanOptions {
+            targets: self.targets.clone(),
+            replace: self.replace.clone(),
+        }
+    }
+}
+
+/// What a change decides, without the text that depends on when it was planned: the
+/// address (and so the kind), the action, the attributes before and after, and the codes
+/// of its reasons (`renewal_due`, not "expires in 12 days").
+#[derive(Debug, PartialEq)]
+struct Decision<'a> {
+    address: &'a Address,
+    action: Action,
+    before: Option<&'a Attributes>,
+    after: Option<&'a Attributes>,
+    reasons: Vec<Option<serde_json::Value>>,
+}
+
+impl<'a> Decision<'a> {
+    fn of(change: &'a Change) -> Decision<'a> {
+        Decision {
+            address: &change.address,
+            action: change.action,
+            before: change.before.as_ref(),
+            after: change.after.as_ref(),
+            reasons: change
+                .reasons
+                .iter()
+                .map(|reason| {
+                    serde_json::to_value(reason)
+                        .ok()
+                        .and_then(|v| v.get("code").cloned())
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{AttrValue, Reason};
+
+    fn renewal(days_left: i64) -> Change {
+        Change {
+            address: Address::certificate("www"),
+            action: Action::Renew,
+            reasons: vec![Reason::RenewalDue {
+                days_left,
+                not_after: "2026-06-13".into(),
+                policy: "renew_before = 30d".into(),
+            }],
+            before: Some(Attributes::from([(
+                "must_staple".into(),
+                AttrValue::Bool(false),
+            )])),
+            after: Some(Attributes::from([(
+                "must_staple".into(),
+                AttrValue::Bool(false),
+            )])),
+        }
+    }
+
+    fn saved(changes: Vec<Change>) -> SavedPlan {
+        SavedPlan::new(None, String::new(), changes, OffsetDateTime::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn time_relative_reason_text_does_not_make_a_plan_stale() {
+        saved(vec![renewal(12)])
+            .check_matches(&[renewal(11)])
+            .unwrap();
+    }
+
+    #[test]
+    fn another_reason_attribute_or_action_does() {
+        let mut other_reason = renewal(12);
+        other_reason.reasons = vec![Reason::ReplaceRequested];
+        let mut other_attribute = renewal(12);
+        other_attribute
+            .after
+            .as_mut()
+            .unwrap()
+            .insert("must_staple".into(), AttrValue::Bool(true));
+        let mut other_action = renewal(12);
+        other_action.action = Action::Reissue;
+        for (now, expected) in [
+            (
+                other_reason,
+                "certificate.www renew: its attributes or reasons were changed",
+            ),
+            (
+                other_attribute,
+                "certificate.www renew: its attributes or reasons were changed",
+            ),
+            (
+                other_action,
+                "certificate.www renew is not planned now; certificate.www reissue is planned now",
+            ),
+        ] {
+            let message = saved(vec![renewal(12)])
+                .check_matches(&[now])
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains(expected), "{message}");
+        }
+        let twice = saved(vec![renewal(12), renewal(12)])
+            .check_matches(&[renewal(12)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            twice.contains("it lists 2 changes, apply would make 1"),
+            "{twice}"
+        );
     }
 }

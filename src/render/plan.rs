@@ -3,7 +3,7 @@
 
 use super::Style;
 use crate::plan::saved::SavedPlan;
-use crate::plan::{change_classes, Action, AttrValue, Attributes, Change, Summary};
+use crate::plan::{change_classes, Action, AttrValue, Attributes, Change, ChangeClass, Summary};
 use serde_json::json;
 use similar::{capture_diff_slices, Algorithm, ChangeTag};
 use std::fmt::Write;
@@ -194,6 +194,7 @@ fn write_attribute(
 
 fn show(value: &AttrValue) -> String {
     match value {
+        AttrValue::Bool(b) => b.to_string(),
         AttrValue::Text(t) => format!("{t:?}"),
         AttrValue::List(items) => {
             let inner: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
@@ -221,7 +222,7 @@ pub fn json(plan: &SavedPlan) -> String {
         })
         .collect();
     let document = json!({
-        "format_version": "1.1",
+        "format_version": "1.2",
         "certform_version": plan.certform_version,
         "state_lineage": plan.state_lineage,
         "state_serial": plan.state_serial,
@@ -234,11 +235,35 @@ pub fn json(plan: &SavedPlan) -> String {
             "detail": d.reason,
         })).collect::<Vec<_>>(),
         "summary": Summary::of(&plan.changes),
-        "change_classes": change_classes(&plan.changes),
+        "change_classes": change_classes(&plan.changes, &plan.drift),
     });
     let mut text = serde_json::to_string_pretty(&document).expect("a plan always serialises");
     text.push('\n');
     text
+}
+
+/// What `plan --detailed-exitcode --fail-on CLASSES` decided, for standard error: which
+/// listed classes the plan has (exit 2), or that it has none of them (exit 0).
+pub fn fail_on_verdict(fail_on: &[ChangeClass], present: &[ChangeClass]) -> String {
+    let names = |classes: &mut dyn Iterator<Item = &ChangeClass>| {
+        classes.map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+    };
+    let mut triggered = present.iter().filter(|c| fail_on.contains(c)).peekable();
+    if triggered.peek().is_some() {
+        format!(
+            "--fail-on: exit 2: the plan has {} (classes present: {}).\n",
+            names(&mut triggered),
+            names(&mut present.iter())
+        )
+    } else if present.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "--fail-on: exit 0: the plan has none of {} (classes present: {}).\n",
+            names(&mut fail_on.iter()),
+            names(&mut present.iter())
+        )
+    }
 }
 
 /// The execution graph in Graphviz DOT (`certform graph`).
