@@ -1,0 +1,116 @@
+//! Terraform's single-dash long options (`-out=tls.plan`, `-chdir=dir`, `-auto-approve`,
+//! `-var 'name=value'`), accepted as a Terraform user types them. Before clap parses, a
+//! `-NAME` or `-NAME=VALUE` whose NAME is a long option of the command being parsed becomes
+//! `--NAME...`. Anything else is left alone: the real short flags (`-v`, `-vv`, `-q`) keep
+//! working, and an unknown `-name` still gets clap's error. Nothing after `--`, and no
+//! option's value (`--var -x`), is rewritten.
+
+use std::ffi::OsString;
+
+/// `args` (program name first) with single-dash long options doubled. `command` must be
+/// built (`clap::Command::build`), so that every subcommand carries the global options.
+pub fn terraform_style(command: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
+    let mut current = command;
+    let mut rewritten = Vec::with_capacity(args.len());
+    let mut args = args.into_iter();
+    rewritten.extend(args.next());
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else {
+            rewritten.push(arg);
+            continue;
+        };
+        if text == "--" {
+            rewritten.push(arg);
+            rewritten.extend(args.by_ref());
+            break;
+        }
+        let (option, value_attached) = match text.strip_prefix("--") {
+            Some(long) => (long_option(current, long), long.contains('=')),
+            None => match text.strip_prefix('-') {
+                Some(single) => match long_option(current, single) {
+                    Some(option) if name_of(single).len() > 1 => {
+                        rewritten.push(format!("-{text}").into());
+                        if !single.contains('=') && option.get_action().takes_values() {
+                            rewritten.extend(args.next());
+                        }
+                        continue;
+                    }
+                    _ => (None, false),
+                },
+                None => {
+                    if let Some(sub) = current.find_subcommand(text) {
+                        current = sub;
+                    }
+                    (None, false)
+                }
+            },
+        };
+        rewritten.push(arg);
+        if option.is_some_and(|o| o.get_action().takes_values()) && !value_attached {
+            rewritten.extend(args.next());
+        }
+    }
+    rewritten
+}
+
+/// `name` of `name=value`.
+fn name_of(option: &str) -> &str {
+    option.split_once('=').map_or(option, |(name, _)| name)
+}
+
+/// The long option `name[=value]` of `command`, if it has one.
+fn long_option<'a>(command: &'a clap::Command, option: &str) -> Option<&'a clap::Arg> {
+    let name = name_of(option);
+    command.get_arguments().find(|arg| {
+        arg.get_long() == Some(name) || arg.get_all_aliases().is_some_and(|a| a.contains(&name))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewrite(args: &str) -> String {
+        let mut command = crate::cli_help::command();
+        command.build();
+        let args = std::iter::once("certform")
+            .chain(args.split(' '))
+            .map(OsString::from)
+            .collect();
+        let out: Vec<String> = terraform_style(&command, args)
+            .into_iter()
+            .skip(1)
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        out.join(" ")
+    }
+
+    #[test]
+    fn single_dash_long_options_become_double_dash() {
+        assert_eq!(
+            rewrite("-chdir=dir plan -out=x.plan -detailed-exitcode -target=certificate.www"),
+            "--chdir=dir plan --out=x.plan --detailed-exitcode --target=certificate.www"
+        );
+        assert_eq!(
+            rewrite("apply -auto-approve -var a=b -lock-timeout 1m"),
+            "apply --auto-approve --var a=b --lock-timeout 1m"
+        );
+        assert_eq!(rewrite("-help"), "--help");
+    }
+
+    #[test]
+    fn short_flags_values_and_unknown_names_stay() {
+        assert_eq!(rewrite("-v -vv -q plan -v"), "-v -vv -q plan -v");
+        assert_eq!(rewrite("plan -fail-fast"), "plan -fail-fast");
+        assert_eq!(
+            rewrite("plan --var -out=x -var -json"),
+            "plan --var -out=x --var -json"
+        );
+        assert_eq!(
+            rewrite("state push -force -- -out"),
+            "state push --force -- -out"
+        );
+        // An option of another command is not one of this command's.
+        assert_eq!(rewrite("show -out=x"), "show -out=x");
+    }
+}
