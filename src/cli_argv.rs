@@ -1,9 +1,10 @@
 //! Terraform's single-dash long options (`-out=tls.plan`, `-chdir=dir`, `-auto-approve`,
 //! `-var 'name=value'`), accepted as a Terraform user types them. Before clap parses, a
 //! `-NAME` or `-NAME=VALUE` whose NAME is a long option of the command being parsed becomes
-//! `--NAME...`. Anything else is left alone: the real short flags (`-v`, `-vv`, `-q`) keep
-//! working, and an unknown `-name` still gets clap's error. Nothing after `--`, and no
-//! option's value (`--var -x`), is rewritten.
+//! `--NAME...`. The real short flags (`-v`, `-vv`, `-q`) keep working: any other `-name`
+//! is left alone when it begins with a short flag, and otherwise doubled as well, so that
+//! clap's error names the option typed (`--input`), not its first letter (`-i`). Nothing
+//! after `--`, and no option's value (`--var -x`), is rewritten.
 
 use std::ffi::OsString;
 
@@ -27,16 +28,23 @@ pub fn terraform_style(command: &clap::Command, args: Vec<OsString>) -> Vec<OsSt
         let (option, value_attached) = match text.strip_prefix("--") {
             Some(long) => (long_option(current, long), long.contains('=')),
             None => match text.strip_prefix('-') {
-                Some(single) => match long_option(current, single) {
-                    Some(option) if name_of(single).len() > 1 => {
+                Some(single) if name_of(single).len() > 1 => match long_option(current, single) {
+                    Some(option) => {
                         rewritten.push(format!("-{text}").into());
                         if !single.contains('=') && option.get_action().takes_values() {
                             rewritten.extend(args.next());
                         }
                         continue;
                     }
-                    _ => (None, false),
+                    // Not short flags either (`-input=false`): clap's error then names
+                    // `--input`, not a puzzling `-i`.
+                    None if !starts_with_short_flag(current, single) => {
+                        rewritten.push(format!("-{text}").into());
+                        continue;
+                    }
+                    None => (None, false),
                 },
+                Some(_) => (None, false),
                 None => {
                     if let Some(sub) = current.find_subcommand(text) {
                         current = sub;
@@ -56,6 +64,14 @@ pub fn terraform_style(command: &clap::Command, args: Vec<OsString>) -> Vec<OsSt
 /// `name` of `name=value`.
 fn name_of(option: &str) -> &str {
     option.split_once('=').map_or(option, |(name, _)| name)
+}
+
+/// Whether `flags` begins with one of `command`'s short options, as `vv` and `vq` do.
+fn starts_with_short_flag(command: &clap::Command, flags: &str) -> bool {
+    let first = flags.chars().next();
+    command
+        .get_arguments()
+        .any(|arg| first.is_some() && arg.get_short() == first)
 }
 
 /// The long option `name[=value]` of `command`, if it has one.
@@ -101,7 +117,8 @@ mod tests {
     #[test]
     fn short_flags_values_and_unknown_names_stay() {
         assert_eq!(rewrite("-v -vv -q plan -v"), "-v -vv -q plan -v");
-        assert_eq!(rewrite("plan -fail-fast"), "plan -fail-fast");
+        assert_eq!(rewrite("plan -vq -vx"), "plan -vq -vx");
+        assert_eq!(rewrite("plan -input=false"), "plan --input=false");
         assert_eq!(
             rewrite("plan --var -out=x -var -json"),
             "plan --var -out=x --var -json"
@@ -110,7 +127,7 @@ mod tests {
             rewrite("state push -force -- -out"),
             "state push --force -- -out"
         );
-        // An option of another command is not one of this command's.
-        assert_eq!(rewrite("show -out=x"), "show -out=x");
+        // Another command's option is doubled too, and clap refuses `--out` by that name.
+        assert_eq!(rewrite("show -out=x"), "show --out=x");
     }
 }

@@ -134,7 +134,15 @@ fn short_flags_and_unknown_single_dash_options_keep_their_meaning() {
     w.expect(&["-q", "validate"], 0);
     w.expect(&["-vv", "validate"], 0);
     let unknown = w.expect(&["plan", "-no-such-option"], 1);
-    assert!(unknown.contains("unexpected argument"), "{unknown}");
+    assert!(
+        unknown.contains("unexpected argument '--no-such-option'"),
+        "{unknown}"
+    );
+    let misspelt = w.expect(&["plan", "-jsn"], 1);
+    assert!(
+        misspelt.contains("a similar argument exists: '--json'"),
+        "{misspelt}"
+    );
 }
 
 #[test]
