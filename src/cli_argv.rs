@@ -25,36 +25,36 @@ pub fn terraform_style(command: &clap::Command, args: Vec<OsString>) -> Vec<OsSt
             rewritten.extend(args.by_ref());
             break;
         }
-        let (option, value_attached) = match text.strip_prefix("--") {
-            Some(long) => (long_option(current, long), long.contains('=')),
-            None => match text.strip_prefix('-') {
-                Some(single) if name_of(single).len() > 1 => match long_option(current, single) {
-                    Some(option) => {
-                        rewritten.push(format!("-{text}").into());
-                        if !single.contains('=') && option.get_action().takes_values() {
-                            rewritten.extend(args.next());
-                        }
-                        continue;
-                    }
-                    // Not short flags either (`-input=false`): clap's error then names
-                    // `--input`, not a puzzling `-i`.
-                    None if !starts_with_short_flag(current, single) => {
-                        rewritten.push(format!("-{text}").into());
-                        continue;
-                    }
-                    None => (None, false),
-                },
-                Some(_) => (None, false),
-                None => {
-                    if let Some(sub) = current.find_subcommand(text) {
-                        current = sub;
-                    }
-                    (None, false)
-                }
-            },
+        let single = text
+            .strip_prefix('-')
+            .filter(|rest| !rest.starts_with('-') && name_of(rest).len() > 1);
+        let value_follows = |given: &str, option: Option<&clap::Arg>| {
+            !given.contains('=') && option.is_some_and(|o| o.get_action().takes_values())
         };
-        rewritten.push(arg);
-        if option.is_some_and(|o| o.get_action().takes_values()) && !value_attached {
+        let (doubled, takes_next) = if let Some(single) = single {
+            let option = long_option(current, single);
+            // An unknown name that is not short flags either (`-input=false`) is doubled
+            // too: clap's error then names `--input`, not a puzzling `-i`.
+            if option.is_none() && starts_with_short_flag(current, single) {
+                (false, false)
+            } else {
+                (true, value_follows(single, option))
+            }
+        } else if let Some(long) = text.strip_prefix("--") {
+            (false, value_follows(long, long_option(current, long)))
+        } else {
+            if let Some(sub) = current.find_subcommand(text) {
+                current = sub;
+            }
+            (false, false)
+        };
+        rewritten.push(if doubled {
+            format!("-{text}").into()
+        } else {
+            arg
+        });
+        // The option's value is the next argument, whatever it looks like (`--var -x`).
+        if takes_next {
             rewritten.extend(args.next());
         }
     }
