@@ -3,6 +3,9 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// The `--help` section of the options every command takes.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "certform",
@@ -12,29 +15,29 @@ use std::path::PathBuf;
 )]
 pub struct Cli {
     /// Use DIR as the configuration directory instead of the current one.
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_name = "DIR")]
     pub chdir: Option<PathBuf>,
     /// Set a variable: NAME=VALUE (repeatable).
-    #[arg(long = "var", global = true, value_name = "NAME=VALUE")]
+    #[arg(long = "var", global = true, help_heading = GLOBAL, value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
     /// Read variables from an HCL file of `name = value` lines (repeatable).
-    #[arg(long = "var-file", global = true, value_name = "FILE")]
+    #[arg(long = "var-file", global = true, help_heading = GLOBAL, value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
     /// Never colour the output (also: the NO_COLOR environment variable).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_color: bool,
     /// More detail on standard error (repeat for more).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = GLOBAL, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Print only errors and results.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
     /// The age identity that opens the state's secrets (else CERTFORM_IDENTITY,
     /// CERTFORM_IDENTITY_KEY or ~/.config/certform/identity.txt).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_name = "FILE")]
     pub identity: Option<PathBuf>,
     /// The workspace to use (else the one `certform workspace select` chose, else default).
-    #[arg(long, global = true, value_name = "NAME", env = "CERTFORM_WORKSPACE")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_name = "NAME", env = "CERTFORM_WORKSPACE")]
     pub workspace: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -66,6 +69,9 @@ pub enum Command {
     ForceUnlock {
         /// The lock ID printed in the "state is locked" error.
         lock_id: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        force: bool,
     },
     /// Print a shell completion script.
     Completions {
@@ -81,6 +87,12 @@ pub enum Command {
     Revoke(RevokeArgs),
     /// Adopt an existing certificate and key into state without ordering a new one.
     Import(ImportArgs),
+    /// Print certform's version, the git commit it was built from and its features.
+    Version {
+        /// Print JSON (see schemas/version.schema.json).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -253,6 +265,7 @@ pub enum StateCommand {
     AcceptRollback,
     /// Replace the stored state with a document from FILE (`-` for standard input).
     Push {
+        /// The state document to push, or `-` for standard input.
         file: PathBuf,
         /// Also push a state of another lineage or a lower serial.
         #[arg(long)]
@@ -270,7 +283,9 @@ pub enum StateCommand {
     },
     /// Rename a resource in the state (after renaming its block), so it is not reissued.
     Mv {
+        /// The address in state now, e.g. certificate.www
         from: String,
+        /// The address of the renamed block, e.g. certificate.web
         to: String,
         #[command(flatten)]
         lock: LockArgs,
@@ -302,11 +317,18 @@ pub enum WorkspaceCommand {
     /// Print the current workspace's name.
     Show,
     /// Create a workspace and switch to it.
-    New { name: String },
+    New {
+        /// The new workspace's name.
+        name: String,
+    },
     /// Switch to a workspace (remembered in .certform/workspace).
-    Select { name: String },
+    Select {
+        /// The workspace to switch to.
+        name: String,
+    },
     /// Delete a workspace; one whose state still has resources only with --force.
     Delete {
+        /// The workspace to delete (not the current one).
         name: String,
         /// Delete even though its state still tracks certificates or accounts.
         #[arg(long)]

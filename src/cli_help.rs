@@ -110,7 +110,11 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "force-unlock",
-        "certform force-unlock 5f0c1d52-93e4-4c3a-a7d5-1b8f0e6e2a10",
+        "certform force-unlock 5f0c1d52-93e4-4c3a-a7d5-1b8f0e6e2a10           # asks for yes\n  certform force-unlock --force 5f0c1d52-93e4-4c3a-a7d5-1b8f0e6e2a10   # in a script",
+    ),
+    (
+        "version",
+        "certform version\n  certform version --json | jq -r .commit",
     ),
     (
         "completions",
@@ -141,12 +145,16 @@ pub fn command() -> clap::Command {
     attach(Cli::command(), "")
 }
 
-/// Parses the process arguments (exits with clap's message on a usage error or `--help`).
+/// Parses the process arguments, Terraform's `-name=value` spelling included (exits with
+/// clap's message on a usage error or `--help`).
 ///
 /// Usage errors exit 1, not clap's 2: with `--detailed-exitcode`, 2 means "changes".
 pub fn parse() -> Cli {
-    let parsed = command()
-        .try_get_matches()
+    let mut command = command();
+    command.build();
+    let args = crate::cli_argv::terraform_style(&command, std::env::args_os().collect());
+    let parsed = command
+        .try_get_matches_from(args)
         .and_then(|matches| Cli::from_arg_matches(&matches));
     parsed.unwrap_or_else(|error| {
         let _ = error.print();
@@ -183,4 +191,71 @@ pub fn man(path: &[String]) -> Result<Exit> {
         .map_err(|e| Error::io("Cannot write the manual page", "-", e))?;
     print!("{}", String::from_utf8_lossy(&out));
     Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and its path, e.g. `certform state mv`.
+    fn every_command(
+        command: &clap::Command,
+        path: String,
+        out: &mut Vec<(String, clap::Command)>,
+    ) {
+        for sub in command.get_subcommands() {
+            every_command(sub, format!("{path} {}", sub.get_name()), out);
+        }
+        out.push((path, command.clone()));
+    }
+
+    #[test]
+    fn every_positional_argument_has_help() {
+        let mut root = command();
+        root.build();
+        let mut commands = Vec::new();
+        every_command(&root, "certform".into(), &mut commands);
+        assert!(commands.len() > 20, "{} commands", commands.len());
+        let missing: Vec<String> = commands
+            .iter()
+            .flat_map(|(path, command)| {
+                command
+                    .get_positionals()
+                    .filter(|arg| arg.get_help().is_none())
+                    .map(move |arg| format!("{path} <{}>", arg.get_id()))
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "positional arguments without help: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn global_options_have_their_own_help_section() {
+        let mut root = command();
+        root.build();
+        let plan = root.find_subcommand("plan").unwrap();
+        for global in [
+            "chdir",
+            "var",
+            "var-file",
+            "no-color",
+            "verbose",
+            "quiet",
+            "identity",
+            "workspace",
+        ] {
+            let arg = plan
+                .get_arguments()
+                .find(|a| a.get_long() == Some(global))
+                .unwrap();
+            assert_eq!(arg.get_help_heading(), Some("Global options"), "--{global}");
+        }
+        let out = plan
+            .get_arguments()
+            .find(|a| a.get_long() == Some("out"))
+            .unwrap();
+        assert_eq!(out.get_help_heading(), None);
+    }
 }

@@ -8,6 +8,7 @@ pub mod acme;
 pub mod address;
 pub mod apply;
 pub mod cli;
+pub mod cli_argv;
 pub mod cli_help;
 pub mod config;
 pub mod deploy;

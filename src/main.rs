@@ -132,7 +132,10 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
         Command::Workspace(WorkspaceCommand::Delete { name, force, lock }) => {
             ops::workspace::delete(&globals, &name, force, lock_timeout(&lock)?)
         }
-        Command::ForceUnlock { lock_id } => ops::show::force_unlock(&globals, &lock_id),
+        Command::ForceUnlock { lock_id, force } => {
+            ops::show::force_unlock(&globals, &lock_id, force)
+        }
+        Command::Version { json } => ops::version::run(json),
         Command::Completions { shell } => certform::cli_help::completions(shell),
         Command::Man { command } => certform::cli_help::man(&command),
         Command::Revoke(args) => ops::revoke::run(

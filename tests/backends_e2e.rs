@@ -213,9 +213,9 @@ fn an_s3_lock_left_behind_is_reported_and_force_unlocked() {
         .expect("the lock ID is shown")
         .to_string();
 
-    let wrong = p.expect(&["force-unlock", "not-the-id"], 1);
+    let wrong = p.expect(&["force-unlock", "--force", "not-the-id"], 1);
     assert!(wrong.contains("does not match"), "{wrong}");
-    let unlocked = p.expect(&["force-unlock", &id], 0);
+    let unlocked = p.expect(&["force-unlock", "--force", &id], 0);
     assert!(unlocked.contains(&id), "{unlocked}");
     p.expect(&["apply", "--auto-approve"], 0);
     p.expect(&["plan", "--detailed-exitcode"], 0);

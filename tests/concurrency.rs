@@ -59,9 +59,9 @@ fn a_hung_apply_keeps_the_lock_until_force_unlock_and_does_not_overwrite_the_new
         .unwrap_or_else(|| panic!("no lock ID in: {second}"))
         .to_string();
 
-    let wrong = p.expect(&["force-unlock", "not-the-id"], 1);
+    let wrong = p.expect(&["force-unlock", "--force", "not-the-id"], 1);
     assert!(wrong.contains("does not match the current lock"), "{wrong}");
-    let unlocked = p.expect(&["force-unlock", &id], 0);
+    let unlocked = p.expect(&["force-unlock", "--force", &id], 0);
     assert!(
         unlocked.contains("The state has been unlocked"),
         "{unlocked}"

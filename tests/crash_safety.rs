@@ -131,7 +131,7 @@ fn kill_trials_in(scale: Scale, backend: impl Fn(&str) -> BackendState, killed: 
                 refused.contains(&format!("locked by ID {}", lock.id)),
                 "{context}: {refused}"
             );
-            let (code, unlocked) = run(&["force-unlock", &lock.id]);
+            let (code, unlocked) = run(&["force-unlock", "--force", &lock.id]);
             assert_eq!(code, Some(0), "{context}: {unlocked}");
         }
 

@@ -1,6 +1,9 @@
-//! Input variables: `variable "NAME" { type, default, description }` blocks, values from
-//! `--var-file FILE` (HCL `name = value`) and `--var NAME=VALUE`, converted to the declared
-//! type. Precedence: default < var files (in order) < `--var` (in order).
+//! Input variables: `variable "NAME" { type, default, description }` blocks and their
+//! values, converted to the declared type. As Terraform's precedence, a later source wins:
+//! the default < `CERTFORM_VAR_NAME` environment variables < the configuration directory's
+//! `*.auto.vars` files (in lexical order) < `--var-file FILE` (in order) < `--var NAME=VALUE`
+//! (in order). Variable files hold HCL `name = value` lines; they do not end in `.hcl`,
+//! which would make them configuration.
 
 use crate::config::{body::BodyReader, parse_file, Evaluator, SourceFile};
 use crate::diag::Diagnostics;
@@ -11,7 +14,7 @@ use hcl::eval::Evaluate;
 use hcl::Value;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A variable's declared type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,58 +246,15 @@ pub fn evaluate_variables(
         );
     }
 
-    for path in var_files {
-        // Shown relative to the configuration directory when inside it, else as given.
-        let name = path
-            .strip_prefix(eval.config_dir())
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| path.display().to_string());
-        let Some(file) = parse_file(path, &name, diags) else {
-            continue;
-        };
-        for structure in file.body.iter() {
-            let attr = match structure {
-                Structure::Attribute(attr) => attr,
-                Structure::Block(block) => {
-                    diags.error(
-                        Some(file.span(crate::config::header_span(block))),
-                        "Unexpected block",
-                        "A variables file holds only `name = value` assignments.",
-                    );
-                    continue;
-                }
-            };
-            let var_name = attr.key.as_str();
-            let Some(var) = declared.get_mut(var_name) else {
-                diags.error(
-                    Some(file.span(attr.key.span().unwrap_or(0..0))),
-                    "Undeclared variable",
-                    format!(
-                        "The variables file sets \"{var_name}\", but the configuration declares no such variable. Declare it with a `variable \"{var_name}\" {{ ... }}` block, or remove this line."
-                    ),
-                );
-                continue;
-            };
-            match eval.eval_constant(&file, &attr.value, diags) {
-                Some(v) => match convert(v, &var.ty) {
-                    Ok(v) => {
-                        var.value = Some(v);
-                        var.failed = false;
-                    }
-                    Err(why) => {
-                        diags.error(
-                            Some(file.span(attr.value.span().unwrap_or(0..0))),
-                            "Invalid value for variable",
-                            format!("The value of variable \"{var_name}\" does not match its type: {why}."),
-                        );
-                        var.failed = true;
-                    }
-                },
-                None => var.failed = true,
-            }
+    for (var_name, text) in env_inputs() {
+        // Unlike `--var`, an environment variable may be meant for another configuration.
+        if let Some(var) = declared.get_mut(&var_name) {
+            set_from_text(var, &text, &format!("{ENV_PREFIX}{var_name}"), diags);
         }
     }
-
+    for path in auto_var_files(eval.config_dir()).iter().chain(var_files) {
+        read_var_file(path, &mut declared, eval, diags);
+    }
     for (var_name, text) in cli {
         let Some(var) = declared.get_mut(var_name) else {
             diags.error(
@@ -306,20 +266,7 @@ pub fn evaluate_variables(
             );
             continue;
         };
-        match from_cli(text, &var.ty) {
-            Ok(v) => {
-                var.value = Some(v);
-                var.failed = false;
-            }
-            Err(why) => {
-                diags.error(
-                    None,
-                    "Invalid value for variable",
-                    format!("The value given with --var {var_name}=... does not match the variable's type: {why}."),
-                );
-                var.failed = true;
-            }
-        }
+        set_from_text(var, text, &format!("--var {var_name}=..."), diags);
     }
 
     declared
@@ -330,7 +277,7 @@ pub fn evaluate_variables(
                     Some(var.file.span(crate::config::header_span(var.block))),
                     "No value for required variable",
                     format!(
-                        "The variable \"{name}\" has no default and no value was given. Set it with --var {name}=VALUE or in a --var-file, or add a default."
+                        "The variable \"{name}\" has no default and no value was given. Set it with --var {name}=VALUE, in a --var-file or a *.auto.vars file, or with the {ENV_PREFIX}{name} environment variable, or add a default."
                     ),
                 );
             }
@@ -338,6 +285,120 @@ pub fn evaluate_variables(
             (name, value)
         })
         .collect()
+}
+
+/// The prefix of environment variables that set input variables: `CERTFORM_VAR_email`
+/// sets `variable "email"`, as Terraform's `TF_VAR_`.
+pub const ENV_PREFIX: &str = "CERTFORM_VAR_";
+
+/// How the variable files loaded without being named end: `certform.auto.vars`,
+/// `prod.auto.vars`, as Terraform's `*.auto.tfvars`.
+pub const AUTO_VARS_SUFFIX: &str = ".auto.vars";
+
+/// The `CERTFORM_VAR_NAME=VALUE` environment variables, as (NAME, VALUE).
+fn env_inputs() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| {
+            let name = name.to_str()?.strip_prefix(ENV_PREFIX)?.to_string();
+            Some((name, value.into_string().ok()?))
+        })
+        .collect()
+}
+
+/// The `*.auto.vars` files directly in `dir`, in lexical order.
+fn auto_var_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.is_file()
+                && path
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.ends_with(AUTO_VARS_SUFFIX))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Sets `var` from the text of `--var` or an environment variable, named by `origin` in
+/// the message when it does not fit the type.
+fn set_from_text(var: &mut Declared, text: &str, origin: &str, diags: &mut Diagnostics) {
+    match from_cli(text, &var.ty) {
+        Ok(v) => {
+            var.value = Some(v);
+            var.failed = false;
+        }
+        Err(why) => {
+            diags.error(
+                None,
+                "Invalid value for variable",
+                format!("The value given with {origin} does not match the variable's type: {why}."),
+            );
+            var.failed = true;
+        }
+    }
+}
+
+/// Sets the variables a variables file assigns; a name nothing declares is an error.
+fn read_var_file(
+    path: &Path,
+    declared: &mut BTreeMap<String, Declared>,
+    eval: &Evaluator,
+    diags: &mut Diagnostics,
+) {
+    // Shown relative to the configuration directory when inside it, else as given.
+    let name = path
+        .strip_prefix(eval.config_dir())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| path.display().to_string());
+    let Some(file) = parse_file(path, &name, diags) else {
+        return;
+    };
+    for structure in file.body.iter() {
+        let attr = match structure {
+            Structure::Attribute(attr) => attr,
+            Structure::Block(block) => {
+                diags.error(
+                    Some(file.span(crate::config::header_span(block))),
+                    "Unexpected block",
+                    "A variables file holds only `name = value` assignments.",
+                );
+                continue;
+            }
+        };
+        let var_name = attr.key.as_str();
+        let Some(var) = declared.get_mut(var_name) else {
+            diags.error(
+                Some(file.span(attr.key.span().unwrap_or(0..0))),
+                "Undeclared variable",
+                format!(
+                    "The variables file sets \"{var_name}\", but the configuration declares no such variable. Declare it with a `variable \"{var_name}\" {{ ... }}` block, or remove this line."
+                ),
+            );
+            continue;
+        };
+        let Some(value) = eval.eval_constant(&file, &attr.value, diags) else {
+            var.failed = true;
+            continue;
+        };
+        match convert(value, &var.ty) {
+            Ok(v) => {
+                var.value = Some(v);
+                var.failed = false;
+            }
+            Err(why) => {
+                let why =
+                    format!("The value of variable \"{var_name}\" does not match its type: {why}.");
+                let span = file.span(attr.value.span().unwrap_or(0..0));
+                diags.error(Some(span), "Invalid value for variable", why);
+                var.failed = true;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

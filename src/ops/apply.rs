@@ -14,7 +14,7 @@ use crate::render;
 use crate::solver::Solvers;
 use crate::state::{load_identity, Persister};
 use std::collections::BTreeSet;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,7 +80,11 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
             if !changes.is_empty() {
                 print!("{}", render::plan::text(&changes, globals.style));
                 if !request.auto_approve {
-                    confirm()?;
+                    super::confirm::ask(
+                        "Do you want to perform these actions?\n  Only 'yes' will be accepted to approve.",
+                        "apply needs confirmation: run it on a terminal, pass --auto-approve, or apply a saved plan (certform plan --out FILE; certform apply FILE).",
+                        "Apply cancelled.",
+                    )?;
                 }
             }
             (changes, observed.ari)
@@ -218,25 +222,4 @@ fn only(request: &ApplyRequest, changes: Vec<Change>, globals: &Globals) -> Vec<
         render::unattended::left_for_review(&left, globals.style)
     );
     kept
-}
-
-/// Asks for `yes` on a terminal; refuses to guess without one.
-fn confirm() -> Result<()> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(
-            "apply needs confirmation: run it on a terminal, pass --auto-approve, or apply a saved plan (certform plan --out FILE; certform apply FILE).".into(),
-        ));
-    }
-    print!("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
-    let _ = std::io::stdout().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Error::Usage(format!("cannot read the answer: {e}")))?;
-    if answer.trim() == "yes" {
-        Ok(())
-    } else {
-        Err(Error::Usage("Apply cancelled.".into()))
-    }
 }

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod ari;
+pub mod confirm;
 pub mod fmt;
 pub mod import;
 pub mod init;
@@ -12,6 +13,7 @@ pub mod show;
 pub mod state_surgery;
 pub mod state_transfer;
 pub mod validate;
+pub mod version;
 pub mod workspace;
 
 use crate::config::SecretEnv;
@@ -197,13 +199,10 @@ fn observe_files(desired: &Desired, state: &State) -> Observed {
     )
 }
 
-/// Parses `30s`, `15m`, `2h`, `1d` for command-line flags.
+/// Parses `30s`, `15m`, `1h30m` for command-line flags.
 pub fn parse_flag_duration(text: &str, flag: &str) -> Result<std::time::Duration> {
-    crate::config::duration::parse_duration(text).map_err(|why| {
-        Error::Usage(format!(
-            "--{flag} {text:?} is not a duration: {why} (write it like 30s, 5m or 1h)"
-        ))
-    })
+    crate::config::duration::parse_duration(text)
+        .map_err(|why| Error::Usage(format!("--{flag}: {why}.")))
 }
 
 #[cfg(test)]
