@@ -47,7 +47,7 @@ pub fn text(changes: &[Change], style: Style) -> String {
         write_change(&mut out, change, style);
     }
     let _ = writeln!(out, "\n{}", style.bold(&summary_line(changes)));
-    out
+    crate::redact::text(&out).into_owned()
 }
 
 /// `Plan: 1 to issue, 2 to renew, 0 to reissue, 1 to revoke, 0 to redeploy.` plus account
@@ -193,10 +193,15 @@ fn write_attribute(
 }
 
 fn show(value: &AttrValue) -> String {
+    // `(sensitive)` unquoted, as Terraform shows `(sensitive value)`: it is not the value.
+    let quoted = |t: &String| match t.as_str() {
+        crate::redact::PLACEHOLDER => t.clone(),
+        _ => format!("{t:?}"),
+    };
     match value {
-        AttrValue::Text(t) => format!("{t:?}"),
+        AttrValue::Text(t) => quoted(t),
         AttrValue::List(items) => {
-            let inner: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+            let inner: Vec<String> = items.iter().map(quoted).collect();
             format!("[{}]", inner.join(", "))
         }
     }
@@ -238,7 +243,7 @@ pub fn json(plan: &SavedPlan) -> String {
     });
     let mut text = serde_json::to_string_pretty(&document).expect("a plan always serialises");
     text.push('\n');
-    text
+    crate::redact::text(&text).into_owned()
 }
 
 /// The execution graph in Graphviz DOT (`certform graph`).
