@@ -295,12 +295,17 @@ dns_solver "bind" {{
         expect_exit(&mut command, 0)
     };
     let plan = run(&["plan"]);
+    let graph = run(&["graph"]);
+    assert!(
+        graph.contains("on_change: sh -c env > hook-env.txt # (sensitive)"),
+        "{graph}"
+    );
     let applied = run(&["-v", "apply", "--auto-approve"]);
     assert!(
         applied.contains("on_change sh -c env > hook-env.txt # (sensitive)"),
         "{applied}"
     );
-    for (what, content) in [("plan", &plan), ("apply -v", &applied)] {
+    for (what, content) in [("plan", &plan), ("graph", &graph), ("apply -v", &applied)] {
         assert_absent(hook_token, what, content);
     }
     let hook_env = fs::read_to_string(p.path("hook-env.txt")).unwrap();

@@ -253,7 +253,9 @@ pub fn dot(changes: &[Change], graph: &crate::plan::graph::ExecGraph) -> String 
     for i in 0..graph.len() {
         let label = match graph.node(i) {
             Node::Change(c) => format!("{} ({})", changes[*c].address, changes[*c].action),
-            Node::Hook(argv) => format!("on_change: {}", argv.join(" ")),
+            Node::Hook(argv) => {
+                format!("on_change: {}", crate::redact::text(&argv.join(" ")))
+            }
         };
         let _ = writeln!(out, "  n{i} [label={label:?}];");
     }
