@@ -273,7 +273,9 @@ fn file(args: &[Value], dir: &Path) -> Result<Value, CallError> {
     let path = one_string("file", args)?;
     read_config_file(dir, Path::new(path))
         .map(|text| {
-            crate::redact::register(&text);
+            if !is_public_keys(&text) {
+                crate::redact::register(&text);
+            }
             Value::String(text)
         })
         .map_err(|why| {
@@ -286,6 +288,29 @@ fn file(args: &[Value], dir: &Path) -> Result<Value, CallError> {
                 "Cannot read file",
                 format!("file(\"{path}\") cannot read the file: {why}{relative}."),
             )
+        })
+}
+
+/// Whether `text` is only public keys — age recipients or OpenSSH public keys, one a line
+/// (`recipients = [file("keys/ci.pub")]`) — which are no secret: hiding them would make
+/// them unreadable in messages and leave them out of the configuration digest.
+fn is_public_keys(text: &str) -> bool {
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .peekable();
+    lines.peek().is_some()
+        && lines.all(|line| {
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some(recipient), None) => recipient.starts_with("age1"),
+                (Some(kind), Some(key)) => {
+                    (kind.starts_with("ssh-") || kind.starts_with("ecdsa-sha2-"))
+                        && key.starts_with("AAAA")
+                }
+                _ => false,
+            }
         })
 }
 
@@ -675,6 +700,19 @@ mod tests {
         big.set_len(FILE_MAX_BYTES + 1).unwrap();
         let (_, detail) = read(&dir, "big").unwrap_err();
         assert!(detail.contains("larger than 1024 KiB"), "{detail}");
+    }
+
+    #[test]
+    fn public_keys_read_by_file_are_not_sensitive() {
+        let (_root, dir) = config_dir_with_files();
+        let keys =
+            "# CI\nage1pubkeytestq9x8c7v6b5n4m3\nssh-ed25519 AAAAC3NzaPubKeyTest9z ci@example\n";
+        std::fs::write(dir.join("ci.pub"), keys).unwrap();
+        read(&dir, "ci.pub").unwrap();
+        assert!(!crate::redact::is_sensitive("age1pubkeytestq9x8c7v6b5n4m3"));
+        assert!(!crate::redact::is_sensitive("AAAAC3NzaPubKeyTest9z"));
+        assert!(!is_public_keys("age1abc\nAGE-SECRET-KEY-1ABC\n"));
+        assert!(!is_public_keys("\n"));
     }
 
     #[test]
