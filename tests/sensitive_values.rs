@@ -4,7 +4,8 @@
 //! or apply progress; `env()` refuses certform's identity and the AWS credentials; `file()`
 //! reads only regular files inside the configuration directory, and a FIFO, `/dev/zero`, a
 //! path out of the directory or a symbolic link out of it is refused with a clear message;
-//! `on_change` hooks inherit no variable that holds, or is part of, a sensitive value.
+//! `on_change` hooks inherit no variable that holds, or is part of, a sensitive value; and
+//! the state's views hide a sensitive contact the CA was sent.
 
 mod support;
 
@@ -267,8 +268,10 @@ fn hooks_show_no_sensitive_argv_and_inherit_no_part_of_a_secret() {
     // The TSIG secret is `c2VjcmV0LXRzaWcta2V5` ("secret-tsig-key"); only its tail comes
     // from the environment. The solver is declared, not used.
     let tsig_tail = "LXRzaWcta2V5";
-    p.config(&format!(
-        r#"
+    p.config_with_account(
+        r#"contact = ["mailto:ops+${env("CONTACT_TOKEN")}@example.com"]"#,
+        &format!(
+            r#"
 dns_solver "bind" {{
   provider      = "rfc2136"
   zones         = ["rfc2136.hardening.test"]
@@ -277,21 +280,23 @@ dns_solver "bind" {{
   tsig_secret   = "c2VjcmV0${{env("TSIG_TAIL")}}"
 }}
 {}"#,
-        cert_block(
-            "www",
-            &["sensitive.hardening.test"],
-            r#"output "hooked" {
+            cert_block(
+                "www",
+                &["sensitive.hardening.test"],
+                r#"output "hooked" {
     cert      = "tls/hooked/cert.pem"
     key       = "tls/hooked/key.pem"
     on_change = ["sh", "-c", "env > hook-env.txt # ${env("HOOK_TOKEN")}"]
   }"#,
-        )
-    ));
+            )
+        ),
+    );
     let run = |args: &[&str]| {
         let mut command = p.command(args);
         command
             .env("HOOK_TOKEN", hook_token)
-            .env("TSIG_TAIL", tsig_tail);
+            .env("TSIG_TAIL", tsig_tail)
+            .env("CONTACT_TOKEN", CONTACT_TOKEN);
         expect_exit(&mut command, 0)
     };
     let plan = run(&["plan"]);
@@ -305,8 +310,23 @@ dns_solver "bind" {{
         applied.contains("on_change sh -c env > hook-env.txt # (sensitive)"),
         "{applied}"
     );
-    for (what, content) in [("plan", &plan), ("graph", &graph), ("apply -v", &applied)] {
+    // The state holds the contact as the CA was sent it; its views hide it as plans do.
+    let shown = run(&["show"]);
+    assert!(
+        shown.contains(r#"contact        = ["mailto:ops+(sensitive)@example.com"]"#),
+        "{shown}"
+    );
+    let views = [
+        ("plan", plan),
+        ("graph", graph),
+        ("apply -v", applied),
+        ("show", shown),
+        ("show --json", run(&["show", "--json"])),
+        ("state show", run(&["state", "show", "account.pebble"])),
+    ];
+    for (what, content) in &views {
         assert_absent(hook_token, what, content);
+        assert_absent(CONTACT_TOKEN, what, content);
     }
     let hook_env = fs::read_to_string(p.path("hook-env.txt")).unwrap();
     assert!(!hook_env.contains("HOOK_TOKEN="), "{hook_env}");
