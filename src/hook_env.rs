@@ -3,8 +3,10 @@
 //! handed for its own work. Those are the identity text (`CERTFORM_IDENTITY_KEY`) and every
 //! variable whose value is one of the configuration's secrets (a TSIG secret, an EAB HMAC
 //! key, a connection string), part of one (the password in
-//! `conn_str = "postgres://u:${env("PGPW")}@db/certs"`), or a sensitive value — anything
-//! the configuration read with `env()` or `file()` (see [`crate::redact`]). A reload command
+//! `conn_str = "postgres://u:${env("PGPW")}@db/certs"`), or that holds a sensitive value —
+//! anything the configuration read with `env()` or `file()` (see [`crate::redact`]). Only
+//! the secret attributes are searched for parts: a file read with `file()` may be large,
+//! and ordinary values (a home directory) would be parts of it. A reload command
 //! has no business with them, and a hook's own logging (`env`, `set -x`) must not be where
 //! they end up.
 //! Ambient credentials (AWS keys, a cloud CLI's login) are the environment's, not
@@ -27,10 +29,10 @@ impl HookEnv {
     /// For certform's own environment, the configuration's `secrets` and the sensitive
     /// values registered while it was loaded.
     pub fn new(secrets: &[&Sensitive]) -> HookEnv {
-        HookEnv::from_vars(std::env::vars_os(), secrets, crate::redact::overlaps)
+        HookEnv::from_vars(std::env::vars_os(), secrets, crate::redact::is_sensitive)
     }
 
-    /// `sensitive` says whether a value holds or is part of a sensitive value.
+    /// `sensitive` says whether a value holds a sensitive value.
     fn from_vars(
         vars: impl Iterator<Item = (OsString, OsString)>,
         secrets: &[&Sensitive],

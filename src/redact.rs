@@ -55,18 +55,6 @@ pub fn is_sensitive(text: &str) -> bool {
         .any(|value| lowered.contains(value.as_str()))
 }
 
-/// Whether `text` is part of a registered value (or holds one).
-pub fn overlaps(text: &str) -> bool {
-    if text.chars().count() < MIN_LEN {
-        return false;
-    }
-    let lowered = Zeroizing::new(text.to_ascii_lowercase());
-    let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
-    registry
-        .iter()
-        .any(|value| value.contains(lowered.as_str()) || lowered.contains(value.as_str()))
-}
-
 /// `text` with every registered value in it replaced by [`PLACEHOLDER`].
 pub fn text(text: &str) -> Cow<'_, str> {
     let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
@@ -175,8 +163,6 @@ mod tests {
         assert_eq!(shown, "x (sensitive) y (sensitive)\n abc");
         assert!(is_sensitive("mailto:a?redact-test-secret-7f3a"));
         assert!(!is_sensitive("abc"), "shorter than MIN_LEN");
-        assert!(overlaps("test-secret"));
-        assert!(!overlaps("nothing-like-it"));
         let mut tree = serde_json::json!({"a": ["ok", "pre Redact-Test-Secret-7f3a"], "n": 1});
         assert!(json(&mut tree));
         assert_eq!(

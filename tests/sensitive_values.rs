@@ -4,7 +4,8 @@
 //! or apply progress; `env()` refuses certform's identity and the AWS credentials; `file()`
 //! reads only regular files inside the configuration directory, and a FIFO, `/dev/zero`, a
 //! path out of the directory or a symbolic link out of it is refused with a clear message;
-//! `on_change` hooks inherit no variable that holds, or is part of, a sensitive value; and
+//! `on_change` hooks inherit no variable that holds a sensitive value or is part of a secret
+//! attribute; and
 //! the state's views hide a sensitive contact the CA was sent.
 
 mod support;
