@@ -16,8 +16,9 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::sync::RwLock;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// What is shown in place of a sensitive value.
 pub const PLACEHOLDER: &str = "(sensitive)";
@@ -25,8 +26,19 @@ pub const PLACEHOLDER: &str = "(sensitive)";
 /// The shortest value that is registered, in characters.
 pub const MIN_LEN: usize = 4;
 
-/// The registered values, ASCII-lower-cased (matching ignores ASCII case), longest first.
-static REGISTRY: RwLock<Vec<Zeroizing<String>>> = RwLock::new(Vec::new());
+/// The registered values, ASCII-lower-cased (matching ignores ASCII case). A set: a file
+/// split into many lines registers each once, cheaply.
+static REGISTRY: RwLock<BTreeSet<Registered>> = RwLock::new(BTreeSet::new());
+
+/// A registered value, zeroised on drop like [`crate::secret::Sensitive`].
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Registered(String);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
 
 /// Marks `value` as sensitive for the rest of the run. Surrounding white space (a file's
 /// trailing newline) is not part of the secret.
@@ -35,12 +47,11 @@ pub fn register(value: &str) {
     if value.chars().count() < MIN_LEN {
         return;
     }
-    let lowered = Zeroizing::new(value.to_ascii_lowercase());
-    let mut registry = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
-    if !registry.contains(&lowered) {
-        registry.push(lowered);
-        registry.sort_by_key(|value| std::cmp::Reverse(value.len()));
-    }
+    let lowered = Registered(value.to_ascii_lowercase());
+    REGISTRY
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(lowered);
 }
 
 /// Whether `text` holds a registered value.
@@ -52,7 +63,7 @@ pub fn is_sensitive(text: &str) -> bool {
     let lowered = Zeroizing::new(text.to_ascii_lowercase());
     registry
         .iter()
-        .any(|value| lowered.contains(value.as_str()))
+        .any(|value| lowered.contains(value.0.as_str()))
 }
 
 /// `text` with every registered value in it replaced by [`PLACEHOLDER`].
@@ -66,8 +77,8 @@ pub fn text(text: &str) -> Cow<'_, str> {
     let lowered = Zeroizing::new(text.to_ascii_lowercase());
     let mut hidden = vec![false; text.len()];
     for value in registry.iter() {
-        for (start, _) in lowered.match_indices(value.as_str()) {
-            hidden[start..start + value.len()].fill(true);
+        for (start, _) in lowered.match_indices(value.0.as_str()) {
+            hidden[start..start + value.0.len()].fill(true);
         }
     }
     if !hidden.contains(&true) {
