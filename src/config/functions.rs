@@ -19,6 +19,7 @@ use crate::config::vars::describe;
 use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
 use hcl::{Map, Value};
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// A failed call: (summary, detail) for the diagnostic.
@@ -103,12 +104,14 @@ impl Function {
         if args.iter().any(holds_sensitive) {
             // Derived from a secret (lower-cased, split, formatted): sensitive too, except
             // for the arguments' other strings passed through unchanged.
-            let mut passed_through = Vec::new();
+            let mut passed_through = BTreeSet::new();
             for arg in args {
-                each_string(arg, &mut |text| passed_through.push(text.to_string()));
+                each_string(arg, &mut |text| {
+                    passed_through.insert(text.to_string());
+                });
             }
             each_string(&value, &mut |text| {
-                if !passed_through.iter().any(|p| p == text) {
+                if !passed_through.contains(text) {
                     crate::redact::register(text);
                 }
             });
