@@ -22,6 +22,7 @@ pub mod keytype;
 pub mod log;
 pub mod ops;
 pub mod plan;
+pub mod redact;
 pub mod refresh;
 pub mod render;
 pub mod secret;

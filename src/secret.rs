@@ -1,11 +1,10 @@
 //! `Sensitive` wraps secret text (EAB HMAC keys, TSIG secrets, private keys in memory) so it
-//! cannot leak by accident: `Debug` and `Display` print a placeholder, serialising it for a
-//! digest yields only a SHA-256 fingerprint, and the memory is zeroised on drop.
+//! cannot leak by accident: `Debug`, `Display` and serialising it (for a digest) yield only
+//! a placeholder, and the memory is zeroised on drop.
 //! `ConfigSecret` is a secret attribute of the configuration, which may be left unknown by
 //! commands that never use it.
 
 use serde::{Serialize, Serializer};
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 #[derive(Clone, PartialEq, Eq)]
@@ -19,11 +18,6 @@ impl Sensitive {
     /// The secret itself; call sites that use it should be few and obvious.
     pub fn expose(&self) -> &str {
         &self.0
-    }
-
-    /// A fingerprint that reveals nothing usable but changes when the secret changes.
-    pub fn fingerprint(&self) -> String {
-        format!("sha256:{}", hex::encode(Sha256::digest(self.0.as_bytes())))
     }
 }
 
@@ -39,11 +33,12 @@ impl std::fmt::Display for Sensitive {
     }
 }
 
-/// Serialised only as a fingerprint: used when the desired model is hashed into a
-/// configuration digest, which must change with the secret but never contain it.
+/// Serialised only as `(sensitive)`: the desired model is hashed into the configuration
+/// digest of saved plans, and a digest over the secret (even an unsalted SHA-256 of it
+/// alone) would let a weak one be guessed offline from a plan.
 impl Serialize for Sensitive {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.fingerprint())
+        serializer.serialize_str(crate::redact::PLACEHOLDER)
     }
 }
 
@@ -77,7 +72,7 @@ impl ConfigSecret {
 /// For the configuration digest that binds saved plans: a secret read by `env("NAME")` is
 /// identified by its variable's name, so a plan saved without the secret (by a reviewer)
 /// binds the same configuration as the apply that has it; a secret written in the
-/// configuration is identified by its fingerprint.
+/// configuration is not identified at all.
 impl Serialize for ConfigSecret {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -109,10 +104,7 @@ mod tests {
             value: Sensitive::new("c2VjcmV0"),
             env: None,
         };
-        assert_eq!(
-            json(&literal),
-            format!("\"{}\"", Sensitive::new("c2VjcmV0").fingerprint())
-        );
+        assert_eq!(json(&literal), "\"(sensitive)\"");
         assert!(unset
             .value()
             .unwrap_err()

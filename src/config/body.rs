@@ -263,6 +263,7 @@ impl<'a> BodyReader<'a> {
             let span = self.value_span(attr);
             match std::env::var(&variable) {
                 Ok(text) => {
+                    crate::redact::register(&text);
                     let value = Sensitive::new(text);
                     let secret = ConfigSecret::Known {
                         value,

@@ -6,11 +6,20 @@
 //! declares them to `hcl::eval` for calls inside `for` expressions, whose arguments are only
 //! known per element. There is no set type in `hcl::Value`: `toset` returns a sorted list
 //! without duplicates.
+//!
+//! What `env()` reads from the environment and what `file()` reads is sensitive, and so is
+//! whatever a function derives from a sensitive argument ([`Function::call`]): all are
+//! registered with [`crate::redact`].
+//! `env()` refuses certform's identity variables and the AWS credentials (a configuration
+//! has no business reading them, and they would end up in a plan or the state); `file()`
+//! reads only regular files of at most [`FILE_MAX_BYTES`] inside the configuration
+//! directory.
 
 use crate::config::vars::describe;
 use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
 use hcl::{Map, Value};
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// A failed call: (summary, detail) for the diagnostic.
@@ -91,8 +100,45 @@ pub fn find(name: &str) -> Option<&'static Function> {
 impl Function {
     /// Calls the function; relative `file()` paths resolve against `config_dir`.
     pub fn call(&self, args: &[Value], config_dir: &Path) -> Result<Value, CallError> {
-        (self.body)(args, config_dir)
+        let value = (self.body)(args, config_dir)?;
+        if args.iter().any(holds_sensitive) {
+            // Derived from a secret (lower-cased, split, formatted): sensitive too, except
+            // for the arguments' other strings passed through unchanged.
+            let mut passed_through = BTreeSet::new();
+            for arg in args {
+                each_string(arg, &mut |text| {
+                    passed_through.insert(text.to_string());
+                });
+            }
+            each_string(&value, &mut |text| {
+                if !passed_through.contains(text) {
+                    crate::redact::register(text);
+                }
+            });
+        }
+        Ok(value)
     }
+}
+
+/// Calls `f` with every string in `value` (object keys too).
+fn each_string(value: &Value, f: &mut dyn FnMut(&str)) {
+    match value {
+        Value::String(text) => f(text),
+        Value::Array(items) => items.iter().for_each(|item| each_string(item, f)),
+        Value::Object(map) => map.iter().for_each(|(key, item)| {
+            f(key);
+            each_string(item, f);
+        }),
+        _ => {}
+    }
+}
+
+fn holds_sensitive(value: &Value) -> bool {
+    let mut found = false;
+    each_string(value, &mut |text| {
+        found |= crate::redact::is_sensitive(text)
+    });
+    found
 }
 
 /// "env(NAME) or env(NAME, DEFAULT), file(PATH), ..." for messages.
@@ -168,6 +214,17 @@ fn as_text(value: &Value) -> Option<String> {
     }
 }
 
+/// Variables `env()` refuses: certform's identity and the AWS credentials. `CERTFORM_*`
+/// variables that hold a secret are the identity's.
+const REFUSED_ENV: [&str; 6] = [
+    crate::state::ENV_IDENTITY,
+    crate::state::ENV_IDENTITY_KEY,
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+];
+
 fn env(args: &[Value], _: &Path) -> Result<Value, CallError> {
     let name = match args {
         [Value::String(name)] | [Value::String(name), _] => name,
@@ -178,8 +235,28 @@ fn env(args: &[Value], _: &Path) -> Result<Value, CallError> {
             ))
         }
     };
+    if REFUSED_ENV
+        .iter()
+        .any(|refused| refused.eq_ignore_ascii_case(name))
+    {
+        let whose = if name.to_ascii_uppercase().starts_with("CERTFORM_") {
+            "it holds certform's identity, which decrypts the state"
+        } else {
+            "it holds AWS credentials, which the AWS SDK reads from the environment itself"
+        };
+        return Err((
+            "Environment variable not allowed",
+            format!(
+                "env(\"{name}\") is refused: {whose}. A configuration must not read it, as its value could reach a plan, the state or a log."
+            ),
+        ));
+    }
     match std::env::var(name) {
-        Ok(value) => Ok(Value::String(value)),
+        Ok(value) => {
+            crate::redact::register(&value);
+            Ok(Value::String(value))
+        }
+        // A default is written in the configuration: no secret.
         Err(_) => match args.get(1) {
             Some(default) => Ok(default.clone()),
             None => Err((
@@ -192,17 +269,19 @@ fn env(args: &[Value], _: &Path) -> Result<Value, CallError> {
     }
 }
 
+/// The largest file `file()` reads: keys, certificates and tokens are far smaller.
+pub const FILE_MAX_BYTES: u64 = 1024 * 1024;
+
 fn file(args: &[Value], dir: &Path) -> Result<Value, CallError> {
     let path = one_string("file", args)?;
-    std::fs::read_to_string(dir.join(path))
-        .map(Value::String)
-        .map_err(|err| {
-            let why = match err.kind() {
-                std::io::ErrorKind::NotFound => "it does not exist".to_string(),
-                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-                std::io::ErrorKind::InvalidData => "it is not UTF-8 text".to_string(),
-                _ => err.to_string(),
-            };
+    read_config_file(dir, Path::new(path))
+        .map(|text| {
+            if !is_public_keys(&text) {
+                crate::redact::register(&text);
+            }
+            Value::String(text)
+        })
+        .map_err(|why| {
             let relative = if Path::new(path).is_absolute() {
                 ""
             } else {
@@ -213,6 +292,75 @@ fn file(args: &[Value], dir: &Path) -> Result<Value, CallError> {
                 format!("file(\"{path}\") cannot read the file: {why}{relative}."),
             )
         })
+}
+
+/// Whether `text` is only public keys — age recipients or OpenSSH public keys, one a line
+/// (`recipients = [file("keys/ci.pub")]`) — which are no secret: hiding them would make
+/// them unreadable in messages and leave them out of the configuration digest.
+fn is_public_keys(text: &str) -> bool {
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .peekable();
+    lines.peek().is_some()
+        && lines.all(|line| {
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some(recipient), None) => recipient.starts_with("age1"),
+                (Some(kind), Some(key)) => {
+                    (kind.starts_with("ssh-") || kind.starts_with("ecdsa-sha2-"))
+                        && key.starts_with("AAAA")
+                }
+                _ => false,
+            }
+        })
+}
+
+/// Reads `path` (relative to `dir`, or absolute inside it) if it is a regular file of at
+/// most [`FILE_MAX_BYTES`] inside `dir` once symbolic links are resolved. The file is
+/// opened without following a final symbolic link and without blocking (a FIFO neither
+/// hangs nor is read), and never more than the limit is read (`/dev/zero` is refused).
+fn read_config_file(dir: &Path, path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io_why = |err: std::io::Error| match err.kind() {
+        std::io::ErrorKind::NotFound => "it does not exist".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ if err.raw_os_error() == Some(libc::ELOOP) => {
+            "it is a symbolic link, and file() does not follow links".to_string()
+        }
+        _ => err.to_string(),
+    };
+    let outside = || {
+        "it is outside the configuration directory, and file() reads only files inside it"
+            .to_string()
+    };
+    let dir = dir.canonicalize().map_err(io_why)?;
+    let real = dir.join(path).canonicalize().map_err(io_why)?;
+    if !real.starts_with(&dir) {
+        return Err(outside());
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&real)
+        .map_err(io_why)?;
+    let meta = file.metadata().map_err(io_why)?;
+    if !meta.is_file() {
+        return Err("it is not a regular file (a directory, device, FIFO or socket)".into());
+    }
+    let mut bytes = Vec::new();
+    file.take(FILE_MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_why)?;
+    if bytes.len() as u64 > FILE_MAX_BYTES {
+        return Err(format!(
+            "it is larger than {} KiB, the most file() reads",
+            FILE_MAX_BYTES / 1024
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())
 }
 
 fn lower(args: &[Value], _: &Path) -> Result<Value, CallError> {
@@ -485,6 +633,109 @@ mod tests {
         let merged = merged.as_object().unwrap();
         assert_eq!(merged["a"], Value::from(1));
         assert_eq!(merged["b"], Value::from(2));
+    }
+
+    #[test]
+    fn env_refuses_the_identity_and_aws_credentials() {
+        for name in [
+            "CERTFORM_IDENTITY_KEY",
+            "CERTFORM_IDENTITY",
+            "AWS_SECRET_ACCESS_KEY",
+            "aws_session_token",
+            "AWS_ACCESS_KEY_ID",
+        ] {
+            let (summary, detail) = call("env", vec![name.into(), "default".into()]).unwrap_err();
+            assert_eq!(summary, "Environment variable not allowed");
+            assert!(detail.starts_with(&format!("env(\"{name}\") is refused: it holds")));
+        }
+    }
+
+    /// A directory with `secret.txt` and a symbolic link to a file outside it.
+    fn config_dir_with_files() -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("config");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(root.path().join("outside.txt"), "outside").unwrap();
+        std::fs::write(dir.join("secret.txt"), "Fq7xk2-Zr8kWp-91c2b\n").unwrap();
+        std::os::unix::fs::symlink(root.path().join("outside.txt"), dir.join("link.txt")).unwrap();
+        std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("inside-link.txt")).unwrap();
+        (root, dir)
+    }
+
+    fn read(dir: &Path, path: &str) -> Result<Value, CallError> {
+        find("file").unwrap().call(&[path.into()], dir)
+    }
+
+    #[test]
+    fn file_reads_only_regular_files_inside_the_configuration_directory() {
+        let (root, dir) = config_dir_with_files();
+        assert_eq!(
+            read(&dir, "inside-link.txt"),
+            Ok("Fq7xk2-Zr8kWp-91c2b\n".into())
+        );
+        let outside = root.path().join("outside.txt");
+        for path in ["../outside.txt", "link.txt", outside.to_str().unwrap()] {
+            let (summary, detail) = read(&dir, path).unwrap_err();
+            assert_eq!(summary, "Cannot read file");
+            assert!(
+                detail.contains("it is outside the configuration directory"),
+                "{detail}"
+            );
+        }
+        let (_, detail) = read(&dir, "/dev/zero").unwrap_err();
+        assert!(
+            detail.contains("outside the configuration directory"),
+            "{detail}"
+        );
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero")).unwrap();
+        let (_, detail) = read(&dir, "zero").unwrap_err();
+        assert!(
+            detail.contains("outside the configuration directory"),
+            "{detail}"
+        );
+        let fifo = std::ffi::CString::new(dir.join("fifo").to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let (_, detail) = read(&dir, "fifo").unwrap_err();
+        assert!(detail.contains("it is not a regular file"), "{detail}");
+        let (_, detail) = read(&dir, ".").unwrap_err();
+        assert!(detail.contains("it is not a regular file"), "{detail}");
+        let big = std::fs::File::create(dir.join("big")).unwrap();
+        big.set_len(FILE_MAX_BYTES + 1).unwrap();
+        let (_, detail) = read(&dir, "big").unwrap_err();
+        assert!(detail.contains("larger than 1024 KiB"), "{detail}");
+    }
+
+    #[test]
+    fn public_keys_read_by_file_are_not_sensitive() {
+        let (_root, dir) = config_dir_with_files();
+        let keys =
+            "# CI\nage1pubkeytestq9x8c7v6b5n4m3\nssh-ed25519 AAAAC3NzaPubKeyTest9z ci@example\n";
+        std::fs::write(dir.join("ci.pub"), keys).unwrap();
+        read(&dir, "ci.pub").unwrap();
+        assert!(!crate::redact::is_sensitive("age1pubkeytestq9x8c7v6b5n4m3"));
+        assert!(!crate::redact::is_sensitive("AAAAC3NzaPubKeyTest9z"));
+        assert!(!is_public_keys("age1abc\nAGE-SECRET-KEY-1ABC\n"));
+        assert!(!is_public_keys("\n"));
+    }
+
+    #[test]
+    fn what_file_reads_and_what_is_derived_from_it_is_sensitive() {
+        let (_root, dir) = config_dir_with_files();
+        let secret = read(&dir, "secret.txt").unwrap();
+        assert!(crate::redact::is_sensitive("Fq7xk2-Zr8kWp-91c2b"));
+        let upper = call("upper", vec![secret.clone()]).unwrap();
+        assert!(crate::redact::is_sensitive(upper.as_str().unwrap()));
+        let parts = call("split", vec!["-".into(), secret.clone()]).unwrap();
+        // "91c2b\n" is a part of the secret, registered on its own (unit tests share the
+        // registry: the secret's parts are no words other tests use).
+        assert_eq!(
+            crate::redact::text("id 91c2b or 91C2B"),
+            "id (sensitive) or (sensitive)"
+        );
+        assert_eq!(parts.as_array().unwrap().len(), 3);
+        // Strings passed through beside a secret stay as they are.
+        call("concat", vec![strings(&["plain-text-kept"]), parts]).unwrap();
+        assert!(!crate::redact::is_sensitive("plain-text-kept"));
     }
 
     #[test]

@@ -38,6 +38,13 @@ pub fn load(
         &mut diags,
     )
     .and_then(|config| resolve::resolve(&config, &mut diags));
+    if let Some(desired) = &desired {
+        // Secret attributes are sensitive whether read by `env()` or written literally.
+        desired
+            .secrets()
+            .iter()
+            .for_each(|secret| crate::redact::register(secret.expose()));
+    }
     match desired {
         Some(desired) if !diags.has_errors() => Ok(desired),
         _ => {
@@ -47,9 +54,13 @@ pub fn load(
     }
 }
 
-/// The configuration digest that binds saved plans: hex SHA-256 of the model's JSON
-/// (secrets appear there only as fingerprints).
+/// The configuration digest that binds saved plans: hex SHA-256 of the model's JSON, in
+/// which every sensitive value is `(sensitive)`. A saved plan may lie in the open, and the
+/// rest of the model is known to whoever reads the configuration, so a digest over a
+/// sensitive value would let it be guessed offline; a plan binds it by where it is used
+/// (and a secret attribute by its variable's name), not by its value.
 pub fn digest(desired: &model::Desired) -> String {
-    let json = serde_json::to_vec(desired).expect("the desired model always serialises");
-    hex::encode(Sha256::digest(json))
+    let mut json = serde_json::to_value(desired).expect("the desired model always serialises");
+    crate::redact::json(&mut json);
+    hex::encode(Sha256::digest(json.to_string()))
 }

@@ -1,6 +1,6 @@
 //! The validated desired state: what the configuration asks for, with every reference
 //! resolved, every default applied and every secret wrapped in [`Sensitive`]. It is the input
-//! of `plan::diff`, and its serialised form (secrets only as fingerprints) is hashed into
+//! of `plan::diff`, and its serialised form (secrets only as `(sensitive)`) is hashed into
 //! the configuration digest that binds saved plans.
 
 use crate::address::Address;

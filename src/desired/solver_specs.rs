@@ -1,6 +1,6 @@
 //! The validated settings of `dns_solver` and `tls_alpn_solver` blocks. Kept apart from
 //! `model.rs` because they are many; `model::SolverSpec` wraps them. Secrets (the TSIG
-//! secret) are [`Sensitive`], so they reach digests only as fingerprints.
+//! secret) are [`Sensitive`], so they reach digests only as `(sensitive)`.
 
 use crate::secret::ConfigSecret;
 use serde::Serialize;

@@ -93,6 +93,9 @@ pub fn diff(
             });
         }
     }
+    // Values that came from env() or file() are shown as "(sensitive)": the registry
+    // `redact` reads was filled when the configuration was loaded.
+    changes.iter_mut().for_each(crate::redact::change);
     if options.targets.is_empty() {
         changes
     } else {

@@ -67,8 +67,10 @@ impl SavedPlan {
         self
     }
 
+    /// The file's bytes; any sensitive value left (in an address) is hidden.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("a plan always serialises");
+        let text = serde_json::to_string_pretty(self).expect("a plan always serialises");
+        let mut bytes = crate::redact::text(&text).into_owned().into_bytes();
         bytes.push(b'\n');
         bytes
     }

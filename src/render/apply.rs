@@ -14,7 +14,7 @@ pub struct LineObserver {
 impl Observer for LineObserver {
     fn started(&self, label: &str) {
         if !self.quiet {
-            println!("{label}: started");
+            println!("{}: started", crate::redact::text(label));
             let _ = std::io::stdout().flush();
         }
     }
@@ -78,7 +78,7 @@ pub fn report(report: &Report, style: Style) -> String {
     out.push_str(
         "Completed actions were saved to state; run `certform plan` to see what remains.\n",
     );
-    out
+    crate::redact::text(&out).into_owned()
 }
 
 /// On a terminal: one live line per action (a spinner while it runs, then its result),
@@ -106,7 +106,7 @@ impl Observer for TerminalObserver {
             indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})")
                 .expect("a valid template"),
         );
-        bar.set_prefix(label.to_string());
+        bar.set_prefix(crate::redact::text(label).into_owned());
         bar.set_message("running");
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         self.bars
@@ -128,9 +128,11 @@ impl Observer for TerminalObserver {
 }
 
 fn outcome_line(label: &str, outcome: &Outcome, style: Style) -> String {
-    match outcome {
+    let line = match outcome {
         Outcome::Succeeded(detail) => format!("{label}: {} ({detail})", style.added("done")),
         Outcome::Failed(error) => format!("{label}: {}: {error}", style.removed("failed")),
         Outcome::Skipped(why) => format!("{label}: {}", style.changed(why)),
-    }
+    };
+    // A label may name an `on_change` argv, an error may quote a value.
+    crate::redact::text(&line).into_owned()
 }

@@ -23,7 +23,7 @@ pub fn render_diagnostics(diags: &Diagnostics, color: bool) -> String {
             Severity::Error => CsSeverity::Error,
             Severity::Warning => CsSeverity::Warning,
         };
-        let mut cs = CsDiagnostic::new(severity).with_message(&diag.summary);
+        let mut cs = CsDiagnostic::new(severity).with_message(crate::redact::text(&diag.summary));
         let mut located = false;
         if let Some(span) = &diag.span {
             let known = ids.iter().find(|(name, _)| *name == span.file);
@@ -36,7 +36,9 @@ pub fn render_diagnostics(diags: &Diagnostics, color: bool) -> String {
         }
         let mut notes = Vec::new();
         if !diag.detail.is_empty() {
-            notes.push(diag.detail.clone());
+            // The snippet shows the source as written; an evaluated value in the detail
+            // may hold a sensitive value.
+            notes.push(crate::redact::text(&diag.detail).into_owned());
         }
         if !located {
             if let Some(span) = &diag.span {
@@ -55,7 +57,8 @@ pub fn render_diagnostics(diags: &Diagnostics, color: bool) -> String {
             Ok(text) => out.push_str(&text),
             // Only reachable with a span outside its file: still show the message.
             Err(_) => {
-                out.push_str(&format!("error: {}\n  = {}\n", diag.summary, diag.detail));
+                let detail = crate::redact::text(&diag.detail);
+                out.push_str(&format!("error: {}\n  = {detail}\n", diag.summary));
             }
         }
     }
@@ -83,7 +86,7 @@ pub fn json(diags: &Diagnostics) -> String {
                     Severity::Warning => "warning",
                 },
                 "summary": diag.summary,
-                "detail": diag.detail,
+                "detail": crate::redact::text(&diag.detail),
                 "file": diag.span.as_ref().map(|s| s.file.clone()),
                 "line": start.map(|(line, _)| line),
                 "column": start.map(|(_, column)| column),

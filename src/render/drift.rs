@@ -26,7 +26,7 @@ pub fn text(drift: &[Drift], style: Style) -> String {
     }
     let _ = writeln!(out, "\n{}", style.bold(&summary_line(drift)));
     out.push_str("Run `certform plan` to see the actions that repair it.\n");
-    out
+    crate::redact::text(&out).into_owned()
 }
 
 /// `Drift: 1 file_missing, 2 renewal_due.` in the fixed order of the kinds.
@@ -55,5 +55,5 @@ pub fn warning(drift: &[Drift], changes: &[Change], style: Style) -> String {
     for finding in left {
         let _ = writeln!(out, "  {}: {}", finding.address, finding.reason);
     }
-    out
+    crate::redact::text(&out).into_owned()
 }

@@ -33,7 +33,7 @@ pub fn markdown(plan: &SavedPlan, refresh_only: bool) -> String {
     if !plan.drift.is_empty() {
         write_drift(&mut out, &plan.drift);
     }
-    out
+    crate::redact::text(&out).into_owned()
 }
 
 fn write_changes(out: &mut String, changes: &[Change]) {

@@ -58,8 +58,8 @@ impl Style {
     }
 }
 
-/// An error as `main` prints it: once, with its causes. Configuration diagnostics are
-/// already rendered and are printed as they are.
+/// An error as `main` prints it: once, with its causes, sensitive values hidden.
+/// Configuration diagnostics are already rendered (and hidden) and are printed as they are.
 pub fn error(error: &crate::Error, style: Style) -> String {
     if let crate::Error::Config { rendered, .. } = error {
         return rendered.clone();
@@ -71,5 +71,5 @@ pub fn error(error: &crate::Error, style: Style) -> String {
         source = cause.source();
     }
     text.push('\n');
-    text
+    crate::redact::text(&text).into_owned()
 }

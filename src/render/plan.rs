@@ -47,7 +47,7 @@ pub fn text(changes: &[Change], style: Style) -> String {
         write_change(&mut out, change, style);
     }
     let _ = writeln!(out, "\n{}", style.bold(&summary_line(changes)));
-    out
+    crate::redact::text(&out).into_owned()
 }
 
 /// `Plan: 1 to issue, 2 to renew, 0 to reissue, 1 to revoke, 0 to redeploy.` plus account
@@ -193,11 +193,16 @@ fn write_attribute(
 }
 
 fn show(value: &AttrValue) -> String {
+    // `(sensitive)` unquoted, as Terraform shows `(sensitive value)`: it is not the value.
+    let quoted = |t: &String| match t.as_str() {
+        crate::redact::PLACEHOLDER => t.clone(),
+        _ => format!("{t:?}"),
+    };
     match value {
         AttrValue::Bool(b) => b.to_string(),
-        AttrValue::Text(t) => format!("{t:?}"),
+        AttrValue::Text(t) => quoted(t),
         AttrValue::List(items) => {
-            let inner: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+            let inner: Vec<String> = items.iter().map(quoted).collect();
             format!("[{}]", inner.join(", "))
         }
     }
@@ -239,7 +244,7 @@ pub fn json(plan: &SavedPlan) -> String {
     });
     let mut text = serde_json::to_string_pretty(&document).expect("a plan always serialises");
     text.push('\n');
-    text
+    crate::redact::text(&text).into_owned()
 }
 
 /// What `plan --detailed-exitcode --fail-on CLASSES` decided, for standard error: which
@@ -273,7 +278,9 @@ pub fn dot(changes: &[Change], graph: &crate::plan::graph::ExecGraph) -> String 
     for i in 0..graph.len() {
         let label = match graph.node(i) {
             Node::Change(c) => format!("{} ({})", changes[*c].address, changes[*c].action),
-            Node::Hook(argv) => format!("on_change: {}", argv.join(" ")),
+            Node::Hook(argv) => {
+                format!("on_change: {}", crate::redact::text(&argv.join(" ")))
+            }
         };
         let _ = writeln!(out, "  n{i} [label={label:?}];");
     }

@@ -1,5 +1,6 @@
 //! Views of the public half of state: `state list`, `state show ADDR`, `show` and
 //! `show --json` (described by `schemas/state.schema.json`, without the sealed secrets).
+//! A sensitive value the state holds (a contact the CA was sent) is hidden as in plans.
 
 use crate::address::Address;
 use crate::state::model::{AccountState, CertificateState, State};
@@ -14,7 +15,7 @@ pub fn list(state: &State) -> String {
     for address in state.certificates.keys() {
         let _ = writeln!(out, "{address}");
     }
-    out
+    crate::redact::text(&out).into_owned()
 }
 
 pub fn account(name: &str, account: &AccountState) -> String {
@@ -29,7 +30,7 @@ pub fn account(name: &str, account: &AccountState) -> String {
         crate::plan::diff::rfc3339(account.key_created_at)
     );
     out.push_str("}\n");
-    out
+    crate::redact::text(&out).into_owned()
 }
 
 pub fn certificate(address: &Address, certificate: &CertificateState) -> String {
@@ -72,7 +73,7 @@ pub fn certificate(address: &Address, certificate: &CertificateState) -> String 
         out.push_str("    }\n");
     }
     out.push_str("}\n");
-    out
+    crate::redact::text(&out).into_owned()
 }
 
 /// Every resource in state, as `show` prints it.
@@ -89,7 +90,7 @@ pub fn show(state: &State) -> String {
 pub fn json(state: &State) -> String {
     let mut text = serde_json::to_string_pretty(state).expect("state serialises");
     text.push('\n');
-    text
+    crate::redact::text(&text).into_owned()
 }
 
 /// The ARI window, replaced certificates awaiting revocation and an out-of-plan revocation.
