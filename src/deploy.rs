@@ -209,6 +209,25 @@ mod tests {
     }
 
     #[test]
+    fn a_device_at_the_file_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("null");
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        let null = libc::makedev(1, 3);
+        assert_eq!(
+            unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, null) },
+            0
+        );
+        let msg = write_atomic(&path, b"x", 0o644).unwrap_err().to_string();
+        assert!(msg.contains("a device is there"), "{msg}");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file"
+        );
+    }
+
+    #[test]
     fn observe_reports_missing_present_and_unusable() {
         let dir = tempfile::tempdir().unwrap();
         let present = dir.path().join("a");

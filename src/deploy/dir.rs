@@ -78,6 +78,8 @@ impl OpenDir {
             uuid::Uuid::new_v4().simple()
         );
         let temp = c_name(OsStr::new(&temp))?;
+        self.refuse_device(name)?;
+        let target = c_name(name)?;
         let flags =
             libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
         let raw = unsafe { libc::openat(self.fd.as_raw_fd(), temp.as_ptr(), flags, mode) };
@@ -91,7 +93,6 @@ impl OpenDir {
             file.set_permissions(std::fs::Permissions::from_mode(mode))?;
             file.write_all(bytes)?;
             file.sync_all()?;
-            let target = c_name(name)?;
             let dir = self.fd.as_raw_fd();
             check(unsafe { libc::renameat(dir, temp.as_ptr(), dir, target.as_ptr()) })?;
             check(unsafe { libc::fsync(dir) })
@@ -101,12 +102,36 @@ impl OpenDir {
         }
         result
     }
+
+    /// A device at `name` is never replaced: an output path such as `/dev/null` is a
+    /// mistake, and as root the rename would remove the device node.
+    fn refuse_device(&self, name: &OsStr) -> io::Result<()> {
+        if let Some(libc::S_IFCHR | libc::S_IFBLK) = kind_at(self.fd.as_raw_fd(), name) {
+            return Err(io::Error::other(
+                "a device is there; certform replaces only files (correct the path)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The file type bits (`S_IFLNK`, `S_IFCHR`, ...) of `name` under `dir`, not following a
+/// link; `None` when nothing is there.
+fn kind_at(dir: RawFd, name: &OsStr) -> Option<libc::mode_t> {
+    let name = c_name(name).ok()?;
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::fstatat(dir, name.as_ptr(), &mut stat, libc::AT_SYMLINK_NOFOLLOW) };
+    (rc == 0).then_some(stat.st_mode & libc::S_IFMT)
 }
 
 /// Opens `name` under `parent`, creating it (0755, `owner`) when missing.
 fn step(parent: &OwnedFd, name: &OsStr, follow: bool, owner: Ownership) -> io::Result<OwnedFd> {
     match open_at(parent.as_raw_fd(), name, follow) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        // Linux answers ENOTDIR, not ELOOP, for a link opened with O_DIRECTORY | O_NOFOLLOW.
+        Err(_) if !follow && kind_at(parent.as_raw_fd(), name) == Some(libc::S_IFLNK) => {
+            return Err(io::Error::from_raw_os_error(libc::ELOOP));
+        }
         other => return other,
     }
     let c = c_name(name)?;
