@@ -16,6 +16,7 @@ use crate::state::model::{CertificateState, DeployedFile, DeployedOutput};
 use dir::{DirError, OpenDir, Ownership};
 use read::{read_regular, Refusal, OUTPUT_READ_LIMIT};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
@@ -130,6 +131,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// link itself, is read; anything else is reported as what it is.
 pub fn observe<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Observed {
     let mut observed = Observed::default();
+    // Names by id, looked up once: the files of a machine mostly share one owner.
+    let mut users = BTreeMap::new();
+    let mut groups = BTreeMap::new();
     for path in paths {
         let seen = match read_regular(path, OUTPUT_READ_LIMIT) {
             Ok((bytes, meta)) => FileSeen::Regular(FileFacts {
@@ -137,8 +141,14 @@ pub fn observe<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Observed {
                 mode: meta.permissions().mode() & 0o7777,
                 uid: meta.uid(),
                 gid: meta.gid(),
-                owner: owner::user_name(meta.uid()),
-                group: owner::group_name(meta.gid()),
+                owner: users
+                    .entry(meta.uid())
+                    .or_insert_with(|| owner::user_name(meta.uid()))
+                    .clone(),
+                group: groups
+                    .entry(meta.gid())
+                    .or_insert_with(|| owner::group_name(meta.gid()))
+                    .clone(),
             }),
             Err(Refusal::Missing) => FileSeen::Missing,
             Err(Refusal::Unusable(why)) => FileSeen::Unusable { why },
