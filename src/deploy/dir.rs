@@ -171,7 +171,13 @@ fn chown(fd: RawFd, owner: Ownership) -> io::Result<()> {
     // -1 (as the id type) leaves that id unchanged.
     let uid = owner.uid.unwrap_or(u32::MAX) as libc::uid_t;
     let gid = owner.gid.unwrap_or(u32::MAX) as libc::gid_t;
-    check(unsafe { libc::fchown(fd, uid, gid) })
+    check(unsafe { libc::fchown(fd, uid, gid) }).map_err(|e| match e.raw_os_error() {
+        Some(libc::EPERM) => io::Error::other(format!(
+            "its owner cannot be set ({e}): `owner` needs certform to run as root, and `group` \
+             a group the user running certform belongs to"
+        )),
+        _ => e,
+    })
 }
 
 fn c_name(name: &OsStr) -> io::Result<CString> {
