@@ -414,8 +414,8 @@ pub(super) fn output(
         }
         (None, _) => {}
     }
-    let key_mode = file_mode(&reader, "key_mode", 0o600, diags);
-    let mode = file_mode(&reader, "mode", 0o644, diags);
+    let key_mode = file_mode(&reader, "key_mode", FileRole::Key, diags);
+    let mode = file_mode(&reader, "mode", FileRole::Public, diags);
     let owner = named_id(
         &reader,
         "owner",
@@ -482,14 +482,14 @@ pub(super) fn output(
 pub(super) fn file_mode(
     reader: &BodyReader,
     name: &str,
-    default: u32,
+    role: FileRole,
     diags: &mut Diagnostics,
 ) -> Option<u32> {
     match reader.string_spanned(name, diags) {
-        Got::Absent => Some(default),
+        Got::Absent => Some(role.default_mode()),
         Got::Invalid => None,
         Got::Value((text, span)) => match parse_mode(&text) {
-            Some(mode) => match unsafe_mode(mode, name == "key_mode") {
+            Some(mode) => match unsafe_mode(mode, role) {
                 None => Some(mode),
                 Some(why) => {
                     diags.error(
@@ -514,14 +514,33 @@ pub(super) fn file_mode(
     }
 }
 
-/// Why `mode` is refused for an output file (a private key when `key`), if it is.
-fn unsafe_mode(mode: u32, key: bool) -> Option<&'static str> {
+/// What an output file holds, for its mode.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum FileRole {
+    /// A private key: `0600` unless configured.
+    Key,
+    /// A certificate or chain: `0644` unless configured.
+    Public,
+}
+
+impl FileRole {
+    fn default_mode(self) -> u32 {
+        match self {
+            FileRole::Key => 0o600,
+            FileRole::Public => 0o644,
+        }
+    }
+}
+
+/// Why `mode` is refused for an output file of `role`, if it is.
+fn unsafe_mode(mode: u32, role: FileRole) -> Option<&'static str> {
+    let key = role == FileRole::Key;
     if mode & 0o7000 != 0 {
         Some("sets the setuid, setgid or sticky bit; output files are data: use permission bits only, such as \"0644\"")
     } else if mode & 0o002 != 0 {
         Some("lets anyone on the machine overwrite the file; drop the write bit for others, such as \"0644\"")
     } else if key && mode & 0o007 != 0 {
-        Some("lets anyone on the machine read the private key; use \"0600\", or \"0640\" with `group` set to the group of the server that reads it")
+        Some("gives every user of the machine access to the private key; use \"0600\", or \"0640\" with `group` set to the group of the server that reads it")
     } else {
         None
     }
