@@ -1,17 +1,23 @@
 //! Output files and reload hooks: writes a certificate's outputs atomically with their
-//! modes (the mode is set before a byte is written), observes files on disk for drift
-//! checks, and runs `on_change` commands.
+//! modes and owners (both set before a byte is written) into directories reached without
+//! following symbolic links ([`dir`]), observes files on disk for drift checks without
+//! trusting what is at their paths ([`read`]), and runs `on_change` commands.
+
+mod dir;
+pub mod owner;
+pub mod read;
 
 use crate::desired::model::{OutputFileKind, OutputSpec};
 use crate::error::{Error, Result};
 use crate::hook_env::HookEnv;
-use crate::plan::{FileFacts, Observed};
+use crate::plan::{FileFacts, FileSeen, Observed};
 use crate::secret::Sensitive;
 use crate::state::model::{CertificateState, DeployedFile, DeployedOutput};
+use dir::{DirError, OpenDir, Ownership};
+use read::{read_regular, Refusal, OUTPUT_READ_LIMIT};
 use sha2::{Digest, Sha256};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 /// Writes every file of `output` and returns what was written, for state.
@@ -21,6 +27,10 @@ pub fn write_output(
     private_key: &Sensitive,
 ) -> Result<DeployedOutput> {
     let fullchain = format!("{}{}", certificate.certificate_pem, certificate.chain_pem);
+    let owner = Ownership {
+        uid: output.owner.as_ref().map(|o| o.id),
+        gid: output.group.as_ref().map(|g| g.id),
+    };
     let mut files = Vec::new();
     for (kind, path, mode) in output.files() {
         let content: &str = match kind {
@@ -29,7 +39,14 @@ pub fn write_output(
             OutputFileKind::Fullchain => &fullchain,
             OutputFileKind::Key => private_key.expose(),
         };
-        write_atomic(path, content.as_bytes(), mode)?;
+        write_file(
+            path,
+            content.as_bytes(),
+            mode,
+            owner,
+            output.follow_symlinks,
+        )
+        .map_err(|e| write_error(e, path, |link| symlink_refused(output, link)))?;
         tracing::info!("wrote {} (mode {mode:o})", path.display());
         files.push(DeployedFile {
             kind,
@@ -41,58 +58,102 @@ pub fn write_output(
     Ok(DeployedOutput { files })
 }
 
-/// Temp file in the same directory, created with `mode`, fsynced, renamed over `path`.
-/// The temp file is always a new one (`O_EXCL`, unpredictable name): a file or symlink
-/// planted at its name is never followed or reused, so a key is never written into a file
-/// someone else created, nor one that was ever wider than `mode`.
+/// Writes `bytes` to `path` as [`OpenDir::replace`] does, creating missing directories;
+/// for files named on the command line (a saved plan, metrics, formatted configuration),
+/// whose directories are the user's to choose, symbolic links included.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    write_file(path, bytes, mode, Ownership::default(), true).map_err(|e| {
+        write_error(e, path, |link| {
+            Error::Bug(format!(
+                "{} refused as a symbolic link although links are followed",
+                link.display()
+            ))
+        })
+    })
+}
+
+enum WriteError {
+    Dir(DirError),
+    File(std::io::Error),
+}
+
+fn write_file(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: Ownership,
+    follow_symlinks: bool,
+) -> Result<(), WriteError> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| Error::io("Cannot create the output directory", dir, e))?;
-    let file_name = path
+    let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(
-        ".{file_name}.certform-{}.tmp",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&temp)?;
-        // The umask may have narrowed the mode; set it exactly before writing anything.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&temp);
-        Error::io("Cannot write output file", path, e)
-    })
+        .ok_or_else(|| WriteError::File(std::io::ErrorKind::InvalidInput.into()))?;
+    let open = OpenDir::open(dir, follow_symlinks, owner).map_err(WriteError::Dir)?;
+    open.replace(name, bytes, mode, owner)
+        .map_err(WriteError::File)
+}
+
+/// A failed write of `path`; `symlink_refused` words the refusal of a link on the way.
+fn write_error(
+    error: WriteError,
+    path: &Path,
+    symlink_refused: impl FnOnce(&Path) -> Error,
+) -> Error {
+    match error {
+        WriteError::Dir(DirError::Symlink(link)) => symlink_refused(&link),
+        WriteError::Dir(DirError::Io(dir, cause)) => {
+            Error::io("Cannot create the output directory", dir, cause)
+        }
+        WriteError::File(cause) => Error::io("Cannot write output file", path, cause),
+    }
+}
+
+/// The refusal of a symbolic link on the way to one of `output`'s files.
+fn symlink_refused(output: &OutputSpec, link: &Path) -> Error {
+    Error::Deploy(format!(
+        "Cannot write output \"{name}\": {} is a symbolic link. certform does not follow \
+         symbolic links in output directories (a link planted there would send the \
+         certificate and its key elsewhere): write the real directory in the output, or set \
+         `follow_symlinks = true` in output \"{name}\" if the link is yours.",
+        link.display(),
+        name = output.name,
+    ))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Looks at every file that the given outputs name.
+/// Looks at every given output file: only a regular file of at most 1 MiB, not a symbolic
+/// link itself, is read; anything else is reported as what it is.
 pub fn observe<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Observed {
     let mut observed = Observed::default();
+    // Names by id, looked up once: the files of a machine mostly share one owner.
+    let mut users = BTreeMap::new();
+    let mut groups = BTreeMap::new();
     for path in paths {
-        let facts = fs::read(path).ok().map(|bytes| FileFacts {
-            sha256: sha256_hex(&bytes),
-            mode: fs::metadata(path)
-                .map(|m| m.permissions().mode() & 0o7777)
-                .unwrap_or(0),
-        });
-        observed.files.insert(path.to_path_buf(), facts);
+        let seen = match read_regular(path, OUTPUT_READ_LIMIT) {
+            Ok((bytes, meta)) => FileSeen::Regular(FileFacts {
+                sha256: sha256_hex(&bytes),
+                mode: meta.permissions().mode() & 0o7777,
+                uid: meta.uid(),
+                gid: meta.gid(),
+                owner: users
+                    .entry(meta.uid())
+                    .or_insert_with(|| owner::user_name(meta.uid()))
+                    .clone(),
+                group: groups
+                    .entry(meta.gid())
+                    .or_insert_with(|| owner::group_name(meta.gid()))
+                    .clone(),
+            }),
+            Err(Refusal::Missing) => FileSeen::Missing,
+            Err(Refusal::Unusable(why)) => FileSeen::Unusable { why },
+        };
+        observed.files.insert(path.to_path_buf(), seen);
     }
     observed
 }
@@ -128,6 +189,7 @@ pub async fn run_hook(argv: &[String], dir: &Path, env: &HookEnv) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn atomic_write_sets_mode_and_replaces() {
@@ -145,16 +207,54 @@ mod tests {
     }
 
     #[test]
-    fn observe_reports_missing_and_present() {
+    fn a_link_planted_at_the_file_is_replaced_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let path = dir.path().join("key.pem");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        write_atomic(&path, b"key", 0o600).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        assert!(fs::symlink_metadata(&path).unwrap().is_file());
+    }
+
+    #[test]
+    fn a_device_at_the_file_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("null");
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        let null = libc::makedev(1, 3);
+        assert_eq!(
+            unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, null) },
+            0
+        );
+        let msg = write_atomic(&path, b"x", 0o644).unwrap_err().to_string();
+        assert!(msg.contains("a device is there"), "{msg}");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file"
+        );
+    }
+
+    #[test]
+    fn observe_reports_missing_present_and_unusable() {
         let dir = tempfile::tempdir().unwrap();
         let present = dir.path().join("a");
         fs::write(&present, b"x").unwrap();
         let missing = dir.path().join("b");
-        let observed = observe([present.as_path(), missing.as_path()]);
-        assert_eq!(observed.files[&missing], None);
+        let device = Path::new("/dev/zero");
+        let observed = observe([present.as_path(), missing.as_path(), device]);
+        assert_eq!(observed.files[&missing], FileSeen::Missing);
+        let FileSeen::Regular(facts) = &observed.files[&present] else {
+            panic!("{:?}", observed.files[&present]);
+        };
+        assert_eq!(facts.sha256, sha256_hex(b"x"));
         assert_eq!(
-            observed.files[&present].as_ref().unwrap().sha256,
-            sha256_hex(b"x")
+            observed.files[device],
+            FileSeen::Unusable {
+                why: "is not a regular file (a character device)".into()
+            }
         );
     }
 }

@@ -12,7 +12,7 @@ use certform::desired::model::{Desired, OutputFileKind};
 use certform::desired::VarInputs;
 use certform::plan::drift::{self, EndpointFacts};
 use certform::plan::saved::SavedPlan;
-use certform::plan::{diff, FileFacts, Observed, PlanOptions};
+use certform::plan::{diff, FileFacts, FileSeen, Observed, PlanOptions};
 use certform::render::{self, Style};
 use certform::state::model::{AccountState, CertificateState, DeployedFile, DeployedOutput, State};
 use std::collections::BTreeMap;
@@ -148,12 +148,16 @@ fn state_with(certificates: Vec<(&str, CertificateState)>) -> State {
 }
 
 /// Observed files that match `deployed(name)`, with `edit` applied.
-fn files_on_disk(name: &str, edit: impl Fn(&str, &mut Option<FileFacts>)) -> Observed {
+fn files_on_disk(name: &str, edit: impl Fn(&str, &mut FileSeen)) -> Observed {
     let mut observed = Observed::default();
     for file in deployed(name).files {
-        let mut facts = Some(FileFacts {
+        let mut facts = FileSeen::Regular(FileFacts {
             sha256: file.sha256.clone(),
             mode: file.mode,
+            uid: 0,
+            gid: 0,
+            owner: "root".into(),
+            group: "root".into(),
         });
         let file_name = file.path.file_name().unwrap().to_string_lossy().to_string();
         edit(&file_name, &mut facts);
@@ -252,10 +256,10 @@ fn redeploy() {
         "www",
         certificate_state("www", &["example.com"], NOW + time::Duration::days(60)),
     )]);
-    let observed = files_on_disk("www", |file, facts| match file {
-        "fullchain.pem" => *facts = None,
-        "cert.pem" => facts.as_mut().unwrap().sha256 = digest("edited by hand"),
-        "privkey.pem" => facts.as_mut().unwrap().mode = 0o644,
+    let observed = files_on_disk("www", |file, seen| match (file, seen) {
+        ("fullchain.pem", seen) => *seen = FileSeen::Missing,
+        ("cert.pem", FileSeen::Regular(facts)) => facts.sha256 = digest("edited by hand"),
+        ("privkey.pem", FileSeen::Regular(facts)) => facts.mode = 0o644,
         _ => {}
     });
     let document = check("redeploy", &config, &state, &observed);
@@ -364,7 +368,7 @@ fn mixed_plan_has_every_change_class() {
     ]);
     let observed = files_on_disk("files", |file, facts| {
         if file == "chain.pem" {
-            *facts = None;
+            *facts = FileSeen::Missing;
         }
     });
     let document = check("mixed", &config, &state, &observed);

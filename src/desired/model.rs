@@ -4,6 +4,7 @@
 //! the configuration digest that binds saved plans.
 
 use crate::address::Address;
+use crate::diag::SourceSpan;
 use crate::keytype::KeyType;
 use crate::secret::{ConfigSecret, Sensitive};
 use serde::Serialize;
@@ -191,8 +192,27 @@ pub struct OutputSpec {
     /// Unix permission bits, e.g. 0o600 (default for the key) and 0o644 (default otherwise).
     pub key_mode: u32,
     pub mode: u32,
+    /// `owner` / `group`: given the written files and the directories certform creates
+    /// (else they belong to the user running certform).
+    pub owner: Option<NamedId>,
+    pub group: Option<NamedId>,
+    /// Write through symbolic links in the output directories (default: refuse them).
+    pub follow_symlinks: bool,
     /// argv of a command to run once per apply after every output naming it was written.
     pub on_change: Option<Vec<String>>,
+    /// Where each path is written in the configuration (the `directory` for all four), for
+    /// the diagnostics of a path that two outputs write.
+    #[serde(skip)]
+    pub path_spans: BTreeMap<OutputFileKind, SourceSpan>,
+}
+
+/// A user or group by name, with its id on this machine (resolved by `validate`). Only the
+/// name is part of the model's digest: a saved plan stays valid where the id differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedId {
+    pub name: String,
+    #[serde(skip)]
+    pub id: u32,
 }
 
 /// What a file of an output holds.

@@ -10,6 +10,7 @@ use crate::address::{Address, Kind};
 use crate::desired::model::{CertificateSpec, OutputFileKind};
 use crate::error::{Error, Result};
 use crate::keys;
+use crate::plan::FileSeen;
 use crate::secret::Sensitive;
 use crate::state::model::{CertificateSecret, CertificateState, DeployedFile, DeployedOutput};
 use crate::state::{load_identity, Persister};
@@ -199,7 +200,9 @@ fn outputs_already_in_place(
                     OutputFileKind::Key => key.expose(),
                 };
                 let sha256 = crate::deploy::sha256_hex(wanted.as_bytes());
-                let facts = observed.files.get(*path).cloned().flatten()?;
+                let Some(FileSeen::Regular(facts)) = observed.files.get(*path) else {
+                    return None;
+                };
                 (facts.sha256 == sha256 && facts.mode == *mode).then(|| DeployedFile {
                     kind: *kind,
                     path: (*path).clone(),

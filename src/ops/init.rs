@@ -42,9 +42,7 @@ pub fn run(globals: &Globals, identity_out: Option<PathBuf>) -> Result<Exit> {
     }
     let desired = load_desired(globals)?;
     if let BackendSettings::Local { path } = &desired.state.backend {
-        let state_dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(state_dir)
-            .map_err(|e| Error::io("Cannot create the state directory", state_dir, e))?;
+        crate::state::local::create_state_dir(path.parent().unwrap_or(Path::new(".")))?;
     }
     let store = store_for(globals, &desired)?;
     read_state(&*store)?;

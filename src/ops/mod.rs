@@ -172,31 +172,24 @@ pub fn recipients_for(desired: &Desired, identity: &Identity) -> Result<Vec<Stri
     Ok(vec![recipient])
 }
 
-/// Looks at every output file the configuration or the state names, and fetches the CA's
-/// ARI renewal windows.
+/// Looks at every output file the configuration names, and fetches the CA's ARI renewal
+/// windows.
 pub fn refresh(desired: &Desired, state: &State) -> Observed {
-    let mut observed = observe_files(desired, state);
+    let mut observed = observe_files(desired);
     observed.ari = ari::refresh(desired, state, time::OffsetDateTime::now_utc());
     observed
 }
 
-/// Looks at every output file the configuration or the state names.
-fn observe_files(desired: &Desired, state: &State) -> Observed {
+/// Looks at every output file the configuration names. Paths that only the state names are
+/// never read: anyone who can write the state could point them anywhere, and drift is
+/// only found on files the configuration still writes.
+fn observe_files(desired: &Desired) -> Observed {
     let wanted = desired
         .certificates
         .values()
         .flat_map(|c| c.outputs.iter())
         .flat_map(|o| o.files().into_iter().map(|(_, path, _)| path.as_path()));
-    let deployed = state
-        .certificates
-        .values()
-        .flat_map(|c| c.outputs.values())
-        .flat_map(|o| o.files.iter().map(|f| f.path.as_path()));
-    crate::deploy::observe(
-        wanted
-            .chain(deployed)
-            .collect::<std::collections::BTreeSet<&Path>>(),
-    )
+    crate::deploy::observe(wanted.collect::<std::collections::BTreeSet<&Path>>())
 }
 
 /// Parses `30s`, `15m`, `1h30m` for command-line flags.

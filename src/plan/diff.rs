@@ -14,17 +14,34 @@ use time::OffsetDateTime;
 /// A path that was looked at and does not exist maps to `None`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
-    pub files: BTreeMap<PathBuf, Option<FileFacts>>,
+    pub files: BTreeMap<PathBuf, FileSeen>,
     /// `--check-endpoints`: what each certificate's `check.endpoint` served.
     pub endpoints: BTreeMap<Address, super::drift::EndpointFacts>,
     /// ARI windows fetched for certificates in state (absent: use what state kept).
     pub ari: BTreeMap<Address, AriState>,
 }
 
+/// What a refresh found at an output path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileSeen {
+    Missing,
+    /// Something certform does not read (a FIFO, a device, a symbolic link, a file over the
+    /// size limit): `why` ends the sentence that starts with the path.
+    Unusable {
+        why: String,
+    },
+    Regular(FileFacts),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileFacts {
     pub sha256: String,
     pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// The names of `uid` and `gid` (the numbers when this machine has no name for them).
+    pub owner: String,
+    pub group: String,
 }
 
 /// Flags that steer a plan: `--target` and `--replace`.
@@ -403,20 +420,43 @@ pub(super) fn output_drift(
     for ((_, path, mode), file) in wanted.iter().zip(&deployed.files) {
         let shown = path.display().to_string();
         match observed.files.get(*path) {
-            Some(None) => reasons.push(Reason::FileMissing { path: shown }),
-            Some(Some(facts)) if facts.sha256 != file.sha256 => {
+            Some(FileSeen::Missing) => reasons.push(Reason::FileMissing { path: shown }),
+            Some(FileSeen::Unusable { why }) => reasons.push(Reason::FileUnusable {
+                path: shown,
+                why: why.clone(),
+            }),
+            Some(FileSeen::Regular(facts)) if facts.sha256 != file.sha256 => {
                 reasons.push(Reason::FileChanged { path: shown })
             }
-            Some(Some(facts)) if facts.mode != *mode => reasons.push(Reason::FileModeChanged {
-                path: shown,
-                actual: format!("{:04o}", facts.mode),
-                expected: format!("{mode:04o}"),
-            }),
+            Some(FileSeen::Regular(facts)) if facts.mode != *mode => {
+                reasons.push(Reason::FileModeChanged {
+                    path: shown,
+                    actual: format!("{:04o}", facts.mode),
+                    expected: format!("{mode:04o}"),
+                })
+            }
+            Some(FileSeen::Regular(facts)) if !owned_as_configured(output, facts) => {
+                reasons.push(Reason::FileOwnerChanged {
+                    path: shown,
+                    actual: format!("{}:{}", facts.owner, facts.group),
+                    expected: format!(
+                        "{}:{}",
+                        output.owner.as_ref().map_or("*", |o| o.name.as_str()),
+                        output.group.as_ref().map_or("*", |g| g.name.as_str())
+                    ),
+                })
+            }
             // Matching, or not observed (a refresh that skipped files reports no drift).
             _ => {}
         }
     }
     reasons
+}
+
+/// Whether a file belongs to the output's `owner` and `group` (either unset: any).
+fn owned_as_configured(output: &OutputSpec, facts: &FileFacts) -> bool {
+    output.owner.as_ref().is_none_or(|o| o.id == facts.uid)
+        && output.group.as_ref().is_none_or(|g| g.id == facts.gid)
 }
 
 /// Keeps the changes a target selects, plus the account changes they depend on.

@@ -2,8 +2,8 @@
 //! and a fixed `now`, with the expected actions and reason texts.
 
 use super::*;
-use crate::desired::model::OutputFileKind;
 use crate::desired::model::{BackendSettings, StateSettings};
+use crate::desired::model::{NamedId, OutputFileKind};
 use crate::keytype::KeyType;
 use crate::state::model::{DeployedFile, DeployedOutput};
 use std::time::Duration;
@@ -48,7 +48,11 @@ fn output(dir: &str) -> OutputSpec {
         key: Some(PathBuf::from(format!("{dir}/privkey.pem"))),
         key_mode: 0o600,
         mode: 0o644,
+        owner: None,
+        group: None,
+        follow_symlinks: false,
         on_change: None,
+        path_spans: Default::default(),
     }
 }
 
@@ -112,6 +116,18 @@ fn cert_state(domains: &[&str], age_days: i64) -> CertificateState {
     }
 }
 
+/// A regular file owned by root with this digest and mode.
+fn regular(sha256: &str, mode: u32) -> FileSeen {
+    FileSeen::Regular(FileFacts {
+        sha256: sha256.into(),
+        mode,
+        uid: 0,
+        gid: 0,
+        owner: "root".into(),
+        group: "root".into(),
+    })
+}
+
 /// Files on disk exactly as `cert_state` recorded them.
 fn observed_ok() -> Observed {
     let mut observed = Observed::default();
@@ -120,13 +136,7 @@ fn observed_ok() -> Observed {
         ("/tls/fullchain.pem", "f", 0o644),
         ("/tls/privkey.pem", "k", 0o600),
     ] {
-        observed.files.insert(
-            path.into(),
-            Some(FileFacts {
-                sha256: digest.into(),
-                mode,
-            }),
-        );
+        observed.files.insert(path.into(), regular(digest, mode));
     }
     observed
 }
@@ -173,23 +183,35 @@ fn table() {
     let www = || cert_spec("www", &["example.com", "www.example.com"]);
     let www_state = |age| cert_state(&["example.com", "www.example.com"], age);
     let mut missing_key = observed_ok();
-    missing_key.files.insert("/tls/privkey.pem".into(), None);
+    missing_key
+        .files
+        .insert("/tls/privkey.pem".into(), FileSeen::Missing);
     let mut changed_chain = observed_ok();
-    changed_chain.files.insert(
-        "/tls/fullchain.pem".into(),
-        Some(FileFacts {
-            sha256: "other".into(),
-            mode: 0o644,
-        }),
-    );
+    changed_chain
+        .files
+        .insert("/tls/fullchain.pem".into(), regular("other", 0o644));
     let mut loose_key = observed_ok();
-    loose_key.files.insert(
-        "/tls/privkey.pem".into(),
-        Some(FileFacts {
-            sha256: "k".into(),
-            mode: 0o644,
-        }),
+    loose_key
+        .files
+        .insert("/tls/privkey.pem".into(), regular("k", 0o644));
+    let mut fifo_chain = observed_ok();
+    fifo_chain.files.insert(
+        "/tls/fullchain.pem".into(),
+        FileSeen::Unusable {
+            why: "is not a regular file (a FIFO)".into(),
+        },
     );
+    let owned_by = |owner: &str, group: &str| OutputSpec {
+        owner: Some(NamedId {
+            name: owner.into(),
+            id: 65534,
+        }),
+        group: Some(NamedId {
+            name: group.into(),
+            id: 65534,
+        }),
+        ..output("/tls")
+    };
 
     struct Case {
         name: &'static str,
@@ -387,6 +409,35 @@ fn table() {
                 "certificate.www",
                 "redeploy",
                 "/tls/privkey.pem has mode 0644, expected 0600",
+            )],
+        },
+        Case {
+            name: "a FIFO in place of an output file is redeployed",
+            desired: desired(vec![www()]),
+            state: state(vec![("www", www_state(10))]),
+            observed: fifo_chain,
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "redeploy",
+                "/tls/fullchain.pem is not a regular file (a FIFO)",
+            )],
+        },
+        Case {
+            name: "files owned by another user than `owner` are redeployed",
+            desired: desired(vec![CertificateSpec {
+                outputs: vec![owned_by("nobody", "nogroup")],
+                ..www()
+            }]),
+            state: state(vec![("www", www_state(10))]),
+            observed: observed_ok(),
+            options: PlanOptions::default(),
+            expect: vec![row(
+                "certificate.www",
+                "redeploy",
+                "/tls/cert.pem is owned by root:root, expected nobody:nogroup; \
+                 /tls/fullchain.pem is owned by root:root, expected nobody:nogroup; \
+                 /tls/privkey.pem is owned by root:root, expected nobody:nogroup",
             )],
         },
         Case {

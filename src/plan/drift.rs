@@ -1,5 +1,6 @@
 //! Drift: where the world no longer matches the state, found purely from what a refresh
-//! observed. Output files missing, changed or with the wrong mode; certificates in state that
+//! observed. Output files missing, changed, with the wrong mode or owner, or replaced by
+//! something certform does not read (a FIFO, a device, a symbolic link, a huge file); certificates in state that
 //! the configuration no longer has; with `--check-endpoints`, endpoints that serve another
 //! certificate than the state's (or none). `plan --refresh-only` reports these (and the
 //! renewals the plan found due) without proposing other work; the metrics count them.
@@ -27,6 +28,9 @@ pub enum DriftKind {
     FileMissing,
     FileChanged,
     FileMode,
+    /// Something certform does not read is at an output path (a FIFO, a device, a link).
+    FileUnusable,
+    FileOwner,
     NotInConfig,
     EndpointMismatch,
     EndpointUnreachable,
@@ -40,6 +44,8 @@ impl DriftKind {
             DriftKind::FileMissing => "file_missing",
             DriftKind::FileChanged => "file_changed",
             DriftKind::FileMode => "file_mode",
+            DriftKind::FileUnusable => "file_unusable",
+            DriftKind::FileOwner => "file_owner",
             DriftKind::NotInConfig => "not_in_config",
             DriftKind::EndpointMismatch => "endpoint_mismatch",
             DriftKind::EndpointUnreachable => "endpoint_unreachable",
@@ -149,6 +155,8 @@ fn kind_of(reason: &Reason) -> Option<DriftKind> {
         Reason::FileMissing { .. } => DriftKind::FileMissing,
         Reason::FileChanged { .. } => DriftKind::FileChanged,
         Reason::FileModeChanged { .. } => DriftKind::FileMode,
+        Reason::FileUnusable { .. } => DriftKind::FileUnusable,
+        Reason::FileOwnerChanged { .. } => DriftKind::FileOwner,
         Reason::RemovedFromConfig { .. } => DriftKind::NotInConfig,
         Reason::EndpointServesOther { .. } => DriftKind::EndpointMismatch,
         Reason::EndpointUnreachable { .. } => DriftKind::EndpointUnreachable,

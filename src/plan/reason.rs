@@ -72,6 +72,18 @@ pub enum Reason {
         actual: String,
         expected: String,
     },
+    /// Something certform does not read is at an output path (a FIFO, a device, a symbolic
+    /// link, a file over 1 MiB); `why` ends the sentence that starts with the path.
+    FileUnusable {
+        path: String,
+        why: String,
+    },
+    /// `owner` / `group` of an output: `user:group` found and wanted (`*`: not configured).
+    FileOwnerChanged {
+        path: String,
+        actual: String,
+        expected: String,
+    },
     OutputPathsChanged {
         output: String,
     },
@@ -198,6 +210,12 @@ impl fmt::Display for Reason {
                 actual,
                 expected,
             } => write!(f, "{path} has mode {actual}, expected {expected}"),
+            Reason::FileUnusable { path, why } => write!(f, "{path} {why}"),
+            Reason::FileOwnerChanged {
+                path,
+                actual,
+                expected,
+            } => write!(f, "{path} is owned by {actual}, expected {expected}"),
             Reason::OutputPathsChanged { output } => write!(f, "output \"{output}\" paths changed"),
             Reason::RemovedFromConfig { revoke_on_destroy } => {
                 if *revoke_on_destroy {

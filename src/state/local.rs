@@ -2,7 +2,9 @@
 //! backup, rename, fsync of the directory) with mode 0600, and guarded by `<path>.lock`, an
 //! exclusive OS lock (`flock`) held for the lifetime of a [`StateLock`], so a killed process
 //! never leaves a lock behind. The lock file holds the holder's details for the "locked by"
-//! message. Workspace `NAME` lives in `<path>.d/NAME/<file name>`, as Terraform's
+//! message; it is opened only as a regular file with one link, never through a symbolic
+//! link (a `*.lock` planted as a link to another file must not make a root apply overwrite
+//! that file), and written only once the lock is held. Workspace `NAME` lives in `<path>.d/NAME/<file name>`, as Terraform's
 //! `terraform.tfstate.d/NAME/terraform.tfstate`.
 
 use super::store::{
@@ -14,8 +16,8 @@ use crate::error::{Error, Result};
 use fs4::fs_std::FileExt;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -96,12 +98,26 @@ impl LocalStore {
         }
     }
 
+    /// The state file's bytes; something other than a regular file there (a FIFO that
+    /// would block the read for ever, a device) is refused.
     fn read_file(&self) -> Result<Option<Vec<u8>>> {
-        match fs::read(&self.path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("Cannot read the state", &self.path, e)),
-        }
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&self.path)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("Cannot read the state", &self.path, e)),
+        };
+        let mut bytes = Vec::new();
+        regular(&file, &self.path, "state file")
+            .and_then(|()| {
+                (&file)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| Error::io("Cannot read the state", &self.path, e))
+            })
+            .map(|_| Some(bytes))
     }
 
     /// Hard-links the current file as `<path>.backup` (via a temporary name and a rename, so
@@ -131,11 +147,13 @@ impl LocalStore {
     /// The lock file's holder details, whether or not anyone still holds the lock.
     fn recorded_holder(&self) -> Result<Option<LockInfo>> {
         let lock_path = self.lock_path();
-        let text = match fs::read_to_string(&lock_path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io("Cannot read the state lock file", &lock_path, e)),
+        let Some(file) = open_lock_file(&lock_path, false)? else {
+            return Ok(None);
         };
+        let mut text = String::new();
+        (&file)
+            .read_to_string(&mut text)
+            .map_err(|e| Error::io("Cannot read the state lock file", &lock_path, e))?;
         if text.trim().is_empty() {
             return Ok(None);
         }
@@ -196,14 +214,8 @@ impl StateStore for LocalStore {
         create_parent(&lock_path)?;
         let deadline = Instant::now() + timeout;
         loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&lock_path)
-                .map_err(|e| Error::io("Cannot open the state lock file", &lock_path, e))?;
+            let file = open_lock_file(&lock_path, true)?
+                .ok_or_else(|| Error::Bug("a lock file opened with O_CREAT is missing".into()))?;
             let acquired = file
                 .try_lock_exclusive()
                 .map_err(|e| Error::io("Cannot lock the state lock file", &lock_path, e))?;
@@ -239,8 +251,9 @@ impl StateStore for LocalStore {
         };
         // Details left by a killed process describe no lock: the kernel released it.
         let lock_path = self.lock_path();
-        let probe = File::open(&lock_path)
-            .map_err(|e| Error::io("Cannot open the state lock file", &lock_path, e))?;
+        let Some(probe) = open_lock_file(&lock_path, false)? else {
+            return Ok(None);
+        };
         let free = FileExt::try_lock_shared(&probe)
             .map_err(|e| Error::io("Cannot probe the state lock file", &lock_path, e))?;
         Ok((!free).then_some(info))
@@ -336,17 +349,26 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
-/// Creates the parent directory (mode 0700) if missing; returns it.
+/// Creates the parent directory if missing; returns it.
 fn create_parent(path: &Path) -> Result<PathBuf> {
     let dir = parent_dir(path);
-    if !dir.exists() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|e| Error::io("Cannot create the state directory", &dir, e))?;
-    }
+    create_state_dir(&dir)?;
     Ok(dir)
+}
+
+/// Creates `dir` and its missing parents mode 0700 (whatever the umask): the state and its
+/// backups are only the owner's. An existing directory is left as it is.
+pub fn create_state_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let fail = |e| Error::io("Cannot create the state directory", dir, e);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(fail)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(fail)
 }
 
 /// Creates `path` (which must not exist) with mode 0600 before writing, writes, fsyncs.
@@ -367,6 +389,74 @@ fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("Cannot sync the state directory", dir, e))
+}
+
+/// Opens the lock file at `path` (creating it 0600 when `create`; `None` when it is missing
+/// and not created): never through a symbolic link, never blocking on a FIFO, and only a
+/// regular file with no other hard link, so that writing holder details into it can only
+/// ever change that lock file.
+fn open_lock_file(path: &Path, create: bool) -> Result<Option<File>> {
+    let opened = OpenOptions::new()
+        .read(true)
+        .write(create)
+        .create(create)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound && !create => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Error::State(format!(
+                "The state lock file {} is a symbolic link; certform does not follow it (writing \
+                 the lock holder through it would overwrite the file it points to). Remove the \
+                 link; certform creates the lock file itself.",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(Error::io("Cannot open the state lock file", path, e)),
+    };
+    regular(&file, path, "state lock file")?;
+    let links = file
+        .metadata()
+        .map_err(|e| Error::io("Cannot inspect the state lock file", path, e))?
+        .nlink();
+    if links != 1 {
+        return Err(Error::State(format!(
+            "The state lock file {} has {links} hard links; certform writes the lock holder \
+             only into a lock file of its own. Remove it; certform creates the lock file itself.",
+            path.display()
+        )));
+    }
+    Ok(Some(file))
+}
+
+/// Refuses anything but a regular file (checked on the open file, so it is what is read
+/// or written).
+fn regular(file: &File, path: &Path, what: &str) -> Result<()> {
+    let kind = file
+        .metadata()
+        .map_err(|e| Error::io(format!("Cannot inspect the {what}"), path, e))?
+        .file_type();
+    if kind.is_file() {
+        return Ok(());
+    }
+    let found = if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "of an unknown type"
+    };
+    Err(Error::State(format!(
+        "The {what} {} is not a regular file ({found}); remove it or fix the path.",
+        path.display()
+    )))
 }
 
 fn write_holder(guard: &LocalGuard, info: &LockInfo) -> Result<()> {
@@ -460,6 +550,51 @@ mod tests {
             b"",
             "holder details cleared on unlock"
         );
+    }
+
+    #[test]
+    fn a_symlinked_lock_file_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("state.json"));
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        std::os::unix::fs::symlink(&victim, store.lock_path()).unwrap();
+        let msg = store.lock("apply", Duration::ZERO).unwrap_err().to_string();
+        assert!(msg.contains("is a symbolic link"), "{msg}");
+        assert!(store
+            .lock_info()
+            .unwrap_err()
+            .to_string()
+            .contains("symbolic link"));
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    }
+
+    #[test]
+    fn a_lock_file_that_is_a_fifo_or_hard_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("state.json"));
+        let lock = std::ffi::CString::new(store.lock_path().to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(lock.as_ptr(), 0o600) }, 0);
+        let msg = store.lock("apply", Duration::ZERO).unwrap_err().to_string();
+        assert!(msg.contains("is not a regular file (a FIFO)"), "{msg}");
+        fs::remove_file(store.lock_path()).unwrap();
+
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        fs::hard_link(&victim, store.lock_path()).unwrap();
+        let msg = store.lock("apply", Duration::ZERO).unwrap_err().to_string();
+        assert!(msg.contains("has 2 hard links"), "{msg}");
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    }
+
+    #[test]
+    fn a_state_file_that_is_a_fifo_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("state.json"));
+        let path = std::ffi::CString::new(store.path().to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        let msg = store.get().unwrap_err().to_string();
+        assert!(msg.contains("is not a regular file (a FIFO)"), "{msg}");
     }
 
     #[test]

@@ -357,19 +357,23 @@ pub(super) fn output(
             "key",
             "key_mode",
             "mode",
+            "owner",
+            "group",
+            "follow_symlinks",
             "on_change",
         ],
         &[],
         diags,
     );
     let mut failed = false;
-    let mut path = |attr: &str, diags: &mut Diagnostics| match reader.string(attr, diags) {
+    let mut path_spans = BTreeMap::new();
+    let mut path = |attr: &str, diags: &mut Diagnostics| match reader.string_spanned(attr, diags) {
         Got::Absent => None,
         Got::Invalid => {
             failed = true;
             None
         }
-        Got::Value(p) => Some(absolute(&config.dir, &p)),
+        Got::Value((p, span)) => Some((absolute(&config.dir, &p), span)),
     };
     let directory = path("directory", diags);
     let mut cert = path("cert", diags);
@@ -378,11 +382,12 @@ pub(super) fn output(
     let mut key = path("key", diags);
     let any_file = cert.is_some() || chain.is_some() || fullchain.is_some() || key.is_some();
     match (&directory, any_file) {
-        (Some(dir), false) => {
-            cert = Some(dir.join("cert.pem"));
-            chain = Some(dir.join("chain.pem"));
-            fullchain = Some(dir.join("fullchain.pem"));
-            key = Some(dir.join("privkey.pem"));
+        (Some((dir, span)), false) => {
+            let inside = |name| Some((dir.join(name), span.clone()));
+            cert = inside("cert.pem");
+            chain = inside("chain.pem");
+            fullchain = inside("fullchain.pem");
+            key = inside("privkey.pem");
         }
         (Some(_), true) => {
             let attr = reader.attr("directory")?;
@@ -409,8 +414,25 @@ pub(super) fn output(
         }
         (None, _) => {}
     }
-    let key_mode = file_mode(&reader, "key_mode", 0o600, diags);
-    let mode = file_mode(&reader, "mode", 0o644, diags);
+    let key_mode = file_mode(&reader, "key_mode", FileRole::Key, diags);
+    let mode = file_mode(&reader, "mode", FileRole::Public, diags);
+    let owner = named_id(
+        &reader,
+        "owner",
+        "user",
+        crate::deploy::owner::user_id,
+        diags,
+    );
+    let group = named_id(
+        &reader,
+        "group",
+        "group",
+        crate::deploy::owner::group_id,
+        diags,
+    );
+    let follow_symlinks = reader
+        .bool("follow_symlinks", diags)
+        .or_default_value(false);
     let on_change = match reader.string_list("on_change", diags) {
         Got::Absent => Some(None),
         Got::Invalid => None,
@@ -432,35 +454,118 @@ pub(super) fn output(
     if failed {
         return None;
     }
+    let mut located = |kind, written: Option<(PathBuf, SourceSpan)>| {
+        written.map(|(path, span)| {
+            path_spans.insert(kind, span);
+            path
+        })
+    };
     Some(OutputSpec {
         name,
-        cert,
-        chain,
-        fullchain,
-        key,
+        cert: located(OutputFileKind::Cert, cert),
+        chain: located(OutputFileKind::Chain, chain),
+        fullchain: located(OutputFileKind::Fullchain, fullchain),
+        key: located(OutputFileKind::Key, key),
         key_mode: key_mode?,
         mode: mode?,
+        owner: owner?,
+        group: group?,
+        follow_symlinks: follow_symlinks?,
         on_change: on_change?,
+        path_spans,
     })
 }
 
+/// `mode` or `key_mode`: octal permission bits, without setuid, setgid or sticky bits and
+/// never writable by others; a key is never readable by others either (0640 lets a group
+/// read it: give the group with `group`, rather than widening the mode).
 pub(super) fn file_mode(
     reader: &BodyReader,
     name: &str,
-    default: u32,
+    role: FileRole,
     diags: &mut Diagnostics,
 ) -> Option<u32> {
     match reader.string_spanned(name, diags) {
-        Got::Absent => Some(default),
+        Got::Absent => Some(role.default_mode()),
         Got::Invalid => None,
         Got::Value((text, span)) => match parse_mode(&text) {
-            Some(mode) => Some(mode),
+            Some(mode) => match unsafe_mode(mode, role) {
+                None => Some(mode),
+                Some(why) => {
+                    diags.error(
+                        Some(span),
+                        "Unsafe file mode",
+                        format!("`{name} = \"{text}\"` in {} {why}.", reader.what),
+                    );
+                    None
+                }
+            },
             None => {
                 diags.error(
                     Some(span),
                     "Invalid file mode",
                     format!(
                         "{text:?} is not a file mode. `{name}` takes octal permission bits as a string, such as \"0600\" or \"0644\"."
+                    ),
+                );
+                None
+            }
+        },
+    }
+}
+
+/// What an output file holds, for its mode.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum FileRole {
+    /// A private key: `0600` unless configured.
+    Key,
+    /// A certificate or chain: `0644` unless configured.
+    Public,
+}
+
+impl FileRole {
+    fn default_mode(self) -> u32 {
+        match self {
+            FileRole::Key => 0o600,
+            FileRole::Public => 0o644,
+        }
+    }
+}
+
+/// Why `mode` is refused for an output file of `role`, if it is.
+fn unsafe_mode(mode: u32, role: FileRole) -> Option<&'static str> {
+    let key = role == FileRole::Key;
+    if mode & 0o7000 != 0 {
+        Some("sets the setuid, setgid or sticky bit; output files are data: use permission bits only, such as \"0644\"")
+    } else if mode & 0o002 != 0 {
+        Some("lets anyone on the machine overwrite the file; drop the write bit for others, such as \"0644\"")
+    } else if key && mode & 0o007 != 0 {
+        Some("gives every user of the machine access to the private key; use \"0600\", or \"0640\" with `group` set to the group of the server that reads it")
+    } else {
+        None
+    }
+}
+
+/// `owner` / `group`: the name of a user (or group) this machine has, with its id.
+fn named_id(
+    reader: &BodyReader,
+    name: &str,
+    what: &str,
+    lookup: fn(&str) -> Option<u32>,
+    diags: &mut Diagnostics,
+) -> Option<Option<NamedId>> {
+    match reader.string_spanned(name, diags) {
+        Got::Absent => Some(None),
+        Got::Invalid => None,
+        Got::Value((text, span)) => match lookup(&text) {
+            Some(id) => Some(Some(NamedId { name: text, id })),
+            None => {
+                diags.error(
+                    Some(span),
+                    format!("Unknown {what}"),
+                    format!(
+                        "There is no {what} named {text:?} on this machine. `{name}` in {} gives the output's files to an existing {what}: create it first, or correct the name.",
+                        reader.what
                     ),
                 );
                 None

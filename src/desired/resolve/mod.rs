@@ -6,6 +6,7 @@
 mod account;
 mod backend;
 mod certificate;
+mod collisions;
 mod dns_solver;
 mod for_each;
 mod settings;
@@ -95,6 +96,7 @@ pub fn resolve(config: &Config, diags: &mut Diagnostics) -> Option<Desired> {
             certificates.insert(cert.address.clone(), cert);
         }
     }
+    collisions::output_collisions(config, state.as_ref(), &certificates, diags);
 
     if diags.has_errors() {
         return None;
