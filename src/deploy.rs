@@ -5,8 +5,8 @@
 
 mod dir;
 pub mod owner;
-pub mod read;
 
+use crate::bounded_read::{read_regular, Refusal, OUTPUT_READ_LIMIT};
 use crate::desired::model::{OutputFileKind, OutputSpec};
 use crate::error::{Error, Result};
 use crate::hook_env::HookEnv;
@@ -14,7 +14,6 @@ use crate::plan::{FileFacts, FileSeen, Observed};
 use crate::secret::Sensitive;
 use crate::state::model::{CertificateState, DeployedFile, DeployedOutput};
 use dir::{DirError, OpenDir, Ownership};
-use read::{read_regular, Refusal, OUTPUT_READ_LIMIT};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

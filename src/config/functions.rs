@@ -318,48 +318,28 @@ fn is_public_keys(text: &str) -> bool {
 }
 
 /// Reads `path` (relative to `dir`, or absolute inside it) if it is a regular file of at
-/// most [`FILE_MAX_BYTES`] inside `dir` once symbolic links are resolved. The file is
-/// opened without following a final symbolic link and without blocking (a FIFO neither
-/// hangs nor is read), and never more than the limit is read (`/dev/zero` is refused).
+/// most [`FILE_MAX_BYTES`] inside `dir` once symbolic links are resolved, through
+/// [`bounded_read`](crate::bounded_read): a FIFO neither hangs nor is read, and never more
+/// than the limit is read (`/dev/zero` is refused).
 fn read_config_file(dir: &Path, path: &Path) -> Result<String, String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
+    use crate::bounded_read::{read_regular, Refusal};
     let io_why = |err: std::io::Error| match err.kind() {
         std::io::ErrorKind::NotFound => "it does not exist".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        _ if err.raw_os_error() == Some(libc::ELOOP) => {
-            "it is a symbolic link, and file() does not follow links".to_string()
-        }
         _ => err.to_string(),
-    };
-    let outside = || {
-        "it is outside the configuration directory, and file() reads only files inside it"
-            .to_string()
     };
     let dir = dir.canonicalize().map_err(io_why)?;
     let real = dir.join(path).canonicalize().map_err(io_why)?;
     if !real.starts_with(&dir) {
-        return Err(outside());
+        return Err(
+            "it is outside the configuration directory, and file() reads only files inside it"
+                .to_string(),
+        );
     }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&real)
-        .map_err(io_why)?;
-    let meta = file.metadata().map_err(io_why)?;
-    if !meta.is_file() {
-        return Err("it is not a regular file (a directory, device, FIFO or socket)".into());
-    }
-    let mut bytes = Vec::new();
-    file.take(FILE_MAX_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_why)?;
-    if bytes.len() as u64 > FILE_MAX_BYTES {
-        return Err(format!(
-            "it is larger than {} KiB, the most file() reads",
-            FILE_MAX_BYTES / 1024
-        ));
-    }
+    let (bytes, _) = read_regular(&real, FILE_MAX_BYTES).map_err(|refusal| match refusal {
+        Refusal::Missing => "it does not exist".to_string(),
+        Refusal::Unusable(why) => format!("it {why}"),
+    })?;
     String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())
 }
 
@@ -702,7 +682,7 @@ mod tests {
         let big = std::fs::File::create(dir.join("big")).unwrap();
         big.set_len(FILE_MAX_BYTES + 1).unwrap();
         let (_, detail) = read(&dir, "big").unwrap_err();
-        assert!(detail.contains("larger than 1024 KiB"), "{detail}");
+        assert!(detail.contains("is larger than 1 MiB"), "{detail}");
     }
 
     #[test]

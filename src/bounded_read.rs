@@ -2,7 +2,8 @@
 //! with write access to the bucket can edit, a file an attacker swapped for a FIFO): only a
 //! regular file is read, never through a symbolic link at its name, never blocking on open,
 //! and never more than a size limit. Anything else is a refusal with a sentence that says
-//! what was found there, for the drift report.
+//! what was found there, for the drift report or the error of `file()` in the
+//! configuration.
 
 use std::fs::{self, Metadata, OpenOptions};
 use std::io::{ErrorKind, Read};
