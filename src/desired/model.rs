@@ -123,6 +123,14 @@ pub struct ExternalAccountBinding {
     pub hmac_key: ConfigSecret,
 }
 
+impl ExternalAccountBinding {
+    /// What state keeps of the binding: a fingerprint of the kid (the HMAC key is secret and
+    /// only matters when the account is registered).
+    pub fn kid_fingerprint(&self) -> String {
+        Sensitive::new(self.kid.as_str()).fingerprint()
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub enum SolverSpec {
     Http(HttpSolverSpec),

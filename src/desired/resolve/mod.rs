@@ -8,6 +8,7 @@ mod backend;
 mod certificate;
 mod dns_solver;
 mod for_each;
+pub mod schema;
 mod settings;
 mod solver;
 

@@ -1,0 +1,100 @@
+//! The plan says everything a configuration change does, end to end against Pebble: a
+//! setting that only state keeps (`revoke_on_destroy`) is planned as an in-place `update`,
+//! applied, and then decides what removing the block does; another external account
+//! binding registers the account again, and state keeps only a fingerprint of the kid.
+
+mod support;
+
+use support::pebble::Pebble;
+use support::project::{cert_block, read, Project, CONTACT};
+
+#[test]
+fn turning_on_revoke_on_destroy_is_planned_recorded_and_then_revokes() {
+    let p = Project::new(Pebble::start());
+    p.config(&cert_block("www", &["rod.e2e.test"], ""));
+    p.expect(&["apply", "--auto-approve"], 0);
+    let serial = p.serial_of("certificate.www");
+
+    p.config(&cert_block(
+        "www",
+        &["rod.e2e.test"],
+        "revoke_on_destroy = true",
+    ));
+    let plan = p.expect(&["plan", "--detailed-exitcode"], 2);
+    assert!(
+        plan.contains("# certificate.www will be updated in place: revoke_on_destroy -> true (recorded: removing the block later revokes the certificate)"),
+        "{plan}"
+    );
+    let applied = p.expect(&["apply", "--auto-approve"], 0);
+    assert!(
+        applied.contains("certificate.www (update): done"),
+        "{applied}"
+    );
+    assert_eq!(
+        p.serial_of("certificate.www"),
+        serial,
+        "nothing was ordered"
+    );
+    assert_eq!(
+        p.state_json()["certificates"]["certificate.www"]["revoke_on_destroy"],
+        true
+    );
+    p.expect(&["plan", "--detailed-exitcode"], 0);
+
+    p.config("");
+    let plan = p.expect(&["plan"], 0);
+    assert!(
+        plan.contains("# certificate.www will be revoked: removed from configuration (revoke_on_destroy = true)"),
+        "{plan}"
+    );
+    p.expect(&["apply", "--auto-approve"], 0);
+    assert_eq!(p.status_at_ca(&serial), "Revoked");
+}
+
+fn eab_account(kid: &str) -> String {
+    format!("contact = [\"{CONTACT}\"]\n  external_account_binding {{\n    kid = \"{kid}\"\n    hmac_key = env(\"TEST_EAB_HMAC\")\n  }}")
+}
+
+#[test]
+fn another_eab_kid_registers_the_account_again() {
+    let hmac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+    let p = Project::new(
+        Pebble::builder()
+            .eab_key("kid-1", hmac)
+            .eab_key("kid-2", hmac)
+            .start(),
+    );
+    let run = |args: &[&str], code: i32| {
+        let out = p.command(args).env("TEST_EAB_HMAC", hmac).output().unwrap();
+        let all = support::project::text(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {all}");
+        assert!(!all.contains(hmac), "the HMAC key is never printed");
+        all
+    };
+    let cert = cert_block("www", &["eab-plan.e2e.test"], "");
+    p.config_with_account(&eab_account("kid-1"), &cert);
+    run(&["apply", "--auto-approve"], 0);
+    let first_url = p.account_url("pebble");
+    run(&["plan", "--detailed-exitcode"], 0);
+    let public = read(&p.state_path());
+    assert!(
+        !public.contains("kid-1") && !public.contains(hmac),
+        "{public}"
+    );
+
+    p.config_with_account(&eab_account("kid-2"), &cert);
+    let plan = run(&["plan", "--detailed-exitcode"], 2);
+    assert!(
+        plan.contains(
+            "# account.pebble will be created: external_account_binding kid changed (sha256:"
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("the account is registered again under the new binding"),
+        "{plan}"
+    );
+    run(&["apply", "--auto-approve"], 0);
+    assert_ne!(p.account_url("pebble"), first_url);
+    run(&["plan", "--detailed-exitcode"], 0);
+}
