@@ -1,10 +1,13 @@
 //! The plan says everything a configuration change does, end to end against Pebble: a
 //! setting that only state keeps (`revoke_on_destroy`) is planned as an in-place `update`,
 //! applied, and then decides what removing the block does; another external account
-//! binding registers the account again, and state keeps only a fingerprint of the kid.
+//! binding registers the account again, and state keeps only a fingerprint of the kid. A
+//! refresh that changes no decision (ARI windows) does not rewrite state, so a saved plan
+//! stays valid.
 
 mod support;
 
+use support::ari_proxy::AriProxy;
 use support::pebble::Pebble;
 use support::project::{cert_block, read, Project, CONTACT};
 
@@ -97,4 +100,48 @@ fn another_eab_kid_registers_the_account_again() {
     run(&["apply", "--auto-approve"], 0);
     assert_ne!(p.account_url("pebble"), first_url);
     run(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn an_apply_that_only_refreshed_ari_keeps_saved_plans_fresh() {
+    let pebble = Pebble::start();
+    let proxy = AriProxy::start(&pebble);
+    let far = time::OffsetDateTime::now_utc() + time::Duration::days(30);
+    let rfc3339 = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    proxy.set_window(&rfc3339(far), &rfc3339(far + time::Duration::days(2)), None);
+    // No Retry-After wait: every refresh fetches the window again.
+    proxy.set_retry_after(0);
+    let p = Project::with_directory(pebble, proxy.directory_url());
+    p.config(&cert_block("www", &["ari-saved.e2e.test"], ""));
+    p.expect(&["apply", "--auto-approve"], 0);
+
+    p.config(&format!(
+        "{}{}",
+        cert_block("www", &["ari-saved.e2e.test"], ""),
+        cert_block("api", &["ari-saved-api.e2e.test"], "")
+    ));
+    p.expect(&["plan", "--out", "reviewed.plan"], 0);
+    let serial = p.state_json()["serial"].clone();
+    let fetched = proxy.renewal_info_requests();
+
+    let unattended = p.expect(&["apply", "--auto-approve", "--only", "renewals"], 0);
+    assert!(
+        proxy.renewal_info_requests() > fetched,
+        "the window was refreshed"
+    );
+    assert!(unattended.contains("No changes."), "{unattended}");
+    assert_eq!(
+        p.state_json()["serial"],
+        serial,
+        "a refresh does not rewrite state"
+    );
+
+    let applied = p.expect(&["apply", "reviewed.plan"], 0);
+    assert!(
+        applied.contains("certificate.api (issue): done"),
+        "{applied}"
+    );
 }
