@@ -145,3 +145,81 @@ fn an_apply_that_only_refreshed_ari_keeps_saved_plans_fresh() {
         "{applied}"
     );
 }
+
+/// `dot` accepts the graph, when Graphviz is installed (it is optional for this check).
+fn dot_accepts(graph: &str) {
+    use std::io::Write;
+    let Ok(mut dot) = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        return;
+    };
+    dot.stdin
+        .take()
+        .unwrap()
+        .write_all(graph.as_bytes())
+        .unwrap();
+    let out = dot.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "dot refused the graph: {}\n{graph}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn graph_draws_the_configuration_and_marks_planned_actions() {
+    let p = Project::new(Pebble::start());
+    let hooked = |domains: &[&str], name: &str| {
+        cert_block(name, domains, "").replace(
+            "    directory = ",
+            "    on_change = [\"true\", \"reload\"]\n    directory = ",
+        )
+    };
+    p.config(&format!(
+        "{}{}",
+        hooked(&["graph-a.e2e.test"], "a"),
+        hooked(&["graph-b.e2e.test"], "b")
+    ));
+    p.expect(&["apply", "--auto-approve"], 0);
+
+    // Nothing to do: the configuration is still drawn, nothing is marked.
+    let graph = p.stdout(&["graph"], 0);
+    for line in [
+        "\"account.pebble\" [label = \"account.pebble\", shape = box];",
+        "\"http_solver.web\" [label = \"http_solver.web\", shape = component];",
+        "\"certificate.a\" [label = \"certificate.a\", shape = box];",
+        "\"certificate.a.output.files\" [label = \"certificate.a.output.files\", shape = note];",
+        "\"on_change: true reload\" [label = \"on_change: true reload\", shape = cds];",
+        "\"account.pebble\" -> \"certificate.a\";",
+        "\"http_solver.web\" -> \"certificate.a\";",
+        "\"certificate.a\" -> \"certificate.a.output.files\";",
+        "\"certificate.a.output.files\" -> \"on_change: true reload\";",
+        "\"certificate.b.output.files\" -> \"on_change: true reload\";",
+    ] {
+        assert!(graph.contains(line), "missing {line:?} in:\n{graph}");
+    }
+    assert!(!graph.contains("filled"), "{graph}");
+    dot_accepts(&graph);
+
+    // A pending reissue of one certificate: it, its output and the hook are marked.
+    p.config(&format!(
+        "{}{}",
+        hooked(&["graph-a.e2e.test", "graph-a2.e2e.test"], "a"),
+        hooked(&["graph-b.e2e.test"], "b")
+    ));
+    let graph = p.stdout(&["graph"], 0);
+    for line in [
+        "\"certificate.a\" [label = \"certificate.a (reissue)\", shape = box, style = \"filled,bold\", fillcolor = \"orange\"];",
+        "\"certificate.a.output.files\" [label = \"certificate.a.output.files (written)\", shape = note, style = \"filled,bold\", fillcolor = \"orange\"];",
+        "\"on_change: true reload\" [label = \"on_change: true reload (runs)\", shape = cds, style = \"filled,bold\", fillcolor = \"orange\"];",
+        "\"certificate.b\" [label = \"certificate.b\", shape = box];",
+    ] {
+        assert!(graph.contains(line), "missing {line:?} in:\n{graph}");
+    }
+    dot_accepts(&graph);
+}

@@ -6,7 +6,7 @@ use super::{load_desired, read_state, refresh, store_for, Exit, Globals};
 use crate::address::Address;
 use crate::error::{Error, Result};
 use crate::plan::drift::{self, Drift};
-use crate::plan::graph::ExecGraph;
+use crate::plan::graph::ConfigGraph;
 use crate::plan::saved::SavedPlan;
 use crate::plan::{diff, Change, PlanOptions};
 use crate::render;
@@ -143,16 +143,17 @@ pub fn run(globals: &Globals, request: &PlanRequest) -> Result<Exit> {
     })
 }
 
-/// `certform graph`: the planned actions and their dependencies in Graphviz DOT.
+/// `certform graph`: the configuration's dependency graph in Graphviz DOT, with the
+/// planned actions marked.
 pub fn graph(globals: &Globals, targets: &[String], replace: &[String]) -> Result<Exit> {
     let options = plan_options(targets, replace)?;
     let planned = compute(globals, &options, None, false)?;
     let empty = State::new();
-    let graph = ExecGraph::build(
+    let graph = ConfigGraph::build(
         &planned.changes,
         &planned.desired,
         planned.state.as_ref().unwrap_or(&empty),
     );
-    print!("{}", render::plan::dot(&planned.changes, &graph));
+    print!("{}", render::graph::dot(&graph));
     Ok(Exit::Success)
 }

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod diagnostics;
 pub mod drift;
+pub mod graph;
 pub mod markdown;
 pub mod metrics;
 pub mod plan;
