@@ -8,8 +8,9 @@
 mod support;
 
 use support::ari_proxy::AriProxy;
+use support::fault_proxy::{Fault, FaultProxy};
 use support::pebble::Pebble;
-use support::project::{cert_block, read, Project, CONTACT};
+use support::project::{cert_block, read, Endpoint, Project, CONTACT};
 
 #[test]
 fn turning_on_revoke_on_destroy_is_planned_recorded_and_then_revokes() {
@@ -222,4 +223,42 @@ fn graph_draws_the_configuration_and_marks_planned_actions() {
         assert!(graph.contains(line), "missing {line:?} in:\n{graph}");
     }
     dot_accepts(&graph);
+}
+
+#[test]
+fn a_refused_order_lists_the_ca_subproblems_per_name() {
+    let pebble = Pebble::start();
+    let p = Project::at(&Endpoint::of(&pebble));
+    p.config("");
+    p.expect(&["apply", "--auto-approve"], 0);
+    let refusing = FaultProxy::start(&pebble, 1, vec![Fault::RejectOrders]);
+    p.set_endpoint(&refusing.endpoint());
+    p.config(&cert_block("www", &["one.e2e.test", "two.e2e.test"], ""));
+    let out = p.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        out.contains(
+            "  failed:  certificate.www (issue): ACME error: urn:ietf:params:acme:error:rejectedIdentifier: the order names refused identifiers (status 400) (while creating an order for one.e2e.test, two.e2e.test)\n\
+             \x20            one.e2e.test: urn:ietf:params:acme:error:rejectedIdentifier: one.e2e.test is refused by the fault proxy\n\
+             \x20            two.e2e.test: urn:ietf:params:acme:error:rejectedIdentifier: two.e2e.test is refused by the fault proxy\n"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_rate_limited_request_says_when_to_retry() {
+    let pebble = Pebble::start();
+    let p = Project::at(&Endpoint::of(&pebble));
+    p.config("");
+    p.expect(&["apply", "--auto-approve"], 0);
+    let limited = FaultProxy::start(&pebble, 1, vec![Fault::RateLimitOrders]);
+    p.set_endpoint(&limited.endpoint());
+    p.config(&cert_block("www", &["limited.e2e.test"], ""));
+    let out = p.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        out.contains(
+            "urn:ietf:params:acme:error:rateLimited: injected by the fault proxy (status 429)"
+        ) && out.contains("the CA's rate limit was reached: retry after 1s, at 20"),
+        "{out}"
+    );
 }
