@@ -223,6 +223,18 @@ fn graph_draws_the_configuration_and_marks_planned_actions() {
         assert!(graph.contains(line), "missing {line:?} in:\n{graph}");
     }
     dot_accepts(&graph);
+
+    // A certificate only state still holds is drawn with its account and its removal.
+    p.config(&hooked(&["graph-a.e2e.test"], "a"));
+    let graph = p.stdout(&["graph"], 0);
+    for line in [
+        "\"certificate.b\" [label = \"certificate.b (delete)\", shape = box, style = \"filled,bold\", fillcolor = \"salmon\"];",
+        "\"account.pebble\" -> \"certificate.b\";",
+    ] {
+        assert!(graph.contains(line), "missing {line:?} in:\n{graph}");
+    }
+    assert!(!graph.contains("certificate.b.output"), "{graph}");
+    dot_accepts(&graph);
 }
 
 #[test]
