@@ -124,7 +124,9 @@ fn an_apply_that_only_refreshed_ari_keeps_saved_plans_fresh() {
         cert_block("www", &["ari-saved.e2e.test"], ""),
         cert_block("api", &["ari-saved-api.e2e.test"], "")
     ));
-    p.expect(&["plan", "--out", "reviewed.plan"], 0);
+    let reviewed = p.path("reviewed.plan");
+    let reviewed = reviewed.to_str().unwrap();
+    p.expect(&["plan", "--out", reviewed], 0);
     let serial = p.state_json()["serial"].clone();
     let fetched = proxy.renewal_info_requests();
 
@@ -140,7 +142,7 @@ fn an_apply_that_only_refreshed_ari_keeps_saved_plans_fresh() {
         "a refresh does not rewrite state"
     );
 
-    let applied = p.expect(&["apply", "reviewed.plan"], 0);
+    let applied = p.expect(&["apply", reviewed], 0);
     assert!(
         applied.contains("certificate.api (issue): done"),
         "{applied}"

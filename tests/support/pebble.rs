@@ -34,7 +34,6 @@ pub struct PebbleBuilder {
     env: BTreeMap<String, String>,
     eab_keys: BTreeMap<String, String>,
     dns_server: Option<String>,
-    blocked_domains: Vec<String>,
 }
 
 impl PebbleBuilder {
@@ -49,12 +48,6 @@ impl PebbleBuilder {
     pub fn eab_key(mut self, kid: &str, hmac_key_b64url: &str) -> Self {
         self.eab_keys
             .insert(kid.to_string(), hmac_key_b64url.to_string());
-        self
-    }
-
-    /// Refuse orders for this domain and its subdomains (Pebble's `domainBlocklist`).
-    pub fn block_domain(mut self, domain: &str) -> Self {
-        self.blocked_domains.push(domain.to_string());
         self
     }
 
@@ -245,9 +238,6 @@ impl Pebble {
         });
         if !options.eab_keys.is_empty() {
             config["pebble"]["externalAccountMACKeys"] = serde_json::json!(options.eab_keys);
-        }
-        if !options.blocked_domains.is_empty() {
-            config["pebble"]["domainBlocklist"] = serde_json::json!(options.blocked_domains);
         }
         write("pebble-config.json", &config.to_string())?;
 
