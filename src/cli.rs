@@ -57,7 +57,7 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Show the state, or a saved plan.
     Show(ShowArgs),
-    /// Print the dependency graph of the planned actions in Graphviz DOT.
+    /// Print the configuration's dependency graph in Graphviz DOT, planned actions marked.
     Graph(TargetArgs),
     /// Inspect the state, and change it by hand (rm, mv, push, migrate).
     #[command(subcommand)]

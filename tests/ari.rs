@@ -1,6 +1,6 @@
 //! ARI (RFC 9773) end to end: the real `certform` binary against Pebble behind a small
 //! ARI-serving proxy (Debian's Pebble has no `renewalInfo`). The window is fetched before
-//! each plan, kept in state by apply, honoured with its `Retry-After`, and decides renewal;
+//! each plan, kept in this machine's ARI cache by apply, honoured with its `Retry-After`, and decides renewal;
 //! renewal orders name the replaced certificate in `replaces`.
 
 mod support;
@@ -8,7 +8,7 @@ mod support;
 use certform::plan::ari::choose_renewal_time;
 use support::ari_proxy::AriProxy;
 use support::pebble::Pebble;
-use support::project::{cert_block, Project};
+use support::project::{cert_block, read, Project};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -53,12 +53,18 @@ fn the_ari_window_decides_renewal_and_orders_name_the_replaced_certificate() {
         "a first issuance replaces nothing"
     );
 
-    // A window in the future: nothing to do, and apply keeps the window and its time.
+    // A window in the future: nothing to do, and apply keeps the window and its time in
+    // this machine's ARI cache, not in state (whose serial stays).
     let plan = p.expect(&["plan", "--detailed-exitcode"], 0);
     assert!(plan.contains("No changes."), "{plan}");
     assert_eq!(proxy.renewal_info_requests(), 1);
+    let serial = p.state_json()["serial"].clone();
     p.expect(&["apply", "--auto-approve"], 0);
-    let ari = p.state_json()["certificates"]["certificate.www"]["ari"].clone();
+    assert_eq!(p.state_json()["serial"], serial);
+    let lineage = p.state_json()["lineage"].as_str().unwrap().to_string();
+    let cache = read(&p.path(&format!("xdg-state/certform/ari/{lineage}.json")));
+    let cache: serde_json::Value = serde_json::from_str(&cache).unwrap();
+    let ari = cache["certificate.www"]["ari"].clone();
     let renew_at = parse(&ari["renew_at"]);
     assert!(
         parse(&ari["window_start"]) <= renew_at && renew_at <= parse(&ari["window_end"]),

@@ -51,6 +51,7 @@ impl Fixture {
                 created_at: at,
                 ca_bundle: None,
                 deactivate_on_destroy: false,
+                external_account_binding: None,
             },
         );
         secrets.accounts.insert(

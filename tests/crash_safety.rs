@@ -414,6 +414,7 @@ fn add_account(state: &mut State, secrets: &mut Secrets, i: u32) {
             created_at: now,
             ca_bundle: None,
             deactivate_on_destroy: false,
+            external_account_binding: None,
         },
     );
     secrets.accounts.insert(

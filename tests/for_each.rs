@@ -94,6 +94,7 @@ fn write_state(dir: &Path, keys: &[String]) {
             created_at: now,
             ca_bundle: None,
             deactivate_on_destroy: false,
+            external_account_binding: None,
         },
     );
     for key in keys {

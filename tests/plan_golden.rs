@@ -82,6 +82,8 @@ fn account_state(contact: &str) -> AccountState {
         created_at: datetime!(2026-01-01 00:00 UTC),
         ca_bundle: None,
         deactivate_on_destroy: false,
+        // As apply recorded it from the configuration's binding.
+        external_account_binding: Some(certform::desired::model::eab_kid_fingerprint("kid-1")),
     }
 }
 

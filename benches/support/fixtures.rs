@@ -144,6 +144,7 @@ fn account(now: OffsetDateTime) -> AccountState {
         created_at: now,
         ca_bundle: None,
         deactivate_on_destroy: false,
+        external_account_binding: None,
     }
 }
 

@@ -309,6 +309,7 @@ impl AcmeAccount {
         );
         match result {
             Err(Error::Acme(m)) => Err(Error::Acme(format!("{m}; also, {note}"))),
+            Err(Error::AcmeProblem(r)) => Err(Error::Acme(format!("{r}; also, {note}"))),
             Err(Error::Solver(m)) => Err(Error::Solver(format!("{m}; also, {note}"))),
             Err(other) => Err(Error::Acme(format!("{other}; also, {note}"))),
             Ok(issued) => {

@@ -9,6 +9,7 @@
 //! records the status, `Retry-After` and transport failures of each attempt into a
 //! task-local [`Trace`] scoped around that attempt.
 
+use crate::error::{AcmeProblem, AcmeRefusal, AcmeSubproblem};
 use instant_acme::Problem;
 use rand::Rng;
 use std::future::Future;
@@ -162,29 +163,44 @@ impl Backoff {
         );
     }
 
-    /// Turn the final error into certform's error, with what was tried.
+    /// Turn the final error into certform's error, with what was tried: a problem document
+    /// stays whole ([`crate::Error::AcmeProblem`]), anything else becomes its text.
     pub(super) fn into_error(
         self,
         what: &str,
         error: &instant_acme::Error,
         trace: &TraceData,
     ) -> crate::Error {
-        let mut message = describe(error, trace);
-        message.push_str(&format!(" (while {what})"));
-        if self.attempts > 1 {
-            message.push_str(&format!(
-                "; gave up after {} attempts in {:.1}s",
+        let attempts = (self.attempts > 1).then(|| {
+            format!(
+                "gave up after {} attempts in {:.1}s",
                 self.attempts,
                 self.started.elapsed().as_secs_f64()
-            ));
+            )
+        });
+        let retry_after = trace
+            .retry_after
+            .filter(|_| classify(error, trace).is_some());
+        if let instant_acme::Error::Api(problem) = error {
+            return crate::Error::AcmeProblem(Box::new(AcmeRefusal {
+                problem: problem_document(problem, trace.error_status),
+                during: what.to_string(),
+                attempts,
+                retry_after,
+                retry_at: retry_after.map(|after| time::OffsetDateTime::now_utc() + after),
+            }));
         }
-        if let Some(after) = trace.retry_after {
-            if classify(error, trace).is_some() {
-                message.push_str(&format!(
-                    "; the CA asks to retry after {}s",
-                    after.as_secs()
-                ));
-            }
+        let mut message = describe(error, trace);
+        message.push_str(&format!(" (while {what})"));
+        if let Some(attempts) = attempts {
+            message.push_str("; ");
+            message.push_str(&attempts);
+        }
+        if let Some(after) = retry_after {
+            message.push_str(&format!(
+                "; the CA asks to retry after {}s",
+                after.as_secs()
+            ));
         }
         crate::Error::Acme(message)
     }
@@ -242,35 +258,29 @@ pub(super) fn describe(error: &instant_acme::Error, trace: &TraceData) -> String
 
 /// Render an ACME problem document (RFC 8555 §6.7) on one line.
 pub(super) fn describe_problem(problem: &Problem, status: Option<u16>) -> String {
-    let mut text = String::new();
-    text.push_str(problem.r#type.as_deref().unwrap_or("(no problem type)"));
-    if let Some(detail) = &problem.detail {
-        text.push_str(": ");
-        text.push_str(detail);
-    }
-    if let Some(status) = problem.status.or(status) {
-        text.push_str(&format!(" (status {status})"));
-    }
-    if !problem.subproblems.is_empty() {
-        let subs: Vec<String> = problem
+    problem_document(problem, status).to_string()
+}
+
+/// instant-acme's problem document as certform keeps it in its errors; `status` is the
+/// response's, for a document without one.
+pub(super) fn problem_document(problem: &Problem, status: Option<u16>) -> AcmeProblem {
+    AcmeProblem {
+        kind: problem.r#type.clone(),
+        detail: problem.detail.clone(),
+        status: problem.status.or(status),
+        subproblems: problem
             .subproblems
             .iter()
-            .map(|s| {
-                let who = s
+            .map(|s| AcmeSubproblem {
+                identifier: s
                     .identifier
                     .as_ref()
-                    .map(|i| i.authorized(false).to_string())
-                    .unwrap_or_else(|| "(no identifier)".into());
-                format!(
-                    "{who}: {}: {}",
-                    s.r#type.as_deref().unwrap_or("(no type)"),
-                    s.detail.as_deref().unwrap_or("(no detail)")
-                )
+                    .map(|i| i.authorized(false).to_string()),
+                kind: s.r#type.clone(),
+                detail: s.detail.clone(),
             })
-            .collect();
-        text.push_str(&format!("; subproblems: {}", subs.join("; ")));
+            .collect(),
     }
-    text
 }
 
 pub(super) use crate::error::error_chain;
@@ -398,6 +408,36 @@ mod tests {
             assert!(b.next_delay(&busy, &none).is_some());
         }
         assert_eq!(b.next_delay(&busy, &none), None);
+    }
+
+    #[test]
+    fn a_problem_document_stays_whole_in_the_error() {
+        let trace = TraceData {
+            retry_after: Some(Duration::from_secs(60)),
+            error_status: Some(429),
+            ..TraceData::default()
+        };
+        let error =
+            Backoff::new().into_error("creating the order", &problem(RATE_LIMITED, None), &trace);
+        let crate::Error::AcmeProblem(refusal) = &error else {
+            panic!("{error:?}")
+        };
+        assert!(refusal.problem.is("rateLimited"));
+        assert_eq!(
+            refusal.problem.status,
+            Some(429),
+            "the response's status fills in"
+        );
+        assert_eq!(refusal.retry_after, Some(Duration::from_secs(60)));
+        assert!(refusal.retry_at.is_some());
+        let unauthorized = Backoff::new().into_error(
+            "creating the order",
+            &problem("urn:ietf:params:acme:error:unauthorized", Some(403)),
+            &TraceData::default(),
+        );
+        assert!(
+            matches!(&unauthorized, crate::Error::AcmeProblem(r) if r.problem.is("unauthorized") && r.retry_at.is_none())
+        );
     }
 
     #[test]

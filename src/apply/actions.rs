@@ -48,7 +48,12 @@ pub(super) async fn run(context: &Context, node: &Node) -> Result<String> {
             order_certificate(context, address, action).await
         }
         (Kind::Certificate, Action::Redeploy) => {
+            record_certificate_settings(context, address)?;
             deploy_outputs(context, address).map(|n| format!("{n} output(s) written"))
+        }
+        (Kind::Certificate, Action::Update) => {
+            record_certificate_settings(context, address)?;
+            Ok("settings updated".into())
         }
         // A certificate still configured is revoked only for its replaced predecessors.
         (Kind::Certificate, Action::Revoke)
@@ -86,6 +91,10 @@ async fn create_account(context: &Context, name: &str) -> Result<String> {
                     created_at: now,
                     deactivate_on_destroy: spec.deactivate_on_destroy,
                     ca_bundle: spec.ca_bundle.clone(),
+                    external_account_binding: spec
+                        .external_account_binding
+                        .as_ref()
+                        .map(|eab| eab.kid_fingerprint()),
                 },
             );
             secrets.accounts.insert(
@@ -123,12 +132,32 @@ pub(super) async fn update_account(context: &Context, name: &str) -> Result<Stri
             entry.contact = spec.contact.clone();
             entry.deactivate_on_destroy = spec.deactivate_on_destroy;
             entry.ca_bundle = spec.ca_bundle.clone();
+            entry.external_account_binding = spec
+                .external_account_binding
+                .as_ref()
+                .map(|eab| eab.kid_fingerprint());
         }
     })?;
     Ok(if contact_changed {
         "contact updated".into()
     } else {
         "settings updated".into()
+    })
+}
+
+/// Copies the settings state keeps for a certificate that stays (`revoke_on_destroy`) from
+/// the configuration; an order records them with the new certificate.
+fn record_certificate_settings(context: &Context, address: &Address) -> Result<()> {
+    let spec = &context.desired.certificates[address];
+    let mut ledger = context.ledger.lock().expect("ledger");
+    let recorded = ledger.state.certificates.get(address);
+    if recorded.is_none_or(|c| c.revoke_on_destroy == spec.revoke_on_destroy) {
+        return Ok(());
+    }
+    ledger.commit(|state, _| {
+        if let Some(entry) = state.certificates.get_mut(address) {
+            entry.revoke_on_destroy = spec.revoke_on_destroy;
+        }
     })
 }
 

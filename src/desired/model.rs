@@ -124,6 +124,20 @@ pub struct ExternalAccountBinding {
     pub hmac_key: ConfigSecret,
 }
 
+impl ExternalAccountBinding {
+    /// What state keeps of the binding: a fingerprint of the kid (the HMAC key is secret and
+    /// only matters when the account is registered).
+    pub fn kid_fingerprint(&self) -> String {
+        eab_kid_fingerprint(&self.kid)
+    }
+}
+
+/// `sha256:<hex>` of an EAB key identifier, as state records it.
+pub fn eab_kid_fingerprint(kid: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", hex::encode(Sha256::digest(kid.as_bytes())))
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub enum SolverSpec {
     Http(HttpSolverSpec),

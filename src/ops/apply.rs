@@ -91,13 +91,8 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         }
     };
     if changes.is_empty() {
-        if !fetched_ari.is_empty() {
-            // Keep freshly fetched ARI windows, so their Retry-After is honoured.
-            let recipients = recipients_for(&desired, &identity)?;
-            let persister = Persister::new(store, lock, recipients, stored_serial);
-            let mut ledger = Ledger::new(state, secrets, persister);
-            super::ari::keep_in_state(&mut ledger, &fetched_ari)?;
-        }
+        // Keep the ARI windows (outside state), so their Retry-After is honoured.
+        super::ari::remember(&state, &fetched_ari);
         print!("{}", render::plan::text(&changes, globals.style));
         return Ok(Exit::Success);
     }
@@ -112,8 +107,8 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         .collect();
     let parallelism = request.parallelism.unwrap_or(desired.parallelism);
     let persister = Persister::new(store, lock, recipients, stored_serial);
-    let mut ledger = Ledger::new(state, secrets, persister);
-    super::ari::keep_in_state(&mut ledger, &fetched_ari)?;
+    super::ari::remember(&state, &fetched_ari);
+    let ledger = Ledger::new(state, secrets, persister);
     let observer: Arc<dyn Observer> = if std::io::stdout().is_terminal() && !globals.quiet {
         Arc::new(render::apply::TerminalObserver::new(globals.style))
     } else {

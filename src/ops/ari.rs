@@ -2,39 +2,48 @@
 //! whose CA advertises `renewalInfo`, fetch its suggested window — unless the CA's last
 //! `Retry-After` has not passed, in which case the window kept in state stands — and choose
 //! the renewal time in it (`plan::ari`). A CA that cannot be reached is reported as a
-//! warning; `renew_before` then decides alone. Apply keeps what was fetched in state.
+//! warning; `renew_before` then decides alone. Apply keeps the windows in this machine's
+//! ARI cache (`state::ari_cache`), not in state: a refresh must not give the state a new
+//! serial, or every saved plan made before it would go stale.
 
 use crate::address::Address;
-use crate::apply::Ledger;
 use crate::desired::model::Desired;
-use crate::error::Result;
 use crate::plan::ari::{observe, FetchedWindow};
+use crate::state::ari_cache::{AriCache, CachedWindow, Windows};
 use crate::state::model::{AriState, CertificateState, State};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-/// The windows fetched now, by certificate address.
+/// The windows known now, by certificate address: the cached ones whose `Retry-After` has
+/// not passed, and the ones fetched because it had.
 pub fn refresh(
     desired: &Desired,
     state: &State,
     now: OffsetDateTime,
 ) -> BTreeMap<Address, AriState> {
+    let mut known = known_windows(state, &AriCache::for_this_user().load(state.lineage));
     let due: Vec<_> = state
         .certificates
         .iter()
-        .filter(|(_, c)| c.ari.as_ref().is_none_or(|ari| ari.next_check_at <= now))
+        .filter(|(address, _)| {
+            known
+                .get(*address)
+                .is_none_or(|ari| ari.next_check_at <= now)
+        })
         .filter_map(|(address, current)| {
             let spec = desired.certificates.get(address)?;
             let account = desired.accounts.get(&spec.account)?;
             // A certificate from another CA is reissued anyway; its window does not matter.
+            let mut current = current.clone();
+            current.ari = known.get(address).cloned();
             (account.directory == current.directory)
-                .then(|| (address.clone(), current.clone(), account.ca_bundle.clone()))
+                .then(|| (address.clone(), current, account.ca_bundle.clone()))
         })
         .collect();
     if due.is_empty() {
-        return BTreeMap::new();
+        return known;
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -46,7 +55,29 @@ pub fn refresh(
             return BTreeMap::new();
         }
     };
-    runtime.block_on(fetch_windows(due, now))
+    known.extend(runtime.block_on(fetch_windows(due, now)));
+    known
+}
+
+/// The latest window known for each certificate: the cache's when it was fetched for the
+/// certificate's serial number, else what an older state kept.
+fn known_windows(state: &State, cache: &Windows) -> BTreeMap<Address, AriState> {
+    state
+        .certificates
+        .iter()
+        .filter_map(|(address, current)| {
+            let cached = cache
+                .get(address)
+                .filter(|c| c.serial_number == current.serial_number)
+                .map(|c| &c.ari);
+            let latest = match (cached, &current.ari) {
+                (Some(cached), Some(kept)) if kept.next_check_at > cached.next_check_at => kept,
+                (Some(cached), _) => cached,
+                (None, kept) => kept.as_ref()?,
+            };
+            Some((address.clone(), latest.clone()))
+        })
+        .collect()
 }
 
 /// At most this many renewal-information requests are in flight at once.
@@ -123,23 +154,24 @@ async fn fetch_windows(
     found
 }
 
-/// Keeps newly fetched windows in state (one write, only when something changed).
-pub fn keep_in_state(ledger: &mut Ledger, fetched: &BTreeMap<Address, AriState>) -> Result<()> {
-    let changed = fetched.iter().any(|(address, ari)| {
-        ledger
-            .state
-            .certificates
-            .get(address)
-            .is_some_and(|c| c.ari.as_ref() != Some(ari))
-    });
-    if !changed {
-        return Ok(());
+/// Keeps the windows `refresh` returned in this machine's ARI cache (written only when it
+/// changes), each tied to the serial number it was fetched for. The state is not written.
+pub fn remember(state: &State, windows: &BTreeMap<Address, AriState>) {
+    let cache = AriCache::for_this_user();
+    let kept: Windows = windows
+        .iter()
+        .filter_map(|(address, ari)| {
+            let current = state.certificates.get(address)?;
+            Some((
+                address.clone(),
+                CachedWindow {
+                    serial_number: current.serial_number.clone(),
+                    ari: ari.clone(),
+                },
+            ))
+        })
+        .collect();
+    if kept != cache.load(state.lineage) {
+        cache.store(state.lineage, &kept);
     }
-    ledger.commit(|state, _| {
-        for (address, ari) in fetched {
-            if let Some(entry) = state.certificates.get_mut(address) {
-                entry.ari = Some(ari.clone());
-            }
-        }
-    })
 }

@@ -8,7 +8,7 @@ use crate::config::suggest::did_you_mean_or_declared;
 use crate::desired::model::Desired;
 use crate::error::{Error, Result};
 use crate::plan::drift::{self, Drift};
-use crate::plan::graph::ExecGraph;
+use crate::plan::graph::ConfigGraph;
 use crate::plan::saved::{SavedOptions, SavedPlan};
 use crate::plan::{change_classes, diff, Change, ChangeClass, Observed, PlanOptions};
 use crate::render;
@@ -235,15 +235,16 @@ fn exit_for(request: &PlanRequest, present: &[ChangeClass]) -> Exit {
     }
 }
 
-/// `certform graph`: the planned actions and their dependencies in Graphviz DOT.
+/// `certform graph`: the configuration's dependency graph in Graphviz DOT, with the
+/// planned actions marked.
 pub fn graph(globals: &Globals, targets: &[String], replace: &[String]) -> Result<Exit> {
     let planned = compute(globals, targets, replace, false)?;
     let empty = State::new();
-    let graph = ExecGraph::build(
+    let graph = ConfigGraph::build(
         &planned.changes,
         &planned.desired,
         planned.state.as_ref().unwrap_or(&empty),
     );
-    print!("{}", render::plan::dot(&planned.changes, &graph));
+    print!("{}", render::graph::dot(&graph));
     Ok(Exit::Success)
 }

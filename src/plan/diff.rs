@@ -141,14 +141,33 @@ fn diff_account(
         });
     };
     let before = Some(account_attributes_from_state(current));
-    if current.directory != spec.directory {
+    let binding = spec
+        .external_account_binding
+        .as_ref()
+        .map(|eab| eab.kid_fingerprint());
+    let binding_change = (binding != current.external_account_binding).then(|| {
+        Reason::ExternalAccountBindingChanged {
+            from: current.external_account_binding.clone(),
+            to: binding.clone(),
+        }
+    });
+    // The CA binds an account to its external account when it registers it: another
+    // directory or another kid needs a new registration.
+    let register_again = if current.directory != spec.directory {
+        Some(Reason::AccountDirectoryChanged {
+            from: current.directory.clone(),
+            to: spec.directory.clone(),
+        })
+    } else if current.external_account_binding.is_some() && binding.is_some() {
+        binding_change.clone()
+    } else {
+        None
+    };
+    if let Some(reason) = register_again {
         return Some(Change {
             address,
             action: Action::Create,
-            reasons: vec![Reason::AccountDirectoryChanged {
-                from: current.directory.clone(),
-                to: spec.directory.clone(),
-            }],
+            reasons: vec![reason],
             before,
             after,
         });
@@ -180,6 +199,15 @@ fn diff_account(
             to: spec.deactivate_on_destroy,
         });
     }
+    if current.ca_bundle != spec.ca_bundle {
+        let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        updates.push(Reason::CaBundleChanged {
+            from: shown(&current.ca_bundle),
+            to: shown(&spec.ca_bundle),
+        });
+    }
+    // Added or removed: recorded only; the account keeps the binding it was registered with.
+    updates.extend(binding_change);
     let action = if rotation.is_empty() {
         Action::Update
     } else {
@@ -282,10 +310,17 @@ fn diff_certificate(
     if !spec.outputs.is_empty() {
         drift.extend(super::drift::endpoint_drift(spec, current, observed, false));
     }
+    // Settings state keeps for a certificate that stays; a redeploy records them too.
+    let settings = (spec.revoke_on_destroy != current.revoke_on_destroy).then_some(
+        Reason::RevokeOnDestroyChanged {
+            to: spec.revoke_on_destroy,
+        },
+    );
     if !drift.is_empty() {
+        drift.extend(settings);
         return Some(change(Action::Redeploy, drift, before));
     }
-    None
+    settings.map(|reason| change(Action::Update, vec![reason], before))
 }
 
 /// Configuration changes that need a new certificate.

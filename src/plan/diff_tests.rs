@@ -2,7 +2,7 @@
 //! and a fixed `now`, with the expected actions and reason texts.
 
 use super::*;
-use crate::desired::model::{BackendSettings, StateSettings};
+use crate::desired::model::{BackendSettings, ExternalAccountBinding, StateSettings};
 use crate::desired::model::{NamedId, OutputFileKind};
 use crate::keytype::KeyType;
 use crate::state::model::{DeployedFile, DeployedOutput};
@@ -36,6 +36,7 @@ fn account_state() -> AccountState {
         created_at: NOW,
         deactivate_on_destroy: false,
         ca_bundle: None,
+        external_account_binding: None,
     }
 }
 
@@ -842,4 +843,365 @@ fn lifecycle_table() {
         );
         assert_eq!(summarise(&changes), case.expect, "case: {}", case.name);
     }
+}
+
+/// What changing one configuration attribute does: the action `diff` plans after `edit`
+/// (from a certificate in sync with state), or `Inert` when the README's attribute table
+/// says why no change is planned.
+enum Decision {
+    Plans(&'static str, fn(&mut Desired)),
+    Inert,
+}
+
+fn hmac(key: &str) -> crate::secret::ConfigSecret {
+    crate::secret::ConfigSecret::Known {
+        value: crate::secret::Sensitive::new(key),
+        env: None,
+    }
+}
+
+fn account_mut(d: &mut Desired) -> &mut AccountSpec {
+    d.accounts.get_mut("le").unwrap()
+}
+
+fn cert_mut(d: &mut Desired) -> &mut CertificateSpec {
+    d.certificates
+        .get_mut(&Address::certificate("www"))
+        .unwrap()
+}
+
+fn output_mut(d: &mut Desired) -> &mut OutputSpec {
+    &mut cert_mut(d).outputs[0]
+}
+
+/// One decision per attribute every block accepts: `schema_attributes_all_have_a_decision`
+/// fails for an attribute the parser accepts without a row here.
+const DECISIONS: &[(&str, &str, Decision)] = {
+    use Decision::*;
+    &[
+        (
+            "account",
+            "directory",
+            Plans("create", |d| {
+                account_mut(d).directory = "https://other.test/dir".into()
+            }),
+        ),
+        (
+            "account",
+            "contact",
+            Plans("update", |d| account_mut(d).contact = vec![]),
+        ),
+        ("account", "terms_of_service_agreed", Inert),
+        ("account", "key_type", Inert),
+        (
+            "account",
+            "ca_bundle",
+            Plans("update", |d| {
+                account_mut(d).ca_bundle = Some("/cfg/ca.pem".into())
+            }),
+        ),
+        (
+            "account",
+            "key_rotation_days",
+            Plans("rotate-key", |d| {
+                // Read at every plan: rotation is planned once the key is that old.
+                account_mut(d).key_rotation_days = Some(0);
+            }),
+        ),
+        (
+            "account",
+            "deactivate_on_destroy",
+            Plans("update", |d| account_mut(d).deactivate_on_destroy = true),
+        ),
+        (
+            "external_account_binding",
+            "kid",
+            Plans("update", |d| {
+                account_mut(d).external_account_binding = Some(ExternalAccountBinding {
+                    kid: "kid-1".into(),
+                    hmac_key: hmac("c2VjcmV0"),
+                });
+            }),
+        ),
+        ("external_account_binding", "hmac_key", Inert),
+        (
+            "certificate",
+            "account",
+            Plans("reissue", |d| {
+                let mut other = account_spec();
+                other.name = "other".into();
+                d.accounts.insert("other".into(), other);
+                cert_mut(d).account = "other".into();
+            }),
+        ),
+        (
+            "certificate",
+            "domains",
+            Plans("reissue", |d| {
+                cert_mut(d).domains.push("new.example.com".into())
+            }),
+        ),
+        (
+            "certificate",
+            "key_type",
+            Plans("reissue", |d| cert_mut(d).key_type = KeyType::Rsa2048),
+        ),
+        ("certificate", "solvers", Inert),
+        (
+            "certificate",
+            "renew_before",
+            Plans("renew", |d| {
+                cert_mut(d).renew_before = RenewBefore::Remaining(Duration::from_secs(89 * 86_400));
+            }),
+        ),
+        ("certificate", "reuse_key", Inert),
+        (
+            "certificate",
+            "revoke_on_destroy",
+            Plans("update", |d| cert_mut(d).revoke_on_destroy = true),
+        ),
+        ("certificate", "revoke_replaced_after", Inert),
+        (
+            "certificate",
+            "profile",
+            Plans("reissue", |d| {
+                cert_mut(d).profile = Some("shortlived".into())
+            }),
+        ),
+        (
+            "certificate",
+            "preferred_chain",
+            Plans("reissue", |d| {
+                cert_mut(d).preferred_chain = Some("Root X2".into())
+            }),
+        ),
+        (
+            "certificate",
+            "must_staple",
+            Plans("reissue", |d| cert_mut(d).must_staple = true),
+        ),
+        ("certificate", "for_each", Inert),
+        (
+            "output",
+            "directory",
+            Plans("redeploy", |d| *output_mut(d) = output("/srv/tls")),
+        ),
+        (
+            "output",
+            "cert",
+            Plans("redeploy", |d| output_mut(d).cert = None),
+        ),
+        (
+            "output",
+            "chain",
+            Plans("redeploy", |d| {
+                output_mut(d).chain = Some("/tls/chain.pem".into())
+            }),
+        ),
+        (
+            "output",
+            "fullchain",
+            Plans("redeploy", |d| {
+                output_mut(d).fullchain = Some("/tls/full.pem".into())
+            }),
+        ),
+        (
+            "output",
+            "key",
+            Plans("redeploy", |d| {
+                output_mut(d).key = Some("/tls/key.pem".into())
+            }),
+        ),
+        (
+            "output",
+            "key_mode",
+            Plans("redeploy", |d| output_mut(d).key_mode = 0o640),
+        ),
+        (
+            "output",
+            "mode",
+            Plans("redeploy", |d| output_mut(d).mode = 0o600),
+        ),
+        (
+            "output",
+            "owner",
+            Plans("redeploy", |d| {
+                output_mut(d).owner = Some(NamedId {
+                    name: "nobody".into(),
+                    id: 65534,
+                })
+            }),
+        ),
+        (
+            "output",
+            "group",
+            Plans("redeploy", |d| {
+                output_mut(d).group = Some(NamedId {
+                    name: "nogroup".into(),
+                    id: 65534,
+                })
+            }),
+        ),
+        ("output", "follow_symlinks", Inert),
+        ("output", "on_change", Inert),
+        ("check", "endpoint", Inert),
+    ]
+};
+
+/// Blocks whose attributes are all inert for planning (README: attribute table).
+const INERT_BLOCKS: &[&str] = &[
+    "http_solver",
+    "tls_alpn_solver",
+    "dns_solver",
+    "certform",
+    "state",
+];
+
+#[test]
+fn schema_attributes_all_have_a_decision() {
+    for (block, attributes) in crate::desired::resolve::schema::attributes() {
+        for attribute in attributes {
+            let decided = DECISIONS
+                .iter()
+                .any(|(b, a, _)| *b == block && *a == attribute)
+                || INERT_BLOCKS.contains(&block);
+            assert!(
+                decided,
+                "`{attribute}` in `{block}` has no planning decision: add it to DECISIONS (and the README's attribute table)"
+            );
+        }
+    }
+    for (block, attribute, _) in DECISIONS {
+        let accepted = crate::desired::resolve::schema::attributes()
+            .into_iter()
+            .any(|(b, attrs)| b == *block && attrs.contains(attribute));
+        assert!(
+            accepted,
+            "DECISIONS names `{attribute}` in `{block}`, which the parser does not accept"
+        );
+    }
+}
+
+#[test]
+fn changing_each_attribute_plans_its_change() {
+    let base = || {
+        let mut d = desired(vec![cert_spec("www", &["www.example.com"])]);
+        d.certificates
+            .get_mut(&Address::certificate("www"))
+            .unwrap()
+            .check_endpoint = None;
+        d
+    };
+    let current = state(vec![("www", cert_state(&["www.example.com"], 10))]);
+    let options = PlanOptions::default();
+    assert_eq!(
+        diff(&base(), &current, &observed_ok(), NOW, &options),
+        vec![]
+    );
+    for (block, attribute, decision) in DECISIONS {
+        let Decision::Plans(action, edit) = decision else {
+            continue;
+        };
+        let mut changed = base();
+        edit(&mut changed);
+        let changes = diff(&changed, &current, &observed_ok(), NOW, &options);
+        let actions: Vec<&str> = changes.iter().map(|c| c.action.as_str()).collect();
+        assert!(
+            actions.contains(action),
+            "changing `{attribute}` in `{block}` planned {actions:?}, not {action}"
+        );
+    }
+}
+
+#[test]
+fn readme_documents_every_attribute_decision() {
+    let readme = include_str!("../../README.md");
+    for (block, attribute, decision) in DECISIONS {
+        let what = match decision {
+            Decision::Plans(action, _) => action,
+            Decision::Inert => "inert",
+        };
+        let row = format!("| `{block}` | `{attribute}` | {what} |");
+        assert!(readme.contains(&row), "README lacks the row {row:?}");
+    }
+    for block in INERT_BLOCKS {
+        let row = format!("| `{block}` | every attribute | inert |");
+        assert!(readme.contains(&row), "README lacks the row {row:?}");
+    }
+}
+
+#[test]
+fn revoke_on_destroy_on_an_issued_certificate_is_an_update() {
+    let mut spec = cert_spec("www", &["www.example.com"]);
+    spec.revoke_on_destroy = true;
+    let current = state(vec![("www", cert_state(&["www.example.com"], 10))]);
+    let changes = diff(
+        &desired(vec![spec]),
+        &current,
+        &observed_ok(),
+        NOW,
+        &PlanOptions::default(),
+    );
+    assert_eq!(
+        summarise(&changes),
+        vec![row(
+            "certificate.www",
+            "update",
+            "revoke_on_destroy -> true (recorded: removing the block later revokes the certificate)"
+        )]
+    );
+}
+
+#[test]
+fn a_changed_eab_kid_registers_the_account_again_and_never_shows_the_hmac_key() {
+    let binding = |kid: &str| ExternalAccountBinding {
+        kid: kid.into(),
+        hmac_key: hmac("aG1hYy1zZWNyZXQ"),
+    };
+    let mut wanted = desired(vec![]);
+    wanted
+        .accounts
+        .get_mut("le")
+        .unwrap()
+        .external_account_binding = Some(binding("kid-2"));
+    let mut current = state(vec![]);
+    current
+        .accounts
+        .get_mut("le")
+        .unwrap()
+        .external_account_binding = Some(binding("kid-1").kid_fingerprint());
+    let changes = diff(
+        &wanted,
+        &current,
+        &observed_ok(),
+        NOW,
+        &PlanOptions::default(),
+    );
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].action, Action::Create);
+    let text = changes[0].reason_text();
+    assert!(
+        text.starts_with("external_account_binding kid changed (sha256:"),
+        "{text}"
+    );
+    let json = serde_json::to_string(&changes).unwrap();
+    assert!(
+        !json.contains("aG1hYy1zZWNyZXQ") && !json.contains("kid-2"),
+        "{json}"
+    );
+
+    // Removing the binding only records it: the account keeps its registration.
+    wanted
+        .accounts
+        .get_mut("le")
+        .unwrap()
+        .external_account_binding = None;
+    let changes = diff(
+        &wanted,
+        &current,
+        &observed_ok(),
+        NOW,
+        &PlanOptions::default(),
+    );
+    assert_eq!(changes[0].action, Action::Update);
 }

@@ -1,6 +1,8 @@
 //! The dependency graph of a plan (the only user of petgraph): account changes before the
 //! orders that use them, revocations before the account they need is forgotten, and each
 //! distinct `on_change` command once, after every change that deploys an output naming it.
+//! [`ConfigGraph`] is what `certform graph` draws: the whole configuration (and what state
+//! still holds), whether or not anything is planned, with the planned actions marked.
 
 use super::{Action, Change};
 use crate::address::Kind;
@@ -9,7 +11,7 @@ use crate::state::model::State;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A unit of work in apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,12 +135,124 @@ impl ExecGraph {
         out.dedup();
         out
     }
+}
 
-    /// Every edge as (before, after) node indices, for rendering.
-    pub fn edges(&self) -> Vec<(usize, usize)> {
-        self.graph
-            .edge_references()
-            .map(|e| (e.source().index(), e.target().index()))
-            .collect()
+/// What a node of the configuration graph stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ConfigNodeKind {
+    Account,
+    Solver,
+    Certificate,
+    Output,
+    Hook,
+}
+
+/// One block of the configuration (or a resource only state still holds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigNode {
+    /// Unique in the graph: `account.le`, `http_solver.web`, `certificate.www`,
+    /// `certificate.www.output.files`, `on_change: systemctl reload nginx`.
+    pub id: String,
+    pub kind: ConfigNodeKind,
+    /// The planned action on this node: the change's own, or for an output and a hook the
+    /// action of the change that writes it (or runs it).
+    pub action: Option<Action>,
+}
+
+/// The configuration's dependency graph: references as edges from what is needed to what
+/// needs it (account → certificate, solver → certificate, certificate → output, output →
+/// hook), in a stable order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigGraph {
+    pub nodes: Vec<ConfigNode>,
+    pub edges: Vec<(usize, usize)>,
+}
+
+impl ConfigGraph {
+    pub fn build(changes: &[Change], desired: &Desired, state: &State) -> ConfigGraph {
+        let planned: BTreeMap<(String, ConfigNodeKind), Action> = changes
+            .iter()
+            .map(|c| {
+                let kind = match c.kind() {
+                    Kind::Account => ConfigNodeKind::Account,
+                    _ => ConfigNodeKind::Certificate,
+                };
+                ((c.address.to_string(), kind), c.action)
+            })
+            .collect();
+        let mut graph = ConfigGraph::default();
+        let mut index: BTreeMap<String, usize> = BTreeMap::new();
+        let mut node = |graph: &mut ConfigGraph, id: String, kind, action: Option<Action>| {
+            *index.entry(id.clone()).or_insert_with(|| {
+                graph.nodes.push(ConfigNode { id, kind, action });
+                graph.nodes.len() - 1
+            })
+        };
+        let action_of = |id: &str, kind| planned.get(&(id.to_string(), kind)).copied();
+
+        let accounts: BTreeSet<&String> = desired
+            .accounts
+            .keys()
+            .chain(state.accounts.keys())
+            .collect();
+        let mut account_node = BTreeMap::new();
+        for name in accounts {
+            let id = crate::address::Address::account(name).to_string();
+            let action = action_of(&id, ConfigNodeKind::Account);
+            account_node.insert(
+                name.clone(),
+                node(&mut graph, id, ConfigNodeKind::Account, action),
+            );
+        }
+        let mut solver_node = BTreeMap::new();
+        for address in desired.solvers.keys() {
+            let n = node(
+                &mut graph,
+                address.to_string(),
+                ConfigNodeKind::Solver,
+                None,
+            );
+            solver_node.insert(address.clone(), n);
+        }
+        let certificates: BTreeSet<&crate::address::Address> = desired
+            .certificates
+            .keys()
+            .chain(state.certificates.keys())
+            .collect();
+        for address in certificates {
+            let id = address.to_string();
+            let action = action_of(&id, ConfigNodeKind::Certificate);
+            let cert = node(&mut graph, id.clone(), ConfigNodeKind::Certificate, action);
+            let spec = desired.certificates.get(address);
+            let account = spec
+                .map(|s| &s.account)
+                .or_else(|| state.certificates.get(address).map(|s| &s.account));
+            if let Some(&a) = account.and_then(|a| account_node.get(a)) {
+                graph.edges.push((a, cert));
+            }
+            let Some(spec) = spec else { continue };
+            let solvers: BTreeSet<_> = spec.solver_for.values().collect();
+            for solver in solvers {
+                if let Some(&s) = solver_node.get(solver) {
+                    graph.edges.push((s, cert));
+                }
+            }
+            let writes = action.filter(|a| a.deploys());
+            for output in &spec.outputs {
+                let out_id = format!("{id}.output.{}", output.name);
+                let out = node(&mut graph, out_id, ConfigNodeKind::Output, writes);
+                graph.edges.push((cert, out));
+                if let Some(argv) = &output.on_change {
+                    let hook_id = format!("on_change: {}", argv.join(" "));
+                    let hook = node(&mut graph, hook_id, ConfigNodeKind::Hook, None);
+                    // A hook runs when any output naming it is written.
+                    if writes.is_some() && graph.nodes[hook].action.is_none() {
+                        graph.nodes[hook].action = writes;
+                    }
+                    graph.edges.push((out, hook));
+                }
+            }
+        }
+        graph
     }
 }

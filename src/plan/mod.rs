@@ -25,7 +25,8 @@ use std::fmt;
 pub enum Action {
     /// Register a new ACME account.
     Create,
-    /// Change an account in place (contact).
+    /// Change in place: an account (contact, settings) or the settings state keeps for a
+    /// certificate (`revoke_on_destroy`), without a new order.
     Update,
     /// Issue a certificate that state does not have.
     Issue,

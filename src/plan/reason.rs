@@ -110,6 +110,21 @@ pub enum Reason {
         to: bool,
     },
     AccountRemovedDeactivate,
+    /// The account's `ca_bundle` changed (recorded in state; used to reach the CA).
+    CaBundleChanged {
+        from: Option<String>,
+        to: Option<String>,
+    },
+    /// Fingerprints (`sha256:...`) of the `external_account_binding` kid, never the HMAC key.
+    ExternalAccountBindingChanged {
+        from: Option<String>,
+        to: Option<String>,
+    },
+    /// `revoke_on_destroy` changed on a certificate that stays: recorded in state, so
+    /// removing the block later does what the configuration said last.
+    RevokeOnDestroyChanged {
+        to: bool,
+    },
     /// The renewal time chosen inside the CA's ARI window has passed.
     AriWindowOpened {
         window_start: String,
@@ -250,6 +265,35 @@ impl fmt::Display for Reason {
                 f,
                 "account removed from configuration (deactivate_on_destroy = true)"
             ),
+            Reason::CaBundleChanged { from, to } => {
+                let name = |p: &Option<String>| match p {
+                    Some(path) => format!("{path:?}"),
+                    None => "(none)".to_string(),
+                };
+                write!(f, "ca_bundle {} -> {}", name(from), name(to))
+            }
+            Reason::ExternalAccountBindingChanged { from, to } => match (from, to) {
+                (Some(from), Some(to)) => write!(
+                    f,
+                    "external_account_binding kid changed ({} -> {}): the account is registered again under the new binding",
+                    short(from),
+                    short(to)
+                ),
+                (None, Some(to)) => write!(
+                    f,
+                    "external_account_binding (kid {}) recorded; the account at the CA is unchanged (the binding applies at registration)",
+                    short(to)
+                ),
+                (_, None) => write!(
+                    f,
+                    "external_account_binding removed; the account at the CA keeps the binding it was registered with"
+                ),
+            },
+            Reason::RevokeOnDestroyChanged { to } => write!(
+                f,
+                "revoke_on_destroy -> {to} (recorded: removing the block later {})",
+                if *to { "revokes the certificate" } else { "only forgets it" }
+            ),
             Reason::AriWindowOpened {
                 window_start,
                 renew_at,
@@ -283,4 +327,9 @@ impl fmt::Display for Reason {
             ),
         }
     }
+}
+
+/// A fingerprint cut to its first 12 hex digits, enough to tell two apart in a sentence.
+fn short(fingerprint: &str) -> &str {
+    fingerprint.get(..19).unwrap_or(fingerprint)
 }

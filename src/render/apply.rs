@@ -70,7 +70,7 @@ pub fn report(report: &Report, style: Style) -> String {
     );
     for (label, outcome) in &report.results {
         match outcome {
-            Outcome::Failed(error) => out.push_str(&format!("  failed:  {label}: {error}\n")),
+            Outcome::Failed(error) => out.push_str(&failure(label, error)),
             Outcome::Skipped(why) => out.push_str(&format!("  skipped: {label}: {why}\n")),
             Outcome::Succeeded(_) => {}
         }
@@ -79,6 +79,21 @@ pub fn report(report: &Report, style: Style) -> String {
         "Completed actions were saved to state; run `certform plan` to see what remains.\n",
     );
     crate::redact::text(&out).into_owned()
+}
+
+/// A failed action's lines: the error, and for a CA's problem with subproblems, one line
+/// per name saying what the CA found wrong with it.
+fn failure(label: &str, error: &crate::Error) -> String {
+    match error {
+        crate::Error::AcmeProblem(refusal) if !refusal.problem.subproblems.is_empty() => {
+            let mut text = format!("  failed:  {label}: ACME error: {}\n", refusal.headline());
+            for sub in &refusal.problem.subproblems {
+                text.push_str(&format!("             {sub}\n"));
+            }
+            text
+        }
+        _ => format!("  failed:  {label}: {}\n", crate::error::error_chain(error)),
+    }
 }
 
 /// On a terminal: one live line per action (a spinner while it runs, then its result),
@@ -135,4 +150,50 @@ fn outcome_line(label: &str, outcome: &Outcome, style: Style) -> String {
     };
     // A label may name an `on_change` argv, an error may quote a value.
     crate::redact::text(&line).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{AcmeProblem, AcmeRefusal, AcmeSubproblem};
+
+    #[test]
+    fn a_refused_order_lists_what_the_ca_found_wrong_per_name() {
+        let subproblem = |name: &str, detail: &str| AcmeSubproblem {
+            identifier: Some(name.into()),
+            kind: Some("urn:ietf:params:acme:error:rejectedIdentifier".into()),
+            detail: Some(detail.into()),
+        };
+        let refusal = AcmeRefusal {
+            problem: AcmeProblem {
+                kind: Some("urn:ietf:params:acme:error:rejectedIdentifier".into()),
+                detail: Some("2 names refused".into()),
+                status: Some(400),
+                subproblems: vec![
+                    subproblem("a.example", "on the blocklist"),
+                    subproblem("b.example", "not a public suffix child"),
+                ],
+            },
+            during: "creating the order".into(),
+            attempts: None,
+            retry_after: None,
+            retry_at: None,
+        };
+        let report = Report {
+            results: vec![(
+                "certificate.www (issue)".into(),
+                Outcome::Failed(crate::Error::AcmeProblem(Box::new(refusal))),
+            )],
+            interrupted: false,
+        };
+        let text = super::report(&report, Style::PLAIN);
+        assert!(
+            text.contains(
+                "  failed:  certificate.www (issue): ACME error: urn:ietf:params:acme:error:rejectedIdentifier: 2 names refused (status 400) (while creating the order)\n\
+                 \x20            a.example: urn:ietf:params:acme:error:rejectedIdentifier: on the blocklist\n\
+                 \x20            b.example: urn:ietf:params:acme:error:rejectedIdentifier: not a public suffix child\n"
+            ),
+            "{text}"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod diagnostics;
 pub mod drift;
+pub mod graph;
 pub mod markdown;
 pub mod metrics;
 pub mod plan;
@@ -67,7 +68,11 @@ pub fn error(error: &crate::Error, style: Style) -> String {
     let mut text = format!("{} {error}", style.removed(&style.bold("Error:")));
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        text.push_str(&format!("\n  caused by: {cause}"));
+        // A cause the message already quotes (an I/O error) is not printed twice.
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(&format!("\n  caused by: {cause_text}"));
+        }
         source = cause.source();
     }
     text.push('\n');

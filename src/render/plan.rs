@@ -270,23 +270,3 @@ pub fn fail_on_verdict(fail_on: &[ChangeClass], present: &[ChangeClass]) -> Stri
         )
     }
 }
-
-/// The execution graph in Graphviz DOT (`certform graph`).
-pub fn dot(changes: &[Change], graph: &crate::plan::graph::ExecGraph) -> String {
-    use crate::plan::graph::Node;
-    let mut out = String::from("digraph certform {\n  rankdir = LR;\n");
-    for i in 0..graph.len() {
-        let label = match graph.node(i) {
-            Node::Change(c) => format!("{} ({})", changes[*c].address, changes[*c].action),
-            Node::Hook(argv) => {
-                format!("on_change: {}", crate::redact::text(&argv.join(" ")))
-            }
-        };
-        let _ = writeln!(out, "  n{i} [label={label:?}];");
-    }
-    for (from, to) in graph.edges() {
-        let _ = writeln!(out, "  n{from} -> n{to};");
-    }
-    out.push_str("}\n");
-    out
-}

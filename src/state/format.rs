@@ -439,6 +439,7 @@ pub(crate) mod tests {
                 created_at: at,
                 deactivate_on_destroy: true,
                 ca_bundle: Some("/etc/certform/ca.pem".into()),
+                external_account_binding: Some(format!("sha256:{}", "0".repeat(64))),
             },
         );
         let address = Address::certificate("site").with_key("example.org");

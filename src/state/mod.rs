@@ -9,12 +9,14 @@
 //! - [`store`]: the [`StateStore`] trait (get / compare-and-swap put / lock / workspaces)
 //!   and the lock details every backend shares.
 //! - [`seen`]: this machine's high-water record of each lineage, to refuse a rolled-back state.
+//! - [`ari_cache`]: this machine's ARI windows, kept out of the sealed state.
 //! - [`local`], [`postgres`], [`s3`]: the backends; [`runtime`] lets the synchronous trait
 //!   drive the async database and S3 clients.
 //!
 //! Backends deal in encoded bytes: everything above bytes lives in `format`, so the secret
 //! half reaches every backend already age-encrypted.
 
+pub mod ari_cache;
 pub mod format;
 pub mod identity;
 pub mod local;

@@ -62,6 +62,10 @@ pub struct AccountState {
     /// The account's `ca_bundle`, kept so a removed account can still reach its CA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_bundle: Option<PathBuf>,
+    /// Fingerprint (`sha256:...`) of the `external_account_binding` kid the configuration
+    /// last had; never the HMAC key. A changed kid registers the account again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_account_binding: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

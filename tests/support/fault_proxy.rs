@@ -35,6 +35,11 @@ pub enum Fault {
     Oversized,
     /// Forward, but rewrite every challenge `token` in the answer to a path traversal.
     HostileToken,
+    /// Answer a new-order request with a `rejectedIdentifier` problem that has one
+    /// subproblem per identifier of the order; forward everything else.
+    RejectOrders,
+    /// Answer a new-order request as [`Fault::RateLimited`] does; forward everything else.
+    RateLimitOrders,
 }
 
 pub struct FaultProxy {
@@ -220,10 +225,17 @@ impl Shared {
                 return Ok(Response::new(Full::new(Bytes::from(vec![b' '; 4 << 20]))))
             }
             // Rewritten on the way back.
-            Some(Fault::HostileToken) | None => {}
+            Some(Fault::HostileToken | Fault::RejectOrders | Fault::RateLimitOrders) | None => {}
         }
         let (parts, body) = req.into_parts();
         let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+        if parts.uri.path().contains("order-plz") {
+            match fault {
+                Some(Fault::RejectOrders) => return Ok(rejected_order(&body)),
+                Some(Fault::RateLimitOrders) => return Ok(canned(429, Some(1))),
+                _ => {}
+            }
+        }
         let mut forward = Request::builder().method(parts.method).uri(format!(
             "{}{}",
             self.upstream,
@@ -245,6 +257,39 @@ impl Shared {
         }
         Ok(Response::from_parts(parts, Full::new(body)))
     }
+}
+
+/// A `rejectedIdentifier` problem naming each identifier of the new-order JWS `body`.
+fn rejected_order(body: &[u8]) -> Response<Full<Bytes>> {
+    use base64::Engine;
+    let jws: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(jws["payload"].as_str().unwrap_or_default())
+        .unwrap_or_default();
+    let order: serde_json::Value = serde_json::from_slice(&payload).unwrap_or_default();
+    let subproblems: Vec<serde_json::Value> = order["identifiers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|identifier| {
+            serde_json::json!({
+                "type": "urn:ietf:params:acme:error:rejectedIdentifier",
+                "detail": format!("{} is refused by the fault proxy", identifier["value"].as_str().unwrap_or("?")),
+                "identifier": identifier,
+            })
+        })
+        .collect();
+    let problem = serde_json::json!({
+        "type": "urn:ietf:params:acme:error:rejectedIdentifier",
+        "detail": "the order names refused identifiers",
+        "status": 400,
+        "subproblems": subproblems,
+    });
+    Response::builder()
+        .status(400)
+        .header("Content-Type", "application/problem+json")
+        .body(Full::new(Bytes::from(problem.to_string())))
+        .unwrap()
 }
 
 /// `json` with the value of every `"token"` replaced by a path that escapes a webroot.

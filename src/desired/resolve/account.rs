@@ -20,6 +20,19 @@ pub const DIRECTORY_SHORTCUTS: [(&str, &str); 5] = [
     ),
 ];
 
+/// What an `account` block accepts (also read by [`super::schema`]).
+pub(super) const ATTRIBUTES: &[&str] = &[
+    "directory",
+    "contact",
+    "terms_of_service_agreed",
+    "key_type",
+    "ca_bundle",
+    "key_rotation_days",
+    "deactivate_on_destroy",
+];
+pub(super) const BLOCKS: &[&str] = &["external_account_binding"];
+pub(super) const EAB_ATTRIBUTES: &[&str] = &["kid", "hmac_key"];
+
 pub(super) fn account(
     config: &Config,
     file: &SourceFile,
@@ -28,19 +41,7 @@ pub(super) fn account(
     diags: &mut Diagnostics,
 ) -> Option<AccountSpec> {
     let reader = BodyReader::new(file, &config.eval, block, format!("`account \"{name}\"`"));
-    reader.check(
-        &[
-            "directory",
-            "contact",
-            "terms_of_service_agreed",
-            "key_type",
-            "ca_bundle",
-            "key_rotation_days",
-            "deactivate_on_destroy",
-        ],
-        &["external_account_binding"],
-        diags,
-    );
+    reader.check(ATTRIBUTES, BLOCKS, diags);
     let directory = reader.string_spanned("directory", diags);
     let directory = reader
         .required("directory", "\"letsencrypt\"", directory, diags)
@@ -125,7 +126,7 @@ pub(super) fn account(
                 eab_block,
                 format!("`external_account_binding` in `account \"{name}\"`"),
             );
-            eab.check(&["kid", "hmac_key"], &[], diags);
+            eab.check(EAB_ATTRIBUTES, &[], diags);
             let kid = eab.string("kid", diags);
             let kid = eab.required("kid", "env(\"EAB_KID\")", kid, diags);
             let hmac = eab.secret("hmac_key", diags).map(|(secret, _)| secret);

@@ -6,17 +6,33 @@ use super::*;
 /// Attributes every backend accepts.
 const COMMON: [&str; 2] = ["backend", "recipients"];
 
+/// What a `state` block accepts with `backend = "postgres"` (also read by [`super::schema`]).
+pub(super) fn postgres_attributes() -> Vec<&'static str> {
+    [&COMMON[..], &["conn_str", "schema", "ca_bundle"]].concat()
+}
+
+/// What a `state` block accepts with `backend = "s3"`.
+pub(super) fn s3_attributes() -> Vec<&'static str> {
+    let own = [
+        "bucket",
+        "key",
+        "region",
+        "endpoint",
+        "use_path_style",
+        "workspace_key_prefix",
+        "server_side_encryption",
+        "kms_key_id",
+    ];
+    [&COMMON[..], &own].concat()
+}
+
 /// `backend = "postgres"`: `conn_str` (required), `schema`, `ca_bundle`.
 pub(super) fn postgres(
     config: &Config,
     reader: &BodyReader,
     diags: &mut Diagnostics,
 ) -> Option<BackendSettings> {
-    reader.check(
-        &[&COMMON[..], &["conn_str", "schema", "ca_bundle"]].concat(),
-        &[],
-        diags,
-    );
+    reader.check(&postgres_attributes(), &[], diags);
     let conn_str = required_text(reader, "conn_str", "conn_str = env(\"PG_URL\")", diags);
     let schema = match reader.string_spanned("schema", diags) {
         Got::Absent => Some("certform".to_string()),
@@ -52,17 +68,7 @@ pub(super) fn postgres(
 /// `backend = "s3"`: `bucket` and `key` (required), `region`, `endpoint`,
 /// `use_path_style`, `workspace_key_prefix`, `server_side_encryption`, `kms_key_id`.
 pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<BackendSettings> {
-    let own = [
-        "bucket",
-        "key",
-        "region",
-        "endpoint",
-        "use_path_style",
-        "workspace_key_prefix",
-        "server_side_encryption",
-        "kms_key_id",
-    ];
-    reader.check(&[&COMMON[..], &own].concat(), &[], diags);
+    reader.check(&s3_attributes(), &[], diags);
     let bucket = required_text(reader, "bucket", "bucket = \"my-tls-state\"", diags);
     let key = required_text(reader, "key", "key = \"certform/default.certstate\"", diags);
     let region = optional_text(reader, "region", diags);

@@ -3,6 +3,38 @@
 
 use super::*;
 
+/// What a `certificate` block and its `output` and `check` blocks accept (also read by
+/// [`super::schema`]).
+pub(super) const ATTRIBUTES: &[&str] = &[
+    "account",
+    "domains",
+    "key_type",
+    "solvers",
+    "renew_before",
+    "reuse_key",
+    "revoke_on_destroy",
+    "revoke_replaced_after",
+    "profile",
+    "preferred_chain",
+    "must_staple",
+    "for_each",
+];
+pub(super) const BLOCKS: &[&str] = &["output", "check"];
+pub(super) const OUTPUT_ATTRIBUTES: &[&str] = &[
+    "directory",
+    "cert",
+    "chain",
+    "fullchain",
+    "key",
+    "key_mode",
+    "mode",
+    "owner",
+    "group",
+    "follow_symlinks",
+    "on_change",
+];
+pub(super) const CHECK_ATTRIBUTES: &[&str] = &["endpoint"];
+
 /// One certificate (a block, or one `for_each` instance of it, evaluated with `eval`).
 pub(super) fn certificate(
     config: &Config,
@@ -19,24 +51,7 @@ pub(super) fn certificate(
         block,
         format!("`certificate \"{}\"`", address.name),
     );
-    reader.check(
-        &[
-            "account",
-            "domains",
-            "key_type",
-            "solvers",
-            "renew_before",
-            "reuse_key",
-            "revoke_on_destroy",
-            "revoke_replaced_after",
-            "profile",
-            "preferred_chain",
-            "must_staple",
-            "for_each",
-        ],
-        &["output", "check"],
-        diags,
-    );
+    reader.check(ATTRIBUTES, BLOCKS, diags);
     let account = reader.reference("account", &[Kind::Account], "account.le", diags);
     let account = reader
         .required("account", "account.le", account, diags)
@@ -166,7 +181,7 @@ pub(super) fn certificate(
         Some(check) => {
             let check_reader =
                 BodyReader::new(file, eval, check, format!("`check` in {}", reader.what));
-            check_reader.check(&["endpoint"], &[], diags);
+            check_reader.check(CHECK_ATTRIBUTES, &[], diags);
             let endpoint = check_reader.string_spanned("endpoint", diags);
             match check_reader.required("endpoint", "\"example.com:443\"", endpoint, diags) {
                 None => None,
@@ -348,23 +363,7 @@ pub(super) fn output(
         block,
         format!("`output \"{name}\"` in {parent}"),
     );
-    reader.check(
-        &[
-            "directory",
-            "cert",
-            "chain",
-            "fullchain",
-            "key",
-            "key_mode",
-            "mode",
-            "owner",
-            "group",
-            "follow_symlinks",
-            "on_change",
-        ],
-        &[],
-        diags,
-    );
+    reader.check(OUTPUT_ATTRIBUTES, &[], diags);
     let mut failed = false;
     let mut path_spans = BTreeMap::new();
     let mut path = |attr: &str, diags: &mut Diagnostics| match reader.string_spanned(attr, diags) {

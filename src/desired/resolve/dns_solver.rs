@@ -31,6 +31,15 @@ const PROVIDERS: [(&str, &[&str]); 3] = [
 /// DNS plugins 10-120s).
 const DEFAULT_PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Every attribute a `dns_solver` block accepts, whatever its provider.
+pub(super) fn attributes() -> Vec<&'static str> {
+    COMMON
+        .iter()
+        .chain(PROVIDERS.iter().flat_map(|(_, attrs)| attrs.iter()))
+        .copied()
+        .collect()
+}
+
 pub(super) fn dns_solver(
     config: &Config,
     file: &SourceFile,
@@ -44,12 +53,7 @@ pub(super) fn dns_solver(
         block,
         format!("`dns_solver \"{}\"`", address.name),
     );
-    let all: Vec<&str> = COMMON
-        .iter()
-        .chain(PROVIDERS.iter().flat_map(|(_, attrs)| attrs.iter()))
-        .copied()
-        .collect();
-    reader.check(&all, &[], diags);
+    reader.check(&attributes(), &[], diags);
 
     let provider_name = reader.string_spanned("provider", diags);
     let provider_name = reader.required("provider", "\"rfc2136\"", provider_name, diags);

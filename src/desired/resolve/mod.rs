@@ -9,6 +9,7 @@ mod certificate;
 mod collisions;
 mod dns_solver;
 mod for_each;
+pub mod schema;
 mod settings;
 mod solver;
 

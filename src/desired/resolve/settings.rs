@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// What the `certform` block and a local `state` block accept (also read by
+/// [`super::schema`]).
+pub(super) const CERTFORM_ATTRIBUTES: &[&str] = &["parallelism"];
+pub(super) const LOCAL_STATE_ATTRIBUTES: &[&str] = &["backend", "path", "recipients"];
+
 /// `certform { state { ... } parallelism = N }`, with defaults when absent.
 pub(super) fn certform_settings(
     config: &Config,
@@ -17,7 +22,7 @@ pub(super) fn certform_settings(
         return (Some(default_state), Some(10));
     };
     let reader = BodyReader::new(file, &config.eval, block, "`certform`");
-    reader.check(&["parallelism"], &["state"], diags);
+    reader.check(CERTFORM_ATTRIBUTES, &["state"], diags);
     let parallelism = reader
         .integer("parallelism", 1, 10_000, diags)
         .or_default_value(10)
@@ -91,7 +96,7 @@ fn local_backend(
     reader: &BodyReader,
     diags: &mut Diagnostics,
 ) -> Option<BackendSettings> {
-    reader.check(&["backend", "path", "recipients"], &[], diags);
+    reader.check(LOCAL_STATE_ATTRIBUTES, &[], diags);
     let path = reader
         .string("path", diags)
         .map(|p| absolute(&config.dir, &p))

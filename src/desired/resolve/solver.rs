@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// What `http_solver` and `tls_alpn_solver` blocks accept (also read by [`super::schema`]).
+pub(super) const HTTP_ATTRIBUTES: &[&str] = &["webroot", "listen"];
+pub(super) const TLS_ALPN_ATTRIBUTES: &[&str] = &["listen"];
+
 pub(super) fn http_solver(
     config: &Config,
     file: &SourceFile,
@@ -16,7 +20,7 @@ pub(super) fn http_solver(
         block,
         format!("`http_solver \"{}\"`", address.name),
     );
-    reader.check(&["webroot", "listen"], &[], diags);
+    reader.check(HTTP_ATTRIBUTES, &[], diags);
     let webroot = reader.string("webroot", diags);
     let listen = reader.string_spanned("listen", diags);
     match (webroot, listen) {
@@ -69,7 +73,7 @@ pub(super) fn tls_alpn_solver(
         block,
         format!("`tls_alpn_solver \"{}\"`", address.name),
     );
-    reader.check(&["listen"], &[], diags);
+    reader.check(TLS_ALPN_ATTRIBUTES, &[], diags);
     let listen = reader.string_spanned("listen", diags);
     let (listen, span) = reader.required("listen", "\":443\"", listen, diags)?;
     match listen_address(&listen) {
