@@ -60,6 +60,9 @@ pub struct StateSettings {
     pub backend: BackendSettings,
     /// age recipients (`age1...`, `ssh-ed25519 ...`, `ssh-rsa ...`) as written.
     pub recipients: Vec<String>,
+    /// The state key id the state must carry (`state::auth`), pinned where a writer of the
+    /// state cannot change it.
+    pub key_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

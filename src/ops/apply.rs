@@ -55,7 +55,13 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
     }
     let identity = load_identity(globals.identity.as_deref())?;
     let stored_serial = read.as_ref().map(|r| r.state().serial);
-    let (state, secrets) = ReadState::open_or_new(read, &identity)?;
+    let (state, secrets) =
+        ReadState::open_or_new(read, &identity, &desired.state, &store.describe())?;
+    // A state this apply creates: its key id is worth pinning, and only now is it known.
+    let key_id_to_pin = match (stored_serial, &desired.state.key_id, &secrets.state_key) {
+        (None, None, Some(key)) => Some(key.id()),
+        _ => None,
+    };
 
     let now = OffsetDateTime::now_utc();
     let (changes, fetched_ari): (Vec<Change>, _) = match saved {
@@ -161,6 +167,9 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         }
     })?;
     print!("{}", render::apply::report(&report, globals.style));
+    if let Some(key_id) = key_id_to_pin {
+        print!("\n{}", render::state::key_id_line(&key_id));
+    }
     if report.interrupted {
         return Err(Error::Apply(
             "Apply was interrupted: actions in flight finished and were saved to state; the rest did not start. Run `certform apply` again to finish."

@@ -74,7 +74,8 @@ pub fn run(globals: &Globals, request: &ImportRequest) -> Result<Exit> {
     let identity = load_identity(globals.identity.as_deref())?;
     let read = ReadState::read(&*store)?;
     let stored_serial = read.as_ref().map(|r| r.state().serial);
-    let (mut state, mut secrets) = ReadState::open_or_new(read, &identity)?;
+    let (mut state, mut secrets) =
+        ReadState::open_or_new(read, &identity, &desired.state, &store.describe())?;
     if state.certificates.contains_key(&address) {
         return Err(Error::Usage(format!(
             "{address} is already in the state; certform manages it already."

@@ -17,12 +17,13 @@ pub mod version;
 pub mod workspace;
 
 use crate::config::SecretEnv;
-use crate::desired::model::Desired;
+use crate::desired::model::{Desired, StateSettings};
 use crate::desired::{self, VarInputs};
 use crate::diag::Diagnostics;
 use crate::error::{Error, Result};
 use crate::plan::Observed;
 use crate::render::Style;
+use crate::state::auth::{self, Pin, PinSource, StateKey};
 use crate::state::model::{Secrets, State};
 use crate::state::seen::{SeenRecords, Sighting};
 use crate::state::store::decode_stored;
@@ -134,21 +135,68 @@ impl ReadState {
         }
     }
 
-    /// Opens the secrets, then checks: a tampered document is reported as such (its seal)
-    /// before a rollback or fork is. For commands holding the lock, so nothing moves.
-    pub fn open(self, identity: &Identity) -> Result<(State, Secrets)> {
-        let secrets = self.stored.open_secrets(identity)?;
-        SeenRecords::for_this_user().check(&self.sighting)?;
+    /// Opens the secrets and authenticates the document: its seal and MAC (a tampered
+    /// document is reported as such before a rollback or fork is), then its state key
+    /// against the pins: `key_id` in the configuration and this machine's record. Only
+    /// then does the rollback record move. A state written before states were
+    /// authenticated gets its key here, so its next write carries a MAC. For commands
+    /// holding the lock, so nothing moves.
+    pub fn open(self, identity: &Identity, settings: &StateSettings) -> Result<(State, Secrets)> {
+        let mut secrets = self.stored.open_secrets(identity)?;
+        let records = SeenRecords::for_this_user();
+        let pins: Vec<Pin> = config_pin(settings)
+            .into_iter()
+            .chain(records.pin(self.stored.state.lineage))
+            .collect();
+        let key_id = secrets.state_key.as_ref().map(StateKey::id);
+        auth::check_pins(key_id.as_deref(), &pins, &self.sighting.location)?;
+        records.check_and_raise(&self.sighting.clone().with_key_id(key_id))?;
+        if secrets.state_key.is_none() {
+            tracing::warn!(
+                "The state {} carries no authentication key (it was written by an older certform); its next write adds one.",
+                self.sighting.location
+            );
+            secrets.state_key = Some(StateKey::generate());
+        }
         Ok((self.stored.state, secrets))
     }
 
-    /// [`ReadState::open`], or a new empty state when there is none yet.
-    pub fn open_or_new(read: Option<ReadState>, identity: &Identity) -> Result<(State, Secrets)> {
+    /// [`ReadState::open`], or a new empty state with a new key when there is none yet.
+    /// With a `key_id` pinned in the configuration there must be a state: a missing one
+    /// was deleted or the backend is wrong, and starting afresh would forget every
+    /// certificate and key.
+    pub fn open_or_new(
+        read: Option<ReadState>,
+        identity: &Identity,
+        settings: &StateSettings,
+        location: &str,
+    ) -> Result<(State, Secrets)> {
         match read {
-            Some(read) => read.open(identity),
-            None => Ok((State::new(), Secrets::default())),
+            Some(read) => read.open(identity, settings),
+            None => match &settings.key_id {
+                Some(key_id) => Err(Error::State(format!(
+                    "There is no state at {location}, but the configuration pins key_id = \"{key_id}\": \
+                     the state was deleted or moved, or the backend settings are wrong. Nothing was \
+                     changed. Restore the state, or remove key_id to start a new one."
+                ))),
+                None => Ok((
+                    State::new(),
+                    Secrets {
+                        state_key: Some(StateKey::generate()),
+                        ..Secrets::default()
+                    },
+                )),
+            },
         }
     }
+}
+
+/// The configuration's `key_id`, as a pin.
+fn config_pin(settings: &StateSettings) -> Option<Pin> {
+    settings.key_id.clone().map(|key_id| Pin {
+        key_id,
+        source: PinSource::Configuration,
+    })
 }
 
 /// The public half of state, checked, or `None` before the first apply.
@@ -220,7 +268,7 @@ mod tests {
             let lock = store.lock("test", Duration::ZERO).unwrap();
             let previous = store.get().unwrap().map(|_| serial - 1);
             store.put(&lock, previous, &bytes).unwrap();
-            crate::state::seen::remember_written(&state, &bytes, store.describe());
+            crate::state::seen::remember_written(&state, &bytes, store.describe(), None);
         };
         write(&store, 1);
         (dir, store, write)

@@ -35,7 +35,7 @@ pub fn run(globals: &Globals, request: &RevokeRequest) -> Result<Exit> {
     let lock = store.lock("revoke", request.lock_timeout)?;
     let read = ReadState::read(&*store)?.ok_or_else(|| not_in_state(&address))?;
     let identity = load_identity(globals.identity.as_deref())?;
-    let (mut state, secrets) = read.open(&identity)?;
+    let (mut state, secrets) = read.open(&identity, &desired.state)?;
     let stored_serial = Some(state.serial);
     let entry = state
         .certificates

@@ -10,9 +10,15 @@ use crate::state::model::State;
 use std::path::Path;
 
 fn current_state(globals: &Globals) -> Result<State> {
+    Ok(current_stored(globals)?.0)
+}
+
+/// The public half and the key id it claims (`None` before the first apply, or for a
+/// state written before states were authenticated).
+fn current_stored(globals: &Globals) -> Result<(State, Option<String>)> {
     let desired = load_desired(globals)?;
     Ok(read_state(&*store_for(globals, &desired)?)?
-        .map(|s| s.state)
+        .map(|s| (s.state, s.key_id))
         .unwrap_or_default())
 }
 
@@ -29,11 +35,11 @@ pub fn show(globals: &Globals, plan_file: Option<&Path>, json: bool) -> Result<E
             }
         }
         None => {
-            let state = current_state(globals)?;
+            let (state, key_id) = current_stored(globals)?;
             if json {
-                print!("{}", render::state::json(&state));
+                print!("{}", render::state::json(&state, key_id.as_deref()));
             } else {
-                print!("{}", render::state::show(&state));
+                print!("{}", render::state::show(&state, key_id.as_deref()));
             }
         }
     }

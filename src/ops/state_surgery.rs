@@ -28,7 +28,7 @@ fn edit_state(
         ))
     })?;
     let identity = load_identity(globals.identity.as_deref())?;
-    let (mut state, mut secrets) = read.open(&identity)?;
+    let (mut state, mut secrets) = read.open(&identity, &desired.state)?;
     edit(&mut state, &mut secrets)?;
     let recipients = recipients_for(&desired, &identity)?;
     let serial = state.serial;

@@ -64,7 +64,8 @@ pub fn push(globals: &Globals, file: &Path, force: bool, lock_timeout: Duration)
     }
     store.put(&lock, current.map(|c| c.state.serial), &bytes)?;
     // What was pushed is the current state now, even an older one pushed with --force.
-    seen::remember_written(&pushed.state, &bytes, store.describe());
+    // Pushed without the identity: the record keeps the key id it had (a pin).
+    seen::remember_written(&pushed.state, &bytes, store.describe(), None);
     println!(
         "Pushed the state (lineage {}, serial {}) to {}.",
         pushed.state.lineage,

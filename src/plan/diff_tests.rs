@@ -150,6 +150,7 @@ fn desired(certs: Vec<CertificateSpec>) -> Desired {
                 path: "/cfg/state/default.certstate".into(),
             },
             recipients: vec![],
+            key_id: None,
         },
         parallelism: 10,
         accounts: BTreeMap::from([("le".to_string(), account_spec())]),

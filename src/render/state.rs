@@ -76,19 +76,32 @@ pub fn certificate(address: &Address, certificate: &CertificateState) -> String 
     crate::redact::text(&out).into_owned()
 }
 
-/// Every resource in state, as `show` prints it.
-pub fn show(state: &State) -> String {
+/// Every resource in state, as `show` prints it, after the state's key id (to pin).
+pub fn show(state: &State, key_id: Option<&str>) -> String {
     if state.accounts.is_empty() && state.certificates.is_empty() {
         return "The state is empty.\n".into();
     }
-    let mut parts: Vec<String> = state.accounts.iter().map(|(n, a)| account(n, a)).collect();
+    let mut parts: Vec<String> = key_id.map(key_id_line).into_iter().collect();
+    parts.extend(state.accounts.iter().map(|(n, a)| account(n, a)));
     parts.extend(state.certificates.iter().map(|(a, c)| certificate(a, c)));
     parts.join("\n")
 }
 
+/// The state key id and how to pin it.
+pub fn key_id_line(key_id: &str) -> String {
+    format!(
+        "# State key id: {key_id}. Pin it in the configuration so a state replaced by someone \
+         without the identity is refused: certform {{ state {{ key_id = \"{key_id}\" }} }}\n"
+    )
+}
+
 /// `show --json`: the public half as the state file holds it, without the ciphertext.
-pub fn json(state: &State) -> String {
-    let mut text = serde_json::to_string_pretty(state).expect("state serialises");
+pub fn json(state: &State, key_id: Option<&str>) -> String {
+    let mut value = serde_json::to_value(state).expect("state serialises");
+    if let (Some(object), Some(key_id)) = (value.as_object_mut(), key_id) {
+        object.insert("key_id".into(), key_id.into());
+    }
+    let mut text = serde_json::to_string_pretty(&value).expect("state serialises");
     text.push('\n');
     crate::redact::text(&text).into_owned()
 }

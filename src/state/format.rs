@@ -17,12 +17,25 @@ pub const MIN_FORMAT_VERSION: u32 = 1;
 /// The field of the document holding the sealed secret half.
 const SECRETS_FIELD: &str = "secrets";
 
-/// What the document holds as written.
+/// The field of the document holding the MAC (`state::auth`).
+const MAC_FIELD: &str = "mac";
+
+/// What the document holds as written, in this order. Without `mac` and `secrets` it is
+/// the public half the seal and the MAC cover.
 #[derive(Serialize)]
 struct DocumentOut<'a> {
-    #[serde(flatten)]
-    state: &'a State,
-    secrets: &'a str,
+    format_version: u32,
+    lineage: uuid::Uuid,
+    serial: u64,
+    accounts: &'a BTreeMap<String, super::model::AccountState>,
+    certificates: &'a BTreeMap<crate::address::Address, super::model::CertificateState>,
+    /// The id of the state key, so a user can pin it; bound by the seal and the MAC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mac: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secrets: Option<&'a str>,
 }
 
 /// The document as read (explicit fields, so serde reports line and column).
@@ -33,6 +46,10 @@ struct DocumentIn {
     serial: u64,
     accounts: BTreeMap<String, super::model::AccountState>,
     certificates: BTreeMap<crate::address::Address, super::model::CertificateState>,
+    #[serde(default)]
+    key_id: Option<String>,
+    #[serde(default)]
+    mac: Option<String>,
     secrets: String,
 }
 
@@ -57,6 +74,9 @@ struct Seal {
 #[derive(Debug, Clone)]
 pub struct StoredState {
     pub state: State,
+    /// The key id the document claims (not verified until the secrets are opened).
+    pub key_id: Option<String>,
+    mac: Option<String>,
     sealed: String,
     /// Digest of the public half exactly as it was read.
     public_sha256: String,
@@ -65,16 +85,29 @@ pub struct StoredState {
 }
 
 /// Encodes `state` and `secrets` as a document, encrypting the secret half to every
-/// recipient (`age1...` or `ssh-ed25519 ...` / `ssh-rsa ...`).
+/// recipient (`age1...` or `ssh-ed25519 ...` / `ssh-rsa ...`) and, when the secrets hold a
+/// state key, authenticating the whole document with it. The document is always written
+/// in the current format version.
 pub fn encode(state: &State, secrets: &Secrets, recipients: &[String]) -> Result<Vec<u8>> {
     let recipients = parse_recipients(recipients)?;
-    let public = serde_json::to_value(state)
-        .map_err(|e| Error::Bug(format!("serialising the state: {e}")))?;
+    let key_id = secrets.state_key.as_ref().map(|key| key.id());
+    let mut document = DocumentOut {
+        format_version: FORMAT_VERSION,
+        lineage: state.lineage,
+        serial: state.serial,
+        accounts: &state.accounts,
+        certificates: &state.certificates,
+        key_id: key_id.as_deref(),
+        mac: None,
+        secrets: None,
+    };
+    let bug = |e: serde_json::Error| Error::Bug(format!("serialising the state: {e}"));
+    let public_sha256 = digest(&serde_json::to_value(&document).map_err(bug)?);
     let sealed = Sealed {
         seal: Seal {
             lineage: state.lineage,
             serial: state.serial,
-            public_sha256: digest(&public),
+            public_sha256: public_sha256.clone(),
         },
         secrets,
     };
@@ -83,12 +116,13 @@ pub fn encode(state: &State, secrets: &Secrets, recipients: &[String]) -> Result
             .map_err(|e| Error::Bug(format!("serialising the secrets: {e}")))?,
     );
     let armored = encrypt(&recipients, &plaintext)?;
-    let document = DocumentOut {
-        state,
-        secrets: &armored,
-    };
-    let mut bytes = serde_json::to_vec_pretty(&document)
-        .map_err(|e| Error::Bug(format!("serialising the state: {e}")))?;
+    let mac = secrets
+        .state_key
+        .as_ref()
+        .map(|key| key.mac(state.lineage, state.serial, &public_sha256, &armored));
+    document.mac = mac.as_deref();
+    document.secrets = Some(&armored);
+    let mut bytes = serde_json::to_vec_pretty(&document).map_err(bug)?;
     bytes.push(b'\n');
     Ok(bytes)
 }
@@ -147,6 +181,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoredState> {
     let mut public = value;
     if let Some(object) = public.as_object_mut() {
         object.remove(SECRETS_FIELD);
+        object.remove(MAC_FIELD);
     }
     Ok(StoredState {
         state: State {
@@ -156,6 +191,8 @@ pub fn decode(bytes: &[u8]) -> Result<StoredState> {
             accounts: document.accounts,
             certificates: document.certificates,
         },
+        key_id: document.key_id,
+        mac: document.mac,
         sealed: document.secrets,
         public_sha256: digest(&public),
         origin: None,
@@ -197,7 +234,7 @@ impl StoredState {
                     .to_string(),
             )
         } else {
-            None
+            self.authentication_problem(&sealed.secrets)
         };
         match problem {
             Some(problem) => Err(Error::State(format!(
@@ -205,6 +242,35 @@ impl StoredState {
                 self.restore_hint()
             ))),
             None => Ok(sealed.secrets),
+        }
+    }
+
+    /// What is wrong with the document's MAC under the key in its secrets (`None`: it
+    /// verifies, or the state has no key yet and claims none). A state without a key is
+    /// then only as good as its pins (`state::auth::check_pins`).
+    fn authentication_problem(&self, secrets: &Secrets) -> Option<String> {
+        let state = &self.state;
+        match (&secrets.state_key, &self.mac) {
+            (None, None) if self.key_id.is_none() => None,
+            (None, _) => Some(
+                "it carries a MAC or key id but its encrypted secrets hold no state key".into(),
+            ),
+            (Some(_), None) => Some("its MAC is missing".into()),
+            (Some(key), Some(mac)) => {
+                if self.key_id.as_deref() != Some(key.id().as_str()) {
+                    Some("the key id in its public half is not the id of its state key".into())
+                } else if !key.verify(
+                    state.lineage,
+                    state.serial,
+                    &self.public_sha256,
+                    &self.sealed,
+                    mac,
+                ) {
+                    Some("its MAC does not verify under its state key".into())
+                } else {
+                    None
+                }
+            }
         }
     }
 
@@ -542,7 +608,7 @@ pub(crate) mod tests {
             "plaintext key in the document"
         );
         assert!(text.contains("-----BEGIN AGE ENCRYPTED FILE-----"));
-        assert!(text.starts_with("{\n  \"format_version\": 1,"), "{text}");
+        assert!(text.starts_with("{\n  \"format_version\": 2,"), "{text}");
 
         let stored = decode(&bytes).unwrap();
         assert_eq!(stored.state, state);
@@ -656,6 +722,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_keyed_document_carries_a_mac_that_binds_it() {
+        let (x, r) = x25519_identity();
+        let (state, mut secrets) = sample();
+        let key = crate::state::auth::StateKey::generate();
+        secrets.state_key = Some(key.clone());
+        let bytes = encode(&state, &secrets, &[r]).unwrap();
+        let stored = decode(&bytes).unwrap();
+        assert_eq!(stored.key_id.as_deref(), Some(key.id().as_str()));
+        assert_eq!(stored.open_secrets(&x).unwrap(), secrets);
+
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let edited = |field: &str, value: serde_json::Value| {
+            let mut doc = doc.clone();
+            doc[field] = value;
+            decode(&serde_json::to_vec(&doc).unwrap())
+                .unwrap()
+                .open_secrets(&x)
+        };
+        let msg = state_err(edited("mac", "hmac-sha256:00".into()));
+        assert!(msg.contains("its MAC does not verify"), "{msg}");
+        let msg = state_err(edited(
+            "key_id",
+            crate::state::auth::StateKey::generate().id().into(),
+        ));
+        assert!(msg.contains("does not match the digest"), "{msg}");
+        let mut stripped = doc.clone();
+        stripped.as_object_mut().unwrap().remove("mac");
+        let msg = state_err(
+            decode(&serde_json::to_vec(&stripped).unwrap())
+                .unwrap()
+                .open_secrets(&x),
+        );
+        assert!(msg.contains("its MAC is missing"), "{msg}");
+    }
+
+    #[test]
     fn broken_documents_have_clear_messages() {
         let (_, r) = x25519_identity();
         let (state, secrets) = sample();
@@ -677,10 +779,10 @@ pub(crate) mod tests {
         assert!(msg.contains("no `format_version`"), "{msg}");
 
         let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        doc["format_version"] = 2.into();
+        doc["format_version"] = 3.into();
         let msg = state_err(decode(&serde_json::to_vec(&doc).unwrap()));
         assert!(
-            msg.contains("written by a newer certform (format version 2"),
+            msg.contains("written by a newer certform (format version 3"),
             "{msg}"
         );
         doc["format_version"] = 0.into();

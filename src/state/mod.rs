@@ -5,6 +5,7 @@
 //! - [`format`]: the JSON document; [`encode`] seals the secrets to every recipient,
 //!   [`decode`] reads the public half without an identity, [`StoredState::open_secrets`]
 //!   decrypts and checks the seal.
+//! - [`auth`]: the per-lineage key, the MAC every document carries, and the key id pins.
 //! - [`identity`]: where the age identity comes from and how it is parsed.
 //! - [`store`]: the [`StateStore`] trait (get / compare-and-swap put / lock / workspaces)
 //!   and the lock details every backend shares.
@@ -17,6 +18,7 @@
 //! half reaches every backend already age-encrypted.
 
 pub mod ari_cache;
+pub mod auth;
 pub mod format;
 pub mod identity;
 pub mod local;
@@ -96,7 +98,8 @@ impl Persister {
         state.serial += 1;
         let result = encode(state, secrets, &self.recipients).and_then(|bytes| {
             self.store.put(&self.lock, self.stored_serial, &bytes)?;
-            seen::remember_written(state, &bytes, self.store.describe());
+            let key_id = secrets.state_key.as_ref().map(auth::StateKey::id);
+            seen::remember_written(state, &bytes, self.store.describe(), key_id);
             Ok(())
         });
         match result {

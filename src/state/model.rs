@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 
 /// The version of the state document this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -179,6 +179,10 @@ pub struct DeployedFile {
 pub struct Secrets {
     pub accounts: BTreeMap<String, AccountSecret>,
     pub certificates: BTreeMap<Address, CertificateSecret>,
+    /// The lineage's authentication key (`state::auth`); `None` only in a state written
+    /// before states were authenticated, until its next write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_key: Option<super::auth::StateKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -27,6 +27,9 @@ pub struct Sighting {
     pub sha256: String,
     /// Where the state lives (`StateStore::describe`), for messages.
     pub location: String,
+    /// The id of the state key, once it is known to be the document's (after its MAC was
+    /// verified, or when certform wrote it).
+    pub key_id: Option<String>,
 }
 
 impl Sighting {
@@ -36,7 +39,14 @@ impl Sighting {
             serial: state.serial,
             sha256: crate::deploy::sha256_hex(document),
             location: location.into(),
+            key_id: None,
         }
+    }
+
+    /// The same sighting, with the verified id of its state key.
+    pub fn with_key_id(mut self, key_id: Option<String>) -> Sighting {
+        self.key_id = key_id;
+        self
     }
 }
 
@@ -50,10 +60,14 @@ pub struct Record {
     pub seen_at: OffsetDateTime,
     /// Where that document was read or written.
     pub location: String,
+    /// The id of the lineage's state key: a pin (`state::auth`) that a writer of the state
+    /// cannot move. Kept when a later sighting does not know the key (`state push`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
 }
 
 impl Record {
-    fn of(document: &Sighting) -> Record {
+    fn of(document: &Sighting, previous: Option<&Record>) -> Record {
         let now = OffsetDateTime::now_utc();
         Record {
             lineage: document.lineage,
@@ -61,6 +75,10 @@ impl Record {
             sha256: document.sha256.clone(),
             seen_at: now.replace_nanosecond(0).unwrap_or(now),
             location: document.location.clone(),
+            key_id: document
+                .key_id
+                .clone()
+                .or_else(|| previous.and_then(|p| p.key_id.clone())),
         }
     }
 
@@ -101,35 +119,69 @@ impl SeenRecords {
     }
 
     /// Checks a document just read: refuses one older than the record, or another document
-    /// at the recorded serial, and leaves the record as it was; otherwise raises the record
-    /// to it. Trouble with the record itself is only a warning (shown at `-v`).
+    /// at the recorded serial. The record is left as it is: a document read without the
+    /// identity is not authenticated, and raising the record to a serial a writer of the
+    /// state made up would lock the genuine state out. Trouble with the record itself is
+    /// only a warning (shown at `-v`).
     pub fn check(&self, document: &Sighting) -> Result<()> {
-        let known = self.load(document.lineage).unwrap_or_else(|why| {
+        self.refusal(document, &self.load_or_warn(document))
+            .map_or(Ok(()), Err)
+    }
+
+    /// [`SeenRecords::check`] for a document whose MAC verified: a newer one raises the
+    /// record, with the id of its state key.
+    pub fn check_and_raise(&self, document: &Sighting) -> Result<()> {
+        let known = self.load_or_warn(document);
+        if let Some(refusal) = self.refusal(document, &known) {
+            return Err(refusal);
+        }
+        let unchanged = known.as_ref().is_some_and(|k| {
+            k.matches(document) && (document.key_id.is_none() || k.key_id == document.key_id)
+        });
+        if !unchanged {
+            self.remember_or_warn(document);
+        }
+        Ok(())
+    }
+
+    /// The key id this machine recorded for `lineage`, as a pin.
+    pub fn pin(&self, lineage: uuid::Uuid) -> Option<crate::state::auth::Pin> {
+        let record = self.load(lineage).ok().flatten()?;
+        Some(crate::state::auth::Pin {
+            key_id: record.key_id?,
+            source: crate::state::auth::PinSource::ThisMachine(
+                self.path(lineage).display().to_string(),
+            ),
+        })
+    }
+
+    fn load_or_warn(&self, document: &Sighting) -> Option<Record> {
+        self.load(document.lineage).unwrap_or_else(|why| {
             tracing::warn!(
                 "This machine's rollback record {} could not be read ({why}); it is replaced by serial {}.",
                 self.path(document.lineage).display(),
                 document.serial
             );
             None
-        });
+        })
+    }
+
+    fn refusal(&self, document: &Sighting, known: &Option<Record>) -> Option<Error> {
         match known {
             Some(known) if known.serial > document.serial => {
-                Err(self.rolled_back(document, &known))
+                Some(self.rolled_back(document, known))
             }
             Some(known) if known.serial == document.serial && !known.matches(document) => {
-                Err(self.forked(document, &known))
+                Some(self.forked(document, known))
             }
-            Some(known) if known.matches(document) => Ok(()),
-            _ => {
-                self.remember_or_warn(document);
-                Ok(())
-            }
+            _ => None,
         }
     }
 
     /// Records a document certform has just written: it is the current state by definition.
     pub fn remember(&self, document: &Sighting) -> Result<()> {
-        self.store(&Record::of(document))
+        let previous = self.load(document.lineage).ok().flatten();
+        self.store(&Record::of(document, previous.as_ref()))
     }
 
     /// [`SeenRecords::remember`], where a record that cannot be written only lags: a
@@ -140,11 +192,13 @@ impl SeenRecords {
         }
     }
 
-    /// `state accept-rollback`: makes `document` the record, whatever was recorded, and
-    /// returns the record it replaced (`None`: none, or none readable).
+    /// `state accept-rollback`: makes `document` the record, whatever was recorded (the
+    /// key id pin too), and returns the record it replaced (`None`: none, or none readable).
     pub fn accept(&self, document: &Sighting) -> Result<Option<Record>> {
         let previous = self.load(document.lineage).ok().flatten();
-        self.store(&Record::of(document))?;
+        // The user vouches for this document: its key, whatever it is, is pinned again
+        // at the next command that opens it.
+        self.store(&Record::of(document, None))?;
         Ok(previous)
     }
 
@@ -220,9 +274,11 @@ impl SeenRecords {
     }
 }
 
-/// Records a document certform has just written (`Persister::persist`, `state push`).
-pub fn remember_written(state: &State, document: &[u8], location: String) {
-    SeenRecords::for_this_user().remember_or_warn(&Sighting::of(state, document, location));
+/// Records a document certform has just written (`Persister::persist`, `state push`), with
+/// the id of its state key when certform knows it.
+pub fn remember_written(state: &State, document: &[u8], location: String, key_id: Option<String>) {
+    SeenRecords::for_this_user()
+        .remember_or_warn(&Sighting::of(state, document, location).with_key_id(key_id));
 }
 
 #[cfg(not(test))]
@@ -261,27 +317,35 @@ mod tests {
     #[test]
     fn the_first_sighting_is_recorded_and_a_newer_one_raises_the_record() {
         let (_dir, records, lineage) = setup();
-        records.check(&document(lineage, 3, "three")).unwrap();
+        records
+            .check_and_raise(&document(lineage, 3, "three"))
+            .unwrap();
         let first = recorded(&records, lineage);
         assert_eq!((first.serial, first.lineage), (3, lineage));
         assert_eq!(first.sha256, crate::deploy::sha256_hex(b"three"));
         assert_eq!(first.location, "/srv/tls/state.certstate");
 
         // Reading the same document again changes nothing.
-        records.check(&document(lineage, 3, "three")).unwrap();
+        records
+            .check_and_raise(&document(lineage, 3, "three"))
+            .unwrap();
         assert_eq!(recorded(&records, lineage), first);
 
-        records.check(&document(lineage, 5, "five")).unwrap();
+        records
+            .check_and_raise(&document(lineage, 5, "five"))
+            .unwrap();
         assert_eq!(recorded(&records, lineage).serial, 5);
     }
 
     #[test]
     fn an_older_document_is_refused_and_the_record_kept() {
         let (_dir, records, lineage) = setup();
-        records.check(&document(lineage, 7, "seven")).unwrap();
+        records
+            .check_and_raise(&document(lineage, 7, "seven"))
+            .unwrap();
         let before = fs::read(records.path(lineage)).unwrap();
         let message = records
-            .check(&document(lineage, 6, "six"))
+            .check_and_raise(&document(lineage, 6, "six"))
             .unwrap_err()
             .to_string();
         assert!(
@@ -303,9 +367,11 @@ mod tests {
     #[test]
     fn another_document_at_the_recorded_serial_is_a_fork() {
         let (_dir, records, lineage) = setup();
-        records.check(&document(lineage, 4, "ours")).unwrap();
+        records
+            .check_and_raise(&document(lineage, 4, "ours"))
+            .unwrap();
         let message = records
-            .check(&document(lineage, 4, "theirs"))
+            .check_and_raise(&document(lineage, 4, "theirs"))
             .unwrap_err()
             .to_string();
         assert!(
@@ -323,12 +389,14 @@ mod tests {
     #[test]
     fn accepting_makes_the_current_document_the_record() {
         let (_dir, records, lineage) = setup();
-        records.check(&document(lineage, 9, "nine")).unwrap();
+        records
+            .check_and_raise(&document(lineage, 9, "nine"))
+            .unwrap();
         let older = document(lineage, 8, "eight");
-        assert!(records.check(&older).is_err());
+        assert!(records.check_and_raise(&older).is_err());
         let previous = records.accept(&older).unwrap().unwrap();
         assert_eq!(previous.serial, 9);
-        records.check(&older).unwrap();
+        records.check_and_raise(&older).unwrap();
         assert_eq!(
             records
                 .accept(&document(uuid::Uuid::new_v4(), 1, "new"))
@@ -338,10 +406,39 @@ mod tests {
     }
 
     #[test]
+    fn an_unverified_read_is_checked_but_never_raises_the_record() {
+        let (_dir, records, lineage) = setup();
+        records
+            .check_and_raise(&document(lineage, 3, "three"))
+            .unwrap();
+        // A writer without the identity claims serial 1000000: `plan` reads it.
+        records
+            .check(&document(lineage, 1_000_000, "forged"))
+            .unwrap();
+        assert_eq!(recorded(&records, lineage).serial, 3);
+        assert!(records.check(&document(lineage, 2, "two")).is_err());
+    }
+
+    #[test]
+    fn the_key_id_is_pinned_kept_by_writes_that_do_not_know_it_and_reset_by_accept() {
+        let (_dir, records, lineage) = setup();
+        let keyed =
+            |serial, content| document(lineage, serial, content).with_key_id(Some("sk-1".into()));
+        records.check_and_raise(&keyed(1, "one")).unwrap();
+        assert_eq!(records.pin(lineage).unwrap().key_id, "sk-1");
+        records.remember(&document(lineage, 2, "pushed")).unwrap();
+        assert_eq!(records.pin(lineage).unwrap().key_id, "sk-1");
+        records.accept(&document(lineage, 2, "pushed")).unwrap();
+        assert_eq!(records.pin(lineage), None);
+    }
+
+    #[test]
     fn a_written_document_becomes_the_record_even_when_lower() {
         // `state push --force` of an older document is a deliberate restore.
         let (_dir, records, lineage) = setup();
-        records.check(&document(lineage, 9, "nine")).unwrap();
+        records
+            .check_and_raise(&document(lineage, 9, "nine"))
+            .unwrap();
         records.remember(&document(lineage, 2, "two")).unwrap();
         assert_eq!(recorded(&records, lineage).serial, 2);
     }
@@ -349,20 +446,28 @@ mod tests {
     #[test]
     fn lineages_are_kept_apart() {
         let (_dir, records, lineage) = setup();
-        records.check(&document(lineage, 9, "nine")).unwrap();
         records
-            .check(&document(uuid::Uuid::new_v4(), 1, "other"))
+            .check_and_raise(&document(lineage, 9, "nine"))
             .unwrap();
-        assert!(records.check(&document(lineage, 8, "eight")).is_err());
+        records
+            .check_and_raise(&document(uuid::Uuid::new_v4(), 1, "other"))
+            .unwrap();
+        assert!(records
+            .check_and_raise(&document(lineage, 8, "eight"))
+            .is_err());
     }
 
     #[test]
     fn a_garbled_record_is_replaced() {
         let (_dir, records, lineage) = setup();
-        records.check(&document(lineage, 9, "nine")).unwrap();
+        records
+            .check_and_raise(&document(lineage, 9, "nine"))
+            .unwrap();
         fs::write(records.path(lineage), "{\"lineage\": tru").unwrap();
         assert!(records.load(lineage).is_err());
-        records.check(&document(lineage, 2, "two")).unwrap();
+        records
+            .check_and_raise(&document(lineage, 2, "two"))
+            .unwrap();
         assert_eq!(recorded(&records, lineage).serial, 2);
 
         // A record of another lineage under this name is no record of this one.
@@ -370,7 +475,9 @@ mod tests {
         fs::copy(records.path(lineage), records.path(foreign)).unwrap();
         let why = records.load(foreign).unwrap_err();
         assert_eq!(why, format!("it names lineage {lineage}"));
-        records.check(&document(foreign, 1, "one")).unwrap();
+        records
+            .check_and_raise(&document(foreign, 1, "one"))
+            .unwrap();
         assert_eq!(recorded(&records, foreign).lineage, foreign);
     }
 
@@ -381,7 +488,9 @@ mod tests {
         fs::write(dir.path().join("seen"), "").unwrap();
         let records = SeenRecords::at(dir.path().join("seen"));
         let lineage = uuid::Uuid::new_v4();
-        records.check(&document(lineage, 1, "one")).unwrap();
+        records
+            .check_and_raise(&document(lineage, 1, "one"))
+            .unwrap();
         let error = records.remember(&document(lineage, 1, "one")).unwrap_err();
         assert!(
             error

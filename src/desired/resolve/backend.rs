@@ -4,7 +4,7 @@
 use super::*;
 
 /// Attributes every backend accepts.
-const COMMON: [&str; 2] = ["backend", "recipients"];
+const COMMON: [&str; 3] = ["backend", "recipients", "key_id"];
 
 /// What a `state` block accepts with `backend = "postgres"` (also read by [`super::schema`]).
 pub(super) fn postgres_attributes() -> Vec<&'static str> {

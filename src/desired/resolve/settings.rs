@@ -5,7 +5,7 @@ use super::*;
 /// What the `certform` block and a local `state` block accept (also read by
 /// [`super::schema`]).
 pub(super) const CERTFORM_ATTRIBUTES: &[&str] = &["parallelism"];
-pub(super) const LOCAL_STATE_ATTRIBUTES: &[&str] = &["backend", "path", "recipients"];
+pub(super) const LOCAL_STATE_ATTRIBUTES: &[&str] = &["backend", "path", "recipients", "key_id"];
 
 /// `certform { state { ... } parallelism = N }`, with defaults when absent.
 pub(super) fn certform_settings(
@@ -17,6 +17,7 @@ pub(super) fn certform_settings(
             path: config.dir.join("state").join("default.certstate"),
         },
         recipients: Vec::new(),
+        key_id: None,
     };
     let Some((file, block, _)) = config.blocks_of(TopKind::Certform).next() else {
         return (Some(default_state), Some(10));
@@ -84,9 +85,26 @@ pub(super) fn state_settings(
                 .map(|(r, _)| r.trim().to_string())
                 .collect::<Vec<_>>()
         });
+    let key_id = match reader.string_spanned("key_id", diags) {
+        Got::Absent => Some(None),
+        Got::Invalid => None,
+        Got::Value((id, _)) if crate::state::auth::is_key_id(&id) => Some(Some(id)),
+        Got::Value((id, span)) => {
+            diags.error(
+                Some(span),
+                "Invalid state key id",
+                format!(
+                    "\"{id}\" is not a state key id: it is `sk-` and 32 lower-case hex digits, as \
+                     `certform show` prints it after the first apply."
+                ),
+            );
+            None
+        }
+    };
     Some(StateSettings {
         backend: backend??,
         recipients: recipients?,
+        key_id: key_id?,
     })
 }
 
