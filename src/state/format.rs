@@ -578,6 +578,7 @@ pub(crate) mod tests {
                 )),
             },
         );
+        secrets.state_key = Some(crate::state::auth::StateKey::generate());
         (state, secrets)
     }
 
