@@ -219,6 +219,7 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
         )
         .await?;
     let summary = keys::summarize_chain(&issued.fullchain_pem)?;
+    keys::check_issued(&summary, &private_key, &spec.domains)?;
     let serial = summary.serial_number.clone();
     let not_after = summary.not_after;
     let now = OffsetDateTime::now_utc();
