@@ -49,3 +49,33 @@ fn a_certificate_for_other_names_than_ordered_is_neither_deployed_nor_recorded()
         "the other certificate is untouched"
     );
 }
+
+#[test]
+fn a_hung_on_change_hook_is_killed_after_its_timeout_and_apply_finishes() {
+    let p = Project::new(Pebble::start());
+    p.config(
+        r#"
+certificate "www" {
+  account = account.pebble
+  domains = ["hook.trust.test"]
+  solvers = [http_solver.web]
+  output "files" {
+    directory         = "tls/www"
+    on_change         = ["sleep", "600"]
+    on_change_timeout = "1s"
+  }
+}
+"#,
+    );
+    let out = p.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        out.contains(
+            r#"on_change command ["sleep", "600"] did not finish within 1s; it was killed with its process group"#
+        ),
+        "{out}"
+    );
+    assert!(out.contains("2 succeeded, 1 failed"), "{out}");
+    assert!(p.path("tls/www/fullchain.pem").exists(), "{out}");
+    // The lock was released: the next command gets it at once.
+    p.expect(&["plan"], 0);
+}

@@ -18,7 +18,8 @@ pub(super) async fn run(context: &Context, node: &Node) -> Result<String> {
     let change = match node {
         Node::Hook(argv) => {
             let env = context.solvers.hook_env();
-            deploy::run_hook(argv, &context.desired.config_dir, env).await?;
+            let timeout = deploy::hook_timeout(&context.desired, argv);
+            deploy::run_hook(argv, &context.desired.config_dir, env, timeout).await?;
             return Ok("ran".into());
         }
         Node::Change(i) => &context.changes[*i],

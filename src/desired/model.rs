@@ -193,6 +193,9 @@ pub struct OutputSpec {
     pub mode: u32,
     /// argv of a command to run once per apply after every output naming it was written.
     pub on_change: Option<Vec<String>>,
+    /// How long `on_change` may run before it is killed (`None`: five minutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_change_timeout: Option<Duration>,
 }
 
 /// What a file of an output holds.

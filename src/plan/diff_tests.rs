@@ -49,6 +49,7 @@ fn output(dir: &str) -> OutputSpec {
         key_mode: 0o600,
         mode: 0o644,
         on_change: None,
+        on_change_timeout: None,
     }
 }
 

@@ -358,6 +358,7 @@ pub(super) fn output(
             "key_mode",
             "mode",
             "on_change",
+            "on_change_timeout",
         ],
         &[],
         diags,
@@ -429,6 +430,25 @@ pub(super) fn output(
         }
         Got::Value(argv) => Some(Some(argv.into_iter().map(|(a, _)| a).collect())),
     };
+    let on_change_timeout = match reader.string_spanned("on_change_timeout", diags) {
+        Got::Absent => Some(None),
+        Got::Invalid => None,
+        Got::Value((text, span)) => match parse_duration(&text) {
+            Ok(d) if d > Duration::ZERO => Some(Some(d)),
+            Ok(_) => {
+                diags.error(
+                    Some(span),
+                    "Invalid duration",
+                    "on_change_timeout must be longer than zero.",
+                );
+                None
+            }
+            Err(why) => {
+                diags.error(Some(span), "Invalid duration", format!("{why}."));
+                None
+            }
+        },
+    };
     if failed {
         return None;
     }
@@ -441,6 +461,7 @@ pub(super) fn output(
         key_mode: key_mode?,
         mode: mode?,
         on_change: on_change?,
+        on_change_timeout: on_change_timeout?,
     })
 }
 
