@@ -1,12 +1,31 @@
-//! Trusting the CA no further than needed, end to end against Pebble behind the test proxy
-//! (`support::ari_proxy`): a certificate the CA returns for other names or another key is
-//! never deployed nor recorded.
+//! Trusting what certform talks to no further than needed, end to end with the real
+//! binary: a certificate the CA (Pebble behind the test proxy, `support::ari_proxy`)
+//! returns for other names or another key is never deployed nor recorded; a hung
+//! `on_change` hook is killed; state backends are reached over TLS unless plaintext is
+//! opted into.
 
 mod support;
 
+use std::fs;
 use support::ari_proxy::AriProxy;
+use support::backend_servers::Postgres;
 use support::pebble::Pebble;
-use support::project::{cert_block, Project};
+use support::project::{cert_block, certform_in, text, Project};
+
+/// `certform plan` in a directory whose configuration is only `certform { state { BODY } }`:
+/// its output, after asserting the exit code.
+fn plan_with_backend(body: &str, code: i32) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("main.hcl"),
+        format!("certform {{\n  state {{\n{body}\n  }}\n}}\n"),
+    )
+    .unwrap();
+    let out = certform_in(dir.path()).arg("plan").output().unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(code), "{all}");
+    all
+}
 
 #[test]
 fn a_certificate_for_other_names_than_ordered_is_neither_deployed_nor_recorded() {
@@ -78,4 +97,47 @@ certificate "www" {
     assert!(p.path("tls/www/fullchain.pem").exists(), "{out}");
     // The lock was released: the next command gets it at once.
     p.expect(&["plan"], 0);
+}
+
+#[test]
+fn a_postgres_conn_str_without_sslmode_requires_tls() {
+    // A cluster without TLS: libpq's default `prefer` would fall back to plaintext.
+    let pg = Postgres::start();
+    let out = plan_with_backend(
+        &format!("    backend  = \"postgres\"\n    conn_str = {:?}", pg.url()),
+        1,
+    );
+    assert!(
+        out.contains("Cannot connect to the postgres state backend")
+            && out.contains("server does not support TLS"),
+        "{out}"
+    );
+}
+
+#[test]
+fn plaintext_backend_transport_is_a_configuration_error_unless_opted_into() {
+    for sslmode in ["prefer", "disable"] {
+        let out = plan_with_backend(
+            &format!(
+                "    backend  = \"postgres\"\n    conn_str = \"postgres://u:pw@db.example/x?sslmode={sslmode}\""
+            ),
+            1,
+        );
+        assert!(
+            out.contains("Insecure transport")
+                && out.contains(&format!("sets sslmode={sslmode}"))
+                && out.contains("set allow_insecure_transport = true in the state block"),
+            "{out}"
+        );
+        assert!(!out.contains("u:pw"), "{out}");
+    }
+    let out = plan_with_backend(
+        "    backend  = \"s3\"\n    bucket   = \"b\"\n    key      = \"k\"\n    endpoint = \"http://minio.internal:9000\"",
+        1,
+    );
+    assert!(
+        out.contains("The s3 backend's endpoint is http://")
+            && out.contains("allow_insecure_transport = true"),
+        "{out}"
+    );
 }

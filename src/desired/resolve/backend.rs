@@ -1,19 +1,31 @@
 //! The remote state backends' settings in `certform { state { ... } }`: `postgres` and
-//! `s3`. The connection string is wrapped as a secret as soon as it is read.
+//! `s3`. The connection string is wrapped as a secret as soon as it is read. A transport
+//! without TLS (`sslmode=prefer`/`disable` over TCP, an `http://` endpoint) is an error
+//! unless `allow_insecure_transport = true` says it is meant.
 
 use super::*;
 
 /// Attributes every backend accepts.
 const COMMON: [&str; 2] = ["backend", "recipients"];
 
-/// `backend = "postgres"`: `conn_str` (required), `schema`, `ca_bundle`.
+/// `backend = "postgres"`: `conn_str` (required), `schema`, `ca_bundle`,
+/// `allow_insecure_transport`.
 pub(super) fn postgres(
     config: &Config,
     reader: &BodyReader,
     diags: &mut Diagnostics,
 ) -> Option<BackendSettings> {
     reader.check(
-        &[&COMMON[..], &["conn_str", "schema", "ca_bundle"]].concat(),
+        &[
+            &COMMON[..],
+            &[
+                "conn_str",
+                "schema",
+                "ca_bundle",
+                "allow_insecure_transport",
+            ],
+        ]
+        .concat(),
         &[],
         diags,
     );
@@ -42,15 +54,24 @@ pub(super) fn postgres(
     };
     let ca_bundle =
         optional_text(reader, "ca_bundle", diags).map(|p| p.map(|p| absolute(&config.dir, &p)));
+    let allow_insecure = allow_insecure_transport(reader, diags)?;
+    let conn_str = Sensitive::new(conn_str?);
+    if let Err(why) = crate::state::postgres::check_transport(&conn_str, allow_insecure) {
+        // At the block, not at `conn_str`: its line may hold the password.
+        diags.error(Some(reader.header_span()), "Insecure transport", why);
+        return None;
+    }
     Some(BackendSettings::Postgres(PostgresSettings {
-        conn_str: Sensitive::new(conn_str?),
+        conn_str,
         schema: schema?,
         ca_bundle: ca_bundle?,
+        allow_insecure_transport: allow_insecure,
     }))
 }
 
 /// `backend = "s3"`: `bucket` and `key` (required), `region`, `endpoint`,
-/// `use_path_style`, `workspace_key_prefix`, `server_side_encryption`, `kms_key_id`.
+/// `use_path_style`, `workspace_key_prefix`, `server_side_encryption`, `kms_key_id`,
+/// `allow_insecure_transport`.
 pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<BackendSettings> {
     let own = [
         "bucket",
@@ -61,6 +82,7 @@ pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<Backend
         "workspace_key_prefix",
         "server_side_encryption",
         "kms_key_id",
+        "allow_insecure_transport",
     ];
     reader.check(&[&COMMON[..], &own].concat(), &[], diags);
     let bucket = required_text(reader, "bucket", "bucket = \"my-tls-state\"", diags);
@@ -97,6 +119,14 @@ pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<Backend
             return None;
         }
     }
+    let allow_insecure = allow_insecure_transport(reader, diags)?;
+    if let Some(Some(endpoint)) = &endpoint {
+        if let Err(why) = crate::state::s3::check_endpoint(Some(endpoint), allow_insecure) {
+            let span = reader.attr("endpoint").map(|attr| reader.key_span(attr));
+            diags.error(span, "Insecure transport", why);
+            return None;
+        }
+    }
     Some(BackendSettings::S3(S3Settings {
         bucket: bucket?,
         key: key?,
@@ -106,6 +136,7 @@ pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<Backend
         workspace_key_prefix: prefix?,
         server_side_encryption: encryption?,
         kms_key_id: kms_key_id?,
+        allow_insecure_transport: allow_insecure,
     }))
 }
 
@@ -124,4 +155,11 @@ fn required_text(
         }
         None => None,
     }
+}
+
+/// `allow_insecure_transport` (default false); `None` when it is not a bool.
+fn allow_insecure_transport(reader: &BodyReader, diags: &mut Diagnostics) -> Option<bool> {
+    reader
+        .bool("allow_insecure_transport", diags)
+        .or_default_value(false)
 }
