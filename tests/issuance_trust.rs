@@ -141,3 +141,38 @@ fn plaintext_backend_transport_is_a_configuration_error_unless_opted_into() {
         "{out}"
     );
 }
+
+#[test]
+fn a_lost_key_change_answer_does_not_lose_the_account() {
+    let pebble = Pebble::start();
+    let proxy = AriProxy::start(&pebble);
+    let p = Project::with_directory(pebble, proxy.directory_url());
+    p.config(&cert_block("www", &["roll.trust.test"], ""));
+    p.expect(&["apply", "--auto-approve"], 0);
+    let old = p.secrets().accounts["pebble"].credentials.clone();
+
+    // Pebble changes the key; its answer never arrives.
+    proxy.drop_next_key_change_answer();
+    let out = p.expect(
+        &["apply", "--auto-approve", "--replace", "account.pebble"],
+        0,
+    );
+    assert!(out.contains("account.pebble (rotate-key): done"), "{out}");
+    let secrets = p.secrets();
+    assert_ne!(
+        secrets.accounts["pebble"].credentials.expose(),
+        old.expose()
+    );
+    assert!(secrets.pending_account_keys.is_empty());
+
+    // The stored key is the one the CA holds: the account still orders.
+    let out = p.expect(
+        &["apply", "--auto-approve", "--replace", "certificate.www"],
+        0,
+    );
+    assert!(
+        out.contains("certificate.www (reissue): done")
+            || out.contains("certificate.www (renew): done"),
+        "{out}"
+    );
+}
