@@ -142,7 +142,7 @@ pub async fn run_hook(argv: &[String], dir: &Path, env: &HookEnv, timeout: Durat
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| Error::Deploy(format!("on_change command {argv:?} could not start: {e}")))?;
-    let group = child.id();
+    let mut group = GroupKiller(child.id());
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let mut tail = Tail::default();
     let waited = tokio::time::timeout(timeout, async {
@@ -161,10 +161,7 @@ pub async fn run_hook(argv: &[String], dir: &Path, env: &HookEnv, timeout: Durat
     .await;
     let status = match waited {
         Err(_) => {
-            if let Some(group) = group {
-                // SAFETY: killpg has no memory effects; the group is the hook's own.
-                unsafe { libc::killpg(group as libc::pid_t, libc::SIGKILL) };
-            }
+            drop(group);
             let _ = child.wait().await;
             return Err(Error::Deploy(format!(
                 "on_change command {argv:?} did not finish within {}; it was killed with its \
@@ -173,6 +170,8 @@ pub async fn run_hook(argv: &[String], dir: &Path, env: &HookEnv, timeout: Durat
             )));
         }
         Ok(status) => {
+            // Exited: what it left running in the background is its business.
+            group.0 = None;
             status.map_err(|e| Error::Deploy(format!("on_change command {argv:?} failed: {e}")))?
         }
     };
@@ -190,6 +189,19 @@ pub async fn run_hook(argv: &[String], dir: &Path, env: &HookEnv, timeout: Durat
             "on_change command {argv:?} failed ({status}): {}",
             tail.text()
         )))
+    }
+}
+
+/// Kills a running hook's whole process group when dropped: at its timeout, and when the
+/// apply stops at once (a second interrupt drops the actions in flight).
+struct GroupKiller(Option<u32>);
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        if let Some(group) = self.0 {
+            // SAFETY: killpg has no memory effects; the group is the hook's own.
+            unsafe { libc::killpg(group as libc::pid_t, libc::SIGKILL) };
+        }
     }
 }
 
