@@ -234,6 +234,51 @@ pub fn summarize_chain(fullchain_pem: &str) -> Result<CertSummary> {
     })
 }
 
+/// Whether two identifier lists name the same set: DNS names compared without case, IP
+/// addresses by value (`2001:DB8::1` is `2001:db8::1`), order and duplicates ignored.
+pub fn same_identifiers(a: &[String], b: &[String]) -> bool {
+    fn normalised(names: &[String]) -> std::collections::BTreeSet<String> {
+        names
+            .iter()
+            .map(|name| match name.parse::<std::net::IpAddr>() {
+                Ok(ip) => ip.to_string(),
+                Err(_) => name.trim_end_matches('.').to_ascii_lowercase(),
+            })
+            .collect()
+    }
+    normalised(a) == normalised(b)
+}
+
+/// Checks that an issued certificate is the one ordered: its public key is the one of
+/// `private_key` (the CSR's) and its names are exactly `ordered`. A CA (or a proxy in front
+/// of it) answering with any other certificate must not get it deployed.
+pub fn check_issued(
+    summary: &CertSummary,
+    private_key: &Sensitive,
+    ordered: &[String],
+) -> Result<()> {
+    if !same_identifiers(&summary.domains, ordered) {
+        return Err(Error::Acme(format!(
+            "The CA returned a certificate for other names than ordered: ordered {}, got {}; \
+             it was not deployed and the state is unchanged.",
+            ordered.join(", "),
+            if summary.domains.is_empty() {
+                "none".to_string()
+            } else {
+                summary.domains.join(", ")
+            }
+        )));
+    }
+    if public_key_sha256(private_key)? != summary.spki_sha256 {
+        return Err(Error::Acme(
+            "The CA returned a certificate for another public key than the one in the CSR; \
+             it was not deployed and the state is unchanged."
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The serial number of a DER certificate, lower-case hex as [`CertSummary`] keeps it
 /// (for comparing a served certificate with state's).
 pub fn serial_of_der(der: &[u8]) -> Result<String> {
@@ -449,6 +494,64 @@ mod tests {
         assert_eq!(s.certificate_pem.trim(), leaf.pem().trim());
         assert_eq!(s.chain_pem.trim(), ca_cert.pem().trim());
         assert!(summarize_chain("nothing here").is_err());
+    }
+
+    #[test]
+    fn identifiers_compare_as_sets_without_case() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(same_identifiers(
+            &names(&["WWW.example.com", "2001:DB8::1", "example.com"]),
+            &names(&["example.com", "www.example.com", "2001:db8::1"])
+        ));
+        assert!(!same_identifiers(
+            &names(&["example.com"]),
+            &names(&["example.com", "www.example.com"])
+        ));
+        assert!(!same_identifiers(
+            &names(&["10.0.0.1"]),
+            &names(&["10.0.0.2"])
+        ));
+    }
+
+    #[test]
+    fn an_issued_certificate_must_have_the_csr_key_and_the_ordered_names() {
+        let issuer_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let issuer = Issuer::new(
+            CertificateParams::new(Vec::<String>::new()).unwrap(),
+            issuer_key,
+        );
+        let key = generate_private_key(KeyType::EcdsaP256).unwrap();
+        let issue = |key: &Sensitive, names: &[&str]| {
+            let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+            let leaf = CertificateParams::new(names)
+                .unwrap()
+                .signed_by(&key_pair(key).unwrap(), &issuer)
+                .unwrap();
+            summarize_chain(&leaf.pem()).unwrap()
+        };
+        let ordered = vec!["example.com".to_string(), "192.0.2.7".to_string()];
+
+        let good = issue(&key, &["EXAMPLE.com", "192.0.2.7"]);
+        check_issued(&good, &key, &ordered).unwrap();
+
+        let other_names = issue(&key, &["example.com", "evil.example"]);
+        let err = check_issued(&other_names, &key, &ordered)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("The CA returned a certificate for other names than ordered: ordered example.com, 192.0.2.7, got example.com, evil.example"),
+            "{err}"
+        );
+
+        let other_key = generate_private_key(KeyType::EcdsaP256).unwrap();
+        let wrong_key = issue(&other_key, &["example.com", "192.0.2.7"]);
+        let err = check_issued(&wrong_key, &key, &ordered)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("another public key than the one in the CSR"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -76,12 +76,16 @@ certificate "{name}" {{
 }
 
 fn postgres_backend(pg: &Postgres) -> String {
-    format!("    backend  = \"postgres\"\n    conn_str = {:?}", pg.url())
+    // The test cluster speaks plaintext over loopback: opted into.
+    format!(
+        "    backend  = \"postgres\"\n    conn_str = {:?}\n    allow_insecure_transport = true",
+        pg.url()
+    )
 }
 
 fn s3_backend(moto: &MotoS3) -> String {
     format!(
-        "    backend        = \"s3\"\n    bucket         = {:?}\n    key            = \"tls/certform.certstate\"\n    endpoint       = {:?}\n    use_path_style = true",
+        "    backend        = \"s3\"\n    bucket         = {:?}\n    key            = \"tls/certform.certstate\"\n    endpoint       = {:?}\n    use_path_style = true\n    allow_insecure_transport = true",
         moto.bucket,
         moto.endpoint()
     )
@@ -103,6 +107,7 @@ fn pg_store(pg: &Postgres) -> PostgresStore {
         conn_str: Sensitive::new(pg.url()),
         schema: "certform".into(),
         ca_bundle: None,
+        allow_insecure_transport: true,
     };
     PostgresStore::connect(&settings, "default").unwrap()
 }
@@ -133,8 +138,19 @@ fn postgres_over_tls_trusts_the_ca_bundle_and_refuses_anything_else() {
             && refused.contains("invalid peer certificate"),
         "{refused}"
     );
-    // Without TLS, this server accepts no connection at all: TLS was really in use above.
+    // Plaintext is refused by certform unless opted into...
     p.backend(&tls_backend("disable", Some(&pg.ca_path())));
+    let refused = p.expect(&["plan"], 1);
+    assert!(
+        refused.contains("sets sslmode=disable") && refused.contains("allow_insecure_transport"),
+        "{refused}"
+    );
+    // ...and then by this server, which accepts no connection without TLS: TLS was really
+    // in use above.
+    p.backend(&format!(
+        "{}\n    allow_insecure_transport = true",
+        tls_backend("disable", Some(&pg.ca_path()))
+    ));
     let refused = p.expect(&["plan"], 1);
     assert!(refused.contains("no encryption"), "{refused}");
 }

@@ -259,10 +259,11 @@ fn sigkill_with_the_state_in_postgres_keeps_every_key_and_releases_the_lock() {
                 conn_str: Sensitive::new(pg.url()),
                 schema: name.to_string(),
                 ca_bundle: None,
+                allow_insecure_transport: true,
             };
             BackendState {
                 block: format!(
-                    "    backend  = \"postgres\"\n    conn_str = {:?}\n    schema   = {name:?}",
+                    "    backend  = \"postgres\"\n    conn_str = {:?}\n    schema   = {name:?}\n    allow_insecure_transport = true",
                     pg.url()
                 ),
                 store: Box::new(PostgresStore::connect(&settings, "default").unwrap()),
@@ -292,10 +293,11 @@ fn sigkill_with_the_state_in_s3_keeps_every_key_and_its_lock_is_force_unlocked()
                 workspace_key_prefix: "env:".into(),
                 server_side_encryption: None,
                 kms_key_id: None,
+                allow_insecure_transport: true,
             };
             BackendState {
                 block: format!(
-                    "    backend        = \"s3\"\n    bucket         = {:?}\n    key            = {:?}\n    endpoint       = {:?}\n    use_path_style = true",
+                    "    backend        = \"s3\"\n    bucket         = {:?}\n    key            = {:?}\n    endpoint       = {:?}\n    use_path_style = true\n    allow_insecure_transport = true",
                     settings.bucket,
                     settings.key,
                     moto.endpoint()

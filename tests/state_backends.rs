@@ -168,6 +168,7 @@ fn postgres_settings(pg: &Postgres, schema: &str) -> PostgresSettings {
         conn_str: Sensitive::new(pg.url()),
         schema: schema.to_string(),
         ca_bundle: None,
+        allow_insecure_transport: true,
     }
 }
 
@@ -199,6 +200,7 @@ fn postgres_connection_errors_never_show_the_password() {
         conn_str: Sensitive::new("postgres://alice:hunter2@127.0.0.1:1/db?connect_timeout=2"),
         schema: "certform".into(),
         ca_bundle: None,
+        allow_insecure_transport: false,
     };
     let err = PostgresStore::connect(&settings, "default")
         .err()
@@ -224,6 +226,7 @@ fn s3_settings(moto: &MotoS3, encryption: Option<&str>) -> S3Settings {
         workspace_key_prefix: "env:".into(),
         server_side_encryption: encryption.map(str::to_string),
         kms_key_id: None,
+        allow_insecure_transport: true,
     }
 }
 

@@ -158,7 +158,27 @@ impl Signer {
 
     /// The JSON body of a request to `url`: `payload` as JSON, or `None` for a POST-as-GET.
     pub(super) fn sign(&self, url: &str, nonce: &str, payload: Option<&Value>) -> Result<Vec<u8>> {
-        let mut header = json!({ "alg": self.key.algorithm(), "nonce": nonce, "url": url });
+        Ok(self
+            .jws(url, Some(nonce), payload)?
+            .to_string()
+            .into_bytes())
+    }
+
+    /// The inner JWS of a key change (RFC 8555 §7.3.5): no nonce, the new key's `jwk`.
+    pub(super) fn sign_inner(&self, url: &str, payload: &Value) -> Result<Value> {
+        self.jws(url, None, Some(payload))
+    }
+
+    /// The signer's public key as a JWK.
+    pub(super) fn jwk(&self) -> Value {
+        self.key.jwk()
+    }
+
+    fn jws(&self, url: &str, nonce: Option<&str>, payload: Option<&Value>) -> Result<Value> {
+        let mut header = json!({ "alg": self.key.algorithm(), "url": url });
+        if let Some(nonce) = nonce {
+            header["nonce"] = json!(nonce);
+        }
         match &self.kid {
             Some(kid) => header["kid"] = json!(kid),
             None => header["jwk"] = self.key.jwk(),
@@ -169,12 +189,11 @@ impl Signer {
             None => String::new(),
         };
         let signature = self.key.sign(format!("{protected}.{payload}").as_bytes())?;
-        let body = json!({
+        Ok(json!({
             "protected": protected,
             "payload": payload,
             "signature": b64(&signature),
-        });
-        Ok(body.to_string().into_bytes())
+        }))
     }
 }
 

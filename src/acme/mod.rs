@@ -28,6 +28,7 @@ use instant_acme::{
     Account, AuthorizationStatus, ChallengeType, ExternalAccountKey, Identifier, NewOrder, Order,
     OrderStatus, RevocationRequest,
 };
+pub use lifecycle::{credentials_with_new_key, key_in_use, KeyInUse};
 use request::Session;
 use retry::{acme_call, acme_call_traced};
 pub use revoke::revoke_with_certificate_key;

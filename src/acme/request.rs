@@ -26,7 +26,10 @@ const JOSE_JSON: &str = "application/jose+json";
 #[serde(rename_all = "camelCase")]
 pub(super) struct Directory {
     pub new_nonce: String,
+    pub new_account: String,
     pub revoke_cert: String,
+    /// Absent when the CA offers no account key rollover.
+    pub key_change: Option<String>,
     /// RFC 9773; absent when the CA offers no ARI.
     pub renewal_info: Option<String>,
 }
@@ -80,11 +83,6 @@ impl Session {
         }
     }
 
-    /// The same CA, another signer (an account's new key after a rollover).
-    pub(super) fn with_signer(&self, signer: Signer) -> Session {
-        Session::new(self.http.clone(), &self.directory_url, signer)
-    }
-
     pub(super) async fn directory(&self) -> Result<Arc<Directory>> {
         directory(&self.http, &self.directory_url).await
     }
@@ -104,6 +102,34 @@ impl Session {
     ) -> Result<Answer> {
         let new_nonce = self.directory().await?.new_nonce.clone();
         acme_call!(what, self.attempt(&new_nonce, url, payload).await)
+    }
+
+    /// Like [`Session::post`], but an answer with the problem type `expected` is `None`
+    /// rather than an error (`accountDoesNotExist` is an answer to a question).
+    pub(super) async fn post_unless(
+        &self,
+        what: &str,
+        url: &str,
+        payload: &Value,
+        expected: &str,
+    ) -> Result<Option<Answer>> {
+        let new_nonce = self.directory().await?.new_nonce.clone();
+        acme_call!(
+            what,
+            match self.attempt(&new_nonce, url, Some(payload)).await {
+                Err(instant_acme::Error::Api(problem))
+                    if problem.r#type.as_deref() == Some(expected) =>
+                {
+                    Ok(None)
+                }
+                other => other.map(Some),
+            }
+        )
+    }
+
+    /// The signer's public key as a JWK.
+    pub(super) fn jwk(&self) -> Value {
+        self.signer.jwk()
     }
 
     /// One signed POST. An error answer becomes `Error::Api` with the CA's problem document,

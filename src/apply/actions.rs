@@ -18,7 +18,8 @@ pub(super) async fn run(context: &Context, node: &Node) -> Result<String> {
     let change = match node {
         Node::Hook(argv) => {
             let env = context.solvers.hook_env();
-            deploy::run_hook(argv, &context.desired.config_dir, env).await?;
+            let timeout = deploy::hook_timeout(&context.desired, argv);
+            deploy::run_hook(argv, &context.desired.config_dir, env, timeout).await?;
             return Ok("ran".into());
         }
         Node::Change(i) => &context.changes[*i],
@@ -41,6 +42,7 @@ pub(super) async fn run(context: &Context, node: &Node) -> Result<String> {
                 .commit(|state, secrets| {
                     state.accounts.remove(&address.name);
                     secrets.accounts.remove(&address.name);
+                    secrets.pending_account_keys.remove(&address.name);
                 })?;
             Ok("forgotten".into())
         }
@@ -167,19 +169,8 @@ pub(super) async fn account(context: &Context, name: &str) -> Result<Arc<AcmeAcc
     if let Some(account) = accounts.get(name) {
         return Ok(account.clone());
     }
-    let credentials = {
-        let ledger = context.ledger.lock().expect("ledger");
-        ledger
-            .secrets
-            .accounts
-            .get(name)
-            .map(|s| s.credentials.clone())
-            .ok_or_else(|| {
-                Error::State(format!(
-                    "account.{name} has no credentials in the state's secret half"
-                ))
-            })?
-    };
+    lifecycle::settle_pending_key(context, name).await?;
+    let credentials = lifecycle::stored_credentials(context, name)?;
     let ca_bundle = ca_bundle_of(context, name);
     let account = Arc::new(acme::load_account(&credentials, ca_bundle.as_deref()).await?);
     accounts.insert(name.to_string(), account.clone());
@@ -188,7 +179,7 @@ pub(super) async fn account(context: &Context, name: &str) -> Result<Arc<AcmeAcc
 
 /// The `ca_bundle` of account `name`; a removed account still reaches its CA through the
 /// bundle kept in state.
-fn ca_bundle_of(context: &Context, name: &str) -> Option<std::path::PathBuf> {
+pub(super) fn ca_bundle_of(context: &Context, name: &str) -> Option<std::path::PathBuf> {
     match context.desired.accounts.get(name) {
         Some(spec) => spec.ca_bundle.clone(),
         None => {
@@ -248,6 +239,7 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
         )
         .await?;
     let summary = keys::summarize_chain(&issued.fullchain_pem)?;
+    keys::check_issued(&summary, &private_key, &spec.domains)?;
     let serial = summary.serial_number.clone();
     let not_after = summary.not_after;
     let now = OffsetDateTime::now_utc();

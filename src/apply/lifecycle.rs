@@ -1,37 +1,53 @@
 //! Lifecycle actions of apply: account key rollover and deactivation, and the deferred
 //! revocation of replaced certificates (`revoke_replaced_after`). Like every action, each
-//! ends with the state committed; a rollover commits the new credentials the moment the CA
-//! has accepted them, because from then on the old key is refused.
+//! ends with the state committed. A rollover commits the new key *before* asking the CA to
+//! change to it, and commits which key is in use once the CA said so; when that stays
+//! unknown (no answer), the new key waits in the state and the next use of the account asks
+//! the CA which key it holds (`settle_pending_key`) — so no lost answer loses the account.
 
-use super::actions::{account, update_account};
+use super::actions::{account, ca_bundle_of, update_account};
 use super::Context;
-use crate::acme::RevocationReason;
+use crate::acme::{self, KeyInUse, RevocationReason};
 use crate::address::Address;
 use crate::desired::model::{AccountSpec, CertificateSpec};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::secret::Sensitive;
 use crate::state::model::{AccountSecret, CertificateState, PendingRevocation};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-/// Rolls the key over, commits it at once, then applies any contact or setting change the
-/// same plan carried for this account.
+/// Rolls the key over, then applies any contact or setting change the same plan carried for
+/// this account.
 pub(super) async fn rotate_account_key(context: &Context, name: &str) -> Result<String> {
     let old = account(context, name).await?;
-    let (rotated, credentials) = old.rotate_key().await?;
-    let now = OffsetDateTime::now_utc();
+    let current = stored_credentials(context, name)?;
+    let next = acme::credentials_with_new_key(&current)?;
     context
         .ledger
         .lock()
         .expect("ledger")
-        .commit(|state, secrets| {
-            if let Some(entry) = state.accounts.get_mut(name) {
-                entry.key_created_at = now;
-            }
-            secrets
-                .accounts
-                .insert(name.to_string(), AccountSecret { credentials });
+        .commit(|_, secrets| {
+            secrets.pending_account_keys.insert(
+                name.to_string(),
+                AccountSecret {
+                    credentials: next.clone(),
+                },
+            );
         })?;
+    if let Err(sent) = old.change_key(&next).await {
+        let in_use =
+            acme::key_in_use(&current, &next, ca_bundle_of(context, name).as_deref()).await;
+        if in_use != KeyInUse::New {
+            settle(context, name, &next, &in_use)?;
+            return Err(match in_use {
+                KeyInUse::Old => sent,
+                _ => unknown_outcome(name, &sent.to_string()),
+            });
+        }
+    }
+    settle(context, name, &next, &KeyInUse::New)?;
+    let rotated = acme::load_account(&next, ca_bundle_of(context, name).as_deref()).await?;
     context
         .accounts
         .lock()
@@ -39,6 +55,79 @@ pub(super) async fn rotate_account_key(context: &Context, name: &str) -> Result<
         .insert(name.to_string(), Arc::new(rotated));
     let updated = update_account(context, name).await?;
     Ok(format!("new key in use, same account URL; {updated}"))
+}
+
+/// Settles a key rollover whose outcome an earlier apply did not learn: asks the CA which
+/// key it holds and commits that. Nothing to do without a pending key.
+pub(super) async fn settle_pending_key(context: &Context, name: &str) -> Result<()> {
+    let pending = {
+        let ledger = context.ledger.lock().expect("ledger");
+        ledger
+            .secrets
+            .pending_account_keys
+            .get(name)
+            .map(|p| p.credentials.clone())
+    };
+    let Some(next) = pending else {
+        return Ok(());
+    };
+    let current = stored_credentials(context, name)?;
+    let in_use = acme::key_in_use(&current, &next, ca_bundle_of(context, name).as_deref()).await;
+    settle(context, name, &next, &in_use)?;
+    match in_use {
+        KeyInUse::Unknown(why) => Err(unknown_outcome(name, &why)),
+        _ => Ok(()),
+    }
+}
+
+/// Commits what the CA said: the new key becomes the account's (`New`), or is dropped
+/// (`Old`); while `Unknown` it stays pending.
+fn settle(context: &Context, name: &str, next: &Sensitive, in_use: &KeyInUse) -> Result<()> {
+    let now = OffsetDateTime::now_utc();
+    context
+        .ledger
+        .lock()
+        .expect("ledger")
+        .commit(|state, secrets| match in_use {
+            KeyInUse::New => {
+                secrets.pending_account_keys.remove(name);
+                secrets.accounts.insert(
+                    name.to_string(),
+                    AccountSecret {
+                        credentials: next.clone(),
+                    },
+                );
+                if let Some(entry) = state.accounts.get_mut(name) {
+                    entry.key_created_at = now;
+                }
+            }
+            KeyInUse::Old => {
+                secrets.pending_account_keys.remove(name);
+            }
+            KeyInUse::Unknown(_) => {}
+        })
+}
+
+fn unknown_outcome(name: &str, why: &str) -> Error {
+    Error::Acme(format!(
+        "account.{name}: the CA did not say whether it changed the account key ({why}); the \
+         new key is kept in the state and the next use of the account asks the CA which key \
+         it holds"
+    ))
+}
+
+pub(super) fn stored_credentials(context: &Context, name: &str) -> Result<Sensitive> {
+    let ledger = context.ledger.lock().expect("ledger");
+    ledger
+        .secrets
+        .accounts
+        .get(name)
+        .map(|s| s.credentials.clone())
+        .ok_or_else(|| {
+            Error::State(format!(
+                "account.{name} has no credentials in the state's secret half"
+            ))
+        })
 }
 
 /// Deactivates a removed account at its CA, then forgets it.
@@ -51,6 +140,7 @@ pub(super) async fn deactivate_account(context: &Context, name: &str) -> Result<
         .commit(|state, secrets| {
             state.accounts.remove(name);
             secrets.accounts.remove(name);
+            secrets.pending_account_keys.remove(name);
         })?;
     Ok("deactivated at the CA and forgotten".into())
 }

@@ -79,12 +79,24 @@ pub enum BackendSettings {
 /// `backend = "postgres"`: a table per schema, one row per workspace.
 #[derive(Debug, Clone, Serialize)]
 pub struct PostgresSettings {
-    /// libpq-style connection string or URL; may hold a password.
+    /// libpq-style connection string or URL; may hold a password, which the configuration
+    /// digest leaves out.
+    #[serde(serialize_with = "conn_str_fingerprint")]
     pub conn_str: crate::secret::Sensitive,
     /// Default `certform`.
     pub schema: String,
     /// Extra PEM roots to trust for TLS (`sslmode` in `conn_str`).
     pub ca_bundle: Option<PathBuf>,
+    /// `sslmode=prefer` or `disable` over TCP is refused without it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_insecure_transport: bool,
+}
+
+fn conn_str_fingerprint<S: serde::Serializer>(
+    conn_str: &crate::secret::Sensitive,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&crate::state::postgres::conn_str_fingerprint(conn_str))
 }
 
 /// `backend = "s3"`: one object per workspace and a conditional-write lock object.
@@ -103,6 +115,9 @@ pub struct S3Settings {
     /// `AES256` or `aws:kms`.
     pub server_side_encryption: Option<String>,
     pub kms_key_id: Option<String>,
+    /// An `http://` endpoint is refused without it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_insecure_transport: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -217,6 +232,9 @@ pub struct OutputSpec {
     pub follow_symlinks: bool,
     /// argv of a command to run once per apply after every output naming it was written.
     pub on_change: Option<Vec<String>>,
+    /// How long `on_change` may run before it is killed (`None`: five minutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_change_timeout: Option<Duration>,
     /// Where each path is written in the configuration (the `directory` for all four), for
     /// the diagnostics of a path that two outputs write.
     #[serde(skip)]

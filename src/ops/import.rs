@@ -82,13 +82,7 @@ pub fn run(globals: &Globals, request: &ImportRequest) -> Result<Exit> {
         )));
     }
     // Keep the configured order when the certificate covers exactly the configured names.
-    let same_names = {
-        let mut have = summary.domains.clone();
-        let mut want = spec.domains.clone();
-        have.sort();
-        want.sort();
-        have == want
-    };
+    let same_names = keys::same_identifiers(&summary.domains, &spec.domains);
     let mut entry = CertificateState {
         account: spec.account.clone(),
         directory: desired.accounts[&spec.account].directory.clone(),

@@ -68,6 +68,7 @@ pub fn rm(globals: &Globals, addresses: &[String], lock_timeout: Duration) -> Re
                         .remove(&address.name)
                         .ok_or_else(|| not_in_state(address))?;
                     secrets.accounts.remove(&address.name);
+                    secrets.pending_account_keys.remove(&address.name);
                 }
                 _ => return Err(Error::Usage(format!("{address}: solvers have no state"))),
             }
@@ -141,6 +142,9 @@ pub fn mv(globals: &Globals, from: &str, to: &str, lock_timeout: Duration) -> Re
                 state.accounts.insert(to.name.clone(), entry);
                 if let Some(secret) = secrets.accounts.remove(&from.name) {
                     secrets.accounts.insert(to.name.clone(), secret);
+                }
+                if let Some(secret) = secrets.pending_account_keys.remove(&from.name) {
+                    secrets.pending_account_keys.insert(to.name.clone(), secret);
                 }
                 for certificate in state.certificates.values_mut() {
                     if certificate.account == from.name {

@@ -400,7 +400,10 @@ pub fn renewal_due(
     let (threshold, description) = match policy {
         RenewBefore::Remaining(duration) => (
             time::Duration::try_from(duration).unwrap_or(time::Duration::MAX),
-            format!("renew_before = {}", format_duration(duration)),
+            format!(
+                "renew_before = {}",
+                crate::config::duration::format_duration(duration)
+            ),
         ),
         RenewBefore::PercentOfLifetime(percent) => {
             let lifetime = current.not_after - current.not_before;
@@ -416,17 +419,6 @@ pub fn renewal_due(
         not_after: current.not_after.date().to_string(),
         policy: description,
     })
-}
-
-/// Formats a duration the way configuration writes it: the largest whole unit.
-pub fn format_duration(duration: std::time::Duration) -> String {
-    let secs = duration.as_secs();
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if secs >= size && secs % size == 0 {
-            return format!("{}{unit}", secs / size);
-        }
-    }
-    format!("{secs}s")
 }
 
 /// Why an output must be written again, if it must.

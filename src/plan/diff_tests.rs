@@ -54,6 +54,7 @@ fn output(dir: &str) -> OutputSpec {
         follow_symlinks: false,
         on_change: None,
         path_spans: Default::default(),
+        on_change_timeout: None,
     }
 }
 
@@ -581,7 +582,10 @@ fn durations_format_in_their_largest_unit() {
         (2_592_000, "30d"),
         (5_400, "90m"),
     ] {
-        assert_eq!(format_duration(Duration::from_secs(secs)), text);
+        assert_eq!(
+            crate::config::duration::format_duration(Duration::from_secs(secs)),
+            text
+        );
     }
 }
 
@@ -1045,6 +1049,7 @@ const DECISIONS: &[(&str, &str, Decision)] = {
         ),
         ("output", "follow_symlinks", Inert),
         ("output", "on_change", Inert),
+        ("output", "on_change_timeout", Inert),
         ("check", "endpoint", Inert),
     ]
 };

@@ -1,4 +1,12 @@
 //! HTTP-01 (RFC 8555 §8.3): the built-in server (`listen`) and the `webroot` writer.
+//!
+//! Both face the network or a directory others write to. The server gives each connection
+//! [`CONNECTION_TIME`] to send its request and take the answer (a validator needs
+//! milliseconds; a slowloris client must not hold sockets for the whole apply) and serves
+//! at most [`MAX_CONNECTIONS`] at once, closing any beyond. The webroot writer walks
+//! `.well-known/acme-challenge` from the configured root with `openat` and `O_NOFOLLOW`:
+//! a symbolic link planted there (by whoever else writes the webroot) is refused, never
+//! followed, so certform writes and removes files only inside that directory.
 
 use super::ChallengeData;
 use crate::address::Address;
@@ -12,14 +20,38 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::ffi::CString;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 
 const CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
 const CHALLENGE_DIR: &str = ".well-known/acme-challenge";
+/// How long one connection to the built-in server may last, request and answer.
+const CONNECTION_TIME: Duration = Duration::from_secs(10);
+/// How many connections the built-in server serves at once.
+const MAX_CONNECTIONS: usize = 256;
+
+/// The built-in server's bounds on its clients.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    connection_time: Duration,
+    max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connection_time: CONNECTION_TIME,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+}
 
 /// Tokens are base64url (RFC 8555 §8.3); anything else could name a path outside the
 /// webroot, so it is refused before it reaches a file system or a map.
@@ -61,7 +93,7 @@ impl ChallengeServer {
             .local_addr()
             .map_err(|e| Error::Solver(format!("{solver}: cannot listen on {listen}: {e}")))?;
         let tokens: Tokens = Arc::default();
-        let task = tokio::spawn(serve(listener, tokens.clone()));
+        let task = tokio::spawn(serve(listener, tokens.clone(), Limits::default()));
         Ok(ChallengeServer {
             tokens,
             task: Mutex::new(Some(task)),
@@ -99,17 +131,24 @@ fn lock(tokens: &Tokens) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
 }
 
 /// Accept loop; connections live in a `JoinSet` owned by this task, so aborting the task
-/// closes them all.
-async fn serve(listener: TcpListener, tokens: Tokens) {
+/// closes them all. A connection beyond `limits.max_connections` is closed at once; one
+/// still open after `limits.connection_time` is closed then.
+async fn serve(listener: TcpListener, tokens: Tokens, limits: Limits) {
     let mut connections = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(_) => {
                 // Out of file descriptors and the like: back off instead of spinning.
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
+        };
+        while connections.try_join_next().is_some() {}
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let tokens = tokens.clone();
@@ -118,11 +157,12 @@ async fn serve(listener: TcpListener, tokens: Tokens) {
                 let response = respond(&tokens, &req);
                 async move { Ok::<_, Infallible>(response) }
             });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let connection = http1::Builder::new()
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(limits.connection_time, connection).await;
+            drop(slot);
         });
-        while connections.try_join_next().is_some() {}
     }
 }
 
@@ -158,54 +198,142 @@ impl Webroot {
         Webroot { root }
     }
 
-    fn path(&self, ch: &ChallengeData) -> Result<PathBuf> {
-        validate_token(ch)?;
-        Ok(self.root.join(CHALLENGE_DIR).join(&ch.token))
-    }
-
     pub(super) async fn present(&self, ch: &ChallengeData) -> Result<()> {
-        let path = self.path(ch)?;
+        validate_token(ch)?;
+        let (root, token) = (self.root.clone(), ch.token.clone());
         let body = ch.key_authorization.clone();
-        tokio::task::spawn_blocking(move || write_challenge_file(&path, body.as_bytes()))
+        tokio::task::spawn_blocking(move || write_challenge_file(&root, &token, body.as_bytes()))
             .await
             .map_err(|e| Error::Bug(format!("the webroot writer task failed: {e}")))?
     }
 
     pub(super) async fn cleanup(&self, ch: &ChallengeData) -> Result<()> {
-        let path = self.path(ch)?;
-        match tokio::fs::remove_file(&path).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(
-                "cannot remove the HTTP-01 challenge file",
-                path,
-                e,
-            )),
-        }
+        validate_token(ch)?;
+        let (root, token) = (self.root.clone(), ch.token.clone());
+        tokio::task::spawn_blocking(move || remove_challenge_file(&root, &token))
+            .await
+            .map_err(|e| Error::Bug(format!("the webroot cleanup task failed: {e}")))?
     }
 }
 
-fn write_challenge_file(path: &Path, body: &[u8]) -> Result<()> {
+/// Writes the challenge file `token` (0644) in `<root>/.well-known/acme-challenge`. A file
+/// already there (a planted hard or symbolic link) is removed first, then the file is
+/// created anew (`O_EXCL | O_NOFOLLOW`), so nothing outside that directory is written.
+fn write_challenge_file(root: &Path, token: &str, body: &[u8]) -> Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::Bug("a challenge file path has no parent".into()))?;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io("cannot create the challenge directory", dir, e))?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .open(path)
-        .map_err(|e| Error::io("cannot write the HTTP-01 challenge file", path, e))?;
-    file.write_all(body)
-        .map_err(|e| Error::io("cannot write the HTTP-01 challenge file", path, e))?;
+    use std::os::unix::fs::PermissionsExt;
+    let path = root.join(CHALLENGE_DIR).join(token);
+    let failed = |e| Error::io("cannot write the HTTP-01 challenge file", &path, e);
+    std::fs::create_dir_all(root).map_err(|e| Error::io("cannot create the webroot", root, e))?;
+    let dir = challenge_dir(root, true)?.expect("a created directory is there");
+    let name = c_name(token);
+    unlink_at(&dir, &name).map_err(failed)?;
+    // SAFETY: `dir` is an open directory and `name` a NUL-terminated file name.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o644 as libc::c_uint,
+        )
+    };
+    let mut file = std::fs::File::from(owned(fd).map_err(failed)?);
+    file.write_all(body).map_err(failed)?;
     // The umask may have narrowed the mode; web servers must be able to read the file.
     file.set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(|e| Error::io("cannot set the mode of the HTTP-01 challenge file", path, e))?;
-    Ok(())
+        .map_err(|e| {
+            Error::io(
+                "cannot set the mode of the HTTP-01 challenge file",
+                &path,
+                e,
+            )
+        })
+}
+
+/// Removes the challenge file `token`, if it and its directory are there.
+fn remove_challenge_file(root: &Path, token: &str) -> Result<()> {
+    let path = root.join(CHALLENGE_DIR).join(token);
+    match challenge_dir(root, false)? {
+        None => Ok(()),
+        Some(dir) => unlink_at(&dir, &c_name(token))
+            .map_err(|e| Error::io("cannot remove the HTTP-01 challenge file", path, e)),
+    }
+}
+
+/// `<root>/.well-known/acme-challenge`, opened one component at a time without following a
+/// symbolic link; each missing component is created (0755) when `create`, else `None`.
+fn challenge_dir(root: &Path, create: bool) -> Result<Option<OwnedFd>> {
+    let mut dir: OwnedFd = std::fs::File::open(root)
+        .map_err(|e| Error::io("cannot open the webroot", root, e))?
+        .into();
+    let mut path = root.to_path_buf();
+    for component in CHALLENGE_DIR.split('/') {
+        path.push(component);
+        let name = c_name(component);
+        let open = |dir: &OwnedFd| {
+            // SAFETY: `dir` is an open directory and `name` a NUL-terminated file name.
+            owned(unsafe {
+                libc::openat(
+                    dir.as_raw_fd(),
+                    name.as_ptr(),
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                )
+            })
+        };
+        let opened = match open(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                // SAFETY: as above; mkdirat never follows the last component.
+                if unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) } != 0 {
+                    let e = std::io::Error::last_os_error();
+                    // Made meanwhile by someone else: opening it checks what it is.
+                    if e.kind() != std::io::ErrorKind::AlreadyExists {
+                        return Err(Error::io("cannot create the challenge directory", path, e));
+                    }
+                }
+                open(&dir)
+            }
+            other => other,
+        };
+        dir = match opened {
+            Ok(next) => next,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) => {
+                return Err(Error::Solver(format!(
+                    "{} is not a directory (a symbolic link there is not followed); \
+                     refusing to write HTTP-01 challenge files through it",
+                    path.display()
+                )))
+            }
+            Err(e) => return Err(Error::io("cannot open the challenge directory", path, e)),
+        };
+    }
+    Ok(Some(dir))
+}
+
+/// Removes `name` from `dir` (the link itself, never what it points to); absent is fine.
+fn unlink_at(dir: &OwnedFd, name: &CString) -> std::io::Result<()> {
+    // SAFETY: `dir` is an open directory and `name` a NUL-terminated file name.
+    if unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) } == 0 {
+        return Ok(());
+    }
+    match std::io::Error::last_os_error() {
+        e if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        e => Err(e),
+    }
+}
+
+/// A file descriptor returned by a libc call, or the error it set.
+fn owned(fd: libc::c_int) -> std::io::Result<OwnedFd> {
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor the call just opened, owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A validated token or a constant path component: no NUL byte.
+fn c_name(name: &str) -> CString {
+    CString::new(name).expect("tokens and path components hold no NUL byte")
 }
 
 #[cfg(test)]
@@ -297,6 +425,120 @@ mod tests {
             .collect();
         assert!(left.is_empty());
         solvers.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn webroot_follows_no_symbolic_link_inside_the_challenge_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let web = super::Webroot::new(dir.path().join("www"));
+        let ch = challenge("tok1");
+
+        // A symlinked `acme-challenge` directory is refused, nothing is written through it.
+        std::fs::create_dir_all(dir.path().join("www/.well-known")).unwrap();
+        let link = dir.path().join("www/.well-known/acme-challenge");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        let err = web.present(&ch).await.unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "acme-challenge is not a directory (a symbolic link there is not followed)"
+            ),
+            "{err}"
+        );
+        assert!(web.cleanup(&ch).await.is_err());
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+
+        // A symlinked `.well-known` likewise.
+        std::fs::remove_dir_all(dir.path().join("www/.well-known")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("www/.well-known")).unwrap();
+        let err = web.present(&ch).await.unwrap_err().to_string();
+        assert!(err.contains(".well-known is not a directory"), "{err}");
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+
+        // A symlink planted at the token's path is replaced, its target left alone.
+        std::fs::remove_file(dir.path().join("www/.well-known")).unwrap();
+        let victim = elsewhere.join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let challenge_dir = dir.path().join("www/.well-known/acme-challenge");
+        std::fs::create_dir_all(&challenge_dir).unwrap();
+        std::os::unix::fs::symlink(&victim, challenge_dir.join("tok1")).unwrap();
+        web.present(&ch).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        let file = challenge_dir.join("tok1");
+        assert!(std::fs::symlink_metadata(&file)
+            .unwrap()
+            .file_type()
+            .is_file());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "tok1.thumb");
+
+        // Cleanup of a planted symlink removes the link, not its target.
+        web.cleanup(&ch).await.unwrap();
+        std::os::unix::fs::symlink(&victim, &file).unwrap();
+        web.cleanup(&ch).await.unwrap();
+        assert!(std::fs::symlink_metadata(&file).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    }
+
+    /// A server on a free port with `limits`; the address it listens on.
+    async fn limited_server(limits: super::Limits) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(super::serve(listener, Default::default(), limits));
+        addr
+    }
+
+    /// Reads until the server closes the connection (EOF or reset).
+    async fn closed(stream: &mut tokio::net::TcpStream) {
+        let mut buf = [0u8; 256];
+        while let Ok(1..) = stream.read(&mut buf).await {}
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_request_is_disconnected() {
+        let addr = limited_server(super::Limits {
+            connection_time: std::time::Duration::from_millis(200),
+            max_connections: 8,
+        })
+        .await;
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET /.well-known/acme-challenge/x HTTP/1.1\r\nHost: x\r\nX-A: ")
+            .await
+            .unwrap();
+        closed(&mut slow).await;
+        // The server still answers others.
+        let answer = get(addr, "/.well-known/acme-challenge/x").await;
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_cap_are_closed() {
+        let addr = limited_server(super::Limits {
+            connection_time: std::time::Duration::from_secs(600),
+            max_connections: 2,
+        })
+        .await;
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+            held.push(stream);
+        }
+        let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
+        closed(&mut extra).await;
+        // A slot freed is a slot served again.
+        drop(held.pop());
+        loop {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let _ = stream
+                .write_all(b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .await;
+            let mut out = String::new();
+            let _ = stream.read_to_string(&mut out).await;
+            if out.starts_with("HTTP/1.1 404") {
+                break;
+            }
+        }
     }
 
     #[tokio::test]

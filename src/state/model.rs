@@ -183,6 +183,11 @@ pub struct Secrets {
     /// before states were authenticated, until its next write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_key: Option<super::auth::StateKey>,
+    /// An account's credentials with its next key, stored before the CA is asked to change
+    /// to it (a key rollover) and settled, by asking the CA which key it holds, before the
+    /// account is used again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending_account_keys: BTreeMap<String, AccountSecret>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,11 @@
 //!
 //! The connection string may hold a password: it is parsed once and never printed; messages
 //! name `user@host:port/dbname` only. TLS uses rustls with the web PKI roots plus an optional
-//! `ca_bundle`; `sslmode` in the connection string says whether TLS is preferred or required.
+//! `ca_bundle`, and the server's certificate is always verified. Over TCP, TLS is required:
+//! no `sslmode` means `require` here (libpq's `prefer` falls back to plaintext and would send
+//! the password in clear), and `sslmode=prefer` or `disable` is refused unless the state
+//! block sets `allow_insecure_transport = true` ([`check_transport`]). A Unix socket is
+//! local and keeps its mode.
 
 use super::runtime::BackendRuntime;
 use super::store::{
@@ -16,10 +20,11 @@ use super::store::{
 };
 use crate::desired::model::PostgresSettings;
 use crate::error::{Error, Result};
+use crate::secret::Sensitive;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_postgres::config::Host;
+use tokio_postgres::config::{Host, SslMode};
 
 /// First key of every certform advisory lock ("cert"), so they are easy to spot in
 /// `pg_locks` and do not collide with other applications' single-key locks.
@@ -105,12 +110,22 @@ impl PostgresStore {
     /// Connects, creates the schema and its tables if missing, and binds `workspace`.
     pub fn connect(settings: &PostgresSettings, workspace: &str) -> Result<PostgresStore> {
         check_workspace_name(workspace)?;
-        let config: tokio_postgres::Config = settings.conn_str.expose().parse().map_err(|e| {
-            Error::Usage(format!(
-                "The postgres backend's conn_str is not a valid connection string ({e})."
-            ))
-        })?;
+        let mut config: tokio_postgres::Config =
+            settings.conn_str.expose().parse().map_err(|e| {
+                Error::Usage(format!(
+                    "The postgres backend's conn_str is not a valid connection string ({e})."
+                ))
+            })?;
         let target = target_of(&config);
+        if let Transport::UpgradeToRequire = transport(
+            &config,
+            settings.conn_str.expose(),
+            settings.allow_insecure_transport,
+        )
+        .map_err(Error::Usage)?
+        {
+            config.ssl_mode(SslMode::Require);
+        }
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(settings)?);
         let runtime = BackendRuntime::new()?;
         let (client, connection) = runtime.run(config.connect(tls)).map_err(|e| {
@@ -453,6 +468,93 @@ fn target_of(config: &tokio_postgres::Config) -> String {
     format!("{user}@{}/{dbname}", hosts.join(","))
 }
 
+/// What a connection string's transport needs before connecting.
+#[derive(Debug, PartialEq, Eq)]
+enum Transport {
+    AsWritten,
+    /// No `sslmode` was written: libpq's default `prefer` becomes `require`.
+    UpgradeToRequire,
+}
+
+/// The transport policy for a parsed `conn_str` (see the module documentation); an error
+/// says what is refused and names the opt-in.
+fn transport(
+    config: &tokio_postgres::Config,
+    conn_str: &str,
+    allow_insecure: bool,
+) -> std::result::Result<Transport, String> {
+    let over_tcp = config.get_hosts().iter().any(|h| matches!(h, Host::Tcp(_)));
+    match config.get_ssl_mode() {
+        _ if !over_tcp => Ok(Transport::AsWritten),
+        SslMode::Prefer if !sslmode_written(conn_str) && !allow_insecure => {
+            Ok(Transport::UpgradeToRequire)
+        }
+        SslMode::Require => Ok(Transport::AsWritten),
+        _ if allow_insecure => Ok(Transport::AsWritten),
+        mode => Err(format!(
+            "The postgres backend's conn_str sets sslmode={}, which {} the password in \
+             clear; use sslmode=require, or set allow_insecure_transport = true in the state \
+             block to accept an unencrypted connection.",
+            if mode == SslMode::Disable {
+                "disable"
+            } else {
+                "prefer"
+            },
+            if mode == SslMode::Disable {
+                "sends the state and"
+            } else {
+                "falls back to plaintext without TLS and then sends the state and"
+            }
+        )),
+    }
+}
+
+/// Checks `conn_str` against the transport policy, for `validate`; a string that does not
+/// parse is left to the connection, which reports it.
+pub fn check_transport(
+    conn_str: &Sensitive,
+    allow_insecure: bool,
+) -> std::result::Result<(), String> {
+    match conn_str.expose().parse::<tokio_postgres::Config>() {
+        Ok(config) => transport(&config, conn_str.expose(), allow_insecure).map(|_| ()),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Whether `sslmode` is written in the connection string (URL query or keyword form), as
+/// opposed to libpq's default.
+fn sslmode_written(conn_str: &str) -> bool {
+    let text = conn_str.trim();
+    match text
+        .strip_prefix("postgres://")
+        .or_else(|| text.strip_prefix("postgresql://"))
+    {
+        Some(url) => url.split_once('?').is_some_and(|(_, query)| {
+            query
+                .split('&')
+                .any(|pair| pair.split('=').next() == Some("sslmode"))
+        }),
+        None => text
+            .split_whitespace()
+            .any(|word| word.split('=').next() == Some("sslmode")),
+    }
+}
+
+/// What the configuration digest holds of `conn_str`: a fingerprint of every setting but
+/// the password, so a saved plan (which carries the digest) gives nothing to test password
+/// guesses against offline. A password change alone does not stale a saved plan.
+pub fn conn_str_fingerprint(conn_str: &Sensitive) -> String {
+    let settings = match conn_str.expose().parse::<tokio_postgres::Config>() {
+        // Debug prints `password: Some(_)`, never the password.
+        Ok(config) => format!("{config:?}"),
+        Err(_) => "(not a connection string)".to_string(),
+    };
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(settings.as_bytes()))
+    )
+}
+
 /// rustls with the web PKI roots and the `ca_bundle`'s certificates.
 fn tls_config(settings: &PostgresSettings) -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
@@ -488,6 +590,54 @@ mod tests {
                 .parse()
                 .unwrap();
         assert_eq!(target_of(&config), "alice@db.example:6543/tls");
+    }
+
+    fn policy(conn_str: &str, allow_insecure: bool) -> std::result::Result<Transport, String> {
+        transport(&conn_str.parse().unwrap(), conn_str, allow_insecure)
+    }
+
+    #[test]
+    fn tls_is_required_over_tcp_unless_plaintext_is_opted_into() {
+        let url = "postgres://alice:pw@db.example/x";
+        assert_eq!(policy(url, false), Ok(Transport::UpgradeToRequire));
+        assert_eq!(policy(url, true), Ok(Transport::AsWritten));
+        assert_eq!(
+            policy(&format!("{url}?sslmode=require"), false),
+            Ok(Transport::AsWritten)
+        );
+        for mode in ["prefer", "disable"] {
+            for conn_str in [
+                format!("{url}?connect_timeout=2&sslmode={mode}"),
+                format!("host=db.example user=alice sslmode={mode}"),
+            ] {
+                let err = policy(&conn_str, false).unwrap_err();
+                assert!(
+                    err.contains(&format!("sets sslmode={mode}"))
+                        && err.contains("allow_insecure_transport = true"),
+                    "{err}"
+                );
+                assert_eq!(policy(&conn_str, true), Ok(Transport::AsWritten));
+            }
+        }
+        // A Unix socket never leaves the machine.
+        assert_eq!(
+            policy("host=/run/postgresql user=alice sslmode=disable", false),
+            Ok(Transport::AsWritten)
+        );
+    }
+
+    #[test]
+    fn the_digested_conn_str_leaves_the_password_out() {
+        let with = |password: &str| {
+            conn_str_fingerprint(&Sensitive::new(format!(
+                "postgres://alice:{password}@db.example/x?sslmode=require"
+            )))
+        };
+        assert_eq!(with("hunter2"), with("correct horse"));
+        let other_host = conn_str_fingerprint(&Sensitive::new(
+            "postgres://alice:hunter2@db2.example/x?sslmode=require",
+        ));
+        assert_ne!(with("hunter2"), other_host);
     }
 
     #[test]

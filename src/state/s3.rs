@@ -8,6 +8,8 @@
 //!
 //! Credentials, region and profile come from the standard AWS chain (environment, profile
 //! files, instance metadata); `endpoint` and `use_path_style` reach S3-compatible stores.
+//! An `http://` endpoint would send the request signatures and the state in clear: it is
+//! refused unless the state block sets `allow_insecure_transport = true` ([`check_endpoint`]).
 
 use super::runtime::BackendRuntime;
 use super::store::{
@@ -186,10 +188,37 @@ impl Bucket {
     }
 }
 
+/// Refuses an `endpoint` without TLS unless `allow_insecure` (the `allow_insecure_transport`
+/// attribute) accepts it.
+pub fn check_endpoint(
+    endpoint: Option<&str>,
+    allow_insecure: bool,
+) -> std::result::Result<(), String> {
+    let plain = endpoint.is_some_and(|e| {
+        e.trim()
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+    });
+    if plain && !allow_insecure {
+        return Err(
+            "The s3 backend's endpoint is http://, which sends the state and the request \
+             signatures unencrypted; use https://, or set allow_insecure_transport = true in \
+             the state block to accept that."
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 impl S3Store {
     /// Builds the client from the AWS chain and the settings, and binds `workspace`.
     pub fn connect(settings: &S3Settings, workspace: &str) -> Result<S3Store> {
         use aws_smithy_http_client::tls;
+        check_endpoint(
+            settings.endpoint.as_deref(),
+            settings.allow_insecure_transport,
+        )
+        .map_err(Error::Usage)?;
         let runtime = BackendRuntime::new()?;
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(

@@ -6,7 +6,10 @@
 //! - adds `renewalInfo` to the directory and answers `GET /renewal-info/<id>` with the
 //!   window the test set ([`AriProxy::set_window`]) and its `Retry-After`;
 //! - records each new-order payload ([`AriProxy::new_orders`]) and, since Pebble 2.4 does
-//!   not know `replaces`, reflects it in the order as an ARI CA must (RFC 9773 §5).
+//!   not know `replaces`, reflects it in the order as an ARI CA must (RFC 9773 §5);
+//! - plays a hostile or flaky CA on request: answers every certificate download with another
+//!   certificate ([`AriProxy::swap_certificates`]), or forwards the next account key change
+//!   and drops its answer ([`AriProxy::drop_next_key_change_answer`]).
 //!
 //! Threads and blocking sockets, like the rest of the harness; one thread per connection.
 
@@ -20,6 +23,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const RENEWAL_INFO_PATH: &str = "/renewal-info";
+/// Where Pebble serves issued certificates (`/certZ/<id>`, alternates `/certZ/<id>/<n>`).
+const CERTIFICATE_PATH: &str = "/certZ/";
+/// Pebble's `keyChange` resource.
+const KEY_CHANGE_PATH: &str = "/rollover-account-key";
 
 #[derive(Debug, Default)]
 struct Shared {
@@ -28,6 +35,9 @@ struct Shared {
     retry_after_secs: u64,
     renewal_info_requests: usize,
     new_orders: Vec<serde_json::Value>,
+    /// Served instead of every certificate Pebble returns.
+    swapped_certificate: Option<String>,
+    drop_key_change_answer: bool,
 }
 
 /// Stops accepting connections on drop.
@@ -105,6 +115,16 @@ impl AriProxy {
         self.shared.lock().unwrap().renewal_info_requests
     }
 
+    /// Answer every certificate download with `fullchain_pem` instead of what Pebble issued.
+    pub fn swap_certificates(&self, fullchain_pem: &str) {
+        self.shared.lock().unwrap().swapped_certificate = Some(fullchain_pem.to_string());
+    }
+
+    /// Forward the next `keyChange` to Pebble, then close the connection without answering.
+    pub fn drop_next_key_change_answer(&self) {
+        self.shared.lock().unwrap().drop_key_change_answer = true;
+    }
+
     /// The decoded JWS payload of every new order, in order.
     pub fn new_orders(&self) -> Vec<serde_json::Value> {
         self.shared.lock().unwrap().new_orders.clone()
@@ -135,7 +155,9 @@ fn serve(
     let conn = rustls::ServerConnection::new(server).map_err(std::io::Error::other)?;
     let mut tls = BufReader::new(rustls::StreamOwned::new(conn, stream));
     while let Some(request) = read_request(&mut tls)? {
-        let response = handle(&request, &client, upstream_port, &shared)?;
+        let Some(response) = handle(&request, &client, upstream_port, &shared)? else {
+            return Ok(());
+        };
         let out = tls.get_mut();
         write!(out, "{}\r\n", response.status_line)?;
         for (name, value) in &response.headers {
@@ -153,7 +175,7 @@ fn handle(
     client: &Arc<rustls::ClientConfig>,
     upstream_port: u16,
     shared: &Arc<Mutex<Shared>>,
-) -> std::io::Result<Response> {
+) -> std::io::Result<Option<Response>> {
     if request.method == "GET" && request.path.starts_with(RENEWAL_INFO_PATH) {
         let mut shared = shared.lock().unwrap();
         shared.renewal_info_requests += 1;
@@ -162,16 +184,27 @@ fn handle(
             .as_ref()
             .map(|w| w.to_string())
             .unwrap_or_else(|| "{}".into());
-        return Ok(Response {
+        return Ok(Some(Response {
             status_line: "HTTP/1.1 200 OK".into(),
             headers: vec![
                 ("Content-Type".into(), "application/json".into()),
                 ("Retry-After".into(), shared.retry_after_secs.to_string()),
             ],
             body: body.into_bytes(),
-        });
+        }));
     }
     let mut response = forward(request, client, upstream_port)?;
+    if request.method == "POST" && request.path == KEY_CHANGE_PATH {
+        let mut shared = shared.lock().unwrap();
+        if std::mem::take(&mut shared.drop_key_change_answer) {
+            return Ok(None);
+        }
+    }
+    if request.method == "POST" && request.path.starts_with(CERTIFICATE_PATH) {
+        if let Some(pem) = &shared.lock().unwrap().swapped_certificate {
+            response.body = pem.clone().into_bytes();
+        }
+    }
     let host = header(&request.head, "host").unwrap_or_default();
     if request.method == "GET" && request.path == "/dir" {
         let mut directory: serde_json::Value = serde_json::from_slice(&response.body)?;
@@ -190,7 +223,7 @@ fn handle(
         }
         shared.lock().unwrap().new_orders.push(payload);
     }
-    Ok(response)
+    Ok(Some(response))
 }
 
 /// The JSON inside a flattened JWS (`{"protected","payload","signature"}`).

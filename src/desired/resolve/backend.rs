@@ -1,5 +1,7 @@
 //! The remote state backends' settings in `certform { state { ... } }`: `postgres` and
-//! `s3`. The connection string is wrapped as a secret as soon as it is read.
+//! `s3`. The connection string is wrapped as a secret as soon as it is read. A transport
+//! without TLS (`sslmode=prefer`/`disable` over TCP, an `http://` endpoint) is an error
+//! unless `allow_insecure_transport = true` says it is meant.
 
 use super::*;
 
@@ -8,7 +10,16 @@ const COMMON: [&str; 3] = ["backend", "recipients", "key_id"];
 
 /// What a `state` block accepts with `backend = "postgres"` (also read by [`super::schema`]).
 pub(super) fn postgres_attributes() -> Vec<&'static str> {
-    [&COMMON[..], &["conn_str", "schema", "ca_bundle"]].concat()
+    [
+        &COMMON[..],
+        &[
+            "conn_str",
+            "schema",
+            "ca_bundle",
+            "allow_insecure_transport",
+        ],
+    ]
+    .concat()
 }
 
 /// What a `state` block accepts with `backend = "s3"`.
@@ -22,11 +33,13 @@ pub(super) fn s3_attributes() -> Vec<&'static str> {
         "workspace_key_prefix",
         "server_side_encryption",
         "kms_key_id",
+        "allow_insecure_transport",
     ];
     [&COMMON[..], &own].concat()
 }
 
-/// `backend = "postgres"`: `conn_str` (required), `schema`, `ca_bundle`.
+/// `backend = "postgres"`: `conn_str` (required), `schema`, `ca_bundle`,
+/// `allow_insecure_transport`.
 pub(super) fn postgres(
     config: &Config,
     reader: &BodyReader,
@@ -58,15 +71,24 @@ pub(super) fn postgres(
     };
     let ca_bundle =
         optional_text(reader, "ca_bundle", diags).map(|p| p.map(|p| absolute(&config.dir, &p)));
+    let allow_insecure = allow_insecure_transport(reader, diags)?;
+    let conn_str = Sensitive::new(conn_str?);
+    if let Err(why) = crate::state::postgres::check_transport(&conn_str, allow_insecure) {
+        // At the block, not at `conn_str`: its line may hold the password.
+        diags.error(Some(reader.header_span()), "Insecure transport", why);
+        return None;
+    }
     Some(BackendSettings::Postgres(PostgresSettings {
-        conn_str: Sensitive::new(conn_str?),
+        conn_str,
         schema: schema?,
         ca_bundle: ca_bundle?,
+        allow_insecure_transport: allow_insecure,
     }))
 }
 
 /// `backend = "s3"`: `bucket` and `key` (required), `region`, `endpoint`,
-/// `use_path_style`, `workspace_key_prefix`, `server_side_encryption`, `kms_key_id`.
+/// `use_path_style`, `workspace_key_prefix`, `server_side_encryption`, `kms_key_id`,
+/// `allow_insecure_transport`.
 pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<BackendSettings> {
     reader.check(&s3_attributes(), &[], diags);
     let bucket = required_text(reader, "bucket", "bucket = \"my-tls-state\"", diags);
@@ -103,6 +125,14 @@ pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<Backend
             return None;
         }
     }
+    let allow_insecure = allow_insecure_transport(reader, diags)?;
+    if let Some(Some(endpoint)) = &endpoint {
+        if let Err(why) = crate::state::s3::check_endpoint(Some(endpoint), allow_insecure) {
+            let span = reader.attr("endpoint").map(|attr| reader.key_span(attr));
+            diags.error(span, "Insecure transport", why);
+            return None;
+        }
+    }
     Some(BackendSettings::S3(S3Settings {
         bucket: bucket?,
         key: key?,
@@ -112,6 +142,7 @@ pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<Backend
         workspace_key_prefix: prefix?,
         server_side_encryption: encryption?,
         kms_key_id: kms_key_id?,
+        allow_insecure_transport: allow_insecure,
     }))
 }
 
@@ -130,4 +161,11 @@ fn required_text(
         }
         None => None,
     }
+}
+
+/// `allow_insecure_transport` (default false); `None` when it is not a bool.
+fn allow_insecure_transport(reader: &BodyReader, diags: &mut Diagnostics) -> Option<bool> {
+    reader
+        .bool("allow_insecure_transport", diags)
+        .or_default_value(false)
 }

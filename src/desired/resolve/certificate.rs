@@ -32,6 +32,7 @@ pub(super) const OUTPUT_ATTRIBUTES: &[&str] = &[
     "group",
     "follow_symlinks",
     "on_change",
+    "on_change_timeout",
 ];
 pub(super) const CHECK_ATTRIBUTES: &[&str] = &["endpoint"];
 
@@ -450,6 +451,25 @@ pub(super) fn output(
         }
         Got::Value(argv) => Some(Some(argv.into_iter().map(|(a, _)| a).collect())),
     };
+    let on_change_timeout = match reader.string_spanned("on_change_timeout", diags) {
+        Got::Absent => Some(None),
+        Got::Invalid => None,
+        Got::Value((text, span)) => match parse_duration(&text) {
+            Ok(d) if d > Duration::ZERO => Some(Some(d)),
+            Ok(_) => {
+                diags.error(
+                    Some(span),
+                    "Invalid duration",
+                    "on_change_timeout must be longer than zero.",
+                );
+                None
+            }
+            Err(why) => {
+                diags.error(Some(span), "Invalid duration", format!("{why}."));
+                None
+            }
+        },
+    };
     if failed {
         return None;
     }
@@ -472,6 +492,7 @@ pub(super) fn output(
         follow_symlinks: follow_symlinks?,
         on_change: on_change?,
         path_spans,
+        on_change_timeout: on_change_timeout?,
     })
 }
 
