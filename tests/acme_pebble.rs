@@ -180,7 +180,7 @@ async fn issues_ecdsa_and_rsa_verifies_chains_and_revokes() {
     assert!(created.account_url.starts_with("https://127.0.0.1:"));
     assert_eq!(created.account.url(), created.account_url);
     // The credentials restore the same account.
-    let loaded = acme::load_account(&created.credentials, Some(&pebble.ca_bundle_path()))
+    let loaded = acme::load_account(&created.credentials, None, Some(&pebble.ca_bundle_path()))
         .await
         .unwrap();
     assert_eq!(loaded.url(), created.account_url);

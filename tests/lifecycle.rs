@@ -14,7 +14,7 @@ fn use_account(credentials: &certform::secret::Sensitive, p: &Project) -> certfo
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let ca_bundle = p.pebble().ca_bundle_path();
-        let account = certform::acme::load_account(credentials, Some(&ca_bundle)).await?;
+        let account = certform::acme::load_account(credentials, None, Some(&ca_bundle)).await?;
         account
             .update_contacts(&["mailto:probe@e2e.test".to_string()])
             .await

@@ -133,3 +133,39 @@ fn show_names_the_state_key_id_to_pin() {
     let json: serde_json::Value = serde_json::from_str(&p.stdout(&["show", "--json"], 0)).unwrap();
     assert_eq!(json["key_id"], key_id.as_str());
 }
+
+#[test]
+fn stored_credentials_never_choose_another_ca_than_the_configuration() {
+    let (p, _) = issued_project();
+    // Even an identity holder's edit of the secret half (the state verifies) does not move
+    // an account to another CA: the directory comes from the configuration.
+    let stored = p.stored().unwrap();
+    let mut state = stored.state.clone();
+    state.serial += 1;
+    let mut secrets = p.secrets();
+    let account = secrets.accounts.get_mut("pebble").unwrap();
+    let mut credentials: serde_json::Value =
+        serde_json::from_str(account.credentials.expose()).unwrap();
+    credentials["directory"] = "https://ca.invalid/directory".into();
+    account.credentials = certform::secret::Sensitive::new(credentials.to_string());
+    let recipient = p.identity().recipient().unwrap();
+    fs::write(
+        p.state_path(),
+        encode(&state, &secrets, &[recipient]).unwrap(),
+    )
+    .unwrap();
+
+    p.config(&format!(
+        "{}\n{}",
+        cert_block("www", &["auth.e2e.test"], "reuse_key = true"),
+        cert_block("api", &["api.auth.e2e.test"], "")
+    ));
+    let out = p.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        out.contains(
+            "belong to the directory https://ca.invalid/directory, but the configuration names"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("certificate.api: issued"), "{out}");
+}

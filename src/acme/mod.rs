@@ -148,9 +148,13 @@ fn decode_hmac_key(text: &str) -> Option<Vec<u8>> {
         .filter(|key| !key.is_empty())
 }
 
-/// Restore an account from the credentials [`create_account`] returned.
+/// Restore an account from the credentials [`create_account`] returned. `configured` is
+/// the directory the configuration names for the account (`None`: the account is no longer
+/// configured): the credentials come from the state, which someone without the identity may
+/// have written, so they may not choose another CA.
 pub async fn load_account(
     credentials: &Sensitive,
+    configured: Option<&str>,
     ca_bundle: Option<&Path>,
 ) -> Result<AcmeAccount> {
     // serde's messages may quote the input: only report where it broke.
@@ -174,6 +178,13 @@ pub async fn load_account(
         .ok_or_else(|| {
             Error::State("the stored ACME account credentials name no directory URL".into())
         })?;
+    if let Some(configured) = configured.filter(|c| *c != directory) {
+        return Err(Error::State(format!(
+            "The stored account credentials belong to the directory {directory}, but the \
+             configuration names {configured}; certform uses an account only with the CA the \
+             configuration names. Plan again: a changed directory registers a new account."
+        )));
+    }
     let http = client::client_for(ca_bundle)?;
     let account = acme_call!(
         "loading the ACME account",
@@ -661,7 +672,7 @@ mod tests {
         is_send(account.revoke("", None));
         is_send(revoke_with_certificate_key("", None, "", credentials, None));
         is_send(create_account(spec));
-        is_send(load_account(credentials, None));
+        is_send(load_account(credentials, None, None));
         is_send(solvers.clone().shutdown());
     }
 
@@ -678,6 +689,7 @@ mod tests {
     async fn bad_credentials_do_not_echo_secrets() {
         let err = load_account(
             &Sensitive::new("{\"id\": 5, \"key_pkcs8\": \"SECRETKEY\"}"),
+            None,
             None,
         )
         .await

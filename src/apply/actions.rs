@@ -172,9 +172,25 @@ pub(super) async fn account(context: &Context, name: &str) -> Result<Arc<AcmeAcc
     lifecycle::settle_pending_key(context, name).await?;
     let credentials = lifecycle::stored_credentials(context, name)?;
     let ca_bundle = ca_bundle_of(context, name);
-    let account = Arc::new(acme::load_account(&credentials, ca_bundle.as_deref()).await?);
+    let account = Arc::new(
+        acme::load_account(
+            &credentials,
+            configured_directory(context, name),
+            ca_bundle.as_deref(),
+        )
+        .await?,
+    );
     accounts.insert(name.to_string(), account.clone());
     Ok(account)
+}
+
+/// The directory the configuration names for account `name` (`None`: removed from it).
+pub(super) fn configured_directory<'a>(context: &'a Context, name: &str) -> Option<&'a str> {
+    context
+        .desired
+        .accounts
+        .get(name)
+        .map(|spec| spec.directory.as_str())
 }
 
 /// The `ca_bundle` of account `name`; a removed account still reaches its CA through the

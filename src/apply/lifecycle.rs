@@ -5,7 +5,7 @@
 //! unknown (no answer), the new key waits in the state and the next use of the account asks
 //! the CA which key it holds (`settle_pending_key`) — so no lost answer loses the account.
 
-use super::actions::{account, ca_bundle_of, update_account};
+use super::actions::{account, ca_bundle_of, configured_directory, update_account};
 use super::Context;
 use crate::acme::{self, KeyInUse, RevocationReason};
 use crate::address::Address;
@@ -47,7 +47,12 @@ pub(super) async fn rotate_account_key(context: &Context, name: &str) -> Result<
         }
     }
     settle(context, name, &next, &KeyInUse::New)?;
-    let rotated = acme::load_account(&next, ca_bundle_of(context, name).as_deref()).await?;
+    let rotated = acme::load_account(
+        &next,
+        configured_directory(context, name),
+        ca_bundle_of(context, name).as_deref(),
+    )
+    .await?;
     context
         .accounts
         .lock()

@@ -76,7 +76,12 @@ pub fn run(globals: &Globals, request: &RevokeRequest) -> Result<Exit> {
     let signed_with = runtime.block_on(async {
         match (issuing_account, own_key) {
             (Some(credentials), _) => {
-                let account = acme::load_account(&credentials, ca_bundle.as_deref()).await?;
+                let configured = desired
+                    .accounts
+                    .get(&entry.account)
+                    .map(|a| a.directory.as_str());
+                let account =
+                    acme::load_account(&credentials, configured, ca_bundle.as_deref()).await?;
                 account
                     .revoke(&entry.certificate_pem, Some(request.reason))
                     .await?;
