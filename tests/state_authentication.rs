@@ -169,3 +169,25 @@ fn stored_credentials_never_choose_another_ca_than_the_configuration() {
     );
     assert!(!out.contains("certificate.api: issued"), "{out}");
 }
+
+#[test]
+fn a_whole_new_state_put_in_place_of_the_genuine_one_is_refused() {
+    let (p, _) = issued_project();
+    // A new lineage has no record and no pin of its own on this machine.
+    let stored = p.stored().unwrap();
+    let mut state = stored.state.clone();
+    state.lineage = uuid::Uuid::new_v4();
+    let forged = Secrets {
+        state_key: Some(StateKey::generate()),
+        ..Secrets::default()
+    };
+    let recipient = p.identity().recipient().unwrap();
+    let bytes = encode(&state, &forged, &[recipient]).unwrap();
+    fs::write(p.state_path(), &bytes).unwrap();
+    let out = p.expect(&["apply", "--auto-approve"], 1);
+    assert!(out.contains("but this machine last used lineage"), "{out}");
+    assert_eq!(fs::read(p.state_path()).unwrap(), bytes, "state untouched");
+    // Deliberately adopted, it is used.
+    p.expect(&["state", "accept-rollback"], 0);
+    p.expect(&["plan"], 0);
+}

@@ -97,6 +97,13 @@ impl Record {
     }
 }
 
+/// Which lineage this machine last used at a location (`at-<digest>.json`).
+#[derive(Debug, Serialize, Deserialize)]
+struct AtLocation {
+    location: String,
+    lineage: uuid::Uuid,
+}
+
 /// The directory of records.
 #[derive(Debug, Clone)]
 pub struct SeenRecords {
@@ -181,7 +188,9 @@ impl SeenRecords {
     /// Records a document certform has just written: it is the current state by definition.
     pub fn remember(&self, document: &Sighting) -> Result<()> {
         let previous = self.load(document.lineage).ok().flatten();
-        self.store(&Record::of(document, previous.as_ref()))
+        self.store(&Record::of(document, previous.as_ref()))?;
+        self.remember_location(document);
+        Ok(())
     }
 
     /// [`SeenRecords::remember`], where a record that cannot be written only lags: a
@@ -199,6 +208,7 @@ impl SeenRecords {
         // The user vouches for this document: its key, whatever it is, is pinned again
         // at the next command that opens it.
         self.store(&Record::of(document, None))?;
+        self.remember_location(document);
         Ok(previous)
     }
 
@@ -219,13 +229,14 @@ impl SeenRecords {
     /// Replaces the record atomically (a temporary file renamed over it). There is no
     /// fsync: a record lost or emptied by a crash only lags, and the next read replaces it.
     fn store(&self, record: &Record) -> Result<()> {
-        let path = self.path(record.lineage);
-        let temp = self.dir.join(format!(
-            ".{}.{}.tmp",
-            record.lineage,
-            uuid::Uuid::new_v4().simple()
-        ));
-        let mut json = serde_json::to_vec_pretty(record)
+        self.write_json(&self.path(record.lineage), record)
+    }
+
+    fn write_json(&self, path: &std::path::Path, value: &impl Serialize) -> Result<()> {
+        let temp = self
+            .dir
+            .join(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
+        let mut json = serde_json::to_vec_pretty(value)
             .map_err(|e| Error::Bug(format!("serialising a rollback record: {e}")))?;
         json.push(b'\n');
         fs::DirBuilder::new()
@@ -233,11 +244,54 @@ impl SeenRecords {
             .mode(0o700)
             .create(&self.dir)
             .and_then(|()| fs::write(&temp, &json))
-            .and_then(|()| fs::rename(&temp, &path))
+            .and_then(|()| fs::rename(&temp, path))
             .map_err(|e| {
                 let _ = fs::remove_file(&temp);
-                Error::io("Cannot update this machine's rollback record", &path, e)
+                Error::io("Cannot update this machine's rollback record", path, e)
             })
+    }
+
+    /// The record of which lineage this machine last used at `location`.
+    fn location_path(&self, location: &str) -> PathBuf {
+        let digest = crate::deploy::sha256_hex(location.as_bytes());
+        self.dir.join(format!("at-{}.json", &digest[..32]))
+    }
+
+    /// Refuses a document of another lineage than the one this machine last opened or wrote
+    /// at the same location: a whole new state (a new lineage, so no record and no pinned
+    /// key of its own) put in place of the one certform used there.
+    pub fn check_location(&self, document: &Sighting) -> Result<()> {
+        let Some(known) = fs::read(self.location_path(&document.location))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<AtLocation>(&bytes).ok())
+        else {
+            return Ok(());
+        };
+        if known.lineage == document.lineage {
+            return Ok(());
+        }
+        Err(Error::State(format!(
+            "The state {} has lineage {}, but this machine last used lineage {} there: it is \
+             another state, put in place of the one certform wrote (perhaps by someone without \
+             the identity). Nothing was changed. Put the state certform last wrote back; if \
+             this one is the state you want, run `certform state accept-rollback` (record: {}).",
+            document.location,
+            document.lineage,
+            known.lineage,
+            self.location_path(&document.location).display()
+        )))
+    }
+
+    /// Records that `document`'s lineage is the one at its location (a verified open, a
+    /// write, or `state accept-rollback`). Only a warning when it cannot be written.
+    pub fn remember_location(&self, document: &Sighting) {
+        let record = AtLocation {
+            location: document.location.clone(),
+            lineage: document.lineage,
+        };
+        if let Err(e) = self.write_json(&self.location_path(&document.location), &record) {
+            tracing::warn!("{e}; the next command tries again.");
+        }
     }
 
     fn rolled_back(&self, document: &Sighting, known: &Record) -> Error {
