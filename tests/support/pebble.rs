@@ -4,7 +4,12 @@
 //! ```ignore
 //! let pebble = Pebble::start();                                   // defaults
 //! let pebble = Pebble::builder().env("PEBBLE_WFE_NONCEREJECT", "50").start();
+//! let pebble = Pebble::builder().current().start();  // ARI, profiles, IP identifiers
 //! ```
+//!
+//! By default it runs Debian's Pebble 2.4 (`pebble` on PATH), which has no ARI or profiles,
+//! so the suite keeps proving that such a CA still works. `.current()` runs the current
+//! Pebble instead, found by [`current_pebble`].
 //!
 //! Every listener gets its own port (ACME, management, `httpPort`, `tlsPort`, DNS, the
 //! challtestsrv management API), so tests in several binaries can run at once. Pebble's HTTPS
@@ -13,7 +18,8 @@
 //! used as an end-entity certificate). The DNS server answers every A query with 127.0.0.1
 //! and no AAAA, so HTTP-01 validation reaches `127.0.0.1:http_port()` for any name.
 //!
-//! It never skips: without `pebble` on PATH it panics with how to install it.
+//! It never skips: without `pebble` on PATH, or without a current Pebble when one is asked
+//! for, it panics with how to install it.
 //! It is synchronous on purpose, so both `#[test]` and `#[tokio::test]` functions can use it.
 
 use std::collections::BTreeMap;
