@@ -40,3 +40,32 @@ fn the_ari_window_comes_from_pebble_itself_and_fits_a_short_lived_certificate() 
         "the window of a 6-day certificate ends within its life: {ari}"
     );
 }
+
+#[test]
+fn an_ip_address_certificate_is_issued_over_http_01_with_an_ip_san_and_no_common_name() {
+    let p = Project::new(Pebble::builder().current().start());
+    p.config(&cert_block("ip", &["127.0.0.1"], ""));
+    p.expect(&["apply", "--auto-approve"], 0);
+
+    let leaf = p.path("tls/ip/fullchain.pem");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "x509",
+            "-noout",
+            "-subject",
+            "-ext",
+            "subjectAltName",
+            "-in",
+        ])
+        .arg(&leaf)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("IP Address:127.0.0.1"), "{text}");
+    assert!(
+        !text.contains("CN"),
+        "an IP-only certificate has no common name: {text}"
+    );
+    p.verify("tls/ip");
+}
