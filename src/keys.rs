@@ -112,7 +112,9 @@ pub fn csr_der(
         ))
     })?;
     let mut dn = DistinguishedName::new();
-    if first.len() <= MAX_COMMON_NAME {
+    // No common name for an IP address: CAs refuse an IP in the CN (RFC 8738 certificates
+    // carry it only as an iPAddress SAN).
+    if first.len() <= MAX_COMMON_NAME && !crate::desired::domain::is_ip_address(first) {
         dn.push(DnType::CommonName, first.clone());
     }
     params.distinguished_name = dn;

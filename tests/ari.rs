@@ -1,6 +1,8 @@
 //! ARI (RFC 9773) end to end: the real `certform` binary against Pebble behind a small
-//! ARI-serving proxy (Debian's Pebble has no `renewalInfo`). The window is fetched before
-//! each plan, kept in this machine's ARI cache by apply, honoured with its `Retry-After`, and decides renewal;
+//! ARI-serving proxy, because these tests move the window at will, which no Pebble does
+//! (ARI from the current Pebble itself is tested in tests/modern_acme.rs). The window is
+//! fetched before each plan, kept in this machine's ARI cache by apply, honoured with its
+//! `Retry-After`, and decides renewal;
 //! renewal orders name the replaced certificate in `replaces`.
 
 mod support;

@@ -21,6 +21,8 @@ impl SolverCaps {
         let wildcard = domain.starts_with("*.");
         match self {
             SolverCaps::Http | SolverCaps::TlsAlpn => (!wildcard).then_some(0),
+            // RFC 8738: an IP address is validated by HTTP-01 or TLS-ALPN-01, never DNS.
+            SolverCaps::Dns { .. } if is_ip_address(domain) => None,
             SolverCaps::Dns { zones } => {
                 let name = domain.strip_prefix("*.").unwrap_or(domain);
                 zones
@@ -70,7 +72,14 @@ pub fn choose_solver<'a>(
     best.map(|(address, _)| address)
 }
 
-/// Checks a domain name and lower-cases it. The error is a sentence fragment that follows
+/// Whether a (normalized) name in `domains` is an IP address, ordered as an `ip` identifier
+/// (RFC 8738) rather than a `dns` one.
+pub fn is_ip_address(name: &str) -> bool {
+    name.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// Checks a domain name and lower-cases it; an IPv4 or IPv6 address is accepted in its
+/// canonical form (RFC 8738 IP identifiers). The error is a sentence fragment that follows
 /// the quoted name ("\"a..b\" has an empty label").
 pub fn normalize_domain(raw: &str) -> Result<String, String> {
     if raw.is_empty() {
@@ -78,6 +87,9 @@ pub fn normalize_domain(raw: &str) -> Result<String, String> {
     }
     if !raw.is_ascii() {
         return Err("contains non-ASCII characters; write internationalised names in their punycode form (xn--...)".to_string());
+    }
+    if let Ok(ip) = raw.parse::<std::net::IpAddr>() {
+        return Ok(ip.to_string());
     }
     let name = raw.to_ascii_lowercase();
     if name.ends_with('.') {
@@ -120,7 +132,8 @@ pub fn normalize_domain(raw: &str) -> Result<String, String> {
         .is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()))
     {
         return Err(
-            "looks like an IP address; certificates are issued for DNS names only".to_string(),
+            "ends with an all-digit label, which is neither a DNS name nor an IP address"
+                .to_string(),
         );
     }
     Ok(name)
@@ -156,7 +169,7 @@ mod tests {
             "-a.com",
             "a-.com",
             "a_b.com",
-            "10.0.0.1",
+            "10.0.0.256",
             "bücher.de",
             "**.a.com",
         ] {
@@ -171,6 +184,28 @@ mod tests {
         assert!(in_zone("a.example.com", "example.com"));
         assert!(!in_zone("badexample.com", "example.com"));
         assert!(!in_zone("com", "example.com"));
+    }
+
+    #[test]
+    fn ip_addresses_are_accepted_in_canonical_form_and_never_solved_by_dns() {
+        assert_eq!(normalize_domain("127.0.0.1"), Ok("127.0.0.1".to_string()));
+        assert_eq!(
+            normalize_domain("2001:DB8::0:1"),
+            Ok("2001:db8::1".to_string())
+        );
+        assert!(normalize_domain("10.0.0.256").is_err());
+        assert!(is_ip_address("::1") && !is_ip_address("www.example.com"));
+        let dns = Address::new(Kind::DnsSolver, "all");
+        let http = Address::new(Kind::HttpSolver, "web");
+        let only_dns = vec![(
+            dns.clone(),
+            SolverCaps::Dns {
+                zones: vec!["1".into()],
+            },
+        )];
+        assert_eq!(choose_solver("127.0.0.1", &only_dns), None);
+        let both = vec![only_dns[0].clone(), (http.clone(), SolverCaps::Http)];
+        assert_eq!(choose_solver("127.0.0.1", &both), Some(&http));
     }
 
     #[test]

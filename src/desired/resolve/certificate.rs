@@ -314,6 +314,15 @@ pub(super) fn choose_solvers(
                             "{domain} needs a DNS-01 solver; none of the certificate's solvers serves it. Wildcard names can only be validated with DNS-01: add a dns_solver whose zones include {base} to `solvers`."
                         ),
                     );
+                } else if crate::desired::domain::is_ip_address(domain) {
+                    diags.error(
+                        Some(span.clone()),
+                        "IP address needs an HTTP-01 or TLS-ALPN-01 solver",
+                        format!(
+                            "{domain} is an IP address, which CAs validate only with HTTP-01 or TLS-ALPN-01 (RFC 8738), never DNS: add an http_solver or tls_alpn_solver to the solvers of {}.",
+                            reader.what
+                        ),
+                    );
                 } else {
                     diags.error(
                         Some(span.clone()),
