@@ -21,12 +21,18 @@ fn the_ari_window_comes_from_pebble_itself_and_fits_a_short_lived_certificate() 
         "profile = \"shortlived\"",
     ));
     p.expect(&["apply", "--auto-approve"], 0);
-    // The next plan fetches Pebble's renewalInfo; apply keeps it in state.
+    // The next plan fetches Pebble's renewalInfo; apply keeps it in this machine's ARI
+    // cache (outside the state, so refreshing it changes no serial).
     let plan = p.expect(&["plan", "--detailed-exitcode"], 0);
     assert!(plan.contains("No changes."), "{plan}");
     p.expect(&["apply", "--auto-approve"], 0);
 
-    let ari = p.state_json()["certificates"]["certificate.www"]["ari"].clone();
+    let lineage = p.state_json()["lineage"].as_str().unwrap().to_string();
+    let cache: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(p.path(&format!("xdg-state/certform/ari/{lineage}.json"))).unwrap(),
+    )
+    .unwrap();
+    let ari = cache["certificate.www"]["ari"].clone();
     let (start, end, renew_at) = (
         parse(&ari["window_start"]),
         parse(&ari["window_end"]),
