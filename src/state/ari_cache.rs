@@ -35,7 +35,7 @@ pub struct AriCache {
 impl AriCache {
     /// `$XDG_STATE_HOME/certform/ari`, or `~/.local/state/certform/ari`.
     pub fn for_this_user() -> AriCache {
-        AriCache::at(state_home().join("certform").join("ari"))
+        AriCache::at(super::seen::state_home().join("certform").join("ari"))
     }
 
     pub fn at(dir: impl Into<PathBuf>) -> AriCache {
@@ -93,17 +93,6 @@ impl AriCache {
             );
         }
     }
-}
-
-#[cfg(not(test))]
-fn state_home() -> PathBuf {
-    super::identity::xdg_base_dir("XDG_STATE_HOME", ".local/state")
-}
-
-/// Unit tests never write into the developer's home.
-#[cfg(test)]
-fn state_home() -> PathBuf {
-    std::env::temp_dir().join("certform-unit-tests")
 }
 
 #[cfg(test)]

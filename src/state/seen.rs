@@ -335,15 +335,17 @@ pub fn remember_written(state: &State, document: &[u8], location: String, key_id
         .remember_or_warn(&Sighting::of(state, document, location).with_key_id(key_id));
 }
 
+/// `$XDG_STATE_HOME` (`~/.local/state`): this machine's records of the states it used (and
+/// the ARI cache, `state::ari_cache`).
 #[cfg(not(test))]
-fn state_home() -> PathBuf {
+pub(super) fn state_home() -> PathBuf {
     super::identity::xdg_base_dir("XDG_STATE_HOME", ".local/state")
 }
 
 /// Unit tests persist states too: their records go under the system temp directory, never
 /// into the developer's home.
 #[cfg(test)]
-fn state_home() -> PathBuf {
+pub(super) fn state_home() -> PathBuf {
     std::env::temp_dir().join("certform-unit-tests")
 }
 
