@@ -152,7 +152,6 @@ impl ReadState {
         auth::check_pins(key_id.as_deref(), &pins, &self.sighting.location)?;
         records.check_location(&self.sighting)?;
         records.check_and_raise(&self.sighting.clone().with_key_id(key_id))?;
-        records.remember_location(&self.sighting);
         if secrets.state_key.is_none() {
             tracing::warn!(
                 "The state {} carries no authentication key (it was written by an older certform); its next write adds one.",

@@ -136,7 +136,7 @@ impl SeenRecords {
     }
 
     /// [`SeenRecords::check`] for a document whose MAC verified: a newer one raises the
-    /// record, with the id of its state key.
+    /// record, with the id of its state key, and its lineage becomes the one at its location.
     pub fn check_and_raise(&self, document: &Sighting) -> Result<()> {
         let known = self.load_or_warn(document);
         if let Some(refusal) = self.refusal(document, &known) {
@@ -145,7 +145,9 @@ impl SeenRecords {
         let unchanged = known.as_ref().is_some_and(|k| {
             k.matches(document) && (document.key_id.is_none() || k.key_id == document.key_id)
         });
-        if !unchanged {
+        if unchanged {
+            self.remember_location(document);
+        } else {
             self.remember_or_warn(document);
         }
         Ok(())
@@ -261,13 +263,10 @@ impl SeenRecords {
     /// at the same location: a whole new state (a new lineage, so no record and no pinned
     /// key of its own) put in place of the one certform used there.
     pub fn check_location(&self, document: &Sighting) -> Result<()> {
-        let Some(known) = fs::read(self.location_path(&document.location))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<AtLocation>(&bytes).ok())
-        else {
+        let Some(known) = self.lineage_at(&document.location) else {
             return Ok(());
         };
-        if known.lineage == document.lineage {
+        if known == document.lineage {
             return Ok(());
         }
         Err(Error::State(format!(
@@ -277,14 +276,24 @@ impl SeenRecords {
              this one is the state you want, run `certform state accept-rollback` (record: {}).",
             document.location,
             document.lineage,
-            known.lineage,
+            known,
             self.location_path(&document.location).display()
         )))
     }
 
+    /// The lineage this machine last used at `location` (`None`: none, or none readable).
+    fn lineage_at(&self, location: &str) -> Option<uuid::Uuid> {
+        let bytes = fs::read(self.location_path(location)).ok()?;
+        Some(serde_json::from_slice::<AtLocation>(&bytes).ok()?.lineage)
+    }
+
     /// Records that `document`'s lineage is the one at its location (a verified open, a
-    /// write, or `state accept-rollback`). Only a warning when it cannot be written.
-    pub fn remember_location(&self, document: &Sighting) {
+    /// write, or `state accept-rollback`); written only when it changes, since every state
+    /// write of an apply passes here. Only a warning when it cannot be written.
+    fn remember_location(&self, document: &Sighting) {
+        if self.lineage_at(&document.location) == Some(document.lineage) {
+            return;
+        }
         let record = AtLocation {
             location: document.location.clone(),
             lineage: document.lineage,
