@@ -7,6 +7,8 @@
 //! ([`REQUEST_TIMEOUT`]) and in answer size ([`MAX_ANSWER_BYTES`]); a status outside
 //! 2xx is an error quoting the method, URL, status and the start of the answer's body.
 
+use super::dns_provider::{is_url, AttrCheck, AttrKind, AttrSchema};
+use crate::desired::model::ProviderSpec;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
@@ -28,6 +30,22 @@ const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 /// How much of an error answer's body a message quotes.
 const ERROR_BODY_LIMIT: usize = 500;
 
+/// The attribute naming PEM roots to trust besides the webpki roots; list it (and
+/// [`ALLOW_INSECURE_TRANSPORT`]) in the attributes of a provider built on this client.
+pub const CA_BUNDLE: AttrSchema = AttrSchema::new(
+    "ca_bundle",
+    AttrKind::Path,
+    "PEM file of CA certificates trusted for the API besides the usual roots (a private CA)",
+);
+
+/// The attribute that allows plain `http://` to a loopback endpoint.
+pub const ALLOW_INSECURE_TRANSPORT: AttrSchema = AttrSchema::new(
+    "allow_insecure_transport",
+    AttrKind::Bool,
+    "allow a plain `http://` endpoint on a loopback address (127.0.0.1, ::1, localhost)",
+)
+.default("false");
+
 /// How an [`ApiClient`] reaches its endpoint.
 #[derive(Debug, Clone, Default)]
 pub struct Transport<'a> {
@@ -37,12 +55,62 @@ pub struct Transport<'a> {
     pub allow_insecure: bool,
 }
 
+impl Transport<'_> {
+    /// The [`CA_BUNDLE`] and [`ALLOW_INSECURE_TRANSPORT`] of a provider's attributes.
+    pub fn of(spec: &ProviderSpec) -> Transport<'_> {
+        Transport {
+            ca_bundle: spec.text(CA_BUNDLE.name).map(Path::new),
+            allow_insecure: spec.bool(ALLOW_INSECURE_TRANSPORT.name).unwrap_or(false),
+        }
+    }
+}
+
+/// For a provider's check: the endpoint in attribute `attribute` is a URL this client
+/// will use with the block's `allow_insecure_transport`.
+pub fn check_endpoint(attrs: &mut AttrCheck<'_>, attribute: &str) {
+    let Some(endpoint) = attrs.text(attribute) else {
+        return;
+    };
+    let allow_insecure = attrs.bool(ALLOW_INSECURE_TRANSPORT.name).unwrap_or(false);
+    let why = if is_url(endpoint) {
+        usable_endpoint(endpoint, allow_insecure).err()
+    } else {
+        Some(format!(
+            "{endpoint:?} is not a URL; write it as https://HOST[:PORT]"
+        ))
+    };
+    if let Some(why) = why {
+        let detail = format!("`{attribute}` in {}: {why}.", attrs.what);
+        attrs.error(attribute, "Invalid endpoint", detail);
+    }
+}
+
+/// Whether `endpoint` is https, or http to a loopback address with `allow_insecure`.
+fn usable_endpoint(endpoint: &str, allow_insecure: bool) -> Result<Uri, String> {
+    let uri: Uri = endpoint
+        .parse()
+        .map_err(|e| format!("{endpoint:?} is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("https") => Ok(uri),
+        Some("http") if allow_insecure && is_loopback(uri.host()) => Ok(uri),
+        Some("http") if allow_insecure => Err(format!(
+            "{endpoint} is plain http to another machine, which would send the credentials across a network in the clear; use https://"
+        )),
+        Some("http") => Err(format!(
+            "{endpoint} is plain http, which would send the credentials in the clear; use https://, or for an API on this machine (a loopback address) set allow_insecure_transport = true"
+        )),
+        _ => Err(format!("{endpoint:?} is not an http(s) URL")),
+    }
+}
+
 /// A JSON API at one base URL, with the headers every request carries.
 pub struct ApiClient {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     /// The endpoint without a trailing slash; request paths start with `/`.
     base: String,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The attributes holding the credentials, named when the API refuses them.
+    credentials: &'static str,
 }
 
 /// An answer with a 2xx status.
@@ -63,23 +131,12 @@ impl ApiClient {
     /// A client of the API at `endpoint` (`https://host[:port][/path]`).
     pub fn new(endpoint: &str, transport: &Transport<'_>) -> Result<ApiClient, String> {
         let base = endpoint.trim_end_matches('/').to_string();
-        let uri: Uri = base
-            .parse()
-            .map_err(|e| format!("endpoint {endpoint:?} is not a URL: {e}"))?;
-        match uri.scheme_str() {
-            Some("https") => {}
-            Some("http") if transport.allow_insecure && is_loopback(uri.host()) => {}
-            Some("http") => {
-                return Err(format!(
-                    "endpoint {endpoint} is plain http, which would send the credentials in the clear; use https://, or for an API on this machine (a loopback address) set allow_insecure_transport = true"
-                ))
-            }
-            _ => return Err(format!("endpoint {endpoint:?} is not an http(s) URL")),
-        }
+        usable_endpoint(&base, transport.allow_insecure)?;
         Ok(ApiClient {
             client: build(transport.ca_bundle)?,
             base,
             headers: Vec::new(),
+            credentials: "the credentials",
         })
     }
 
@@ -97,6 +154,13 @@ impl ApiClient {
         value.set_sensitive(sensitive);
         self.headers.push((HeaderName::from_static(name), value));
         Ok(self)
+    }
+
+    /// Names the attributes holding the credentials (`` `api_key` ``) in the message when
+    /// the API answers 401 or 403.
+    pub fn credentials(mut self, attributes: &'static str) -> Self {
+        self.credentials = attributes;
+        self
     }
 
     /// The base URL, for messages.
@@ -160,8 +224,14 @@ impl ApiClient {
             None if text.is_empty() => "(no body)".to_string(),
             None => text.to_string(),
         };
+        let hint = match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                format!(" (the API refused the request: check {})", self.credentials)
+            }
+            _ => String::new(),
+        };
         Err(format!(
-            "{method} {url} returned {status}: {}",
+            "{method} {url} returned {status}: {}{hint}",
             crate::redact::text(&quoted)
         ))
     }
@@ -254,7 +324,7 @@ mod tests {
         assert!(ApiClient::new("http://localhost:8081", &allowed).is_ok());
         assert!(refused("http://127.0.0.1:8081", &Transport::default())
             .contains("allow_insecure_transport = true"));
-        assert!(refused("http://dns.example:8081", &allowed).contains("plain http"));
+        assert!(refused("http://dns.example:8081", &allowed).contains("another machine"));
         assert!(refused("ftp://dns.example", &allowed).contains("not an http(s) URL"));
     }
 }

@@ -15,7 +15,6 @@ use crate::hook_env::HookEnv;
 use crate::secret::ConfigSecret;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -69,8 +68,6 @@ pub struct StartContext {
     /// `propagation_timeout`: also how long a provider may wait for its host to apply a
     /// change (Route53's INSYNC).
     pub propagation_timeout: Duration,
-    /// The configuration directory, where commands run.
-    pub config_dir: PathBuf,
     /// What the commands certform starts do not inherit.
     pub hook_env: HookEnv,
 }
@@ -98,6 +95,8 @@ pub enum AttrKind {
     /// A list of strings.
     List,
     Bool,
+    /// A file name, made absolute against the configuration directory.
+    Path,
     /// A string that is never shown: only from `env()`, `file()` or its environment
     /// variable, `(sensitive)` in every output, withheld from hooks.
     Secret,
@@ -109,6 +108,7 @@ impl AttrKind {
             AttrKind::Text => "string",
             AttrKind::List => "list of strings",
             AttrKind::Bool => "bool",
+            AttrKind::Path => "path",
             AttrKind::Secret => "string, sensitive",
         }
     }
@@ -129,6 +129,9 @@ pub struct AttrSchema {
     pub env: Option<&'static str>,
     /// What it means, for the README (Markdown).
     pub doc: &'static str,
+    /// A secret may be written in the configuration itself (not only read with `env()` or
+    /// `file()`): kept for the TSIG secret, which always could be.
+    pub literal_allowed: bool,
 }
 
 impl AttrSchema {
@@ -141,6 +144,7 @@ impl AttrSchema {
             default: None,
             env: None,
             doc,
+            literal_allowed: false,
         }
     }
 
@@ -156,6 +160,11 @@ impl AttrSchema {
 
     pub const fn env(mut self, variable: &'static str) -> AttrSchema {
         self.env = Some(variable);
+        self
+    }
+
+    pub const fn literal_allowed(mut self) -> AttrSchema {
+        self.literal_allowed = true;
         self
     }
 
@@ -186,6 +195,13 @@ impl AttrCheck<'_> {
     pub fn secret(&self, name: &str) -> Option<&ConfigSecret> {
         match self.values.get(name) {
             Some(AttrValue::Secret(secret)) => Some(secret),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.values.get(name) {
+            Some(AttrValue::Bool(b)) => Some(*b),
             _ => None,
         }
     }

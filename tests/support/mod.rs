@@ -10,6 +10,7 @@ pub mod fault_proxy;
 pub mod golden;
 pub mod kill_harness;
 pub mod moto;
+pub mod pdns;
 pub mod pebble;
 pub mod project;
 pub mod schema;
