@@ -29,6 +29,7 @@ dns_providers! {
     rfc2136,
     exec,
     powerdns,
+    acme_dns,
 }
 
 use crate::address::Address;
