@@ -256,11 +256,12 @@ pub fn entry(name: &str) -> Option<&'static ProviderEntry> {
 }
 
 /// The README's provider table: one row per provider with its attributes and the
-/// environment variables it reads. The README holds it between `<!-- dns-providers -->`
-/// markers; a test keeps the two equal.
+/// environment variables it reads. The README holds it between [`README_TABLE_START`] and
+/// [`README_TABLE_END`]; a test keeps the two equal.
 pub fn markdown_table() -> String {
-    let mut out =
-        String::from("| provider | what it is | attributes | environment |\n|---|---|---|---|\n");
+    let mut out = String::from(
+        "| provider | what it is | attributes | environment variables |\n|---|---|---|---|\n",
+    );
     for provider in super::PROVIDERS {
         let attributes: Vec<String> = provider
             .attributes
@@ -279,23 +280,25 @@ pub fn markdown_table() -> String {
         let env: Vec<String> = provider
             .attributes
             .iter()
-            .filter_map(|a| a.env.map(|v| format!("`{v}` (`{}`)", a.name)))
+            .filter_map(|a| a.env.map(|v| format!("`{v}` for `{}`", a.name)))
             .collect();
-        out.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
-            provider.name,
-            provider.summary,
-            if attributes.is_empty() {
-                "-".to_string()
-            } else {
-                attributes.join("<br>")
-            },
+        let cells = [
+            format!("`{}`", provider.name),
+            provider.summary.to_string(),
+            attributes.join("<br>"),
             if env.is_empty() {
                 "-".to_string()
             } else {
                 env.join("<br>")
-            }
-        ));
+            },
+        ];
+        let cells: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
     out
 }
+
+/// The line before the provider table in README.md.
+pub const README_TABLE_START: &str = "<!-- dns-providers:start (generated from solver::PROVIDERS; UPDATE_README=1 cargo test --test dns_providers rewrites it) -->";
+/// The line after it.
+pub const README_TABLE_END: &str = "<!-- dns-providers:end -->";
