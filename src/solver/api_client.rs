@@ -4,7 +4,7 @@
 //! the configuration opts in (`allow_insecure_transport`, as for the S3 state backend), so
 //! an API key never crosses a network in the clear. Each request sends and expects JSON,
 //! carries the provider's authentication headers (marked sensitive), is bounded in time
-//! ([`REQUEST_TIMEOUT`]) and in answer size ([`MAX_ANSWER_BYTES`]); a status outside
+//! (`REQUEST_TIMEOUT`) and in answer size (`MAX_ANSWER_BYTES`); a status outside
 //! 2xx is an error quoting the method, URL, status and the start of the answer's body.
 
 use super::dns_provider::{is_url, AttrCheck, AttrKind, AttrSchema};
@@ -197,11 +197,16 @@ impl ApiClient {
             .body(Full::new(payload))
             .map_err(|e| failed(e.to_string()))?;
         let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| error_chain(&e))?;
+            let response = self.client.request(request).await.map_err(|e| {
+                let chain = error_chain(&e);
+                if chain.contains("UnknownIssuer") {
+                    format!(
+                        "{chain} (for an API with a certificate of a private CA, set ca_bundle)"
+                    )
+                } else {
+                    chain
+                }
+            })?;
             let status = response.status();
             let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
