@@ -75,3 +75,27 @@ fn an_ip_address_certificate_is_issued_over_http_01_with_an_ip_san_and_no_common
     );
     p.verify("tls/ip");
 }
+
+/// Pebble answers a finalize with `Retry-After` (1 s here, as seconds or as an HTTP date):
+/// certform waits that long before polling for the certificate, and `-v` says so.
+#[test]
+fn polling_honours_the_cas_retry_after_and_says_so_with_v() {
+    let p = Project::new(Pebble::builder().retry_after(1, 1).start());
+    p.config(&cert_block("www", &["wait.modern.test"], ""));
+    let out = p.expect(&["apply", "--auto-approve", "-v"], 0);
+    assert!(out.contains("certificate.www (issue): done"), "{out}");
+    // As an HTTP date (whole seconds) the same hint reads as a little under 1 s.
+    let wait = out
+        .lines()
+        .find(|l| l.contains("issuance of the order for wait.modern.test: waiting "))
+        .unwrap_or_else(|| panic!("no wait logged: {out}"));
+    assert!(
+        wait.contains("before polling again (the CA's Retry-After asks for "),
+        "{wait}"
+    );
+    let quiet = p.expect(&["plan"], 0);
+    assert!(
+        !quiet.contains("Retry-After"),
+        "only -v shows the waits: {quiet}"
+    );
+}

@@ -14,6 +14,7 @@ mod client;
 mod jws;
 mod lifecycle;
 mod order;
+mod poll;
 mod request;
 mod retry;
 mod revoke;

@@ -3,9 +3,11 @@
 //! issuance and download the chain. [`AcmeAccount::issue`] runs these steps in order and
 //! cleans up every challenge it presented, whatever the outcome.
 //!
-//! Polling uses a tight loop (10 ms doubling to 1 s, 90 s overall) because a local CA
-//! answers in milliseconds.
+//! After the challenges are started each pending authorization is polled until it settles,
+//! then the order; after finalizing, the order again. `poll.rs` paces these polls (the CA's
+//! `Retry-After`, bounded).
 
+use super::poll::Poller;
 use super::retry::{self, acme_call, acme_call_traced};
 use super::{ari, chains, AcmeAccount};
 use crate::address::Address;
@@ -13,14 +15,7 @@ use crate::solver::{ChallengeData, ChallengeKind, Solvers};
 use crate::{Error, Result};
 use instant_acme::{AuthorizationStatus, ChallengeType, Identifier, NewOrder, Order, OrderStatus};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
-
-/// First delay between two polls of an order.
-const POLL_FIRST: Duration = Duration::from_millis(10);
-/// Longest delay between two polls of an order (unless the CA asks for more).
-const POLL_MAX: Duration = Duration::from_secs(1);
-/// How long an order may stay pending or processing.
-const POLL_TIMEOUT: Duration = Duration::from_secs(90);
+use std::time::Duration;
 
 /// What to order.
 #[derive(Debug, Clone)]
@@ -118,7 +113,9 @@ impl AcmeAccount {
         present_all(&pending, solvers, presented).await?;
         start_validation(&mut order, &pending).await?;
 
-        let status = poll(&mut order, &names, "validation", |s| {
+        let mut validation = Poller::new(format!("validation of the order for {names}"));
+        await_authorizations(&mut order, &pending, &mut validation).await?;
+        let status = poll(&mut order, &names, &mut validation, None, |s| {
             matches!(
                 s,
                 OrderStatus::Ready | OrderStatus::Invalid | OrderStatus::Valid
@@ -128,11 +125,13 @@ impl AcmeAccount {
         if status == OrderStatus::Invalid {
             return Err(validation_failure(&mut order, &pending, &names).await);
         }
+        let mut retry_after = None;
         if status == OrderStatus::Ready {
-            finalize(&mut order, &req.csr_der, &names).await?;
+            retry_after = finalize(&mut order, &req.csr_der, &names).await?;
         }
 
-        let status = poll(&mut order, &names, "issuance", |s| {
+        let mut issuance = Poller::new(format!("issuance of the order for {names}"));
+        let status = poll(&mut order, &names, &mut issuance, retry_after, |s| {
             matches!(s, OrderStatus::Valid | OrderStatus::Invalid)
         })
         .await?;
@@ -319,9 +318,9 @@ async fn start_validation(order: &mut Order, pending: &[Pending]) -> Result<()> 
 }
 
 /// Finalize with our CSR. A retry after a lost response finds the order already processing
-/// and goes on.
-async fn finalize(order: &mut Order, csr_der: &[u8], names: &str) -> Result<()> {
-    acme_call!(format!("finalizing the order for {names}"), {
+/// and goes on. Returns the CA's `Retry-After`, the first wait before polling for issuance.
+async fn finalize(order: &mut Order, csr_der: &[u8], names: &str) -> Result<Option<Duration>> {
+    let ((), trace) = acme_call_traced!(format!("finalizing the order for {names}"), {
         if order.state().status != OrderStatus::Ready {
             // An earlier attempt went through although its response was lost.
             Ok(())
@@ -334,7 +333,8 @@ async fn finalize(order: &mut Order, csr_der: &[u8], names: &str) -> Result<()> 
                 },
             }
         }
-    })
+    })?;
+    Ok(trace.retry_after)
 }
 
 /// Explain an invalid order: the failed authorization's domain, challenge type and the CA's
@@ -387,36 +387,56 @@ fn order_problem(order: &mut Order) -> String {
         .unwrap_or_else(|| "no reason given".into())
 }
 
-/// Poll `order` until `done(status)`, from [`POLL_FIRST`] doubling to [`POLL_MAX`] (or the
-/// CA's `Retry-After`), for at most [`POLL_TIMEOUT`].
+/// Poll each authorization we answered until it is no longer pending (valid or invalid:
+/// the order then says which).
+async fn await_authorizations(
+    order: &mut Order,
+    pending: &[Pending],
+    poller: &mut Poller,
+) -> Result<()> {
+    let mut authorizations = order.authorizations();
+    while let Some(next) = authorizations.next().await {
+        let mut authz = next.map_err(|e| Error::Acme(retry::error_chain(&e)))?;
+        let domain = authz.identifier().to_string();
+        if !pending.iter().any(|p| p.data.domain == domain) {
+            continue;
+        }
+        let mut retry_after = None;
+        loop {
+            poller.wait(retry_after, "pending").await?;
+            let (status, trace) = acme_call_traced!(
+                format!("polling the authorization for {domain}"),
+                authz.refresh().await.map(|s| s.status)
+            )?;
+            if status != AuthorizationStatus::Pending {
+                break;
+            }
+            retry_after = trace.retry_after;
+        }
+    }
+    Ok(())
+}
+
+/// Poll `order` until `done(status)`, the first time after `retry_after` (the CA's hint
+/// from the request before) or the poller's backoff.
 async fn poll(
     order: &mut Order,
     names: &str,
-    stage: &str,
+    poller: &mut Poller,
+    mut retry_after: Option<Duration>,
     done: impl Fn(OrderStatus) -> bool,
 ) -> Result<OrderStatus> {
-    let started = Instant::now();
-    let mut delay = POLL_FIRST;
-    let mut wait = delay;
+    let mut status = order.state().status;
     loop {
-        tokio::time::sleep(wait).await;
-        let (status, trace) = acme_call_traced!(
-            format!("polling the order for {names} during {stage}"),
+        poller.wait(retry_after, &format!("{status:?}")).await?;
+        let (now, trace) = acme_call_traced!(
+            format!("polling the order for {names}"),
             order.refresh().await.map(|s| s.status)
         )?;
-        if done(status) {
-            return Ok(status);
+        if done(now) {
+            return Ok(now);
         }
-        if started.elapsed() >= POLL_TIMEOUT {
-            return Err(Error::Acme(format!(
-                "the order for {names} was still {status:?} after {}s of {stage}",
-                POLL_TIMEOUT.as_secs()
-            )));
-        }
-        delay = (delay * 2).min(POLL_MAX);
-        wait = trace
-            .retry_after
-            .map(|after| after.clamp(delay, Duration::from_secs(30)))
-            .unwrap_or(delay);
+        status = now;
+        retry_after = trace.retry_after;
     }
 }
