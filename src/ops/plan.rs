@@ -9,6 +9,7 @@ use crate::desired::model::Desired;
 use crate::error::{Error, Result};
 use crate::plan::drift::{self, Drift};
 use crate::plan::graph::ConfigGraph;
+use crate::plan::renewal::Upcoming;
 use crate::plan::saved::{SavedOptions, SavedPlan};
 use crate::plan::{change_classes, diff, Change, ChangeClass, Observed, PlanOptions};
 use crate::render;
@@ -107,6 +108,8 @@ pub struct Planned {
     pub options: PlanOptions,
     pub changes: Vec<Change>,
     pub drift: Vec<Drift>,
+    /// The next renewal of each certificate the plan does not order anew.
+    pub upcoming: Vec<Upcoming>,
 }
 
 /// What a plan looks at before it diffs: the output files and ARI windows ([`refresh`]),
@@ -135,20 +138,17 @@ pub fn compute(
     let base = state.as_ref().unwrap_or(&empty);
     let options = plan_options(targets, replace, &desired, base)?;
     let observed = observe(&desired, base, check_endpoints);
-    let changes = diff(
-        &desired,
-        base,
-        &observed,
-        OffsetDateTime::now_utc(),
-        &options,
-    );
+    let now = OffsetDateTime::now_utc();
+    let changes = diff(&desired, base, &observed, now, &options);
     let drift = drift::detect(&desired, base, &observed, &changes);
+    let upcoming = crate::plan::renewal::upcoming(&desired, base, &observed, &changes, now);
     Ok(Planned {
         desired,
         state,
         options,
         changes,
         drift,
+        upcoming,
     })
 }
 
@@ -191,6 +191,7 @@ pub fn run(globals: &Globals, request: &PlanRequest) -> Result<Exit> {
         print!("{}", render::drift::text(&saved.drift, globals.style));
     } else {
         print!("{}", render::plan::text(&saved.changes, globals.style));
+        print!("{}", render::plan::upcoming(&planned.upcoming));
         print!(
             "{}",
             render::drift::warning(&saved.drift, &saved.changes, globals.style)

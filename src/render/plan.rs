@@ -2,6 +2,7 @@
 //! the Markdown comment lives in `markdown`, the drift report in `drift`.
 
 use super::Style;
+use crate::plan::renewal::Upcoming;
 use crate::plan::saved::SavedPlan;
 use crate::plan::{change_classes, Action, AttrValue, Attributes, Change, ChangeClass, Summary};
 use serde_json::json;
@@ -48,6 +49,35 @@ pub fn text(changes: &[Change], style: Style) -> String {
     }
     let _ = writeln!(out, "\n{}", style.bold(&summary_line(changes)));
     crate::redact::text(&out).into_owned()
+}
+
+/// After the text plan: the renewal time of each certificate with a renewal window or a
+/// freeze or a short lifetime, and every due renewal that waits for its window. Empty when
+/// there is none.
+pub fn upcoming(list: &[Upcoming]) -> String {
+    let mut out = String::new();
+    for u in list.iter().filter(|u| u.notable) {
+        if u.waiting.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {}: renews at {} ({})",
+                u.address, u.renew_at, u.policy
+            );
+        } else {
+            let why: Vec<String> = u.waiting.iter().map(|r| r.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "  {}: due, waiting for the window opening {} ({})",
+                u.address,
+                u.renew_at,
+                why.join("; ")
+            );
+        }
+    }
+    if out.is_empty() {
+        return out;
+    }
+    crate::redact::text(&format!("\nRenewal times:\n{out}")).into_owned()
 }
 
 /// `Plan: 1 to issue, 2 to renew, 0 to reissue, 1 to revoke, 0 to redeploy.` plus account
