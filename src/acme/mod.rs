@@ -126,6 +126,22 @@ pub async fn create_account(spec: &AccountSpec) -> Result<NewAccount> {
     })
 }
 
+/// The profiles the directory at `directory` lists in `meta.profiles` (draft-ietf-acme-
+/// profiles), sorted; `None` when it lists none. Fetched with a plain GET, so `plan` can ask
+/// without the identity.
+pub async fn offered_profiles(
+    directory: &str,
+    ca_bundle: Option<&Path>,
+) -> Result<Option<Vec<String>>> {
+    let http = client::client_for(ca_bundle)?;
+    let directory = request::directory(&http, directory).await?;
+    Ok(directory
+        .meta
+        .profiles
+        .as_ref()
+        .map(|profiles| profiles.keys().cloned().collect()))
+}
+
 /// EAB HMAC keys are base64url (RFC 8555 §7.3.4); accept padding and the standard alphabet too.
 fn decode_hmac_key(text: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};

@@ -137,6 +137,7 @@ pub fn compute(
     let empty = State::new();
     let base = state.as_ref().unwrap_or(&empty);
     let options = plan_options(targets, replace, &desired, base)?;
+    super::profiles::check(&desired)?;
     let observed = observe(&desired, base, check_endpoints);
     let now = OffsetDateTime::now_utc();
     let changes = diff(&desired, base, &observed, now, &options);
