@@ -99,3 +99,51 @@ fn polling_honours_the_cas_retry_after_and_says_so_with_v() {
         "only -v shows the waits: {quiet}"
     );
 }
+
+/// RFC 8738 §6: the CA asks for an IP address by its reverse-DNS name
+/// (`1.0.0.127.in-addr.arpa`) and expects a certificate whose only SAN is the address.
+#[test]
+fn an_ip_address_certificate_is_issued_over_tls_alpn_01() {
+    let p = Project::new(Pebble::builder().current().start());
+    let solver = format!(
+        "tls_alpn_solver \"edge\" {{\n  listen = \"127.0.0.1:{}\"\n}}\n",
+        p.pebble().tls_port()
+    );
+    let cert = cert_block("ip", &["127.0.0.1"], "").replace(
+        "solvers = [http_solver.web]",
+        "solvers = [tls_alpn_solver.edge]",
+    );
+    p.config(&format!("{solver}{cert}"));
+    p.expect(&["apply", "--auto-approve"], 0);
+    assert!(san_text(&p, "tls/ip/fullchain.pem").contains("IP Address:127.0.0.1"));
+    p.verify("tls/ip");
+}
+
+/// IPv6 end to end: Pebble connects to [::1] for HTTP-01, so the solver listens there.
+#[test]
+fn an_ipv6_certificate_is_issued_over_http_01() {
+    let p = Project::new(Pebble::builder().current().start());
+    let solver = format!(
+        "http_solver \"v6\" {{\n  listen = \"[::1]:{}\"\n}}\n",
+        p.pebble().http_port()
+    );
+    let cert = cert_block("v6", &["::1"], "")
+        .replace("solvers = [http_solver.web]", "solvers = [http_solver.v6]");
+    p.config(&format!("{solver}{cert}"));
+    let plan = p.expect(&["plan"], 0);
+    assert!(plan.contains("domains     = [\"::1\"]"), "{plan}");
+    p.expect(&["apply", "--auto-approve"], 0);
+    assert!(san_text(&p, "tls/v6/fullchain.pem").contains("IP Address:0:0:0:0:0:0:0:1"));
+    p.verify("tls/v6");
+}
+
+/// `openssl x509 -ext subjectAltName` of a deployed file.
+fn san_text(p: &Project, file: &str) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(p.path(file))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
