@@ -130,11 +130,23 @@ fn an_ipv6_certificate_is_issued_over_http_01() {
     let cert = cert_block("v6", &["::1"], "")
         .replace("solvers = [http_solver.web]", "solvers = [http_solver.v6]");
     p.config(&format!("{solver}{cert}"));
+    // Plans and `show` name the identifier type: `ip:` (RFC 8738), `dns:` for names.
     let plan = p.expect(&["plan"], 0);
     assert!(plan.contains("domains     = [\"::1\"]"), "{plan}");
+    assert!(plan.contains("identifiers = [\"ip:::1\"]"), "{plan}");
+    let json: serde_json::Value = serde_json::from_str(&p.stdout(&["plan", "--json"], 0)).unwrap();
+    let issue = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "certificate.v6")
+        .unwrap();
+    assert_eq!(issue["after"]["identifiers"], serde_json::json!(["ip:::1"]));
     p.expect(&["apply", "--auto-approve"], 0);
     assert!(san_text(&p, "tls/v6/fullchain.pem").contains("IP Address:0:0:0:0:0:0:0:1"));
     p.verify("tls/v6");
+    let show = p.expect(&["show"], 0);
+    assert!(show.contains("identifiers       = [\"ip:::1\"]"), "{show}");
 }
 
 /// `openssl x509 -ext subjectAltName` of a deployed file.
@@ -146,4 +158,19 @@ fn san_text(p: &Project, file: &str) -> String {
         .unwrap();
     assert!(out.status.success());
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn an_ip_address_with_only_a_dns_solver_is_a_validate_error() {
+    let p = Project::new(Pebble::start());
+    let solver = "dns_solver \"hook\" {\n  provider = \"exec\"\n  zones    = [\"in-addr.arpa\"]\n  command  = [\"./dns.sh\"]\n}\n";
+    let cert = cert_block("ip", &["127.0.0.1"], "")
+        .replace("solvers = [http_solver.web]", "solvers = [dns_solver.hook]");
+    p.config(&format!("{solver}{cert}"));
+    let out = p.expect(&["validate"], 1);
+    assert!(
+        out.contains("IP address needs an HTTP-01 or TLS-ALPN-01 solver")
+            && out.contains("127.0.0.1 is an IP address, which CAs validate only with HTTP-01 or TLS-ALPN-01 (RFC 8738), never DNS"),
+        "{out}"
+    );
 }

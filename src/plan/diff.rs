@@ -507,6 +507,28 @@ fn account_attributes_from_state(current: &AccountState) -> Attributes {
     ])
 }
 
+/// `identifiers = ["ip:127.0.0.1", "dns:example.com"]`: how each name is ordered, shown only
+/// for a certificate with an IP address (RFC 8738), so the plans of plain DNS certificates
+/// stay as they were.
+fn identifiers(domains: &[String]) -> Option<(String, AttrValue)> {
+    typed_identifiers(domains).map(|list| ("identifiers".to_string(), AttrValue::List(list)))
+}
+
+/// Each name with its ACME identifier type (`ip:` for an address, `dns:` otherwise), when
+/// at least one is an IP address; `None` for names only.
+pub fn typed_identifiers(domains: &[String]) -> Option<Vec<String>> {
+    use crate::desired::domain::is_ip_address;
+    domains.iter().any(|d| is_ip_address(d)).then(|| {
+        domains
+            .iter()
+            .map(|d| match is_ip_address(d) {
+                true => format!("ip:{d}"),
+                false => format!("dns:{d}"),
+            })
+            .collect()
+    })
+}
+
 fn certificate_attributes(spec: &CertificateSpec, account: &AccountSpec) -> Attributes {
     let mut attributes = Attributes::from([
         ("account".into(), text(format!("account.{}", spec.account))),
@@ -515,6 +537,7 @@ fn certificate_attributes(spec: &CertificateSpec, account: &AccountSpec) -> Attr
         ("key_type".into(), text(spec.key_type.as_str())),
         ("must_staple".into(), spec.must_staple.into()),
     ]);
+    attributes.extend(identifiers(&spec.domains));
     if let Some(profile) = &spec.profile {
         attributes.insert("profile".into(), text(profile));
     }
@@ -537,6 +560,7 @@ fn certificate_attributes_from_state(current: &CertificateState) -> Attributes {
         ("serial_number".into(), text(&current.serial_number)),
         ("not_after".into(), text(rfc3339(current.not_after))),
     ]);
+    attributes.extend(identifiers(&current.domains));
     if let Some(profile) = &current.profile {
         attributes.insert("profile".into(), text(profile));
     }

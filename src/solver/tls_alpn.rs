@@ -37,7 +37,10 @@ impl ResolvesServerCert for Responses {
         if !asks_acme {
             return None;
         }
-        let name = hello.server_name()?.trim_end_matches('.').to_ascii_lowercase();
+        let name = hello
+            .server_name()?
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
         self.lock().get(&name).cloned()
     }
 }
