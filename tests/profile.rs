@@ -1,7 +1,8 @@
 //! `profile` is passed through to the CA: the new-order request carries it (RFC draft
 //! "ACME profiles"), and changing it reissues. The current Pebble offers the profiles
 //! `default` (90 days) and `shortlived` (6 days), so the certificate's lifetime shows which
-//! profile the CA applied.
+//! profile the CA applied. A profile the directory does not list fails the plan; a 6-day
+//! certificate's renewal time is listed in the text and JSON plans.
 
 mod support;
 
@@ -104,5 +105,15 @@ fn a_short_lived_certificate_shows_its_renewal_time_within_its_six_days() {
     assert!(
         now < at && at < now + time::Duration::days(6),
         "the renewal falls inside the 6-day life: {line}"
+    );
+    // The JSON plan carries the same time, for bots.
+    let json: serde_json::Value = serde_json::from_str(&p.stdout(&["plan", "--json"], 0)).unwrap();
+    support::schema::assert_valid("plan.schema.json", &json);
+    let renewal = &json["renewals"][0];
+    assert_eq!(renewal["address"], "certificate.www", "{json}");
+    assert_eq!(renewal["waiting_for_window"], false, "{json}");
+    assert!(
+        line.contains(renewal["renew_at"].as_str().unwrap()),
+        "{json}"
     );
 }

@@ -182,7 +182,7 @@ pub fn run(globals: &Globals, request: &PlanRequest) -> Result<Exit> {
     .with_options(SavedOptions::new(&planned.options, request.check_endpoints))
     .with_drift(planned.drift);
     if request.json {
-        print!("{}", render::plan::json(&saved));
+        print!("{}", render::plan::json(&saved, &planned.upcoming));
     } else if request.markdown {
         print!(
             "{}",

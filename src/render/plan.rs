@@ -240,7 +240,9 @@ fn show(value: &AttrValue) -> String {
 
 /// The stable JSON document of a plan (`plan --json`), described by
 /// `schemas/plan.schema.json`.
-pub fn json(plan: &SavedPlan) -> String {
+/// The JSON plan. `renewals`: the next renewal of each certificate the plan does not order
+/// (empty for a saved plan, which does not keep them).
+pub fn json(plan: &SavedPlan, renewals: &[Upcoming]) -> String {
     let changes: Vec<_> = plan
         .changes
         .iter()
@@ -257,7 +259,7 @@ pub fn json(plan: &SavedPlan) -> String {
         })
         .collect();
     let document = json!({
-        "format_version": "1.2",
+        "format_version": "1.3",
         "certform_version": plan.certform_version,
         "state_lineage": plan.state_lineage,
         "state_serial": plan.state_serial,
@@ -271,6 +273,13 @@ pub fn json(plan: &SavedPlan) -> String {
         })).collect::<Vec<_>>(),
         "summary": Summary::of(&plan.changes),
         "change_classes": change_classes(&plan.changes, &plan.drift),
+        "renewals": renewals.iter().map(|u| json!({
+            "address": u.address,
+            "renew_at": u.renew_at,
+            "policy": u.policy,
+            "waiting_for_window": !u.waiting.is_empty(),
+            "reasons": u.waiting,
+        })).collect::<Vec<_>>(),
     });
     let mut text = serde_json::to_string_pretty(&document).expect("a plan always serialises");
     text.push('\n');
