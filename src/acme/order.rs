@@ -115,7 +115,8 @@ impl AcmeAccount {
 
         let mut validation = Poller::new(format!("validation of the order for {names}"));
         await_authorizations(&mut order, &pending, &mut validation).await?;
-        let status = poll(&mut order, &names, &mut validation, None, |s| {
+        // Every authorization has settled: the order says at once whether it is ready.
+        let status = poll(&mut order, &names, &mut validation, |s| {
             matches!(
                 s,
                 OrderStatus::Ready | OrderStatus::Invalid | OrderStatus::Valid
@@ -131,7 +132,8 @@ impl AcmeAccount {
         }
 
         let mut issuance = Poller::new(format!("issuance of the order for {names}"));
-        let status = poll(&mut order, &names, &mut issuance, retry_after, |s| {
+        issuance.wait(retry_after, "processing").await?;
+        let status = poll(&mut order, &names, &mut issuance, |s| {
             matches!(s, OrderStatus::Valid | OrderStatus::Invalid)
         })
         .await?;
@@ -388,12 +390,15 @@ fn order_problem(order: &mut Order) -> String {
 }
 
 /// Poll each authorization we answered until it is no longer pending (valid or invalid:
-/// the order then says which).
+/// the order then says which). One wait first gives the CA a moment; after that only an
+/// authorization still pending is waited for, so many names cost no more than one wait each
+/// that the CA asks for.
 async fn await_authorizations(
     order: &mut Order,
     pending: &[Pending],
     poller: &mut Poller,
 ) -> Result<()> {
+    poller.wait(None, "pending").await?;
     let mut authorizations = order.authorizations();
     while let Some(next) = authorizations.next().await {
         let mut authz = next.map_err(|e| Error::Acme(retry::error_chain(&e)))?;
@@ -401,9 +406,7 @@ async fn await_authorizations(
         if !pending.iter().any(|p| p.data.domain == domain) {
             continue;
         }
-        let mut retry_after = None;
         loop {
-            poller.wait(retry_after, "pending").await?;
             let (status, trace) = acme_call_traced!(
                 format!("polling the authorization for {domain}"),
                 authz.refresh().await.map(|s| s.status)
@@ -411,32 +414,29 @@ async fn await_authorizations(
             if status != AuthorizationStatus::Pending {
                 break;
             }
-            retry_after = trace.retry_after;
+            poller.wait(trace.retry_after, "pending").await?;
         }
     }
     Ok(())
 }
 
-/// Poll `order` until `done(status)`, the first time after `retry_after` (the CA's hint
-/// from the request before) or the poller's backoff.
+/// Poll `order` until `done(status)`, at once and then as `poller` paces it.
 async fn poll(
     order: &mut Order,
     names: &str,
     poller: &mut Poller,
-    mut retry_after: Option<Duration>,
     done: impl Fn(OrderStatus) -> bool,
 ) -> Result<OrderStatus> {
-    let mut status = order.state().status;
     loop {
-        poller.wait(retry_after, &format!("{status:?}")).await?;
-        let (now, trace) = acme_call_traced!(
+        let (status, trace) = acme_call_traced!(
             format!("polling the order for {names}"),
             order.refresh().await.map(|s| s.status)
         )?;
-        if done(now) {
-            return Ok(now);
+        if done(status) {
+            return Ok(status);
         }
-        status = now;
-        retry_after = trace.retry_after;
+        poller
+            .wait(trace.retry_after, &format!("{status:?}"))
+            .await?;
     }
 }
