@@ -1417,3 +1417,25 @@ fn renewal_window_table() {
         }
     }
 }
+
+/// A renewal due now that `--target` left out of the plan is not listed as waiting.
+#[test]
+fn a_due_renewal_left_out_by_target_is_not_listed_as_waiting() {
+    let desired = desired(vec![
+        cert_spec("www", &["example.com"]),
+        cert_spec("api", &["api.example.com"]),
+    ]);
+    let state = state(vec![
+        ("www", cert_state(&["example.com"], 61)),
+        ("api", cert_state(&["api.example.com"], 10)),
+    ]);
+    let options = PlanOptions {
+        targets: vec![Address::certificate("api")],
+        ..PlanOptions::default()
+    };
+    let changes = diff(&desired, &state, &observed_ok(), NOW, &options);
+    assert!(changes.is_empty(), "{changes:?}");
+    let listed = super::super::renewal::upcoming(&desired, &state, &observed_ok(), &changes, NOW);
+    let addresses: Vec<String> = listed.iter().map(|u| u.address.to_string()).collect();
+    assert_eq!(addresses, ["certificate.api"]);
+}

@@ -174,6 +174,10 @@ pub fn upcoming(
         let short_lived = (current.not_after - current.not_before).whole_days() <= SHORT_LIVED_DAYS;
         let notable = spec.renewal_window.is_some() || !spec.freezes.is_empty() || short_lived;
         let waiting = reasons(spec, current, observed, now);
+        if !waiting.is_empty() && matches!(timing(spec, current, &waiting, now), Timing::Now(_)) {
+            // Due now, and left out of `changes` only by `--target`.
+            continue;
+        }
         let (due_at, policy) = match ari {
             Some(ari) if ari.renew_at <= current.not_after - threshold => (
                 ari.renew_at,
