@@ -226,7 +226,7 @@ fn valid_configuration_loads() {
     assert_eq!(api.domains, vec!["internal.example.org"]);
     assert_eq!(api.key_type, KeyType::EcdsaP256);
     assert_eq!(api.solver_for["internal.example.org"], standalone);
-    assert_eq!(api.renew_before, RenewBefore::PercentOfLifetime(33));
+    assert_eq!(api.renew_before, RenewBefore::Default);
     assert!(!api.reuse_key && !api.revoke_on_destroy && !api.must_staple);
     assert!(api.outputs.is_empty());
 

@@ -188,7 +188,7 @@ fn check(case: &str, config: &str, state: &State, observed: &Observed) -> serde_
     let markdown = render::markdown::markdown(&plan, false);
     assert_golden(&format!("plan/{case}.md"), &markdown);
     let coloured = render::plan::text(&plan.changes, Style { color: true });
-    let json = render::plan::json(&plan);
+    let json = render::plan::json(&plan, &[]);
     let saved = String::from_utf8(plan.to_bytes()).unwrap();
 
     assert!(!markdown.contains('\x1b'), "Markdown holds ANSI codes");

@@ -3,9 +3,8 @@
 //! leave as [`Sensitive`] JSON, certificates as PEM text, errors as [`Error::Acme`] carrying
 //! the CA's problem document.
 //!
-//! Every request goes through certform's own retry (`retry.rs`); order polling uses a tight
-//! loop (10 ms doubling to 1 s, 90 s overall) because a local CA answers in milliseconds.
-//! What instant-acme cannot send — a POST-as-GET whose response headers matter (alternate
+//! Every request goes through certform's own retry (`retry.rs`); the order flow lives in
+//! `order.rs`. What instant-acme cannot send — a POST-as-GET whose response headers matter (alternate
 //! chains, `chains.rs`) and revocation signed with a certificate's key (`revoke.rs`) — is
 //! signed by `jws.rs` and sent by `request.rs`.
 
@@ -14,35 +13,24 @@ mod chains;
 mod client;
 mod jws;
 mod lifecycle;
+mod order;
+mod poll;
 mod request;
 mod retry;
 mod revoke;
 
-use crate::address::Address;
 use crate::desired::model::AccountSpec;
 use crate::secret::Sensitive;
-use crate::solver::{ChallengeData, ChallengeKind, Solvers};
 use crate::{Error, Result};
 use base64::Engine;
-use instant_acme::{
-    Account, AuthorizationStatus, ChallengeType, ExternalAccountKey, Identifier, NewOrder, Order,
-    OrderStatus, RevocationRequest,
-};
+use instant_acme::{Account, ExternalAccountKey, RevocationRequest};
 pub use lifecycle::{credentials_with_new_key, key_in_use, KeyInUse};
+pub use order::{Issued, OrderRequest};
 use request::Session;
 use retry::{acme_call, acme_call_traced};
 pub use revoke::revoke_with_certificate_key;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// First delay between two polls of an order.
-const POLL_FIRST: Duration = Duration::from_millis(10);
-/// Longest delay between two polls of an order (unless the CA asks for more).
-const POLL_MAX: Duration = Duration::from_secs(1);
-/// How long an order may stay pending or processing.
-const POLL_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// A registered ACME account, ready to order and revoke.
 #[derive(Clone)]
@@ -138,6 +126,22 @@ pub async fn create_account(spec: &AccountSpec) -> Result<NewAccount> {
     })
 }
 
+/// The profiles the directory at `directory` lists in `meta.profiles` (draft-ietf-acme-
+/// profiles), sorted; `None` when it lists none. Fetched with a plain GET, so `plan` can ask
+/// without the identity.
+pub async fn offered_profiles(
+    directory: &str,
+    ca_bundle: Option<&Path>,
+) -> Result<Option<Vec<String>>> {
+    let http = client::client_for(ca_bundle)?;
+    let directory = request::directory(&http, directory).await?;
+    Ok(directory
+        .meta
+        .profiles
+        .as_ref()
+        .map(|profiles| profiles.keys().cloned().collect()))
+}
+
 /// EAB HMAC keys are base64url (RFC 8555 §7.3.4); accept padding and the standard alphabet too.
 fn decode_hmac_key(text: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -195,33 +199,6 @@ pub async fn load_account(
     AcmeAccount::new(account, &checked, |signer| {
         Session::new(http, &directory, signer)
     })
-}
-
-/// What to order.
-#[derive(Debug, Clone)]
-pub struct OrderRequest<'a> {
-    /// The identifiers; the first is the CSR's common name.
-    pub domains: &'a [String],
-    /// The solver for each domain (every domain must have one).
-    pub solver_for: &'a BTreeMap<String, Address>,
-    /// A DER CSR for `domains` (see [`crate::keys::csr_der`]).
-    pub csr_der: Vec<u8>,
-    pub profile: Option<&'a str>,
-    /// The certificate this order replaces (PEM), named in `replaces` when the CA offers
-    /// ARI (RFC 9773 §5).
-    pub replaces: Option<&'a str>,
-    /// Keep the chain the CA offers that ends at this CA name (see `chains.rs`).
-    pub preferred_chain: Option<&'a str>,
-}
-
-/// An issued certificate.
-#[derive(Debug, Clone)]
-pub struct Issued {
-    /// Leaf first, as the CA sent it.
-    pub fullchain_pem: String,
-    pub order_url: String,
-    /// Set when `preferred_chain` matched none of the chains the CA offers, saying so.
-    pub chain_note: Option<String>,
 }
 
 /// RFC 5280 revocation reasons certform offers.
@@ -282,302 +259,7 @@ impl std::fmt::Display for RevocationReason {
     }
 }
 
-fn challenge_type(kind: ChallengeKind) -> ChallengeType {
-    match kind {
-        ChallengeKind::Http01 => ChallengeType::Http01,
-        ChallengeKind::Dns01 => ChallengeType::Dns01,
-        ChallengeKind::TlsAlpn01 => ChallengeType::TlsAlpn01,
-    }
-}
-
-/// A challenge we answer for one pending authorization.
-struct Pending {
-    solver: Address,
-    kind: ChallengeKind,
-    data: ChallengeData,
-}
-
 impl AcmeAccount {
-    /// Order, validate, finalize with our CSR and download a certificate. Every challenge
-    /// that was presented is cleaned up afterwards, also when the order fails (a failed
-    /// cleanup is appended to the order's error; after a successful issuance it is printed as
-    /// a warning on stderr so the certificate is not lost). Dropping the future midway skips
-    /// the cleanup: let it finish.
-    pub async fn issue(&self, req: OrderRequest<'_>, solvers: &Solvers) -> Result<Issued> {
-        let mut presented: Vec<(Address, ChallengeData)> = Vec::new();
-        let result = self.run_order(&req, solvers, &mut presented).await;
-        let mut cleanup_errors = Vec::new();
-        for (solver, data) in &presented {
-            if let Err(e) = solvers.cleanup(solver, data).await {
-                cleanup_errors.push(format!("{} ({solver}): {e}", data.domain));
-            }
-        }
-        if cleanup_errors.is_empty() {
-            return result;
-        }
-        let note = format!(
-            "cleaning up challenge responses failed for {}",
-            cleanup_errors.join("; ")
-        );
-        match result {
-            Err(Error::Acme(m)) => Err(Error::Acme(format!("{m}; also, {note}"))),
-            Err(Error::AcmeProblem(r)) => Err(Error::Acme(format!("{r}; also, {note}"))),
-            Err(Error::Solver(m)) => Err(Error::Solver(format!("{m}; also, {note}"))),
-            Err(other) => Err(Error::Acme(format!("{other}; also, {note}"))),
-            Ok(issued) => {
-                // The certificate exists: losing it would be worse than a stale challenge file.
-                eprintln!("warning: certificate issued, but {note}");
-                Ok(issued)
-            }
-        }
-    }
-
-    async fn run_order(
-        &self,
-        req: &OrderRequest<'_>,
-        solvers: &Solvers,
-        presented: &mut Vec<(Address, ChallengeData)>,
-    ) -> Result<Issued> {
-        if req.domains.is_empty() {
-            return Err(Error::Bug(
-                "an order was requested without any domain".into(),
-            ));
-        }
-        let identifiers: Vec<Identifier> = req
-            .domains
-            .iter()
-            .map(|d| match d.parse::<std::net::IpAddr>() {
-                Ok(ip) => Identifier::Ip(ip),
-                Err(_) => Identifier::Dns(d.clone()),
-            })
-            .collect();
-        let names = req.domains.join(", ");
-        let order_for = || match req.profile {
-            Some(profile) => NewOrder::new(&identifiers).profile(profile),
-            None => NewOrder::new(&identifiers),
-        };
-        let new_order = order_for();
-        let replaces = req.replaces.map(ari::certificate_identifier).transpose()?;
-        let replacing = replaces.map(|id| order_for().replaces(id));
-        let mut order: Order = acme_call!(format!("creating an order for {names}"), {
-            match &replacing {
-                // instant-acme refuses `replaces` before sending when the CA lacks ARI.
-                Some(replacing) => match self.account.new_order(replacing).await {
-                    Err(instant_acme::Error::Unsupported(_)) => {
-                        self.account.new_order(&new_order).await
-                    }
-                    other => other,
-                },
-                None => self.account.new_order(&new_order).await,
-            }
-        })?;
-
-        // Fetch every authorization; a retry resumes with the ones still missing.
-        acme_call!(format!("fetching the authorizations for {names}"), {
-            let mut authorizations = order.authorizations();
-            let mut failed = None;
-            while let Some(next) = authorizations.next().await {
-                if let Err(e) = next {
-                    failed = Some(e);
-                    break;
-                }
-            }
-            match failed {
-                Some(e) => Err(e),
-                None => Ok(()),
-            }
-        })?;
-
-        // Pick the challenge each solver answers (no network: the states are cached).
-        let mut pending: Vec<Pending> = Vec::new();
-        {
-            let mut authorizations = order.authorizations();
-            while let Some(next) = authorizations.next().await {
-                let mut authz = next.map_err(|e| Error::Acme(retry::error_chain(&e)))?;
-                let domain = authz.identifier().to_string();
-                match authz.status {
-                    AuthorizationStatus::Valid => continue,
-                    AuthorizationStatus::Pending => {}
-                    other => {
-                        return Err(Error::Acme(format!(
-                            "the authorization for {domain} is {other:?} before validation started"
-                        )))
-                    }
-                }
-                let solver = req
-                    .solver_for
-                    .get(&domain)
-                    .ok_or_else(|| Error::Bug(format!("no solver was chosen for {domain}")))?;
-                let kind = solvers.kind(solver)?;
-                let Some(handle) = authz.challenge(challenge_type(kind)) else {
-                    return Err(Error::Acme(format!(
-                        "the CA offers no {kind} challenge for {domain} (solver {solver})"
-                    )));
-                };
-                let key_authorization = handle.key_authorization();
-                pending.push(Pending {
-                    solver: solver.clone(),
-                    kind,
-                    data: ChallengeData {
-                        domain,
-                        token: handle.token.clone(),
-                        key_authorization: key_authorization.as_str().to_string(),
-                        dns_value: key_authorization.dns_value(),
-                    },
-                });
-            }
-        }
-
-        // Present all challenges at once (DNS solvers spend their time waiting).
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, p) in pending.iter().enumerate() {
-            let solvers = solvers.clone();
-            let (solver, data) = (p.solver.clone(), p.data.clone());
-            tasks.spawn(async move { (i, solvers.present(&solver, &data).await) });
-        }
-        let mut present_errors = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok((i, Ok(()))) => {
-                    presented.push((pending[i].solver.clone(), pending[i].data.clone()))
-                }
-                Ok((i, Err(e))) => {
-                    // Cleanup is idempotent, and a failed present (a DNS hook, say) may have
-                    // done part of its work: clean it up too.
-                    presented.push((pending[i].solver.clone(), pending[i].data.clone()));
-                    present_errors.push(format!(
-                        "presenting the {} challenge for {} failed: {e}",
-                        pending[i].kind, pending[i].data.domain
-                    ))
-                }
-                Err(e) => present_errors.push(format!("a solver task failed: {e}")),
-            }
-        }
-        if !present_errors.is_empty() {
-            present_errors.sort();
-            return Err(Error::Solver(present_errors.join("; ")));
-        }
-
-        // Tell the CA to validate.
-        {
-            let mut authorizations = order.authorizations();
-            while let Some(next) = authorizations.next().await {
-                let mut authz = next.map_err(|e| Error::Acme(retry::error_chain(&e)))?;
-                let domain = authz.identifier().to_string();
-                let Some(p) = pending.iter().find(|p| p.data.domain == domain) else {
-                    continue;
-                };
-                let kind = p.kind;
-                let mut challenge = authz
-                    .challenge(challenge_type(kind))
-                    .ok_or_else(|| Error::Bug("a listed challenge vanished".into()))?;
-                acme_call!(
-                    format!("starting the {kind} challenge for {domain}"),
-                    challenge.set_ready().await
-                )?;
-            }
-        }
-
-        // Wait for validation.
-        let status = poll(&mut order, &names, "validation", |s| {
-            matches!(
-                s,
-                OrderStatus::Ready | OrderStatus::Invalid | OrderStatus::Valid
-            )
-        })
-        .await?;
-        if status == OrderStatus::Invalid {
-            return Err(self.validation_failure(&mut order, &pending, &names).await);
-        }
-
-        // Finalize with our CSR. A retry after a lost response finds the order already
-        // processing and goes on.
-        if status == OrderStatus::Ready {
-            acme_call!(format!("finalizing the order for {names}"), {
-                if order.state().status != OrderStatus::Ready {
-                    // An earlier attempt went through although its response was lost.
-                    Ok(())
-                } else {
-                    match order.finalize_csr(&req.csr_der).await {
-                        Ok(()) => Ok(()),
-                        Err(e) => match order.refresh().await.map(|s| s.status) {
-                            Ok(OrderStatus::Processing | OrderStatus::Valid) => Ok(()),
-                            _ => Err(e),
-                        },
-                    }
-                }
-            })?;
-        }
-
-        let status = poll(&mut order, &names, "issuance", |s| {
-            matches!(s, OrderStatus::Valid | OrderStatus::Invalid)
-        })
-        .await?;
-        if status != OrderStatus::Valid {
-            let why = order_problem(&mut order);
-            return Err(Error::Acme(format!(
-                "the order for {names} became invalid during issuance: {why}"
-            )));
-        }
-        let certificate_url = order.state().certificate.clone().ok_or_else(|| {
-            Error::Acme(format!(
-                "the CA named no certificate URL for the valid order for {names}"
-            ))
-        })?;
-        let chosen =
-            chains::download(&self.session, &certificate_url, req.preferred_chain, &names).await?;
-        Ok(Issued {
-            fullchain_pem: chosen.fullchain_pem,
-            order_url: order.url().to_string(),
-            chain_note: chosen.note,
-        })
-    }
-
-    /// Explain an invalid order: the failed authorization's domain, challenge type and the
-    /// CA's error detail.
-    async fn validation_failure(
-        &self,
-        order: &mut Order,
-        pending: &[Pending],
-        names: &str,
-    ) -> Error {
-        let mut failures = Vec::new();
-        let mut authorizations = order.authorizations();
-        while let Some(next) = authorizations.next().await {
-            let Ok(mut authz) = next else { continue };
-            let refreshed = acme_call!("fetching a failed authorization", {
-                authz.refresh().await.map(|s| s.status)
-            });
-            let Ok(status) = refreshed else { continue };
-            if status != AuthorizationStatus::Invalid {
-                continue;
-            }
-            let domain = authz.identifier().to_string();
-            let kind = pending
-                .iter()
-                .find(|p| p.data.domain == domain)
-                .map(|p| p.kind);
-            let challenge = authz
-                .challenges
-                .iter()
-                .find(|c| kind.is_some_and(|k| c.r#type == challenge_type(k)))
-                .or_else(|| authz.challenges.iter().find(|c| c.error.is_some()));
-            let kind_text = kind.map(|k| k.as_str()).unwrap_or("unknown");
-            let detail = challenge
-                .and_then(|c| c.error.as_ref())
-                .map(|p| retry::describe_problem(p, None))
-                .unwrap_or_else(|| "the CA gave no detail".into());
-            failures.push(format!(
-                "authorization for {domain} failed: {kind_text} challenge: {detail}"
-            ));
-        }
-        if failures.is_empty() {
-            let why = order_problem(order);
-            return Error::Acme(format!("the order for {names} became invalid: {why}"));
-        }
-        Error::Acme(failures.join("; "))
-    }
-
     /// Revoke a certificate (PEM; the first block is revoked) signed by this account.
     pub async fn revoke(
         &self,
@@ -596,53 +278,10 @@ impl AcmeAccount {
     }
 }
 
-/// The CA's problem document on an invalid order, as one line.
-fn order_problem(order: &mut Order) -> String {
-    order
-        .state()
-        .error
-        .as_ref()
-        .map(|p| retry::describe_problem(p, None))
-        .unwrap_or_else(|| "no reason given".into())
-}
-
-/// Poll `order` until `done(status)`, from [`POLL_FIRST`] doubling to [`POLL_MAX`] (or the
-/// CA's `Retry-After`), for at most [`POLL_TIMEOUT`].
-async fn poll(
-    order: &mut Order,
-    names: &str,
-    stage: &str,
-    done: impl Fn(OrderStatus) -> bool,
-) -> Result<OrderStatus> {
-    let started = Instant::now();
-    let mut delay = POLL_FIRST;
-    let mut wait = delay;
-    loop {
-        tokio::time::sleep(wait).await;
-        let (status, trace) = acme_call_traced!(
-            format!("polling the order for {names} during {stage}"),
-            order.refresh().await.map(|s| s.status)
-        )?;
-        if done(status) {
-            return Ok(status);
-        }
-        if started.elapsed() >= POLL_TIMEOUT {
-            return Err(Error::Acme(format!(
-                "the order for {names} was still {status:?} after {}s of {stage}",
-                POLL_TIMEOUT.as_secs()
-            )));
-        }
-        delay = (delay * 2).min(POLL_MAX);
-        wait = trace
-            .retry_after
-            .map(|after| after.clamp(delay, Duration::from_secs(30)))
-            .unwrap_or(delay);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::solver::Solvers;
 
     #[test]
     fn hmac_keys_decode_in_every_base64_flavour() {

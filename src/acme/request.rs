@@ -32,6 +32,15 @@ pub(super) struct Directory {
     pub key_change: Option<String>,
     /// RFC 9773; absent when the CA offers no ARI.
     pub renewal_info: Option<String>,
+    #[serde(default)]
+    pub meta: DirectoryMeta,
+}
+
+/// The directory's `meta` members certform reads.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct DirectoryMeta {
+    /// draft-ietf-acme-profiles: profile name -> description; absent when the CA has none.
+    pub profiles: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// The directory at `url`, fetched with a plain GET once per process.

@@ -185,25 +185,31 @@ pub struct CertificateSpec {
     pub profile: Option<String>,
     pub preferred_chain: Option<String>,
     pub must_staple: bool,
+    /// When a due renewal may run (`renewal_window`); `None`: at any time.
+    pub renewal_window: Option<crate::plan::window::RenewalWindow>,
+    /// Spans of time in which no renewal runs (`freeze` blocks).
+    pub freezes: Vec<crate::plan::window::Freeze>,
     pub outputs: Vec<OutputSpec>,
     pub check_endpoint: Option<String>,
 }
 
 /// When a certificate is due for renewal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub enum RenewBefore {
     /// `renew_before = "30d"`: renew when less than this remains.
     Remaining(Duration),
     /// `renew_before = "33%"`: renew when less than this share of the lifetime remains.
     PercentOfLifetime(u8),
+    /// Not written: one third of the lifetime, as certbot and Let's Encrypt recommend, but
+    /// half of it for a short-lived certificate (at most [`SHORT_LIVED_DAYS`] days), as CAs
+    /// advise for 6-day certificates.
+    #[default]
+    Default,
 }
 
-impl Default for RenewBefore {
-    /// One third of the lifetime, as certbot and Let's Encrypt recommend.
-    fn default() -> Self {
-        RenewBefore::PercentOfLifetime(33)
-    }
-}
+/// A certificate living at most this many days is short-lived (Let's Encrypt's are 6 days
+/// and some hours).
+pub const SHORT_LIVED_DAYS: i64 = 10;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OutputSpec {

@@ -35,6 +35,7 @@ pub struct ApplyRequest {
 pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
     refuse_flags_with_saved_plan(request)?;
     let desired = load_desired_for_apply(globals)?;
+    super::profiles::check(&desired)?;
     let saved = match &request.plan_file {
         Some(path) => {
             let bytes = std::fs::read(path)

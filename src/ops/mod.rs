@@ -8,6 +8,7 @@ pub mod fmt;
 pub mod import;
 pub mod init;
 pub mod plan;
+pub mod profiles;
 pub mod revoke;
 pub mod show;
 pub mod state_surgery;

@@ -9,6 +9,7 @@ use crate::desired::model::Desired;
 use crate::error::{Error, Result};
 use crate::plan::drift::{self, Drift};
 use crate::plan::graph::ConfigGraph;
+use crate::plan::renewal::Upcoming;
 use crate::plan::saved::{SavedOptions, SavedPlan};
 use crate::plan::{change_classes, diff, Change, ChangeClass, Observed, PlanOptions};
 use crate::render;
@@ -107,6 +108,8 @@ pub struct Planned {
     pub options: PlanOptions,
     pub changes: Vec<Change>,
     pub drift: Vec<Drift>,
+    /// The next renewal of each certificate the plan does not order anew.
+    pub upcoming: Vec<Upcoming>,
 }
 
 /// What a plan looks at before it diffs: the output files and ARI windows ([`refresh`]),
@@ -134,21 +137,19 @@ pub fn compute(
     let empty = State::new();
     let base = state.as_ref().unwrap_or(&empty);
     let options = plan_options(targets, replace, &desired, base)?;
+    super::profiles::check(&desired)?;
     let observed = observe(&desired, base, check_endpoints);
-    let changes = diff(
-        &desired,
-        base,
-        &observed,
-        OffsetDateTime::now_utc(),
-        &options,
-    );
+    let now = OffsetDateTime::now_utc();
+    let changes = diff(&desired, base, &observed, now, &options);
     let drift = drift::detect(&desired, base, &observed, &changes);
+    let upcoming = crate::plan::renewal::upcoming(&desired, base, &observed, &changes, now);
     Ok(Planned {
         desired,
         state,
         options,
         changes,
         drift,
+        upcoming,
     })
 }
 
@@ -181,7 +182,7 @@ pub fn run(globals: &Globals, request: &PlanRequest) -> Result<Exit> {
     .with_options(SavedOptions::new(&planned.options, request.check_endpoints))
     .with_drift(planned.drift);
     if request.json {
-        print!("{}", render::plan::json(&saved));
+        print!("{}", render::plan::json(&saved, &planned.upcoming));
     } else if request.markdown {
         print!(
             "{}",
@@ -191,6 +192,7 @@ pub fn run(globals: &Globals, request: &PlanRequest) -> Result<Exit> {
         print!("{}", render::drift::text(&saved.drift, globals.style));
     } else {
         print!("{}", render::plan::text(&saved.changes, globals.style));
+        print!("{}", render::plan::upcoming(&planned.upcoming));
         print!(
             "{}",
             render::drift::warning(&saved.drift, &saved.changes, globals.style)

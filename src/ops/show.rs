@@ -29,7 +29,7 @@ pub fn show(globals: &Globals, plan_file: Option<&Path>, json: bool) -> Result<E
                 .map_err(|e| Error::io("Cannot read the saved plan", path, e))?;
             let saved = SavedPlan::from_bytes(&bytes, path)?;
             if json {
-                print!("{}", render::plan::json(&saved));
+                print!("{}", render::plan::json(&saved, &[]));
             } else {
                 print!("{}", render::plan::text(&saved.changes, globals.style));
             }

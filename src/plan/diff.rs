@@ -2,9 +2,10 @@
 //! what a refresh observed on disk and the current time, it returns the changes apply must
 //! make, each with its reasons. No I/O and no clock, so it is table-tested.
 
+use super::renewal::Timing;
 use super::{Action, AttrValue, Attributes, Change, Reason};
 use crate::address::{Address, Kind};
-use crate::desired::model::{AccountSpec, CertificateSpec, Desired, OutputSpec, RenewBefore};
+use crate::desired::model::{AccountSpec, CertificateSpec, Desired, OutputSpec};
 use crate::state::model::{AccountState, AriState, CertificateState, State};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -289,18 +290,17 @@ fn diff_certificate(
     if !reissue.is_empty() {
         return Some(change(Action::Reissue, reissue, before));
     }
-    // The CA's ARI window leads; renew_before stays a safety net (certbot does the same).
-    let ari = observed
-        .ari
-        .get(&spec.address)
-        .or(current.ari.as_ref())
-        .and_then(|ari| super::ari::renewal_signal(ari, now));
-    let renewal: Vec<Reason> = ari
-        .into_iter()
-        .chain(renewal_due(spec.renew_before, current, now))
-        .collect();
+    let mut renewal = super::renewal::reasons(spec, current, observed, now);
     if !renewal.is_empty() {
-        return Some(change(Action::Renew, renewal, before));
+        // A due renewal waits for the renewal window (`plan` lists it as waiting) unless the
+        // certificate would expire first.
+        match super::renewal::timing(spec, current, &renewal, now) {
+            Timing::Wait => {}
+            Timing::Now(why) => {
+                renewal.extend(why);
+                return Some(change(Action::Renew, renewal, before));
+            }
+        }
     }
     let mut drift: Vec<Reason> = spec
         .outputs
@@ -388,37 +388,6 @@ fn config_changes(
         });
     }
     reasons
-}
-
-/// `Some(reason)` when less than `renew_before` of the certificate's life remains.
-pub fn renewal_due(
-    policy: RenewBefore,
-    current: &CertificateState,
-    now: OffsetDateTime,
-) -> Option<Reason> {
-    let remaining = current.not_after - now;
-    let (threshold, description) = match policy {
-        RenewBefore::Remaining(duration) => (
-            time::Duration::try_from(duration).unwrap_or(time::Duration::MAX),
-            format!(
-                "renew_before = {}",
-                crate::config::duration::format_duration(duration)
-            ),
-        ),
-        RenewBefore::PercentOfLifetime(percent) => {
-            let lifetime = current.not_after - current.not_before;
-            let days = lifetime.whole_days();
-            (
-                lifetime * f64::from(percent) / 100.0,
-                format!("renew_before = {percent}% of a {days}-day lifetime"),
-            )
-        }
-    };
-    (remaining <= threshold).then(|| Reason::RenewalDue {
-        days_left: remaining.whole_days(),
-        not_after: current.not_after.date().to_string(),
-        policy: description,
-    })
 }
 
 /// Why an output must be written again, if it must.
@@ -538,6 +507,28 @@ fn account_attributes_from_state(current: &AccountState) -> Attributes {
     ])
 }
 
+/// `identifiers = ["ip:127.0.0.1", "dns:example.com"]`: how each name is ordered, shown only
+/// for a certificate with an IP address (RFC 8738), so the plans of plain DNS certificates
+/// stay as they were.
+fn identifiers(domains: &[String]) -> Option<(String, AttrValue)> {
+    typed_identifiers(domains).map(|list| ("identifiers".to_string(), AttrValue::List(list)))
+}
+
+/// Each name with its ACME identifier type (`ip:` for an address, `dns:` otherwise), when
+/// at least one is an IP address; `None` for names only.
+pub fn typed_identifiers(domains: &[String]) -> Option<Vec<String>> {
+    use crate::desired::domain::is_ip_address;
+    domains.iter().any(|d| is_ip_address(d)).then(|| {
+        domains
+            .iter()
+            .map(|d| match is_ip_address(d) {
+                true => format!("ip:{d}"),
+                false => format!("dns:{d}"),
+            })
+            .collect()
+    })
+}
+
 fn certificate_attributes(spec: &CertificateSpec, account: &AccountSpec) -> Attributes {
     let mut attributes = Attributes::from([
         ("account".into(), text(format!("account.{}", spec.account))),
@@ -546,6 +537,7 @@ fn certificate_attributes(spec: &CertificateSpec, account: &AccountSpec) -> Attr
         ("key_type".into(), text(spec.key_type.as_str())),
         ("must_staple".into(), spec.must_staple.into()),
     ]);
+    attributes.extend(identifiers(&spec.domains));
     if let Some(profile) = &spec.profile {
         attributes.insert("profile".into(), text(profile));
     }
@@ -568,6 +560,7 @@ fn certificate_attributes_from_state(current: &CertificateState) -> Attributes {
         ("serial_number".into(), text(&current.serial_number)),
         ("not_after".into(), text(rfc3339(current.not_after))),
     ]);
+    attributes.extend(identifiers(&current.domains));
     if let Some(profile) = &current.profile {
         attributes.insert("profile".into(), text(profile));
     }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::desired::model::{BackendSettings, ExternalAccountBinding, StateSettings};
-use crate::desired::model::{NamedId, OutputFileKind};
+use crate::desired::model::{NamedId, OutputFileKind, RenewBefore};
 use crate::keytype::KeyType;
 use crate::state::model::{DeployedFile, DeployedOutput};
 use std::time::Duration;
@@ -72,6 +72,8 @@ fn cert_spec(name: &str, domains: &[&str]) -> CertificateSpec {
         profile: None,
         preferred_chain: None,
         must_staple: false,
+        renewal_window: None,
+        freezes: Vec::new(),
         outputs: vec![output("/tls")],
         check_endpoint: None,
     }
@@ -1051,6 +1053,11 @@ const DECISIONS: &[(&str, &str, Decision)] = {
         ("output", "on_change", Inert),
         ("output", "on_change_timeout", Inert),
         ("check", "endpoint", Inert),
+        ("renewal_window", "days", Inert),
+        ("renewal_window", "hours", Inert),
+        ("renewal_window", "time_zone", Inert),
+        ("freeze", "start", Inert),
+        ("freeze", "end", Inert),
     ]
 };
 
@@ -1210,4 +1217,225 @@ fn a_changed_eab_kid_registers_the_account_again_and_never_shows_the_hmac_key() 
         &PlanOptions::default(),
     );
     assert_eq!(changes[0].action, Action::Update);
+}
+
+/// Renewal windows, freezes and the short-lived default: what `diff` plans (nothing for a
+/// renewal that waits) and what `renewal::upcoming` lists, at a fixed `now` (NOW is a
+/// Saturday).
+#[test]
+fn renewal_window_table() {
+    use super::super::renewal::upcoming;
+    use crate::plan::window::{parse_days, Freeze, RenewalWindow};
+    use crate::state::model::AriState;
+    let hours = time::Duration::hours;
+    let weekdays = |offset: time::UtcOffset| RenewalWindow {
+        days: parse_days(["mon", "tue", "wed", "thu", "fri"]).unwrap(),
+        opens: 9 * 60,
+        minutes: 8 * 60,
+        offset,
+    };
+    let with = |edit: &dyn Fn(&mut CertificateSpec)| {
+        let mut spec = cert_spec("www", &["example.com"]);
+        edit(&mut spec);
+        desired(vec![spec])
+    };
+    // 90 days, 29 left: due under the default renew_before.
+    let due = || cert_state(&["example.com"], 61);
+    let ari = |renew_at: OffsetDateTime, end: OffsetDateTime| AriState {
+        window_start: renew_at - hours(1),
+        window_end: end,
+        renew_at,
+        next_check_at: NOW + hours(6),
+        explanation_url: None,
+    };
+    let short_lived = |age_hours: i64| {
+        let mut c = cert_state(&["example.com"], 0);
+        c.not_before = NOW - hours(age_hours);
+        c.not_after = c.not_before + time::Duration::days(6);
+        c
+    };
+
+    struct Case {
+        name: &'static str,
+        desired: Desired,
+        cert: CertificateState,
+        /// The plan's changes as (action, reason).
+        expect: Vec<(&'static str, &'static str)>,
+        /// What `upcoming` lists: (renew_at, waiting, policy).
+        upcoming: Option<(&'static str, bool, &'static str)>,
+    }
+    let cases = vec![
+        Case {
+            name: "due on a Saturday, window on weekdays: waits for Monday 09:00",
+            desired: with(&|c| c.renewal_window = Some(weekdays(time::UtcOffset::UTC))),
+            cert: due(),
+            expect: vec![],
+            upcoming: Some(("2026-11-30T09:00:00Z", true, "renew_before = 33% of a 90-day lifetime")),
+        },
+        Case {
+            name: "the opening is shown in the window's offset",
+            desired: with(&|c| c.renewal_window = Some(weekdays(time::macros::offset!(+01:00)))),
+            cert: due(),
+            expect: vec![],
+            upcoming: Some(("2026-11-30T09:00:00+01:00", true, "renew_before = 33% of a 90-day lifetime")),
+        },
+        Case {
+            name: "due inside the window: renews now",
+            desired: with(&|c| {
+                c.renewal_window = Some(RenewalWindow {
+                    days: parse_days(["sat"]).unwrap(),
+                    ..weekdays(time::UtcOffset::UTC)
+                })
+            }),
+            cert: due(),
+            expect: vec![("renew", "expires in 29 days on 2026-12-27 (renew_before = 33% of a 90-day lifetime)")],
+            upcoming: None,
+        },
+        Case {
+            name: "a freeze past the expiry: renews now and says why",
+            desired: with(&|c| {
+                c.freezes = vec![Freeze {
+                    start: NOW - hours(1),
+                    end: NOW + time::Duration::days(40),
+                }]
+            }),
+            cert: due(),
+            expect: vec![("renew", "expires in 29 days on 2026-12-27 (renew_before = 33% of a 90-day lifetime); renewing outside the renewal window: the certificate expires 2026-12-27T12:00:00Z, before the window opens 2027-01-07T12:00:00Z")],
+            upcoming: None,
+        },
+        Case {
+            name: "a freeze ending before the expiry: waits for its end",
+            desired: with(&|c| {
+                c.freezes = vec![Freeze {
+                    start: NOW - hours(1),
+                    end: NOW + time::Duration::days(3),
+                }]
+            }),
+            cert: due(),
+            expect: vec![],
+            upcoming: Some(("2026-12-01T12:00:00Z", true, "renew_before = 33% of a 90-day lifetime")),
+        },
+        Case {
+            name: "the CA moved its ARI window into the past: no waiting",
+            desired: with(&|c| c.renewal_window = Some(weekdays(time::UtcOffset::UTC))),
+            cert: {
+                let mut c = cert_state(&["example.com"], 10);
+                c.ari = Some(ari(NOW - hours(30), NOW - hours(2)));
+                c
+            },
+            expect: vec![("renew", "the CA moved the ARI window into the past (it ended 2026-11-28): replace now")],
+            upcoming: None,
+        },
+        Case {
+            name: "ARI's time inside the window is kept as it is",
+            desired: with(&|c| c.renewal_window = Some(weekdays(time::UtcOffset::UTC))),
+            cert: {
+                let mut c = cert_state(&["example.com"], 10);
+                c.ari = Some(ari(datetime!(2026-12-01 10:17 UTC), NOW + time::Duration::days(5)));
+                c
+            },
+            expect: vec![],
+            upcoming: Some(("2026-12-01T10:17:00Z", false, "the CA's ARI window opening 2026-12-01")),
+        },
+        Case {
+            name: "ARI's time on a Sunday moves to the window's Monday opening",
+            desired: with(&|c| c.renewal_window = Some(weekdays(time::UtcOffset::UTC))),
+            cert: {
+                let mut c = cert_state(&["example.com"], 10);
+                c.ari = Some(ari(datetime!(2026-11-29 03:00 UTC), NOW + time::Duration::days(5)));
+                c
+            },
+            expect: vec![],
+            upcoming: Some(("2026-11-30T09:00:00Z", false, "the CA's ARI window opening 2026-11-29")),
+        },
+        Case {
+            name: "a 6-day certificate renews at half its lifetime by default",
+            desired: with(&|_| {}),
+            cert: short_lived(73),
+            expect: vec![("renew", "expires in 2 days on 2026-12-01 (half of a 6-day lifetime, the default for a short-lived certificate)")],
+            upcoming: None,
+        },
+        Case {
+            name: "a young 6-day certificate lists its renewal time",
+            desired: with(&|_| {}),
+            cert: short_lived(24),
+            expect: vec![],
+            upcoming: Some(("2026-11-30T12:00:00Z", false, "half of a 6-day lifetime, the default for a short-lived certificate")),
+        },
+        Case {
+            name: "a written renew_before applies to a 6-day certificate as written",
+            desired: with(&|c| c.renew_before = RenewBefore::Remaining(Duration::from_secs(86_400))),
+            cert: short_lived(73),
+            expect: vec![],
+            upcoming: None,
+        },
+        Case {
+            name: "with an ARI window a 6-day certificate follows ARI (33% stays the safety net)",
+            desired: with(&|_| {}),
+            cert: {
+                let mut c = short_lived(73);
+                c.ari = Some(ari(NOW + hours(12), NOW + hours(30)));
+                c
+            },
+            expect: vec![],
+            upcoming: None,
+        },
+    ];
+    for case in cases {
+        let state = state(vec![("www", case.cert)]);
+        let changes = diff(
+            &case.desired,
+            &state,
+            &observed_ok(),
+            NOW,
+            &PlanOptions::default(),
+        );
+        let got: Vec<(String, String)> = changes
+            .iter()
+            .map(|c| (c.action.as_str().to_string(), c.reason_text()))
+            .collect();
+        let want: Vec<(String, String)> = case
+            .expect
+            .iter()
+            .map(|(a, r)| (a.to_string(), r.to_string()))
+            .collect();
+        assert_eq!(got, want, "case: {}", case.name);
+        let listed = upcoming(&case.desired, &state, &observed_ok(), &changes, NOW);
+        if let Some((renew_at, waiting, policy)) = case.upcoming {
+            assert_eq!(listed.len(), 1, "case: {}", case.name);
+            let u = &listed[0];
+            assert_eq!(
+                (
+                    u.renew_at.as_str(),
+                    !u.waiting.is_empty(),
+                    u.policy.as_str()
+                ),
+                (renew_at, waiting, policy),
+                "case: {}",
+                case.name
+            );
+        }
+    }
+}
+
+/// A renewal due now that `--target` left out of the plan is not listed as waiting.
+#[test]
+fn a_due_renewal_left_out_by_target_is_not_listed_as_waiting() {
+    let desired = desired(vec![
+        cert_spec("www", &["example.com"]),
+        cert_spec("api", &["api.example.com"]),
+    ]);
+    let state = state(vec![
+        ("www", cert_state(&["example.com"], 61)),
+        ("api", cert_state(&["api.example.com"], 10)),
+    ]);
+    let options = PlanOptions {
+        targets: vec![Address::certificate("api")],
+        ..PlanOptions::default()
+    };
+    let changes = diff(&desired, &state, &observed_ok(), NOW, &options);
+    assert!(changes.is_empty(), "{changes:?}");
+    let listed = super::super::renewal::upcoming(&desired, &state, &observed_ok(), &changes, NOW);
+    let addresses: Vec<String> = listed.iter().map(|u| u.address.to_string()).collect();
+    assert_eq!(addresses, ["certificate.api"]);
 }

@@ -9,7 +9,9 @@ pub mod diff;
 pub mod drift;
 pub mod graph;
 pub mod reason;
+pub mod renewal;
 pub mod saved;
+pub mod window;
 
 pub use diff::{diff, FileFacts, FileSeen, Observed, PlanOptions};
 pub use reason::Reason;

@@ -141,6 +141,12 @@ pub enum Reason {
         serial_number: String,
         revoke_after: String,
     },
+    /// A due renewal runs outside its `renewal_window` / `freeze` because the certificate
+    /// would expire before the window next opens.
+    ExpiresBeforeWindowOpens {
+        opening: String,
+        not_after: String,
+    },
     /// `certform revoke` revoked the certificate; it must be replaced.
     RevokedOutsidePlan {
         reason: String,
@@ -320,6 +326,10 @@ impl fmt::Display for Reason {
             } => write!(
                 f,
                 "replaced certificate {serial_number} is past its grace period (revoke_replaced_after ended {revoke_after}); reason superseded"
+            ),
+            Reason::ExpiresBeforeWindowOpens { opening, not_after } => write!(
+                f,
+                "renewing outside the renewal window: the certificate expires {not_after}, before the window opens {opening}"
             ),
             Reason::RevokedOutsidePlan { reason, at } => write!(
                 f,

@@ -2,6 +2,7 @@
 //! the Markdown comment lives in `markdown`, the drift report in `drift`.
 
 use super::Style;
+use crate::plan::renewal::Upcoming;
 use crate::plan::saved::SavedPlan;
 use crate::plan::{change_classes, Action, AttrValue, Attributes, Change, ChangeClass, Summary};
 use serde_json::json;
@@ -48,6 +49,35 @@ pub fn text(changes: &[Change], style: Style) -> String {
     }
     let _ = writeln!(out, "\n{}", style.bold(&summary_line(changes)));
     crate::redact::text(&out).into_owned()
+}
+
+/// After the text plan: the renewal time of each certificate with a renewal window or a
+/// freeze or a short lifetime, and every due renewal that waits for its window. Empty when
+/// there is none.
+pub fn upcoming(list: &[Upcoming]) -> String {
+    let mut out = String::new();
+    for u in list.iter().filter(|u| u.notable) {
+        if u.waiting.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {}: renews at {} ({})",
+                u.address, u.renew_at, u.policy
+            );
+        } else {
+            let why: Vec<String> = u.waiting.iter().map(|r| r.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "  {}: due, waiting for the window opening {} ({})",
+                u.address,
+                u.renew_at,
+                why.join("; ")
+            );
+        }
+    }
+    if out.is_empty() {
+        return out;
+    }
+    crate::redact::text(&format!("\nRenewal times:\n{out}")).into_owned()
 }
 
 /// `Plan: 1 to issue, 2 to renew, 0 to reissue, 1 to revoke, 0 to redeploy.` plus account
@@ -210,7 +240,9 @@ fn show(value: &AttrValue) -> String {
 
 /// The stable JSON document of a plan (`plan --json`), described by
 /// `schemas/plan.schema.json`.
-pub fn json(plan: &SavedPlan) -> String {
+/// The JSON plan. `renewals`: the next renewal of each certificate the plan does not order
+/// (empty for a saved plan, which does not keep them).
+pub fn json(plan: &SavedPlan, renewals: &[Upcoming]) -> String {
     let changes: Vec<_> = plan
         .changes
         .iter()
@@ -227,7 +259,7 @@ pub fn json(plan: &SavedPlan) -> String {
         })
         .collect();
     let document = json!({
-        "format_version": "1.2",
+        "format_version": "1.3",
         "certform_version": plan.certform_version,
         "state_lineage": plan.state_lineage,
         "state_serial": plan.state_serial,
@@ -241,6 +273,13 @@ pub fn json(plan: &SavedPlan) -> String {
         })).collect::<Vec<_>>(),
         "summary": Summary::of(&plan.changes),
         "change_classes": change_classes(&plan.changes, &plan.drift),
+        "renewals": renewals.iter().map(|u| json!({
+            "address": u.address,
+            "renew_at": u.renew_at,
+            "policy": u.policy,
+            "waiting_for_window": !u.waiting.is_empty(),
+            "reasons": u.waiting,
+        })).collect::<Vec<_>>(),
     });
     let mut text = serde_json::to_string_pretty(&document).expect("a plan always serialises");
     text.push('\n');

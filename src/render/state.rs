@@ -58,6 +58,9 @@ pub fn certificate(address: &Address, certificate: &CertificateState) -> String 
     for (key, value) in rows {
         let _ = writeln!(out, "    {key:<17} = {value}");
     }
+    if let Some(typed) = crate::plan::diff::typed_identifiers(&certificate.domains) {
+        let _ = writeln!(out, "    {:<17} = {typed:?}", "identifiers");
+    }
     write_lifecycle(&mut out, certificate);
     for (name, output) in &certificate.outputs {
         let _ = writeln!(out, "\n    output \"{name}\" {{");

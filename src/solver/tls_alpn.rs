@@ -2,7 +2,9 @@
 //! validated it holds a self-signed certificate (rcgen) for that name with the critical
 //! `acmeIdentifier` extension carrying SHA-256 of the key authorization, and presents it
 //! (rustls) only to clients that ask for that name (SNI) with the ALPN protocol
-//! `acme-tls/1`. Every other handshake fails.
+//! `acme-tls/1`. Every other handshake fails. An IP address identifier (RFC 8738 §6) is asked
+//! for by its reverse-DNS name (`1.0.0.127.in-addr.arpa`, `...ip6.arpa`) and answered with a
+//! certificate whose only SAN is the address.
 
 use crate::address::Address;
 use crate::{Error, Result};
@@ -35,7 +37,10 @@ impl ResolvesServerCert for Responses {
         if !asks_acme {
             return None;
         }
-        let name = hello.server_name()?.to_ascii_lowercase();
+        let name = hello
+            .server_name()?
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
         self.lock().get(&name).cloned()
     }
 }
@@ -82,12 +87,12 @@ impl AlpnServer {
             })?;
         self.responses
             .lock()
-            .insert(domain.to_ascii_lowercase(), Arc::new(certified));
+            .insert(server_name(domain), Arc::new(certified));
         Ok(())
     }
 
     pub(super) fn remove(&self, domain: &str) {
-        self.responses.lock().remove(&domain.to_ascii_lowercase());
+        self.responses.lock().remove(&server_name(domain));
     }
 
     fn validation_certificate(
@@ -123,6 +128,26 @@ impl AlpnServer {
     }
 }
 
+/// The name a validation of `identifier` asks for (SNI), lower-case: the name itself, or
+/// for an IP address its reverse-DNS name (RFC 8738 §6).
+fn server_name(identifier: &str) -> String {
+    use std::fmt::Write;
+    match identifier.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            let [a, b, c, d] = ip.octets();
+            format!("{d}.{c}.{b}.{a}.in-addr.arpa")
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            let mut name = String::new();
+            for byte in ip.octets().iter().rev() {
+                let _ = write!(name, "{:x}.{:x}.", byte & 0x0f, byte >> 4);
+            }
+            name + "ip6.arpa"
+        }
+        Err(_) => identifier.to_ascii_lowercase(),
+    }
+}
+
 impl Drop for AlpnServer {
     fn drop(&mut self) {
         if let Some(task) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -152,5 +177,20 @@ async fn serve(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor) {
             }
         });
         while connections.try_join_next().is_some() {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_name;
+
+    #[test]
+    fn an_ip_address_is_asked_for_by_its_reverse_dns_name() {
+        assert_eq!(server_name("Www.Example.COM"), "www.example.com");
+        assert_eq!(server_name("127.0.0.1"), "1.0.0.127.in-addr.arpa");
+        assert_eq!(
+            server_name("2001:db8::567:89ab"),
+            "b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
+        );
     }
 }

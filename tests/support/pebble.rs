@@ -41,6 +41,7 @@ pub struct PebbleBuilder {
     eab_keys: BTreeMap<String, String>,
     dns_server: Option<String>,
     current: bool,
+    retry_after: Option<(u32, u32)>,
 }
 
 impl PebbleBuilder {
@@ -70,6 +71,13 @@ impl PebbleBuilder {
     pub fn current(mut self) -> Self {
         self.current = true;
         self
+    }
+
+    /// Send `Retry-After: authz` on pending authorizations and `Retry-After: order` on
+    /// orders still in progress (the current Pebble's `retryAfter`; implies `.current()`).
+    pub fn retry_after(mut self, authz: u32, order: u32) -> Self {
+        self.retry_after = Some((authz, order));
+        self.current()
     }
 
     pub fn start(self) -> Pebble {
@@ -259,6 +267,9 @@ impl Pebble {
                 "default": {"description": "90 days", "validityPeriod": 7_776_000},
                 "shortlived": {"description": "6 days", "validityPeriod": 518_400},
             });
+        }
+        if let Some((authz, order)) = options.retry_after {
+            config["pebble"]["retryAfter"] = serde_json::json!({"authz": authz, "order": order});
         }
         if !options.eab_keys.is_empty() {
             config["pebble"]["externalAccountMACKeys"] = serde_json::json!(options.eab_keys);

@@ -2,6 +2,8 @@
 //! `output` blocks.
 
 use super::*;
+use crate::plan::window::{parse_days, parse_hours, parse_offset, Freeze, RenewalWindow};
+use time::OffsetDateTime;
 
 /// What a `certificate` block and its `output` and `check` blocks accept (also read by
 /// [`super::schema`]).
@@ -19,7 +21,7 @@ pub(super) const ATTRIBUTES: &[&str] = &[
     "must_staple",
     "for_each",
 ];
-pub(super) const BLOCKS: &[&str] = &["output", "check"];
+pub(super) const BLOCKS: &[&str] = &["output", "check", "renewal_window", "freeze"];
 pub(super) const OUTPUT_ATTRIBUTES: &[&str] = &[
     "directory",
     "cert",
@@ -35,6 +37,8 @@ pub(super) const OUTPUT_ATTRIBUTES: &[&str] = &[
     "on_change_timeout",
 ];
 pub(super) const CHECK_ATTRIBUTES: &[&str] = &["endpoint"];
+pub(super) const WINDOW_ATTRIBUTES: &[&str] = &["days", "hours", "time_zone"];
+pub(super) const FREEZE_ATTRIBUTES: &[&str] = &["start", "end"];
 
 /// One certificate (a block, or one `for_each` instance of it, evaluated with `eval`).
 pub(super) fn certificate(
@@ -205,6 +209,9 @@ pub(super) fn certificate(
         }
     };
 
+    let renewal_window = renewal_window(file, eval, &reader, diags);
+    let freezes = freezes(file, eval, &reader, diags);
+
     // Solver per domain, only when both are known.
     let solver_for = match (&domains, &solvers) {
         (Some(domains), Some(solvers)) => choose_solvers(&reader, domains, solvers, caps, diags),
@@ -224,9 +231,140 @@ pub(super) fn certificate(
         profile: profile?,
         preferred_chain: preferred_chain?,
         must_staple: must_staple?,
+        renewal_window: renewal_window?,
+        freezes: freezes?,
         outputs: outputs?,
         check_endpoint: check_endpoint?,
     })
+}
+
+/// The `renewal_window` block, at most one: `days` (default every day), `hours` (default all
+/// day) and `time_zone` (default UTC).
+fn renewal_window(
+    file: &SourceFile,
+    eval: &Evaluator,
+    reader: &BodyReader,
+    diags: &mut Diagnostics,
+) -> Option<Option<RenewalWindow>> {
+    let blocks = reader.blocks("renewal_window");
+    for extra in blocks.iter().skip(1) {
+        diags.error(
+            Some(file.span(crate::config::header_span(extra))),
+            "Duplicate block",
+            format!(
+                "{} may contain only one `renewal_window` block.",
+                reader.what
+            ),
+        );
+    }
+    let Some(block) = blocks.first() else {
+        return Some(None);
+    };
+    let window = BodyReader::new(
+        file,
+        eval,
+        block,
+        format!("`renewal_window` in {}", reader.what),
+    );
+    window.check(WINDOW_ATTRIBUTES, &[], diags);
+    let invalid = |name: &str, why: String, diags: &mut Diagnostics| {
+        if let Some(attr) = window.attr(name) {
+            window.invalid(attr, &format!("Invalid {name}"), why, diags);
+        }
+    };
+    let days = match window.string_list("days", diags) {
+        Got::Absent => Some(RenewalWindow::ALWAYS.days),
+        Got::Invalid => None,
+        Got::Value(names) => match parse_days(names.iter().map(|(n, _)| n.as_str())) {
+            Ok(days) => Some(days),
+            Err(why) => {
+                invalid("days", why, diags);
+                None
+            }
+        },
+    };
+    let hours = match window.string_spanned("hours", diags) {
+        Got::Absent => Some((RenewalWindow::ALWAYS.opens, RenewalWindow::ALWAYS.minutes)),
+        Got::Invalid => None,
+        Got::Value((text, _)) => match parse_hours(&text) {
+            Ok(hours) => Some(hours),
+            Err(why) => {
+                invalid("hours", why, diags);
+                None
+            }
+        },
+    };
+    let offset = match window.string_spanned("time_zone", diags) {
+        Got::Absent => Some(RenewalWindow::ALWAYS.offset),
+        Got::Invalid => None,
+        Got::Value((text, _)) => match parse_offset(&text) {
+            Ok(offset) => Some(offset),
+            Err(why) => {
+                invalid("time_zone", why, diags);
+                None
+            }
+        },
+    };
+    let (opens, minutes) = hours?;
+    Some(Some(RenewalWindow {
+        days: days?,
+        opens,
+        minutes,
+        offset: offset?,
+    }))
+}
+
+/// The `freeze` blocks: `start` and `end`, RFC 3339 times, `end` after `start`.
+fn freezes(
+    file: &SourceFile,
+    eval: &Evaluator,
+    reader: &BodyReader,
+    diags: &mut Diagnostics,
+) -> Option<Vec<Freeze>> {
+    let mut freezes = Some(Vec::new());
+    for block in reader.blocks("freeze") {
+        let freeze = BodyReader::new(file, eval, block, format!("`freeze` in {}", reader.what));
+        freeze.check(FREEZE_ATTRIBUTES, &[], diags);
+        let time = |name: &str, diags: &mut Diagnostics| {
+            let got = freeze.string_spanned(name, diags);
+            let (text, span) = freeze.required(name, "\"2026-12-20T00:00:00Z\"", got, diags)?;
+            let parsed =
+                OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339);
+            match parsed {
+                Ok(t) => Some((t, span)),
+                Err(_) => {
+                    diags.error(
+                        Some(span),
+                        format!("Invalid {name}"),
+                        format!("{text:?} is not a time; write an RFC 3339 time such as \"2026-12-20T00:00:00Z\" or \"2026-12-20T00:00:00+01:00\"."),
+                    );
+                    None
+                }
+            }
+        };
+        let start = time("start", diags);
+        let end = time("end", diags);
+        match (start, end) {
+            (Some((start, _)), Some((end, span))) if end <= start => {
+                diags.error(
+                    Some(span),
+                    "Invalid end",
+                    format!(
+                        "`end` in `freeze` in {} must be after its `start`.",
+                        reader.what
+                    ),
+                );
+                freezes = None;
+            }
+            (Some((start, _)), Some((end, _))) => {
+                if let Some(list) = &mut freezes {
+                    list.push(Freeze { start, end });
+                }
+            }
+            _ => freezes = None,
+        }
+    }
+    freezes
 }
 
 /// Validates, lower-cases and de-duplicates the domain list.

@@ -21,6 +21,11 @@ pub fn attributes() -> Vec<(&'static str, Vec<&'static str>)> {
         ("certificate", super::certificate::ATTRIBUTES.to_vec()),
         ("output", super::certificate::OUTPUT_ATTRIBUTES.to_vec()),
         ("check", super::certificate::CHECK_ATTRIBUTES.to_vec()),
+        (
+            "renewal_window",
+            super::certificate::WINDOW_ATTRIBUTES.to_vec(),
+        ),
+        ("freeze", super::certificate::FREEZE_ATTRIBUTES.to_vec()),
         ("http_solver", super::solver::HTTP_ATTRIBUTES.to_vec()),
         (
             "tls_alpn_solver",
