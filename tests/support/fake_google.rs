@@ -1,0 +1,381 @@
+//! A fake of the Google Cloud DNS API v1 as its published reference describes it
+//! (https://cloud.google.com/dns/docs/reference/rest/v1: `managedZones.list`,
+//! `resourceRecordSets.list`, `changes.create`, `changes.get`; errors as in
+//! https://cloud.google.com/apis/design/errors): under `/dns/v1/projects/{project}/`,
+//! `GET managedZones?dnsName=`, `GET managedZones/{zone}/rrsets?name=&type=`,
+//! `POST managedZones/{zone}/changes` and `GET managedZones/{zone}/changes/{id}`.
+//!
+//! A change is `pending` for the first [`FakeGoogle::set_pending_polls`] reads and is applied
+//! only when it turns `done`, as Cloud DNS applies changes asynchronously: a client that does
+//! not wait sees the old records. It rejects what Cloud DNS rejects, with its `{"error":
+//! {"code","message","status","errors":[{"reason"}]}}` body: a missing or wrong OAuth 2
+//! bearer token (401 `authError`), an unknown project or managed zone (404 `notFound`), a
+//! body that is not `application/json` (400), a record outside the zone (400 `invalid`), an
+//! addition of a record set that exists (409 `alreadyExists`) and a deletion that does not
+//! name a record set exactly as it is (412 `conditionNotMet`). TXT rrdatas are quoted
+//! strings, as Cloud DNS returns them.
+
+use super::fake_api::{DnsFake, FakeState, Request, Response};
+use super::pebble::Pebble;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Cloud DNS's own state: the project, the changes and their polls.
+pub struct Google {
+    project: String,
+    /// How many `changes.get` answers say `pending` before a change is applied.
+    pending_polls: usize,
+    changes: BTreeMap<u64, Change>,
+}
+
+struct Change {
+    /// `pending` answers still to give.
+    polls_left: usize,
+    additions: Vec<RecordSet>,
+    deletions: Vec<RecordSet>,
+    body: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct RecordSet {
+    name: String,
+    kind: String,
+    ttl: u64,
+    /// Unquoted values, sorted.
+    values: Vec<String>,
+}
+
+pub type FakeGoogle = DnsFake<Google>;
+type State = FakeState<Google>;
+
+impl DnsFake<Google> {
+    /// Serve `zones` of `project` to clients presenting the OAuth 2 access token `token`.
+    /// Each zone's managed zone name is its DNS name with dots as dashes.
+    pub fn start(
+        project: &str,
+        zones: &[&str],
+        token: &str,
+        pebble: Option<&Pebble>,
+    ) -> FakeGoogle {
+        let google = Google {
+            project: project.to_string(),
+            pending_polls: 2,
+            changes: BTreeMap::new(),
+        };
+        DnsFake::serve(zones, token, pebble, google, handle)
+    }
+
+    /// The API root, as `https://dns.googleapis.com` is for the real one.
+    pub fn url(&self) -> String {
+        self.base_url()
+    }
+
+    pub fn set_pending_polls(&self, polls: usize) {
+        self.with_state(|s| s.extra.pending_polls = polls);
+    }
+}
+
+fn managed_zone_name(zone: &str) -> String {
+    zone.replace('.', "-")
+}
+
+fn error(code: u16, status: &str, reason: &str, message: &str) -> Response {
+    Response::json(
+        code,
+        json!({ "error": { "code": code, "message": message, "status": status,
+                           "errors": [{ "message": message, "domain": "global", "reason": reason }] } }),
+    )
+}
+
+fn quote(value: &str) -> String {
+    format!("\"{value}\"")
+}
+
+fn unquote(value: &str) -> String {
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value)
+        .to_string()
+}
+
+fn record_sets(state: &State, zone: &str) -> Vec<RecordSet> {
+    let mut sets: BTreeMap<(String, String), RecordSet> = BTreeMap::new();
+    for record in state.records.in_zone(zone) {
+        let set = sets
+            .entry((record.name.clone(), record.kind.clone()))
+            .or_insert_with(|| RecordSet {
+                name: record.name.clone(),
+                kind: record.kind.clone(),
+                ttl: record.ttl,
+                values: Vec::new(),
+            });
+        set.values.push(record.value.clone());
+        set.values.sort();
+    }
+    sets.into_values().collect()
+}
+
+fn set_json(set: &RecordSet) -> Value {
+    let rrdatas: Vec<String> = set
+        .values
+        .iter()
+        .map(|v| {
+            if set.kind == "TXT" {
+                quote(v)
+            } else {
+                v.clone()
+            }
+        })
+        .collect();
+    json!({ "kind": "dns#resourceRecordSet", "name": format!("{}.", set.name),
+            "type": set.kind, "ttl": set.ttl, "rrdatas": rrdatas })
+}
+
+fn parse_set(value: &Value, zone: &str) -> Result<RecordSet, Response> {
+    let invalid = |what: &str| {
+        Err(error(
+            400,
+            "INVALID_ARGUMENT",
+            "invalid",
+            &format!("Invalid value for '{what}'"),
+        ))
+    };
+    let Some(name) = value["name"].as_str().filter(|n| n.ends_with('.')) else {
+        return invalid("entity.change.additions[0].name");
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if name != zone && !name.ends_with(&format!(".{zone}")) {
+        return invalid("entity.change.additions[0].name");
+    }
+    let (Some(kind), Some(rrdatas)) = (value["type"].as_str(), value["rrdatas"].as_array()) else {
+        return invalid("entity.change.additions[0]");
+    };
+    let mut values: Vec<String> = rrdatas
+        .iter()
+        .filter_map(Value::as_str)
+        .map(unquote)
+        .collect();
+    if values.is_empty() {
+        return invalid("entity.change.additions[0].rrdata");
+    }
+    values.sort();
+    Ok(RecordSet {
+        name,
+        kind: kind.to_string(),
+        ttl: value["ttl"].as_u64().unwrap_or(300),
+        values,
+    })
+}
+
+fn handle(state: &mut State, request: &Request) -> Response {
+    if request.bearer() != Some(state.credential.as_str()) {
+        return error(
+            401,
+            "UNAUTHENTICATED",
+            "authError",
+            "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+        );
+    }
+    let segments = request.segments();
+    let ["dns", "v1", "projects", project, "managedZones", rest @ ..] = segments.as_slice() else {
+        return error(404, "NOT_FOUND", "notFound", "Not Found");
+    };
+    if *project != state.extra.project {
+        return error(
+            404,
+            "NOT_FOUND",
+            "notFound",
+            &format!("The 'parameters.project' resource named '{project}' does not exist."),
+        );
+    }
+    if let ("GET", []) = (request.method.as_str(), rest) {
+        let zones: Vec<Value> = state
+            .zones
+            .iter()
+            .filter(|z| {
+                request
+                    .query("dnsName")
+                    .is_none_or(|n| n.trim_end_matches('.') == z.as_str())
+            })
+            .map(|z| {
+                json!({ "kind": "dns#managedZone", "name": managed_zone_name(z),
+                             "dnsName": format!("{z}."), "visibility": "public" })
+            })
+            .collect();
+        return Response::json(
+            200,
+            json!({ "kind": "dns#managedZonesListResponse", "managedZones": zones }),
+        );
+    }
+    let Some((managed, rest)) = rest.split_first() else {
+        return error(404, "NOT_FOUND", "notFound", "Not Found");
+    };
+    let Some(zone) = state
+        .zones
+        .iter()
+        .find(|z| managed_zone_name(z) == *managed)
+        .cloned()
+    else {
+        return error(
+            404,
+            "NOT_FOUND",
+            "notFound",
+            &format!("The 'parameters.managedZone' resource named '{managed}' does not exist."),
+        );
+    };
+    match (request.method.as_str(), rest) {
+        ("GET", ["rrsets"]) => {
+            let sets: Vec<Value> = record_sets(state, &zone)
+                .iter()
+                .filter(|s| {
+                    request
+                        .query("name")
+                        .is_none_or(|n| n.trim_end_matches('.').eq_ignore_ascii_case(&s.name))
+                })
+                .filter(|s| request.query("type").is_none_or(|t| t == s.kind))
+                .map(set_json)
+                .collect();
+            Response::json(
+                200,
+                json!({ "kind": "dns#resourceRecordSetsListResponse", "rrsets": sets }),
+            )
+        }
+        ("POST", ["changes"]) => create_change(state, &zone, request),
+        ("GET", ["changes", id]) => poll_change(state, &zone, id),
+        _ => error(404, "NOT_FOUND", "notFound", "Not Found"),
+    }
+}
+
+fn create_change(state: &mut State, zone: &str, request: &Request) -> Response {
+    if !request.is_json() {
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            "parseError",
+            "Invalid JSON payload received.",
+        );
+    }
+    let Some(body) = request.json() else {
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            "parseError",
+            "Invalid JSON payload received.",
+        );
+    };
+    let parse_all = |key: &str| -> Result<Vec<RecordSet>, Response> {
+        body[key]
+            .as_array()
+            .map(|sets| sets.iter().map(|s| parse_set(s, zone)).collect())
+            .unwrap_or(Ok(Vec::new()))
+    };
+    let (additions, deletions) = match (parse_all("additions"), parse_all("deletions")) {
+        (Ok(a), Ok(d)) => (a, d),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    if additions.is_empty() && deletions.is_empty() {
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            "required",
+            "The 'entity.change' parameter is required but was missing.",
+        );
+    }
+    let current = record_sets(state, zone);
+    for (i, deletion) in deletions.iter().enumerate() {
+        if !current.contains(deletion) {
+            return error(
+                412,
+                "FAILED_PRECONDITION",
+                "conditionNotMet",
+                &format!("Precondition not met for 'entity.change.deletions[{i}]'"),
+            );
+        }
+    }
+    for (i, addition) in additions.iter().enumerate() {
+        let exists = current
+            .iter()
+            .any(|s| s.name == addition.name && s.kind == addition.kind);
+        let deleted = deletions
+            .iter()
+            .any(|d| d.name == addition.name && d.kind == addition.kind);
+        if exists && !deleted {
+            return error(
+                409,
+                "ALREADY_EXISTS",
+                "alreadyExists",
+                &format!(
+                    "The resource 'entity.change.additions[{i}]' named '{}. ({})' already exists",
+                    addition.name, addition.kind
+                ),
+            );
+        }
+    }
+    let id = state.extra.changes.len() as u64 + 1;
+    let mut answer = json!({ "kind": "dns#change", "id": id.to_string(), "status": "pending",
+        "startTime": "2026-01-01T00:00:00.000Z",
+        "additions": additions.iter().map(set_json).collect::<Vec<_>>(),
+        "deletions": deletions.iter().map(set_json).collect::<Vec<_>>() });
+    let polls_left = state.extra.pending_polls;
+    state.extra.changes.insert(
+        id,
+        Change {
+            polls_left,
+            additions,
+            deletions,
+            body: answer.clone(),
+        },
+    );
+    if polls_left == 0 {
+        apply_change(state, zone, id);
+        answer["status"] = "done".into();
+    }
+    Response::json(200, answer)
+}
+
+fn poll_change(state: &mut State, zone: &str, id: &str) -> Response {
+    let Some(id) = id
+        .parse::<u64>()
+        .ok()
+        .filter(|id| state.extra.changes.contains_key(id))
+    else {
+        return error(
+            404,
+            "NOT_FOUND",
+            "notFound",
+            &format!("The 'parameters.changeId' resource named '{id}' does not exist."),
+        );
+    };
+    let change = state.extra.changes.get_mut(&id).unwrap();
+    if change.polls_left > 0 {
+        change.polls_left -= 1;
+        if change.polls_left == 0 {
+            apply_change(state, zone, id);
+        } else {
+            return Response::json(200, change.body.clone());
+        }
+    }
+    let mut body = state.extra.changes[&id].body.clone();
+    body["status"] = "done".into();
+    Response::json(200, body)
+}
+
+fn apply_change(state: &mut State, zone: &str, id: u64) {
+    let change = &state.extra.changes[&id];
+    let (deletions, additions) = (change.deletions.clone(), change.additions.clone());
+    for deletion in &deletions {
+        for record in state.records.in_zone(zone) {
+            if record.name == deletion.name && record.kind == deletion.kind {
+                state.records.remove(record.id);
+            }
+        }
+    }
+    for addition in &additions {
+        for value in &addition.values {
+            state
+                .records
+                .add(zone, &addition.name, &addition.kind, value, addition.ttl);
+        }
+    }
+}
