@@ -281,6 +281,8 @@ pub struct Record {
 pub struct Records {
     next_id: u64,
     records: Vec<Record>,
+    /// The most TXT values each name ever held at once.
+    peaks: std::collections::BTreeMap<String, usize>,
     /// challtestsrv's management port.
     mirror: Option<u16>,
 }
@@ -290,6 +292,7 @@ impl Records {
         Records {
             next_id: 1,
             records: Vec::new(),
+            peaks: Default::default(),
             mirror: pebble.map(|p| {
                 p.challtestsrv_url()
                     .rsplit(':')
@@ -311,8 +314,17 @@ impl Records {
         };
         self.next_id += 1;
         self.records.push(record.clone());
+        let held = self.txt(&record.name).len();
+        let peak = self.peaks.entry(record.name.clone()).or_default();
+        *peak = (*peak).max(held);
         self.mirror(&record.name);
         record
+    }
+
+    /// The most TXT values `name` ever held at once.
+    pub fn peak(&self, name: &str) -> usize {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        self.peaks.get(&name).copied().unwrap_or(0)
     }
 
     pub fn remove(&mut self, id: u64) -> Option<Record> {
@@ -457,6 +469,11 @@ impl<S: Send + 'static> DnsFake<S> {
     /// The TXT values at `name`, oldest first.
     pub fn txt(&self, name: &str) -> Vec<String> {
         self.with_state(|state| state.records.txt(name))
+    }
+
+    /// The most TXT values `name` ever held at once.
+    pub fn peak_txt(&self, name: &str) -> usize {
+        self.with_state(|state| state.records.peak(name))
     }
 
     /// `name TYPE value` of every record in `zone`.
