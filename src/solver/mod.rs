@@ -28,6 +28,7 @@ dns_providers! {
     route53,
     rfc2136,
     exec,
+    cloudflare,
 }
 
 use crate::address::Address;

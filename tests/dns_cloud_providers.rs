@@ -1,0 +1,272 @@
+//! The cloud DNS providers (Cloudflare, DigitalOcean, Hetzner DNS, Google Cloud DNS, Azure
+//! DNS) end to end: the real `certform` binary against each provider's API fake
+//! (tests/support/fake_*.rs, each following the provider's published API reference), with
+//! Pebble validating DNS-01 through `pebble-challtestsrv`, into which every fake mirrors the
+//! TXT records its API holds. So a certificate is issued only when the records certform
+//! wrote through the API are the ones the CA needs, and certform's own propagation check
+//! queries the same server (`resolvers`).
+//!
+//! Each provider gets the same four tests: issuance of an apex and its wildcard (two values
+//! at one name at once) leaving the zone empty; two certificates sharing a record name next
+//! to someone else's value, which stays; a wrong credential failing with one clear message
+//! and exit 1; and the provider-specific API behaviour (pagination and 429 for Cloudflare,
+//! pending changes for Google, etags for Azure).
+
+mod support;
+
+use support::certform::{pebble_account, text, Workdir};
+use support::fake_api::DnsFake;
+use support::fake_cloudflare::FakeCloudflare;
+use support::pebble::Pebble;
+
+const ZONE: &str = "example.org";
+const RECORD: &str = "_acme-challenge.example.org";
+const FOREIGN: &str = "kept-by-someone-else";
+
+/// What the tests read from any fake.
+trait View {
+    fn add_txt(&self, name: &str, value: &str);
+    fn txt(&self, name: &str) -> Vec<String>;
+    fn peak_txt(&self, name: &str) -> usize;
+    fn zone_records(&self, zone: &str) -> Vec<String>;
+    fn requests(&self) -> Vec<String>;
+}
+
+impl<S: Send + 'static> View for DnsFake<S> {
+    fn add_txt(&self, name: &str, value: &str) {
+        DnsFake::add_txt(self, name, value)
+    }
+    fn txt(&self, name: &str) -> Vec<String> {
+        DnsFake::txt(self, name)
+    }
+    fn peak_txt(&self, name: &str) -> usize {
+        DnsFake::peak_txt(self, name)
+    }
+    fn zone_records(&self, zone: &str) -> Vec<String> {
+        DnsFake::zone_records(self, zone)
+    }
+    fn requests(&self) -> Vec<String> {
+        DnsFake::requests(self)
+    }
+}
+
+/// One provider under test: its fake, the attributes that point certform at it, and the
+/// environment that holds its credentials the way users pass them.
+struct Case<'f> {
+    provider: &'static str,
+    fake: &'f dyn View,
+    /// The attributes after `provider`, `zones` and `resolvers`.
+    attributes: String,
+    /// The provider's usual environment variables, with the right credentials.
+    env: Vec<(&'static str, String)>,
+    /// The same with a credential the API refuses.
+    wrong_env: Vec<(&'static str, String)>,
+    /// What certform's error says about the refused credential.
+    refusal: &'static str,
+}
+
+impl Case<'_> {
+    /// The configuration: Pebble's account, this provider's `dns_solver "cloud"` checking
+    /// propagation at challtestsrv, and `certificates`.
+    fn config(&self, pebble: &Pebble, certificates: &str) -> String {
+        format!(
+            r#"{account}
+dns_solver "cloud" {{
+  provider                 = "{provider}"
+  zones                    = ["{ZONE}"]
+  resolvers                = ["{resolver}"]
+  allow_insecure_transport = true
+{attributes}
+}}
+{certificates}"#,
+            account = pebble_account(pebble),
+            provider = self.provider,
+            resolver = pebble.dns_server(),
+            attributes = self.attributes,
+        )
+    }
+
+    /// `certform args` in `work` with this provider's credentials in the environment.
+    fn run(&self, work: &Workdir, args: &[&str]) -> (Option<i32>, String) {
+        let out = work
+            .command(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        let all = text(&out);
+        for (name, secret) in &self.env {
+            assert!(!all.contains(secret.as_str()), "{name} leaked:\n{all}");
+        }
+        (out.status.code(), all)
+    }
+}
+
+fn certificate(name: &str, domains: &[&str]) -> String {
+    let domains: Vec<String> = domains.iter().map(|d| format!("\"{d}\"")).collect();
+    format!(
+        r#"
+certificate "{name}" {{
+  account = account.pebble
+  domains = [{}]
+  solvers = [dns_solver.cloud]
+  output "files" {{
+    directory = "tls/{name}"
+  }}
+}}
+"#,
+        domains.join(", ")
+    )
+}
+
+/// An apex and its wildcard in one order: both values live at one name at once (Pebble
+/// validates each), and the zone is empty afterwards.
+fn issues_apex_and_wildcard_and_leaves_the_zone_empty(case: &Case, pebble: &Pebble) {
+    let work = Workdir::new();
+    work.write(
+        "main.hcl",
+        &case.config(pebble, &certificate("wild", &[ZONE, "*.example.org"])),
+    );
+    let (code, all) = case.run(&work, &["apply", "--auto-approve"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "{all}\nrequests: {:#?}",
+        case.fake.requests()
+    );
+    let names = work.subject_alt_names("tls/wild/cert.pem");
+    assert!(
+        names.contains("DNS:example.org") && names.contains("DNS:*.example.org"),
+        "{names}"
+    );
+    assert_eq!(case.fake.peak_txt(RECORD), 2, "{:#?}", case.fake.requests());
+    assert_eq!(case.fake.zone_records(ZONE), Vec::<String>::new());
+    let (code, all) = case.run(&work, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "{all}");
+}
+
+/// Two certificates whose challenges share `_acme-challenge.example.org`, where someone
+/// else's value lives too: both are issued, and only the other value is left.
+fn two_certificates_sharing_a_name_keep_each_value(case: &Case, pebble: &Pebble) {
+    case.fake.add_txt(RECORD, FOREIGN);
+    let work = Workdir::new();
+    work.write(
+        "main.hcl",
+        &case.config(
+            pebble,
+            &format!(
+                "{}{}",
+                certificate("apex", &[ZONE]),
+                certificate("wild", &["*.example.org"])
+            ),
+        ),
+    );
+    let (code, all) = case.run(&work, &["apply", "--auto-approve"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "{all}\nrequests: {:#?}",
+        case.fake.requests()
+    );
+    assert!(work.path("tls/apex/cert.pem").exists() && work.path("tls/wild/cert.pem").exists());
+    assert_eq!(case.fake.txt(RECORD), [FOREIGN]);
+    assert_eq!(
+        case.fake.zone_records(ZONE),
+        [format!("{RECORD} TXT {FOREIGN}")]
+    );
+}
+
+/// A credential the API refuses: one error naming the solver, the record and the API's
+/// words, exit 1, no secret shown, nothing written, nothing in the state.
+fn a_refused_credential_is_one_clear_error(case: &Case, pebble: &Pebble) {
+    let work = Workdir::new();
+    work.write(
+        "main.hcl",
+        &case.config(pebble, &certificate("wild", &[ZONE])),
+    );
+    let refused = Case {
+        env: case.wrong_env.clone(),
+        attributes: case.attributes.clone(),
+        wrong_env: Vec::new(),
+        ..*case
+    };
+    let (code, all) = refused.run(&work, &["apply", "--auto-approve"]);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(all.contains("dns_solver.cloud"), "{all}");
+    assert!(all.contains(RECORD), "{all}");
+    assert!(all.contains(case.refusal), "{all}");
+    assert_eq!(all.matches("Error:").count(), 1, "{all}");
+    assert!(case.fake.zone_records(ZONE).is_empty());
+    assert!(work.state_json()["certificates"]
+        .as_object()
+        .is_none_or(|c| c.is_empty()));
+}
+
+// Cloudflare
+
+const CLOUDFLARE_TOKEN: &str = "cf-token-7d1e0c2b9a8f4e6d5c3b2a1908f7e6d5";
+
+fn cloudflare<'f>(fake: &'f FakeCloudflare) -> Case<'f> {
+    Case {
+        provider: "cloudflare",
+        fake,
+        attributes: format!("  endpoint = \"{}\"", fake.url()),
+        env: vec![("CLOUDFLARE_DNS_API_TOKEN", CLOUDFLARE_TOKEN.to_string())],
+        wrong_env: vec![(
+            "CLOUDFLARE_DNS_API_TOKEN",
+            "cf-token-revoked-00000000000000000000".to_string(),
+        )],
+        refusal: "Invalid access token (code 9109)",
+    }
+}
+
+#[test]
+fn cloudflare_issues_apex_and_wildcard_and_leaves_the_zone_empty() {
+    let pebble = Pebble::start();
+    let fake = FakeCloudflare::start(&[ZONE], CLOUDFLARE_TOKEN, Some(&pebble));
+    issues_apex_and_wildcard_and_leaves_the_zone_empty(&cloudflare(&fake), &pebble);
+}
+
+#[test]
+fn cloudflare_two_certificates_sharing_a_name_keep_each_value() {
+    let pebble = Pebble::start();
+    let fake = FakeCloudflare::start(&[ZONE], CLOUDFLARE_TOKEN, Some(&pebble));
+    two_certificates_sharing_a_name_keep_each_value(&cloudflare(&fake), &pebble);
+}
+
+#[test]
+fn cloudflare_refused_token_is_one_clear_error() {
+    let pebble = Pebble::start();
+    let fake = FakeCloudflare::start(&[ZONE], CLOUDFLARE_TOKEN, Some(&pebble));
+    a_refused_credential_is_one_clear_error(&cloudflare(&fake), &pebble);
+}
+
+/// Cleanup finds our record on the third page of the name's records, and a 429 is waited
+/// out rather than failing the apply.
+#[test]
+fn cloudflare_reads_every_page_and_waits_out_a_rate_limit() {
+    let pebble = Pebble::start();
+    let fake = FakeCloudflare::start(&[ZONE], CLOUDFLARE_TOKEN, Some(&pebble));
+    fake.set_max_per_page(2);
+    for n in 0..4 {
+        fake.add_txt(RECORD, &format!("{FOREIGN}-{n}"));
+    }
+    fake.rate_limit_next(1);
+    let case = cloudflare(&fake);
+    let work = Workdir::new();
+    work.write(
+        "main.hcl",
+        &case.config(&pebble, &certificate("apex", &[ZONE])),
+    );
+    let (code, all) = case.run(&work, &["apply", "--auto-approve"]);
+    let requests = fake.requests();
+    assert_eq!(code, Some(0), "{all}\nrequests: {requests:#?}");
+    assert!(requests[0].ends_with("-> 429"), "{requests:#?}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("page=3") && r.ends_with("-> 200")),
+        "{requests:#?}"
+    );
+    let left: Vec<String> = (0..4).map(|n| format!("{FOREIGN}-{n}")).collect();
+    assert_eq!(fake.txt(RECORD), left);
+}
