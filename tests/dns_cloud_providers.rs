@@ -17,6 +17,8 @@ mod support;
 use support::certform::{pebble_account, text, Workdir};
 use support::fake_api::DnsFake;
 use support::fake_cloudflare::FakeCloudflare;
+use support::fake_digitalocean::FakeDigitalOcean;
+use support::fake_hetzner::FakeHetzner;
 use support::pebble::Pebble;
 
 const ZONE: &str = "example.org";
@@ -201,6 +203,32 @@ fn a_refused_credential_is_one_clear_error(case: &Case, pebble: &Pebble) {
         .is_none_or(|c| c.is_empty()));
 }
 
+/// Three tests every provider gets, each with its own Pebble and fake.
+macro_rules! common_tests {
+    ($issues:ident, $shared:ident, $refused:ident, $start:expr, $case:ident) => {
+        #[test]
+        fn $issues() {
+            let pebble = Pebble::start();
+            let fake = $start(&pebble);
+            issues_apex_and_wildcard_and_leaves_the_zone_empty(&$case(&fake), &pebble);
+        }
+
+        #[test]
+        fn $shared() {
+            let pebble = Pebble::start();
+            let fake = $start(&pebble);
+            two_certificates_sharing_a_name_keep_each_value(&$case(&fake), &pebble);
+        }
+
+        #[test]
+        fn $refused() {
+            let pebble = Pebble::start();
+            let fake = $start(&pebble);
+            a_refused_credential_is_one_clear_error(&$case(&fake), &pebble);
+        }
+    };
+}
+
 // Cloudflare
 
 const CLOUDFLARE_TOKEN: &str = "cf-token-7d1e0c2b9a8f4e6d5c3b2a1908f7e6d5";
@@ -219,26 +247,13 @@ fn cloudflare<'f>(fake: &'f FakeCloudflare) -> Case<'f> {
     }
 }
 
-#[test]
-fn cloudflare_issues_apex_and_wildcard_and_leaves_the_zone_empty() {
-    let pebble = Pebble::start();
-    let fake = FakeCloudflare::start(&[ZONE], CLOUDFLARE_TOKEN, Some(&pebble));
-    issues_apex_and_wildcard_and_leaves_the_zone_empty(&cloudflare(&fake), &pebble);
-}
-
-#[test]
-fn cloudflare_two_certificates_sharing_a_name_keep_each_value() {
-    let pebble = Pebble::start();
-    let fake = FakeCloudflare::start(&[ZONE], CLOUDFLARE_TOKEN, Some(&pebble));
-    two_certificates_sharing_a_name_keep_each_value(&cloudflare(&fake), &pebble);
-}
-
-#[test]
-fn cloudflare_refused_token_is_one_clear_error() {
-    let pebble = Pebble::start();
-    let fake = FakeCloudflare::start(&[ZONE], CLOUDFLARE_TOKEN, Some(&pebble));
-    a_refused_credential_is_one_clear_error(&cloudflare(&fake), &pebble);
-}
+common_tests!(
+    cloudflare_issues_apex_and_wildcard_and_leaves_the_zone_empty,
+    cloudflare_two_certificates_sharing_a_name_keep_each_value,
+    cloudflare_refused_token_is_one_clear_error,
+    |pebble| FakeCloudflare::start(&[ZONE], CLOUDFLARE_TOKEN, Some(pebble)),
+    cloudflare
+);
 
 /// Cleanup finds our record on the third page of the name's records, and a 429 is waited
 /// out rather than failing the apply.
@@ -270,3 +285,49 @@ fn cloudflare_reads_every_page_and_waits_out_a_rate_limit() {
     let left: Vec<String> = (0..4).map(|n| format!("{FOREIGN}-{n}")).collect();
     assert_eq!(fake.txt(RECORD), left);
 }
+
+// DigitalOcean
+
+const DO_TOKEN: &str = "dop_v1_5f0c9e8d7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e";
+
+fn digitalocean<'f>(fake: &'f FakeDigitalOcean) -> Case<'f> {
+    Case {
+        provider: "digitalocean",
+        fake,
+        attributes: format!("  endpoint = \"{}\"", fake.base_url()),
+        env: vec![("DO_AUTH_TOKEN", DO_TOKEN.to_string())],
+        wrong_env: vec![("DO_AUTH_TOKEN", "dop_v1_revoked".to_string())],
+        refusal: "401 Unauthorized: Unable to authenticate you",
+    }
+}
+
+common_tests!(
+    digitalocean_issues_apex_and_wildcard_and_leaves_the_zone_empty,
+    digitalocean_two_certificates_sharing_a_name_keep_each_value,
+    digitalocean_refused_token_is_one_clear_error,
+    |pebble| FakeDigitalOcean::start(&[ZONE], DO_TOKEN, Some(pebble)),
+    digitalocean
+);
+
+// Hetzner DNS
+
+const HETZNER_TOKEN: &str = "hz-7Qm2vN9xK4pL8sR3tW6yB1cF5gJ0hD2e";
+
+fn hetzner<'f>(fake: &'f FakeHetzner) -> Case<'f> {
+    Case {
+        provider: "hetzner",
+        fake,
+        attributes: format!("  endpoint = \"{}\"", fake.base_url()),
+        env: vec![("HETZNER_API_KEY", HETZNER_TOKEN.to_string())],
+        wrong_env: vec![("HETZNER_API_KEY", "hz-revoked".to_string())],
+        refusal: "401 Unauthorized: Invalid authentication credentials",
+    }
+}
+
+common_tests!(
+    hetzner_issues_apex_and_wildcard_and_leaves_the_zone_empty,
+    hetzner_two_certificates_sharing_a_name_keep_each_value,
+    hetzner_refused_token_is_one_clear_error,
+    |pebble| FakeHetzner::start(&[ZONE], HETZNER_TOKEN, Some(pebble)),
+    hetzner
+);

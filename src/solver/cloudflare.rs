@@ -11,12 +11,11 @@ use super::api_client::{self, ApiClient, ApiReply};
 use super::dns_provider::{
     AttrCheck, AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture, StartContext,
 };
+use super::zone_cache::ZoneCache;
 use crate::desired::model::ProviderSpec;
 use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 /// TTL of the challenge records (Cloudflare's minimum outside Enterprise plans is 60).
 const RECORD_TTL: u32 = 120;
@@ -62,7 +61,7 @@ fn start<'a>(
         )?;
         let provider: Box<dyn DnsProvider> = Box::new(Cloudflare {
             api,
-            zones: Mutex::default(),
+            zones: ZoneCache::default(),
         });
         Ok(provider)
     })
@@ -71,7 +70,7 @@ fn start<'a>(
 struct Cloudflare {
     api: ApiClient,
     /// Zone ids found by name, per record name.
-    zones: Mutex<BTreeMap<String, String>>,
+    zones: ZoneCache<String>,
 }
 
 /// Cloudflare's answer envelope.
@@ -153,12 +152,7 @@ impl DnsProvider for Cloudflare {
 impl Cloudflare {
     /// The id of the longest zone whose name is a suffix of `name`.
     async fn zone_id(&self, name: &str) -> Result<String, String> {
-        if let Some(id) = self.zones.lock().unwrap().get(name) {
-            return Ok(id.clone());
-        }
-        let labels: Vec<&str> = name.split('.').collect();
-        for start in 1..labels.len().saturating_sub(1) {
-            let candidate = labels[start..].join(".");
+        let lookup = |candidate: String| async move {
             let reply = self
                 .api
                 .send(Method::GET, &format!("/zones?name={candidate}"), &[], None)
@@ -167,18 +161,9 @@ impl Cloudflare {
                 return Err(failure(&reply));
             }
             let zones: Envelope<Vec<Zone>> = reply.json()?;
-            if let Some(zone) = zones.result.unwrap_or_default().into_iter().next() {
-                self.zones
-                    .lock()
-                    .unwrap()
-                    .insert(name.to_string(), zone.id.clone());
-                return Ok(zone.id);
-            }
-        }
-        Err(format!(
-            "no zone at {} holds {name} (none of its parent names is a zone the API token can see)",
-            self.api.endpoint()
-        ))
+            Ok(zones.result.unwrap_or_default().into_iter().next().map(|z| z.id))
+        };
+        self.zones.find(name, self.api.endpoint(), lookup).await
     }
 
     /// Every TXT record at `name`, all pages.

@@ -10,6 +10,7 @@ pub mod dns_provider;
 mod dns_query;
 mod http;
 mod tls_alpn;
+mod zone_cache;
 
 pub use dns_query::authoritative_servers_via;
 
@@ -29,6 +30,8 @@ dns_providers! {
     rfc2136,
     exec,
     cloudflare,
+    digitalocean,
+    hetzner,
 }
 
 use crate::address::Address;

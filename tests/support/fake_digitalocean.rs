@@ -2,8 +2,9 @@
 //! (https://docs.digitalocean.com/reference/api/digitalocean/, "Domain Records": List All,
 //! Create, Delete; "Authentication" and "Errors"): `GET|POST /v2/domains/{domain}/records`
 //! (list filtered by `type` and the fully qualified `name`, paginated by `page` and
-//! `per_page` with `links.pages.next` and `meta.total`) and
-//! `DELETE /v2/domains/{domain}/records/{id}` (204).
+//! `per_page` with `links.pages.next` and `meta.total`),
+//! `DELETE /v2/domains/{domain}/records/{id}` (204), and "Domains › Retrieve an Existing
+//! Domain" (`GET /v2/domains/{domain}`).
 //!
 //! It rejects what DigitalOcean rejects, with its `{"id","message"}` error body: a missing or
 //! wrong `Authorization: Bearer` token (401 `Unauthorized`), an unknown domain or record (404
@@ -58,11 +59,21 @@ fn handle(state: &mut State, request: &Request) -> Response {
         return error(401, "Unauthorized", "Unable to authenticate you");
     }
     let segments = request.segments();
-    let ["v2", "domains", domain, "records", rest @ ..] = segments.as_slice() else {
+    let ["v2", "domains", domain, rest @ ..] = segments.as_slice() else {
         return not_found();
     };
     let Some(zone) = state.zones.iter().find(|z| z == domain).cloned() else {
         return not_found();
+    };
+    let rest = match (request.method.as_str(), rest) {
+        ("GET", []) => {
+            return Response::json(
+                200,
+                json!({ "domain": { "name": zone, "ttl": 1800, "zone_file": "" } }),
+            )
+        }
+        (_, ["records", rest @ ..]) => rest,
+        _ => return not_found(),
     };
     match (request.method.as_str(), rest) {
         ("GET", []) => list(state, &zone, request),
