@@ -18,6 +18,7 @@ use support::certform::{pebble_account, text, Workdir};
 use support::fake_api::DnsFake;
 use support::fake_cloudflare::FakeCloudflare;
 use support::fake_digitalocean::FakeDigitalOcean;
+use support::fake_google::FakeGoogle;
 use support::fake_hetzner::FakeHetzner;
 use support::pebble::Pebble;
 
@@ -331,3 +332,52 @@ common_tests!(
     |pebble| FakeHetzner::start(&[ZONE], HETZNER_TOKEN, Some(pebble)),
     hetzner
 );
+
+// Google Cloud DNS
+
+const GOOGLE_PROJECT: &str = "certform-dns-test";
+
+fn google<'f>(fake: &'f FakeGoogle) -> Case<'f> {
+    Case {
+        provider: "google",
+        fake,
+        attributes: format!("  endpoint = \"{}\"", fake.url()),
+        env: vec![("GCE_SERVICE_ACCOUNT", fake.service_account())],
+        wrong_env: vec![(
+            "GCE_SERVICE_ACCOUNT",
+            fake.service_account_with_another_key(),
+        )],
+        refusal: "invalid_grant: Invalid JWT Signature.",
+    }
+}
+
+common_tests!(
+    google_issues_apex_and_wildcard_and_leaves_the_zone_empty,
+    google_two_certificates_sharing_a_name_keep_each_value,
+    google_refused_key_is_one_clear_error,
+    |pebble| FakeGoogle::start(GOOGLE_PROJECT, &[ZONE], Some(pebble)),
+    google
+);
+
+/// Cloud DNS applies a change only when it turns `done`: certform polls each change until
+/// then (here three answers), or Pebble would find no record.
+#[test]
+fn google_waits_until_each_change_is_done() {
+    let pebble = Pebble::start();
+    let fake = FakeGoogle::start(GOOGLE_PROJECT, &[ZONE], Some(&pebble));
+    fake.set_pending_polls(3);
+    let case = google(&fake);
+    let work = Workdir::new();
+    work.write(
+        "main.hcl",
+        &case.config(&pebble, &certificate("apex", &[ZONE])),
+    );
+    let (code, all) = case.run(&work, &["apply", "--auto-approve"]);
+    let requests = fake.requests();
+    assert_eq!(code, Some(0), "{all}\nrequests: {requests:#?}");
+    for change in ["changes/1 ", "changes/2 "] {
+        let polls = requests.iter().filter(|r| r.contains(change)).count();
+        assert_eq!(polls, 3, "{change}: {requests:#?}");
+    }
+    assert!(fake.zone_records(ZONE).is_empty());
+}

@@ -176,7 +176,14 @@ impl ApiClient {
             request = request.header(name, value);
         }
         for (name, value) in headers {
-            request = request.header(*name, *value);
+            let mut value = HeaderValue::from_str(value).map_err(|_| {
+                failed(format!(
+                    "the value of header {name} holds characters HTTP does not allow"
+                ))
+            })?;
+            // Per-request headers carry tokens (OAuth 2 bearers) as often as etags.
+            value.set_sensitive(true);
+            request = request.header(*name, value);
         }
         let payload = match body {
             Some(Payload::Json(json)) => {
@@ -347,11 +354,15 @@ pub fn client_for(spec: &ProviderSpec, attribute: &str) -> Result<ApiClient, Str
     let endpoint = spec.text(attribute).ok_or_else(|| {
         format!("This is a bug in certform: `{attribute}` has no value nor default")
     })?;
-    let transport = Transport {
+    ApiClient::new(endpoint, &transport_for(spec))
+}
+
+/// How `spec`'s `allow_insecure_transport` lets its clients reach their endpoints.
+pub fn transport_for(spec: &ProviderSpec) -> Transport<'static> {
+    Transport {
         ca_bundle: None,
         allow_insecure: spec.bool(INSECURE_TRANSPORT.name).unwrap_or(false),
-    };
-    ApiClient::new(endpoint, &transport)
+    }
 }
 
 /// `localhost` or a loopback IP address (`127.0.0.1`, `[::1]`).

@@ -9,6 +9,7 @@ mod dns;
 pub mod dns_provider;
 mod dns_query;
 mod http;
+mod oauth;
 mod tls_alpn;
 mod zone_cache;
 
@@ -32,6 +33,7 @@ dns_providers! {
     cloudflare,
     digitalocean,
     hetzner,
+    google,
 }
 
 use crate::address::Address;

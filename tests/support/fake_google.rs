@@ -3,7 +3,13 @@
 //! `resourceRecordSets.list`, `changes.create`, `changes.get`; errors as in
 //! https://cloud.google.com/apis/design/errors): under `/dns/v1/projects/{project}/`,
 //! `GET managedZones?dnsName=`, `GET managedZones/{zone}/rrsets?name=&type=`,
-//! `POST managedZones/{zone}/changes` and `GET managedZones/{zone}/changes/{id}`.
+//! `POST managedZones/{zone}/changes` and `GET managedZones/{zone}/changes/{id}`; and the
+//! token endpoint of Google's OAuth 2.0 for service accounts
+//! (https://developers.google.com/identity/protocols/oauth2/service-account, "Preparing to
+//! make an authorized API call" / RFC 7523): `POST /token` with a form-encoded
+//! `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` and an RS256 `assertion`,
+//! whose signature, issuer, audience, scope and lifetime it verifies (`invalid_grant`
+//! otherwise, as Google answers). Only tokens it issued open the DNS API.
 //!
 //! A change is `pending` for the first [`FakeGoogle::set_pending_polls`] reads and is applied
 //! only when it turns `done`, as Cloud DNS applies changes asynchronously: a client that does
@@ -15,14 +21,20 @@
 //! name a record set exactly as it is (412 `conditionNotMet`). TXT rrdatas are quoted
 //! strings, as Cloud DNS returns them.
 
-use super::fake_api::{DnsFake, FakeState, Request, Response};
+use super::fake_api::{percent_decode, DnsFake, FakeState, Request, Response};
 use super::pebble::Pebble;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// Cloud DNS's own state: the project, the changes and their polls.
+/// Cloud DNS's own state: the project, the service account, the tokens issued, the
+/// changes and their polls.
 pub struct Google {
     project: String,
+    client_email: String,
+    /// The service account's public key (PKCS#1 DER) and its private key (PKCS#8 PEM).
+    public_key: Vec<u8>,
+    private_key_pem: String,
+    tokens: Vec<String>,
     /// How many `changes.get` answers say `pending` before a change is applied.
     pending_polls: usize,
     changes: BTreeMap<u64, Change>,
@@ -49,25 +61,46 @@ pub type FakeGoogle = DnsFake<Google>;
 type State = FakeState<Google>;
 
 impl DnsFake<Google> {
-    /// Serve `zones` of `project` to clients presenting the OAuth 2 access token `token`.
-    /// Each zone's managed zone name is its DNS name with dots as dashes.
-    pub fn start(
-        project: &str,
-        zones: &[&str],
-        token: &str,
-        pebble: Option<&Pebble>,
-    ) -> FakeGoogle {
+    /// Serve `zones` of `project` to a service account with a key made here. Each zone's
+    /// managed zone name is its DNS name with dots as dashes.
+    pub fn start(project: &str, zones: &[&str], pebble: Option<&Pebble>) -> FakeGoogle {
+        let (private_key_pem, public_key) = rsa_key();
         let google = Google {
             project: project.to_string(),
+            client_email: format!("certform-dns@{project}.iam.gserviceaccount.com"),
+            public_key,
+            private_key_pem,
+            tokens: Vec::new(),
             pending_polls: 2,
             changes: BTreeMap::new(),
         };
-        DnsFake::serve(zones, token, pebble, google, handle)
+        DnsFake::serve(zones, "", pebble, google, handle)
     }
 
     /// The API root, as `https://dns.googleapis.com` is for the real one.
     pub fn url(&self) -> String {
         self.base_url()
+    }
+
+    /// The service account's JSON key, as the Cloud console downloads it, with this fake
+    /// as its `token_uri`.
+    pub fn service_account(&self) -> String {
+        let key = self.with_state(|s| s.extra.private_key_pem.clone());
+        self.service_account_with(&key)
+    }
+
+    /// The same account with another private key: the token endpoint refuses its assertions.
+    pub fn service_account_with_another_key(&self) -> String {
+        self.service_account_with(&rsa_key().0)
+    }
+
+    fn service_account_with(&self, private_key_pem: &str) -> String {
+        let (project, email) =
+            self.with_state(|s| (s.extra.project.clone(), s.extra.client_email.clone()));
+        json!({ "type": "service_account", "project_id": project, "private_key_id": "0123abcd",
+                "private_key": private_key_pem, "client_email": email, "client_id": "1234567890",
+                "token_uri": format!("{}/token", self.base_url()) })
+        .to_string()
     }
 
     pub fn set_pending_polls(&self, polls: usize) {
@@ -168,8 +201,118 @@ fn parse_set(value: &Value, zone: &str) -> Result<RecordSet, Response> {
     })
 }
 
+/// A fresh RSA key: (PKCS#8 PEM, PKCS#1 DER of the public key).
+fn rsa_key() -> (String, Vec<u8>) {
+    use rsa::pkcs1::EncodeRsaPublicKey;
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let pem = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+    let public = key
+        .to_public_key()
+        .to_pkcs1_der()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    (pem, public)
+}
+
+fn refuse_grant(description: &str) -> Response {
+    Response::json(
+        400,
+        json!({ "error": "invalid_grant", "error_description": description }),
+    )
+}
+
+/// The JWT bearer grant: a form with an assertion signed by the service account's key.
+fn token(state: &mut State, request: &Request) -> Response {
+    use base64::Engine;
+    let form_encoded = request
+        .header("content-type")
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if request.method != "POST" || !form_encoded {
+        return Response::json(
+            400,
+            json!({ "error": "invalid_request", "error_description": "Bad Request" }),
+        );
+    }
+    let form: BTreeMap<String, String> = String::from_utf8_lossy(&request.body)
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(n, v)| (percent_decode(n), percent_decode(v)))
+        .collect();
+    if form.get("grant_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    {
+        return Response::json(
+            400,
+            json!({ "error": "unsupported_grant_type", "error_description": "Invalid grant_type" }),
+        );
+    }
+    let assertion = form.get("assertion").cloned().unwrap_or_default();
+    let parts: Vec<&str> = assertion.split('.').collect();
+    let decode = |part: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .ok()
+    };
+    let [header, claims, signature] = parts.as_slice() else {
+        return refuse_grant(
+            "Invalid JWT: Token must be a short-lived token and in a reasonable timeframe",
+        );
+    };
+    let (Some(claims), Some(signature)) = (decode(claims), decode(signature)) else {
+        return refuse_grant("Invalid JWT Signature.");
+    };
+    let key = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        &state.extra.public_key,
+    );
+    if key
+        .verify(format!("{header}.{}", parts[1]).as_bytes(), &signature)
+        .is_err()
+    {
+        return refuse_grant("Invalid JWT Signature.");
+    }
+    let claims: Value = serde_json::from_slice(&claims).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let scope_ok = claims["scope"].as_str().is_some_and(|s| {
+        s.split(' ').any(|s| {
+            s == "https://www.googleapis.com/auth/ndev.clouddns.readwrite"
+                || s == "https://www.googleapis.com/auth/cloud-platform"
+        })
+    });
+    let lifetime_ok = matches!((claims["iat"].as_u64(), claims["exp"].as_u64()),
+        (Some(iat), Some(exp)) if iat <= now + 60 && exp > now && exp - iat <= 3600);
+    if claims["iss"].as_str() != Some(state.extra.client_email.as_str())
+        || claims["aud"]
+            .as_str()
+            .is_none_or(|aud| !aud.ends_with("/token"))
+        || !scope_ok
+        || !lifetime_ok
+    {
+        return refuse_grant(
+            "Invalid JWT: Token must be a short-lived token and in a reasonable timeframe",
+        );
+    }
+    let token = format!("ya29.fake-access-token-{}", state.extra.tokens.len() + 1);
+    state.extra.tokens.push(token.clone());
+    Response::json(
+        200,
+        json!({ "access_token": token, "expires_in": 3599, "token_type": "Bearer" }),
+    )
+}
+
 fn handle(state: &mut State, request: &Request) -> Response {
-    if request.bearer() != Some(state.credential.as_str()) {
+    if request.path == "/token" {
+        return token(state, request);
+    }
+    if !request
+        .bearer()
+        .is_some_and(|b| state.extra.tokens.iter().any(|t| t == b))
+    {
         return error(
             401,
             "UNAUTHENTICATED",
