@@ -16,6 +16,7 @@ mod support;
 
 use support::certform::{pebble_account, text, Workdir};
 use support::fake_api::DnsFake;
+use support::fake_azure::{AzureSetup, FakeAzure};
 use support::fake_cloudflare::FakeCloudflare;
 use support::fake_digitalocean::FakeDigitalOcean;
 use support::fake_google::FakeGoogle;
@@ -62,6 +63,8 @@ struct Case<'f> {
     attributes: String,
     /// The provider's usual environment variables, with the right credentials.
     env: Vec<(&'static str, String)>,
+    /// The variable among them that holds the secret.
+    secret: &'static str,
     /// The same with a credential the API refuses.
     wrong_env: Vec<(&'static str, String)>,
     /// What certform's error says about the refused credential.
@@ -97,7 +100,7 @@ dns_solver "cloud" {{
             .output()
             .unwrap();
         let all = text(&out);
-        for (name, secret) in &self.env {
+        for (name, secret) in self.env.iter().filter(|(name, _)| *name == self.secret) {
             assert!(!all.contains(secret.as_str()), "{name} leaked:\n{all}");
         }
         (out.status.code(), all)
@@ -237,6 +240,7 @@ const CLOUDFLARE_TOKEN: &str = "cf-token-7d1e0c2b9a8f4e6d5c3b2a1908f7e6d5";
 fn cloudflare<'f>(fake: &'f FakeCloudflare) -> Case<'f> {
     Case {
         provider: "cloudflare",
+        secret: "CLOUDFLARE_DNS_API_TOKEN",
         fake,
         attributes: format!("  endpoint = \"{}\"", fake.url()),
         env: vec![("CLOUDFLARE_DNS_API_TOKEN", CLOUDFLARE_TOKEN.to_string())],
@@ -294,6 +298,7 @@ const DO_TOKEN: &str = "dop_v1_5f0c9e8d7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e";
 fn digitalocean<'f>(fake: &'f FakeDigitalOcean) -> Case<'f> {
     Case {
         provider: "digitalocean",
+        secret: "DO_AUTH_TOKEN",
         fake,
         attributes: format!("  endpoint = \"{}\"", fake.base_url()),
         env: vec![("DO_AUTH_TOKEN", DO_TOKEN.to_string())],
@@ -317,6 +322,7 @@ const HETZNER_TOKEN: &str = "hz-7Qm2vN9xK4pL8sR3tW6yB1cF5gJ0hD2e";
 fn hetzner<'f>(fake: &'f FakeHetzner) -> Case<'f> {
     Case {
         provider: "hetzner",
+        secret: "HETZNER_API_KEY",
         fake,
         attributes: format!("  endpoint = \"{}\"", fake.base_url()),
         env: vec![("HETZNER_API_KEY", HETZNER_TOKEN.to_string())],
@@ -340,6 +346,7 @@ const GOOGLE_PROJECT: &str = "certform-dns-test";
 fn google<'f>(fake: &'f FakeGoogle) -> Case<'f> {
     Case {
         provider: "google",
+        secret: "GCE_SERVICE_ACCOUNT",
         fake,
         attributes: format!("  endpoint = \"{}\"", fake.url()),
         env: vec![("GCE_SERVICE_ACCOUNT", fake.service_account())],
@@ -380,4 +387,74 @@ fn google_waits_until_each_change_is_done() {
         assert_eq!(polls, 3, "{change}: {requests:#?}");
     }
     assert!(fake.zone_records(ZONE).is_empty());
+}
+
+// Azure DNS
+
+const AZURE: AzureSetup = AzureSetup {
+    subscription: "5c1e2a44-0d6b-4f3e-9a1b-2c3d4e5f6a7b",
+    resource_group: "dns",
+    tenant: "8f2d9c1a-3b4e-4c5d-8e6f-7a8b9c0d1e2f",
+    client_id: "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+    client_secret: "azure-client-secret~Q8w7E6r5T4y3U2i1O0p",
+};
+
+fn azure<'f>(fake: &'f FakeAzure) -> Case<'f> {
+    let env = |secret: &str| {
+        vec![
+            ("AZURE_SUBSCRIPTION_ID", AZURE.subscription.to_string()),
+            ("AZURE_RESOURCE_GROUP", AZURE.resource_group.to_string()),
+            ("AZURE_TENANT_ID", AZURE.tenant.to_string()),
+            ("AZURE_CLIENT_ID", AZURE.client_id.to_string()),
+            ("AZURE_CLIENT_SECRET", secret.to_string()),
+        ]
+    };
+    Case {
+        provider: "azure",
+        secret: "AZURE_CLIENT_SECRET",
+        fake,
+        attributes: format!(
+            "  endpoint       = \"{}\"\n  login_endpoint = \"{}\"",
+            fake.url(),
+            fake.login_url()
+        ),
+        env: env(AZURE.client_secret),
+        wrong_env: env("azure-client-secret~expired0000000000"),
+        refusal: "invalid_client: AADSTS7000215: Invalid client secret provided.",
+    }
+}
+
+common_tests!(
+    azure_issues_apex_and_wildcard_and_leaves_the_zone_empty,
+    azure_two_certificates_sharing_a_name_keep_each_value,
+    azure_refused_secret_is_one_clear_error,
+    |pebble| FakeAzure::start(&AZURE, &[ZONE], Some(pebble)),
+    azure
+);
+
+/// Someone else writes the record set between certform's read and its write: the write
+/// under the stale etag is refused (412) and certform writes again on the new set, so the
+/// other value survives next to ours and after our cleanup.
+#[test]
+fn azure_writes_again_when_the_etag_moved() {
+    let pebble = Pebble::start();
+    let fake = FakeAzure::start(&AZURE, &[ZONE], Some(&pebble));
+    fake.interfere_after_next_get(FOREIGN);
+    let case = azure(&fake);
+    let work = Workdir::new();
+    work.write(
+        "main.hcl",
+        &case.config(&pebble, &certificate("apex", &[ZONE])),
+    );
+    let (code, all) = case.run(&work, &["apply", "--auto-approve"]);
+    let requests = fake.requests();
+    assert_eq!(code, Some(0), "{all}\nrequests: {requests:#?}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("PUT") && r.ends_with("-> 412")),
+        "{requests:#?}"
+    );
+    assert_eq!(fake.peak_txt(RECORD), 2, "{requests:#?}");
+    assert_eq!(fake.txt(RECORD), [FOREIGN]);
 }

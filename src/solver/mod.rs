@@ -34,6 +34,7 @@ dns_providers! {
     digitalocean,
     hetzner,
     google,
+    azure,
 }
 
 use crate::address::Address;

@@ -7,7 +7,8 @@
 //! `client_id`, `client_secret`, `scope`, `grant_type=client_credentials`) that issues the
 //! bearer token.
 //!
-//! Each TXT record set carries an `etag` that changes with every write; a PUT with
+//! Each TXT record set carries an `etag` that changes with every write (it is derived from
+//! the ids of the set's records, which every write renews); a PUT with
 //! `If-Match` that does not match, or with `If-None-Match: *` when the set exists, fails 412
 //! `PreconditionFailed`, as Azure's optimistic concurrency does. It rejects what Azure
 //! rejects, with its `{"error":{"code","message"}}` body: a missing or unknown bearer token
@@ -24,16 +25,15 @@ use std::collections::BTreeMap;
 const API_VERSION: &str = "2018-05-01";
 const SCOPE: &str = "https://management.azure.com/.default";
 
-/// Azure's own state: where the zones live, the identity, the tokens issued and the etags.
+/// Azure's own state: where the zones live, the identity and the tokens issued.
 pub struct Azure {
     subscription: String,
     resource_group: String,
     tenant: String,
     client_id: String,
     tokens: Vec<String>,
-    /// The etag of each TXT record set, by fully qualified name.
-    etags: BTreeMap<String, u64>,
-    next_etag: u64,
+    /// A value someone else writes into the record set right after the next GET of one.
+    interfere: Option<String>,
 }
 
 pub type FakeAzure = DnsFake<Azure>;
@@ -56,8 +56,7 @@ impl DnsFake<Azure> {
             tenant: setup.tenant.to_string(),
             client_id: setup.client_id.to_string(),
             tokens: Vec::new(),
-            etags: BTreeMap::new(),
-            next_etag: 1,
+            interfere: None,
         };
         DnsFake::serve(zones, setup.client_secret, pebble, azure, handle)
     }
@@ -72,14 +71,37 @@ impl DnsFake<Azure> {
         format!("{}/login", self.base_url())
     }
 
-    /// The etag a record set has now (`None` when it does not exist).
-    pub fn etag(&self, name: &str) -> Option<String> {
-        self.with_state(|s| s.extra.etags.get(name).map(|n| etag_text(*n)))
+    /// Right after answering the next GET of a record set, add `value` to that set as
+    /// another writer would, so the etag the client just read is stale.
+    pub fn interfere_after_next_get(&self, value: &str) {
+        self.with_state(|s| s.extra.interfere = Some(value.to_string()));
     }
 }
 
-fn etag_text(n: u64) -> String {
-    format!("00000000-0000-0000-0000-{n:012}")
+/// The etag of the TXT record set at `name`, `None` when there is no such set: a digest of
+/// its records' ids, so every write (which makes new records) changes it.
+fn etag(state: &State, zone: &str, name: &str) -> Option<String> {
+    use std::hash::{Hash, Hasher};
+    let ids: Vec<u64> = state
+        .records
+        .in_zone(zone)
+        .iter()
+        .filter(|r| r.name == name && r.kind == "TXT")
+        .map(|r| r.id)
+        .collect();
+    if ids.is_empty() {
+        return None;
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    ids.hash(&mut hasher);
+    let digest = hasher.finish();
+    Some(format!(
+        "{:08x}-{:04x}-{:04x}-0000-{:012x}",
+        digest >> 32,
+        (digest >> 16) & 0xffff,
+        digest & 0xffff,
+        ids.len()
+    ))
 }
 
 fn error(status: u16, code: &str, message: &str) -> Response {
@@ -125,10 +147,15 @@ fn handle(state: &mut State, request: &Request) -> Response {
             )
         }
     }
-    let ["subscriptions", subscription, "resourceGroups", group, "providers", "Microsoft.Network", "dnsZones", zone, "TXT", relative] =
+    let ["subscriptions", subscription, "resourceGroups", group, "providers", "Microsoft.Network", "dnsZones", zone, rest @ ..] =
         segments.as_slice()
     else {
         return error(404, "NotFound", "The requested resource was not found.");
+    };
+    let relative = match rest {
+        ["TXT", relative] => Some(*relative),
+        [] => None,
+        _ => return error(404, "NotFound", "The requested resource was not found."),
     };
     if *subscription != state.extra.subscription {
         return error(
@@ -144,33 +171,62 @@ fn handle(state: &mut State, request: &Request) -> Response {
             &format!("Resource group '{group}' could not be found."),
         );
     }
-    let Some(zone) = state.zones.iter().find(|z| z == zone).cloned() else {
+    let Some(zone) = state.zones.iter().find(|z| *z == zone).cloned() else {
+        if relative.is_none() {
+            return error(
+                404,
+                "ResourceNotFound",
+                &format!("The Resource 'Microsoft.Network/dnszones/{zone}' under resource group '{group}' was not found."),
+            );
+        }
         return error(
             404,
             "ParentResourceNotFound",
             &format!("Can not perform requested operation on nested resource. Parent resource '{zone}' not found."),
         );
     };
-    let name = if *relative == "@" {
+    let Some(relative) = relative else {
+        if request.method != "GET" {
+            return error(405, "MethodNotAllowed", "The method is not allowed.");
+        }
+        return Response::json(
+            200,
+            json!({ "name": zone, "type": "Microsoft.Network/dnszones", "location": "global",
+                    "properties": { "zoneType": "Public" } }),
+        );
+    };
+    let name = if relative == "@" {
         zone.clone()
     } else {
         format!("{}.{zone}", relative.to_ascii_lowercase())
     };
     match request.method.as_str() {
-        "GET" => match record_set(state, &zone, relative, &name) {
-            Some(set) => Response::json(200, set),
-            None => error(
-                404,
-                "NotFound",
-                &format!("The resource record '{relative}' does not exist in resource group '{group}' of subscription '{subscription}'."),
-            ),
-        },
+        "GET" => {
+            let response = match record_set(state, &zone, relative, &name) {
+                Some(set) => Response::json(200, set),
+                None => error(
+                    404,
+                    "NotFound",
+                    &format!("The resource record '{relative}' does not exist in resource group '{group}' of subscription '{subscription}'."),
+                ),
+            };
+            if let Some(value) = state.extra.interfere.take() {
+                let ttl = state
+                    .records
+                    .in_zone(&zone)
+                    .iter()
+                    .find(|r| r.name == name)
+                    .map_or(3600, |r| r.ttl);
+                state.records.add(&zone, &name, "TXT", &value, ttl);
+            }
+            response
+        }
         "PUT" => put(state, &zone, relative, &name, request),
         "DELETE" => {
-            if let Some(response) = precondition(state, &name, request) {
+            if let Some(response) = precondition(state, &zone, &name, request) {
                 return response;
             }
-            let existed = state.extra.etags.remove(&name).is_some();
+            let existed = etag(state, &zone, &name).is_some();
             for record in state.records.in_zone(&zone) {
                 if record.name == name && record.kind == "TXT" {
                     state.records.remove(record.id);
@@ -233,7 +289,7 @@ fn token(state: &mut State, tenant: &str, request: &Request) -> Response {
 }
 
 fn record_set(state: &State, zone: &str, relative: &str, name: &str) -> Option<Value> {
-    let etag = *state.extra.etags.get(name)?;
+    let etag = etag(state, zone, name)?;
     let records: Vec<_> = state
         .records
         .in_zone(zone)
@@ -248,14 +304,14 @@ fn record_set(state: &State, zone: &str, relative: &str, name: &str) -> Option<V
     Some(json!({
         "id": format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/dnszones/{zone}/TXT/{relative}",
                       state.extra.subscription, state.extra.resource_group),
-        "name": relative, "type": "Microsoft.Network/dnszones/TXT", "etag": etag_text(etag),
+        "name": relative, "type": "Microsoft.Network/dnszones/TXT", "etag": etag,
         "properties": { "TTL": ttl, "fqdn": format!("{name}."), "provisioningState": "Succeeded",
                         "TXTRecords": txt } }))
 }
 
 /// The answer to a failed `If-Match` / `If-None-Match`, if one fails.
-fn precondition(state: &State, name: &str, request: &Request) -> Option<Response> {
-    let current = state.extra.etags.get(name).map(|n| etag_text(*n));
+fn precondition(state: &State, zone: &str, name: &str, request: &Request) -> Option<Response> {
+    let current = etag(state, zone, name);
     let failed = |header: &str| {
         Some(error(
             412,
@@ -283,7 +339,7 @@ fn put(state: &mut State, zone: &str, relative: &str, name: &str, request: &Requ
             "The content media type is not supported. Only 'application/json' is supported.",
         );
     }
-    if let Some(response) = precondition(state, name, request) {
+    if let Some(response) = precondition(state, zone, name, request) {
         return response;
     }
     let Some(body) = request.json() else {
@@ -308,7 +364,7 @@ fn put(state: &mut State, zone: &str, relative: &str, name: &str, request: &Requ
         );
     }
     let ttl = body["properties"]["TTL"].as_u64().unwrap_or(3600);
-    let created = !state.extra.etags.contains_key(name);
+    let created = etag(state, zone, name).is_none();
     for record in state.records.in_zone(zone) {
         if record.name == name && record.kind == "TXT" {
             state.records.remove(record.id);
@@ -317,9 +373,6 @@ fn put(state: &mut State, zone: &str, relative: &str, name: &str, request: &Requ
     for value in &values {
         state.records.add(zone, name, "TXT", value, ttl);
     }
-    let etag = state.extra.next_etag;
-    state.extra.next_etag += 1;
-    state.extra.etags.insert(name.to_string(), etag);
     let set = record_set(state, zone, relative, name).expect("the set just written");
     Response::json(if created { 201 } else { 200 }, set)
 }
