@@ -37,6 +37,33 @@ const RATE_LIMIT_RETRIES: u32 = 3;
 const RATE_LIMIT_WAIT_FIRST: Duration = Duration::from_secs(1);
 const RATE_LIMIT_WAIT_MAX: Duration = Duration::from_secs(60);
 
+/// The attribute naming PEM roots to trust besides the webpki roots; list it (and
+/// [`ALLOW_INSECURE_TRANSPORT`]) in the attributes of a provider built on this client.
+pub const CA_BUNDLE: AttrSchema = AttrSchema::new(
+    "ca_bundle",
+    AttrKind::Path,
+    "PEM file of CA certificates trusted for the API besides the usual roots (a private CA)",
+);
+
+/// The attribute that allows plain `http://` to a loopback endpoint.
+pub const ALLOW_INSECURE_TRANSPORT: AttrSchema = AttrSchema::new(
+    "allow_insecure_transport",
+    AttrKind::Bool,
+    "allow a plain `http://` endpoint on a loopback address (127.0.0.1, ::1, localhost)",
+)
+.default("false");
+
+/// A cloud provider's `endpoint` attribute, defaulting to the provider's API (tests and
+/// proxies set another).
+pub const fn endpoint_attribute(default: &'static str) -> AttrSchema {
+    AttrSchema::new(
+        "endpoint",
+        AttrKind::Text,
+        "the API's base URL, to use a proxy or a compatible API",
+    )
+    .default(default)
+}
+
 /// How an [`ApiClient`] reaches its endpoint.
 #[derive(Debug, Clone, Default)]
 pub struct Transport<'a> {
@@ -46,12 +73,62 @@ pub struct Transport<'a> {
     pub allow_insecure: bool,
 }
 
+impl Transport<'_> {
+    /// The [`CA_BUNDLE`] and [`ALLOW_INSECURE_TRANSPORT`] of a provider's attributes.
+    pub fn of(spec: &ProviderSpec) -> Transport<'_> {
+        Transport {
+            ca_bundle: spec.text(CA_BUNDLE.name).map(Path::new),
+            allow_insecure: spec.bool(ALLOW_INSECURE_TRANSPORT.name).unwrap_or(false),
+        }
+    }
+}
+
+/// For a provider's check: the endpoint in attribute `attribute` is a URL this client
+/// will use with the block's `allow_insecure_transport`.
+pub fn check_endpoint(attrs: &mut AttrCheck<'_>, attribute: &str) {
+    let Some(endpoint) = attrs.text(attribute) else {
+        return;
+    };
+    let allow_insecure = attrs.bool(ALLOW_INSECURE_TRANSPORT.name).unwrap_or(false);
+    let why = if is_url(endpoint) {
+        usable_endpoint(endpoint, allow_insecure).err()
+    } else {
+        Some(format!(
+            "{endpoint:?} is not a URL; write it as https://HOST[:PORT]"
+        ))
+    };
+    if let Some(why) = why {
+        let detail = format!("`{attribute}` in {}: {why}.", attrs.what);
+        attrs.error(attribute, "Invalid endpoint", detail);
+    }
+}
+
+/// Whether `endpoint` is https, or http to a loopback address with `allow_insecure`.
+fn usable_endpoint(endpoint: &str, allow_insecure: bool) -> Result<Uri, String> {
+    let uri: Uri = endpoint
+        .parse()
+        .map_err(|e| format!("{endpoint:?} is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("https") => Ok(uri),
+        Some("http") if allow_insecure && is_loopback(uri.host()) => Ok(uri),
+        Some("http") if allow_insecure => Err(format!(
+            "{endpoint} is plain http to another machine, which would send the credentials across a network in the clear; use https://"
+        )),
+        Some("http") => Err(format!(
+            "{endpoint} is plain http, which would send the credentials in the clear; use https://, or for an API on this machine (a loopback address) set allow_insecure_transport = true"
+        )),
+        _ => Err(format!("{endpoint:?} is not an http(s) URL")),
+    }
+}
+
 /// A JSON API at one base URL, with the headers every request carries.
 pub struct ApiClient {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     /// The endpoint without a trailing slash; request paths start with `/`.
     base: String,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The attributes holding the credentials, named when the API refuses them.
+    credentials: &'static str,
 }
 
 /// An answer with a 2xx status.
@@ -72,23 +149,12 @@ impl ApiClient {
     /// A client of the API at `endpoint` (`https://host[:port][/path]`).
     pub fn new(endpoint: &str, transport: &Transport<'_>) -> Result<ApiClient, String> {
         let base = endpoint.trim_end_matches('/').to_string();
-        let uri: Uri = base
-            .parse()
-            .map_err(|e| format!("endpoint {endpoint:?} is not a URL: {e}"))?;
-        match uri.scheme_str() {
-            Some("https") => {}
-            Some("http") if transport.allow_insecure && is_loopback(uri.host()) => {}
-            Some("http") => {
-                return Err(format!(
-                    "endpoint {endpoint} is plain http, which would send the credentials in the clear; use https://, or for an API on this machine (a loopback address) set allow_insecure_transport = true"
-                ))
-            }
-            _ => return Err(format!("endpoint {endpoint:?} is not an http(s) URL")),
-        }
+        usable_endpoint(&base, transport.allow_insecure)?;
         Ok(ApiClient {
             client: build(transport.ca_bundle)?,
             base,
             headers: Vec::new(),
+            credentials: "the credentials",
         })
     }
 
@@ -106,6 +172,13 @@ impl ApiClient {
         value.set_sensitive(sensitive);
         self.headers.push((HeaderName::from_static(name), value));
         Ok(self)
+    }
+
+    /// Names the attributes holding the credentials (`` `api_key` ``) in the message when
+    /// the API answers 401 or 403.
+    pub fn credentials(mut self, attributes: &'static str) -> Self {
+        self.credentials = attributes;
+        self
     }
 
     /// The base URL, for messages.
@@ -229,6 +302,7 @@ impl ApiClient {
             body,
             method,
             url,
+            credentials: self.credentials,
         })
     }
 }
@@ -248,6 +322,8 @@ pub struct ApiReply {
     pub body: Bytes,
     method: Method,
     url: String,
+    /// The attributes holding the credentials, named when the API refuses them.
+    credentials: &'static str,
 }
 
 impl ApiReply {
@@ -270,36 +346,36 @@ impl ApiReply {
     }
 
     /// `METHOD URL returned STATUS: message`, with the message the provider found in the
-    /// error body (its API's own words), else the start of the body.
+    /// error body (its API's own words), else the start of the body; a 401 or 403 names
+    /// the attributes holding the credentials.
     pub fn error_saying(&self, message: Option<String>) -> String {
-        match message.filter(|m| !m.trim().is_empty()) {
-            Some(message) => format!(
-                "{} {} returned {}: {}",
-                self.method,
-                self.url,
-                self.status,
-                crate::redact::text(&message)
-            ),
-            None => self.error(),
-        }
+        let message = message.filter(|m| !m.trim().is_empty()).unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(&self.body);
+            let text = text.trim();
+            match text.char_indices().nth(ERROR_BODY_LIMIT) {
+                Some((cut, _)) => format!("{}...", &text[..cut]),
+                None if text.is_empty() => "(no body)".to_string(),
+                None => text.to_string(),
+            }
+        });
+        let hint = match self.status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                format!(" (the API refused the request: check {})", self.credentials)
+            }
+            _ => String::new(),
+        };
+        format!(
+            "{} {} returned {}: {}{hint}",
+            self.method,
+            self.url,
+            self.status,
+            crate::redact::text(&message)
+        )
     }
 
     /// `METHOD URL returned STATUS: body` for an answer the provider cannot use.
     pub fn error(&self) -> String {
-        let text = String::from_utf8_lossy(&self.body);
-        let text = text.trim();
-        let quoted = match text.char_indices().nth(ERROR_BODY_LIMIT) {
-            Some((cut, _)) => format!("{}...", &text[..cut]),
-            None if text.is_empty() => "(no body)".to_string(),
-            None => text.to_string(),
-        };
-        format!(
-            "{} {} returned {}: {}",
-            self.method,
-            self.url,
-            self.status,
-            crate::redact::text(&quoted)
-        )
+        self.error_saying(None)
     }
 }
 
@@ -322,47 +398,13 @@ fn form_encode(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-/// `allow_insecure_transport`, which every HTTP API provider takes next to its `endpoint`.
-pub const INSECURE_TRANSPORT: AttrSchema = AttrSchema::new(
-    "allow_insecure_transport",
-    AttrKind::Bool,
-    "allow a plain `http://` `endpoint` on a loopback address (a local proxy, tests)",
-)
-.default("false");
-
-/// An HTTP API provider's `endpoint` attribute, defaulting to the provider's API.
-pub const fn endpoint_attribute(default: &'static str) -> AttrSchema {
-    AttrSchema::new(
-        "endpoint",
-        AttrKind::Text,
-        "the API's base URL, to use a proxy or a compatible API",
-    )
-    .default(default)
-}
-
-/// A provider check: `endpoint` is a URL.
-pub fn check_endpoint(attrs: &mut AttrCheck<'_>) {
-    if let Some(url) = attrs.text("endpoint").filter(|url| !is_url(url)) {
-        let detail = format!("{url:?} is not a URL. `endpoint` is the API's base URL, such as \"https://api.example.com\".");
-        attrs.error("endpoint", "Invalid endpoint", detail);
-    }
-}
-
-/// The client of the API at `spec`'s `endpoint` (or `attribute`'s, for providers with
-/// two, such as a login service), as `allow_insecure_transport` allows.
+/// The client of the API at `spec`'s attribute `attribute` (an endpoint with a default),
+/// reached as its [`CA_BUNDLE`] and [`ALLOW_INSECURE_TRANSPORT`] say.
 pub fn client_for(spec: &ProviderSpec, attribute: &str) -> Result<ApiClient, String> {
-    let endpoint = spec.text(attribute).ok_or_else(|| {
-        format!("This is a bug in certform: `{attribute}` has no value nor default")
-    })?;
-    ApiClient::new(endpoint, &transport_for(spec))
-}
-
-/// How `spec`'s `allow_insecure_transport` lets its clients reach their endpoints.
-pub fn transport_for(spec: &ProviderSpec) -> Transport<'static> {
-    Transport {
-        ca_bundle: None,
-        allow_insecure: spec.bool(INSECURE_TRANSPORT.name).unwrap_or(false),
-    }
+    let endpoint = spec
+        .text(attribute)
+        .ok_or_else(|| format!("`{attribute}` is not set"))?;
+    ApiClient::new(endpoint, &Transport::of(spec))
 }
 
 /// `localhost` or a loopback IP address (`127.0.0.1`, `[::1]`).
@@ -452,7 +494,7 @@ mod tests {
         assert!(ApiClient::new("http://localhost:8081", &allowed).is_ok());
         assert!(refused("http://127.0.0.1:8081", &Transport::default())
             .contains("allow_insecure_transport = true"));
-        assert!(refused("http://dns.example:8081", &allowed).contains("plain http"));
+        assert!(refused("http://dns.example:8081", &allowed).contains("another machine"));
         assert!(refused("ftp://dns.example", &allowed).contains("not an http(s) URL"));
     }
 }

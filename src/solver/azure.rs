@@ -13,7 +13,7 @@
 
 use super::api_client::{self, ApiClient, ApiReply, Payload};
 use super::dns_provider::{
-    is_url, AttrCheck, AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture,
+    AttrCheck, AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture,
     StartContext,
 };
 use super::oauth::{request_token, Token, TokenCache};
@@ -58,18 +58,16 @@ pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
             "the Microsoft identity platform's base URL (another cloud's, a proxy)",
         )
         .default("https://login.microsoftonline.com"),
-        api_client::INSECURE_TRANSPORT,
+        api_client::CA_BUNDLE,
+        api_client::ALLOW_INSECURE_TRANSPORT,
     ],
     check,
     start,
 };
 
 fn check(attrs: &mut AttrCheck<'_>) {
-    api_client::check_endpoint(attrs);
-    if let Some(url) = attrs.text("login_endpoint").filter(|url| !is_url(url)) {
-        let detail = format!("{url:?} is not a URL. `login_endpoint` is the base URL of the Microsoft identity platform, such as \"https://login.microsoftonline.com\".");
-        attrs.error("login_endpoint", "Invalid endpoint", detail);
-    }
+    api_client::check_endpoint(attrs, "endpoint");
+    api_client::check_endpoint(attrs, "login_endpoint");
 }
 
 fn start<'a>(
@@ -83,8 +81,8 @@ fn start<'a>(
                 .ok_or_else(|| format!("`{name}` is not set"))
         };
         let provider: Box<dyn DnsProvider> = Box::new(Azure {
-            api: api_client::client_for(spec, "endpoint")?,
-            login: api_client::client_for(spec, "login_endpoint")?,
+            api: api_client::client_for(spec, "endpoint")?.credentials("`client_id` and `client_secret`"),
+            login: api_client::client_for(spec, "login_endpoint")?.credentials("`client_id` and `client_secret`"),
             zones_path: format!(
                 "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/dnsZones",
                 text("subscription_id")?,

@@ -38,14 +38,15 @@ pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
         .required("env(\"CLOUDFLARE_DNS_API_TOKEN\")")
         .env("CLOUDFLARE_DNS_API_TOKEN"),
         api_client::endpoint_attribute("https://api.cloudflare.com/client/v4"),
-        api_client::INSECURE_TRANSPORT,
+        api_client::CA_BUNDLE,
+        api_client::ALLOW_INSECURE_TRANSPORT,
     ],
     check,
     start,
 };
 
 fn check(attrs: &mut AttrCheck<'_>) {
-    api_client::check_endpoint(attrs);
+    api_client::check_endpoint(attrs, "endpoint");
 }
 
 fn start<'a>(
@@ -58,7 +59,8 @@ fn start<'a>(
             "authorization",
             &format!("Bearer {}", token.expose().trim()),
             true,
-        )?;
+        )?
+        .credentials("`api_token`");
         let provider: Box<dyn DnsProvider> = Box::new(Cloudflare {
             api,
             zones: ZoneCache::default(),

@@ -30,14 +30,15 @@ pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
             .required("env(\"DO_AUTH_TOKEN\")")
             .env("DO_AUTH_TOKEN"),
         api_client::endpoint_attribute("https://api.digitalocean.com"),
-        api_client::INSECURE_TRANSPORT,
+        api_client::CA_BUNDLE,
+        api_client::ALLOW_INSECURE_TRANSPORT,
     ],
     check,
     start,
 };
 
 fn check(attrs: &mut AttrCheck<'_>) {
-    api_client::check_endpoint(attrs);
+    api_client::check_endpoint(attrs, "endpoint");
 }
 
 fn start<'a>(
@@ -50,7 +51,8 @@ fn start<'a>(
             "authorization",
             &format!("Bearer {}", token.expose().trim()),
             true,
-        )?;
+        )?
+        .credentials("`api_token`");
         let provider: Box<dyn DnsProvider> = Box::new(DigitalOcean {
             api,
             zones: ZoneCache::default(),

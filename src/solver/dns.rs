@@ -49,7 +49,6 @@ impl DnsSolver {
         let context = StartContext {
             solver: address.clone(),
             propagation_timeout: spec.propagation_timeout,
-            config_dir: spec.provider.config_dir.clone(),
             hook_env: hook_env.clone(),
         };
         let provider = (entry.start)(&spec.provider, &context)

@@ -15,7 +15,6 @@ use crate::hook_env::HookEnv;
 use crate::secret::ConfigSecret;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -69,8 +68,6 @@ pub struct StartContext {
     /// `propagation_timeout`: also how long a provider may wait for its host to apply a
     /// change (Route53's INSYNC).
     pub propagation_timeout: Duration,
-    /// The configuration directory, where commands run.
-    pub config_dir: PathBuf,
     /// What the commands certform starts do not inherit.
     pub hook_env: HookEnv,
 }
@@ -98,6 +95,8 @@ pub enum AttrKind {
     /// A list of strings.
     List,
     Bool,
+    /// A file name, made absolute against the configuration directory.
+    Path,
     /// A string that is never shown: only from `env()`, `file()` or its environment
     /// variable, `(sensitive)` in every output, withheld from hooks.
     Secret,
@@ -109,6 +108,7 @@ impl AttrKind {
             AttrKind::Text => "string",
             AttrKind::List => "list of strings",
             AttrKind::Bool => "bool",
+            AttrKind::Path => "path",
             AttrKind::Secret => "string, sensitive",
         }
     }
@@ -129,6 +129,9 @@ pub struct AttrSchema {
     pub env: Option<&'static str>,
     /// What it means, for the README (Markdown).
     pub doc: &'static str,
+    /// A secret may be written in the configuration itself (not only read with `env()` or
+    /// `file()`): kept for the TSIG secret, which always could be.
+    pub literal_allowed: bool,
 }
 
 impl AttrSchema {
@@ -141,6 +144,7 @@ impl AttrSchema {
             default: None,
             env: None,
             doc,
+            literal_allowed: false,
         }
     }
 
@@ -156,6 +160,11 @@ impl AttrSchema {
 
     pub const fn env(mut self, variable: &'static str) -> AttrSchema {
         self.env = Some(variable);
+        self
+    }
+
+    pub const fn literal_allowed(mut self) -> AttrSchema {
+        self.literal_allowed = true;
         self
     }
 
@@ -186,6 +195,13 @@ impl AttrCheck<'_> {
     pub fn secret(&self, name: &str) -> Option<&ConfigSecret> {
         match self.values.get(name) {
             Some(AttrValue::Secret(secret)) => Some(secret),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.values.get(name) {
+            Some(AttrValue::Bool(b)) => Some(*b),
             _ => None,
         }
     }
@@ -240,11 +256,12 @@ pub fn entry(name: &str) -> Option<&'static ProviderEntry> {
 }
 
 /// The README's provider table: one row per provider with its attributes and the
-/// environment variables it reads. The README holds it between `<!-- dns-providers -->`
-/// markers; a test keeps the two equal.
+/// environment variables it reads. The README holds it between [`README_TABLE_START`] and
+/// [`README_TABLE_END`]; a test keeps the two equal.
 pub fn markdown_table() -> String {
-    let mut out =
-        String::from("| provider | what it is | attributes | environment |\n|---|---|---|---|\n");
+    let mut out = String::from(
+        "| provider | what it is | attributes | environment variables |\n|---|---|---|---|\n",
+    );
     for provider in super::PROVIDERS {
         let attributes: Vec<String> = provider
             .attributes
@@ -263,23 +280,25 @@ pub fn markdown_table() -> String {
         let env: Vec<String> = provider
             .attributes
             .iter()
-            .filter_map(|a| a.env.map(|v| format!("`{v}` (`{}`)", a.name)))
+            .filter_map(|a| a.env.map(|v| format!("`{v}` for `{}`", a.name)))
             .collect();
-        out.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
-            provider.name,
-            provider.summary,
-            if attributes.is_empty() {
-                "-".to_string()
-            } else {
-                attributes.join("<br>")
-            },
+        let cells = [
+            format!("`{}`", provider.name),
+            provider.summary.to_string(),
+            attributes.join("<br>"),
             if env.is_empty() {
                 "-".to_string()
             } else {
                 env.join("<br>")
-            }
-        ));
+            },
+        ];
+        let cells: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
     out
 }
+
+/// The line before the provider table in README.md.
+pub const README_TABLE_START: &str = "<!-- dns-providers:start (generated from solver::PROVIDERS; UPDATE_README=1 cargo test --test dns_providers rewrites it) -->";
+/// The line after it.
+pub const README_TABLE_END: &str = "<!-- dns-providers:end -->";

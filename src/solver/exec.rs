@@ -53,7 +53,7 @@ fn start<'a>(
         let provider: Box<dyn DnsProvider> = Box::new(ExecHook {
             solver: context.solver.to_string(),
             command: spec.list("command").to_vec(),
-            working_dir: context.config_dir.clone(),
+            working_dir: spec.config_dir.clone(),
             env: context.hook_env.clone(),
         });
         Ok(provider)

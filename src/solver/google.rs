@@ -53,14 +53,15 @@ pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
         )
         .env("GCE_PROJECT"),
         api_client::endpoint_attribute("https://dns.googleapis.com"),
-        api_client::INSECURE_TRANSPORT,
+        api_client::CA_BUNDLE,
+        api_client::ALLOW_INSECURE_TRANSPORT,
     ],
     check,
     start,
 };
 
 fn check(attrs: &mut AttrCheck<'_>) {
-    api_client::check_endpoint(attrs);
+    api_client::check_endpoint(attrs, "endpoint");
 }
 
 /// The fields of a service account key file that certform uses.
@@ -90,8 +91,8 @@ fn start<'a>(
         let signer = signer(&account.private_key)?;
         let (token_base, token_path) = split_url(&account.token_uri)?;
         let provider: Box<dyn DnsProvider> = Box::new(Google {
-            api: api_client::client_for(spec, "endpoint")?,
-            login: ApiClient::new(&token_base, &api_client::transport_for(spec))?,
+            api: api_client::client_for(spec, "endpoint")?.credentials("`service_account`"),
+            login: ApiClient::new(&token_base, &api_client::Transport::of(spec))?.credentials("`service_account`"),
             token_path,
             account,
             signer,

@@ -30,14 +30,15 @@ pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
             .required("env(\"HETZNER_API_KEY\")")
             .env("HETZNER_API_KEY"),
         api_client::endpoint_attribute("https://dns.hetzner.com"),
-        api_client::INSECURE_TRANSPORT,
+        api_client::CA_BUNDLE,
+        api_client::ALLOW_INSECURE_TRANSPORT,
     ],
     check,
     start,
 };
 
 fn check(attrs: &mut AttrCheck<'_>) {
-    api_client::check_endpoint(attrs);
+    api_client::check_endpoint(attrs, "endpoint");
 }
 
 fn start<'a>(
@@ -50,7 +51,8 @@ fn start<'a>(
             "auth-api-token",
             token.expose().trim(),
             true,
-        )?;
+        )?
+        .credentials("`api_token`");
         let provider: Box<dyn DnsProvider> = Box::new(Hetzner {
             api,
             zones: ZoneCache::default(),

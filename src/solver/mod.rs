@@ -30,6 +30,8 @@ dns_providers! {
     route53,
     rfc2136,
     exec,
+    powerdns,
+    acme_dns,
     cloudflare,
     digitalocean,
     hetzner,

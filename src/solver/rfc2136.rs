@@ -54,7 +54,8 @@ pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
             "tsig_secret",
             AttrKind::Secret,
             "the key's secret, base64 as `tsig-keygen` prints it",
-        ),
+        )
+        .literal_allowed(),
     ],
     check,
     start,

@@ -170,7 +170,7 @@ fn provider_attributes(
     let mut spans = BTreeMap::new();
     let mut ok = true;
     for attr in entry.attributes {
-        match provider_attribute(reader, attr, diags) {
+        match provider_attribute(reader, attr, config_dir, diags) {
             Got::Absent => {}
             Got::Invalid => ok = false,
             Got::Value((value, span)) => {
@@ -204,6 +204,7 @@ fn provider_attributes(
 fn provider_attribute(
     reader: &BodyReader,
     attr: &AttrSchema,
+    config_dir: &Path,
     diags: &mut Diagnostics,
 ) -> Got<(AttrValue, Option<SourceSpan>)> {
     let name = attr.name;
@@ -216,10 +217,31 @@ fn provider_attribute(
         AttrKind::List => reader
             .string_list(name, diags)
             .map(|list| AttrValue::List(list.into_iter().map(|(s, _)| s).collect())),
+        AttrKind::Path => match optional_text(reader, name, diags) {
+            None => Got::Invalid,
+            Some(None) => Got::Absent,
+            Some(Some(path)) => Got::Value(AttrValue::Text(
+                absolute(config_dir, &path).display().to_string(),
+            )),
+        },
         AttrKind::Bool => reader.bool(name, diags).map(AttrValue::Bool),
-        AttrKind::Secret => reader
-            .secret(name, diags)
-            .map(|(secret, _)| AttrValue::Secret(secret)),
+        AttrKind::Secret => match reader.secret(name, diags) {
+            Got::Value((ConfigSecret::Known { value, env: None }, span))
+                if !attr.literal_allowed && !crate::redact::is_sensitive(value.expose()) =>
+            {
+                let read_it = match attr.env {
+                    Some(variable) => format!("env(\"{variable}\") or file(\"...\"), or leave `{name}` out to use the environment variable {variable}"),
+                    None => "env(\"...\") or file(\"...\")".to_string(),
+                };
+                diags.error(
+                    Some(span),
+                    "Secret written in the configuration",
+                    format!("`{name}` in {} is written in the configuration, which is kept in version control and read by everyone who reviews it. Read it with {read_it}.", reader.what),
+                );
+                Got::Invalid
+            }
+            got => got.map(|(secret, _)| AttrValue::Secret(secret)),
+        },
     };
     match written {
         Got::Value(value) => {
