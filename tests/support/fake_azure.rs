@@ -71,6 +71,11 @@ impl DnsFake<Azure> {
         format!("{}/login", self.base_url())
     }
 
+    /// The access tokens the token endpoint issued.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.with_state(|s| s.extra.tokens.clone())
+    }
+
     /// Right after answering the next GET of a record set, add `value` to that set as
     /// another writer would, so the etag the client just read is stale.
     pub fn interfere_after_next_get(&self, value: &str) {

@@ -103,6 +103,11 @@ impl DnsFake<Google> {
         .to_string()
     }
 
+    /// The access tokens the token endpoint issued.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.with_state(|s| s.extra.tokens.clone())
+    }
+
     pub fn set_pending_polls(&self, polls: usize) {
         self.with_state(|s| s.extra.pending_polls = polls);
     }
