@@ -62,3 +62,31 @@ fn the_examples_of_http_api_providers_validate_without_their_credentials() {
         assert_eq!(out.status.code(), Some(0), "{example}: {}", text(&out));
     }
 }
+
+#[test]
+fn an_unknown_provider_is_an_error_listing_every_provider_or_the_closest() {
+    let work = support::certform::Workdir::new();
+    let block = |provider: &str| {
+        format!("dns_solver \"x\" {{\n  provider = \"{provider}\"\n  zones    = [\"example.com\"]\n}}\n")
+    };
+    work.write("main.hcl", &block("no-such-dns-host"));
+    let out = work.command(&["validate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("\"no-such-dns-host\" is not a DNS provider. Use "),
+        "{all}"
+    );
+    for provider in certform::solver::PROVIDERS {
+        assert!(all.contains(&format!("\"{}\"", provider.name)), "{all}");
+    }
+
+    work.write("main.hcl", &block("powerdsn"));
+    let out = work.command(&["validate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("\"powerdsn\" is not a DNS provider. Did you mean \"powerdns\"?"),
+        "{}",
+        text(&out)
+    );
+}

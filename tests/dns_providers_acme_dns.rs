@@ -1,8 +1,8 @@
 //! The `acme-dns` DNS provider against a fake acme-dns server (tests/support/acme_dns.rs)
 //! that publishes into a real BIND zone, where `_acme-challenge.example.test` is a CNAME to
 //! the acme-dns subdomain: a wildcard issued end to end by the real binary with Pebble
-//! resolving through BIND (two values at once, the most acme-dns keeps), and clear errors
-//! for credentials or a subdomain the server refuses.
+//! resolving through BIND (two values at once, the most acme-dns keeps), clear errors for
+//! credentials or a subdomain the server refuses, and HTTPS trusted through `ca_bundle`.
 
 mod support;
 
@@ -158,4 +158,53 @@ async fn a_value_acme_dns_cannot_hold_is_refused() {
     let (err, acme_dns) = present_error(SUBDOMAIN, PASSWORD, "too-short").await;
     assert!(err.contains("400") && err.contains("bad_txt"), "{err}");
     assert_eq!(acme_dns.refusals(), [(400, "bad_txt".to_string())]);
+}
+
+#[tokio::test]
+async fn an_https_server_of_a_private_ca_is_trusted_through_ca_bundle_only() {
+    let bind = Bind::start_with(ZONE, &AcmeDns::cname_record(ZONE));
+    let (acme_dns, ca_pem) = AcmeDns::start_tls(&bind, ZONE);
+    let work = Workdir::new();
+    work.write("acme-dns.password", PASSWORD);
+    work.write("private-ca.pem", &ca_pem);
+    let solver = Address::new(Kind::DnsSolver, "acme");
+    let start = |ca_bundle: &'static str| {
+        let block = solver_block(
+            &bind,
+            &acme_dns,
+            SUBDOMAIN,
+            "password = file(\"acme-dns.password\")",
+        )
+        .replace("  allow_insecure_transport = true\n", ca_bundle);
+        work.write("main.hcl", &block);
+        let desired =
+            certform::desired::load(work.dir(), &VarInputs::default(), SecretEnv::Required)
+                .unwrap_or_else(|diags| panic!("{diags:?}"));
+        let all: BTreeSet<Address> = desired.solvers.keys().cloned().collect();
+        async move {
+            Solvers::start(&desired.solvers, &all, Default::default())
+                .await
+                .unwrap()
+        }
+    };
+
+    // Without the bundle the private CA is not trusted.
+    let solvers = start("").await;
+    let err = solvers
+        .present(&solver, &challenge(ZONE, VALUE))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("https://127.0.0.1:") && err.contains("set ca_bundle"),
+        "{err}"
+    );
+    assert!(acme_dns.values().is_empty());
+
+    let solvers = start("  ca_bundle = \"private-ca.pem\"\n").await;
+    solvers
+        .present(&solver, &challenge(ZONE, VALUE))
+        .await
+        .unwrap();
+    assert_eq!(acme_dns.values(), [VALUE]);
 }

@@ -4,9 +4,9 @@
 //! the configuration opts in (`allow_insecure_transport`, as for the S3 state backend), so
 //! an API key never crosses a network in the clear. Each request sends and expects JSON,
 //! carries the provider's authentication headers (marked sensitive), is bounded in time
-//! ([`REQUEST_TIMEOUT`]) and in answer size ([`MAX_ANSWER_BYTES`]); a status outside
+//! (`REQUEST_TIMEOUT`) and in answer size (`MAX_ANSWER_BYTES`); a status outside
 //! 2xx is an error quoting the method, URL, status and the start of the answer's body, or,
-//! through [`ApiClient::send`], an answer the provider looks at (404, 412). A 429 is retried
+//! through `ApiClient::send`, an answer the provider looks at (404, 412). A 429 is retried
 //! after its `Retry-After`.
 
 use super::dns_provider::{is_url, AttrCheck, AttrKind, AttrSchema};
@@ -201,8 +201,8 @@ impl ApiClient {
 
     /// `method` at `path` with `headers` besides the client's own and `body`, answered
     /// whatever its status, for providers that act on one (404: no such zone; 412: a stale
-    /// etag). A 429 is retried after its `Retry-After` (at most [`RATE_LIMIT_RETRIES`]
-    /// times, each wait at most [`RATE_LIMIT_WAIT_MAX`]), as every HTTP API asks of clients.
+    /// etag). A 429 is retried after its `Retry-After` (at most `RATE_LIMIT_RETRIES`
+    /// times, each wait at most `RATE_LIMIT_WAIT_MAX`), as every HTTP API asks of clients.
     pub async fn send(
         &self,
         method: Method,
@@ -273,11 +273,16 @@ impl ApiClient {
             .body(Full::new(payload))
             .map_err(|e| failed(e.to_string()))?;
         let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| error_chain(&e))?;
+            let response = self.client.request(request).await.map_err(|e| {
+                let chain = error_chain(&e);
+                if chain.contains("UnknownIssuer") {
+                    format!(
+                        "{chain} (for an API with a certificate of a private CA, set ca_bundle)"
+                    )
+                } else {
+                    chain
+                }
+            })?;
             let status = response.status();
             let retry_after = response
                 .headers()

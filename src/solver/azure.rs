@@ -1,5 +1,5 @@
 //! The `azure` DNS provider: Azure DNS through the Resource Manager REST API, version
-//! 2018-05-01 ("Record Sets", https://learn.microsoft.com/rest/api/dns/), as an app
+//! 2018-05-01 ("Record Sets", <https://learn.microsoft.com/rest/api/dns/>), as an app
 //! registration (service principal) with a client secret: the Microsoft identity platform's
 //! client credentials grant gives the bearer token (the same variables as lego and the
 //! Azure SDKs: `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`). The zone is the

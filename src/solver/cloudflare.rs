@@ -1,5 +1,5 @@
 //! The `cloudflare` DNS provider: Cloudflare's API v4 with an API token (Bearer), as
-//! https://developers.cloudflare.com/api/ describes it. The zone is the longest zone
+//! <https://developers.cloudflare.com/api/> describes it. The zone is the longest zone
 //! visible to the token whose name is a suffix of the record name (`GET /zones?name=`).
 //!
 //! Cloudflare keeps each TXT value as its own record, so `present` creates one record

@@ -1,5 +1,5 @@
 //! The `digitalocean` DNS provider: DigitalOcean's API v2 ("Domains" and "Domain Records",
-//! https://docs.digitalocean.com/reference/api/digitalocean/) with a personal access token
+//! <https://docs.digitalocean.com/reference/api/digitalocean/>) with a personal access token
 //! (Bearer). The zone is the longest domain of the account whose name is a suffix of the
 //! record name (`GET /v2/domains/{name}`).
 //!

@@ -1,12 +1,29 @@
 //! The DNS provider interface and what every provider declares about itself. A provider is
 //! one module holding a [`ProviderEntry`]: its name, its attributes ([`AttrSchema`]: type,
-//! whether required or sensitive, default, the environment variable it falls back to), an
-//! optional check of the values beyond their types, and the constructor of its
-//! [`DnsProvider`]. The table of entries (`PROVIDERS` in `mod.rs`) is the only list of
-//! providers: `validate` reads a `dns_solver` block against it (unknown names, "Did you
-//! mean", attributes of another provider), the README's provider table is rendered from it,
-//! and `DnsSolver` starts providers through it. Adding a provider is a module and one line
-//! of that table.
+//! whether required or sensitive, default, the environment variable it falls back to), a
+//! check of the values beyond their types, and the constructor of its [`DnsProvider`]. The
+//! table of entries (`PROVIDERS`, written with `dns_providers!` in `mod.rs`) is the only
+//! list of providers: `validate` reads a `dns_solver` block against it (unknown names and
+//! "Did you mean", attributes of another provider, required ones, secrets only from
+//! `env()`/`file()`/the variable), the README's provider table is rendered from it
+//! ([`markdown_table`]), and `DnsSolver` starts providers through it.
+//!
+//! Adding a provider is a module `src/solver/NAME.rs` and the line `NAME,` in
+//! `dns_providers!` (which declares the module). The module holds:
+//!
+//! ```text
+//! pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
+//!     name: "example", summary: "...",
+//!     attributes: &[AttrSchema::new("api_token", AttrKind::Secret, "...")
+//!         .required("env(\"EXAMPLE_TOKEN\")").env("EXAMPLE_TOKEN"),
+//!         api_client::CA_BUNDLE, api_client::ALLOW_INSECURE_TRANSPORT],
+//!     check, // fn(&mut AttrCheck) reporting bad values at their location
+//!     start, // fn(&ProviderSpec, &StartContext) -> ProviderFuture<Box<dyn DnsProvider>>
+//! };
+//! ```
+//!
+//! HTTP API providers talk through [`super::api_client`]. Then `UPDATE_README=1 cargo test
+//! --test dns_providers` rewrites the README's table.
 
 use crate::address::Address;
 use crate::desired::model::{AttrValue, ProviderSpec};
@@ -167,10 +184,6 @@ impl AttrSchema {
         self.literal_allowed = true;
         self
     }
-
-    pub fn sensitive(&self) -> bool {
-        self.kind == AttrKind::Secret
-    }
 }
 
 /// The values of a block being validated, for a provider's [`ProviderEntry::check`]: read
@@ -218,11 +231,6 @@ impl AttrCheck<'_> {
         self.values.contains_key(name)
     }
 
-    /// Whether the attribute is written in the block.
-    pub fn written(&self, name: &str) -> bool {
-        self.spans.contains_key(name)
-    }
-
     /// An error at the value of `attribute` (at the block's header when it has none).
     pub fn error(&mut self, attribute: &str, title: &str, detail: impl Into<String>) {
         let span = self
@@ -238,9 +246,6 @@ impl AttrCheck<'_> {
         self.diags.error(Some(self.header.clone()), title, detail);
     }
 }
-
-/// For providers whose values need no check beyond their types.
-pub fn no_check(_: &mut AttrCheck<'_>) {}
 
 /// `http://` or `https://` followed by something: what an `endpoint` must look like.
 pub fn is_url(text: &str) -> bool {

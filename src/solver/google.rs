@@ -1,5 +1,5 @@
 //! The `google` DNS provider: Google Cloud DNS API v1
-//! (https://cloud.google.com/dns/docs/reference/rest/v1) as a service account. certform
+//! (<https://cloud.google.com/dns/docs/reference/rest/v1>) as a service account. certform
 //! signs a JWT with the account's key (RS256) and trades it at the key file's `token_uri`
 //! for an access token (RFC 7523, as Google's client libraries do); no other Google
 //! credential (gcloud's login, metadata server) is read, so what the solver may do is

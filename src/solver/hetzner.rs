@@ -1,4 +1,4 @@
-//! The `hetzner` DNS provider: the Hetzner DNS Public API (https://dns.hetzner.com/api-docs)
+//! The `hetzner` DNS provider: the Hetzner DNS Public API (<https://dns.hetzner.com/api-docs>)
 //! with an API token in the `Auth-API-Token` header. The zone is the longest zone of the
 //! account whose name is a suffix of the record name (`GET /api/v1/zones?name=`); records
 //! are named relative to it.

@@ -9,7 +9,9 @@
 //! DNS itself, the fake writes those two values into a BIND zone (RFC 2136 with `nsupdate`),
 //! at `<subdomain>.auth.<zone>`; point `_acme-challenge` names there with a CNAME.
 //!
-//! Threads and blocking sockets, like the rest of the harness; one request per connection.
+//! Plain HTTP by default; [`AcmeDns::start_tls`] serves HTTPS with a certificate of a
+//! throwaway CA, for `ca_bundle`. Threads and blocking sockets, like the rest of the
+//! harness; one request per connection.
 
 use super::bind::{Bind, TSIG_KEY_NAME, TSIG_SECRET};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -34,6 +36,7 @@ struct Shared {
 
 /// Stops accepting on drop.
 pub struct AcmeDns {
+    https: bool,
     port: u16,
     /// `<SUBDOMAIN>.auth.<zone>`, where the values are published.
     full_domain: String,
@@ -42,8 +45,20 @@ pub struct AcmeDns {
 }
 
 impl AcmeDns {
-    /// A fake publishing into `bind`'s zone `zone`.
+    /// A fake publishing into `bind`'s zone `zone`, over plain HTTP.
     pub fn start(bind: &Bind, zone: &str) -> AcmeDns {
+        AcmeDns::serve(bind, zone, None)
+    }
+
+    /// The same over HTTPS (`https://127.0.0.1:PORT`), with a leaf for `127.0.0.1` signed by
+    /// a throwaway CA; returns that CA's PEM too.
+    pub fn start_tls(bind: &Bind, zone: &str) -> (AcmeDns, String) {
+        let (ca, leaf, key) = super::pebble::make_certificates();
+        let config = super::fault_proxy::server_config(&leaf, &key);
+        (AcmeDns::serve(bind, zone, Some(config)), ca)
+    }
+
+    fn serve(bind: &Bind, zone: &str, tls: Option<Arc<rustls::ServerConfig>>) -> AcmeDns {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let full_domain = format!("{SUBDOMAIN}.auth.{zone}");
@@ -53,18 +68,29 @@ impl AcmeDns {
             server: bind.server(),
             name: full_domain.clone(),
         };
+        let https = tls.is_some();
         let (thread_shared, thread_stopped) = (shared.clone(), stopped.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if thread_stopped.load(Ordering::SeqCst) {
                     break;
                 }
-                if let Ok(stream) = stream {
-                    let _ = serve(stream, &thread_shared, &publisher);
-                }
+                let Ok(stream) = stream else { continue };
+                let _ = match &tls {
+                    None => serve(stream, &thread_shared, &publisher),
+                    Some(config) => match rustls::ServerConnection::new(config.clone()) {
+                        Ok(connection) => serve(
+                            rustls::StreamOwned::new(connection, stream),
+                            &thread_shared,
+                            &publisher,
+                        ),
+                        Err(_) => continue,
+                    },
+                };
             }
         });
         AcmeDns {
+            https,
             port,
             full_domain,
             shared,
@@ -79,7 +105,8 @@ impl AcmeDns {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     pub fn full_domain(&self) -> &str {
@@ -140,8 +167,12 @@ impl Publisher {
     }
 }
 
-fn serve(stream: TcpStream, shared: &Mutex<Shared>, publisher: &Publisher) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
+fn serve(
+    mut stream: impl Read + Write,
+    shared: &Mutex<Shared>,
+    publisher: &Publisher,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(&mut stream);
     let mut head = String::new();
     loop {
         let mut line = String::new();
@@ -158,6 +189,7 @@ fn serve(stream: TcpStream, shared: &Mutex<Shared>, publisher: &Publisher) -> st
         .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
+    drop(reader);
     let (status, answer) = update(&head, &body, shared, publisher);
     if status != 200 {
         shared.lock().unwrap().refusals.push((
@@ -172,13 +204,12 @@ fn serve(stream: TcpStream, shared: &Mutex<Shared>, publisher: &Publisher) -> st
         401 => "Unauthorized",
         _ => "Not Found",
     };
-    let mut out = stream;
     write!(
-        out,
+        stream,
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
         answer.len()
     )?;
-    out.flush()
+    stream.flush()
 }
 
 /// The status and JSON answer to one request.

@@ -329,7 +329,7 @@ fn canned(status: u16, retry_after: Option<u64>) -> Response<Full<Bytes>> {
     response.body(Full::new(Bytes::from(body))).unwrap()
 }
 
-fn server_config(leaf_pem: &str, key_pem: &str) -> Arc<rustls::ServerConfig> {
+pub fn server_config(leaf_pem: &str, key_pem: &str) -> Arc<rustls::ServerConfig> {
     let certs = rustls_pemfile::certs(&mut leaf_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .unwrap();

@@ -56,17 +56,16 @@ pub(super) fn dns_solver(
     let provider = provider_name.and_then(|(name, span)| match dns_provider::entry(&name) {
         Some(entry) => Some(entry),
         None => {
+            // The closest name if it is a likely typo, else every name.
             let names: Vec<&str> = PROVIDERS.iter().map(|p| p.name).collect();
-            let suggestion = crate::config::suggest::closest(names.iter().copied(), &name)
-                .map(|close| format!("Did you mean \"{close}\"? "))
-                .unwrap_or_default();
+            let hint = match crate::config::suggest::closest(names.iter().copied(), &name) {
+                Some(close) => format!("Did you mean \"{close}\"?"),
+                None => format!("Use {}.", quoted_alternatives(&names)),
+            };
             diags.error(
                 Some(span),
                 "Unknown DNS provider",
-                format!(
-                    "{name:?} is not a DNS provider. {suggestion}Use {}.",
-                    quoted_alternatives(&names)
-                ),
+                format!("{name:?} is not a DNS provider. {hint}"),
             );
             None
         }
