@@ -502,4 +502,12 @@ mod tests {
         assert!(refused("http://dns.example:8081", &allowed).contains("another machine"));
         assert!(refused("ftp://dns.example", &allowed).contains("not an http(s) URL"));
     }
+
+    #[test]
+    fn forms_escape_everything_but_unreserved_characters() {
+        assert_eq!(
+            form_encode(&[("scope", "https://x/.default"), ("secret", "a b+c~")]),
+            "scope=https%3A%2F%2Fx%2F.default&secret=a%20b%2Bc~"
+        );
+    }
 }
