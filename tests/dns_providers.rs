@@ -36,7 +36,15 @@ fn the_readme_provider_table_is_the_generated_one() {
 
 #[test]
 fn the_examples_of_http_api_providers_validate_without_their_credentials() {
-    for example in ["dns-powerdns", "dns-acme-dns"] {
+    for example in [
+        "dns-powerdns",
+        "dns-acme-dns",
+        "dns-cloudflare",
+        "dns-digitalocean",
+        "dns-hetzner",
+        "dns-google",
+        "dns-azure",
+    ] {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples")
             .join(example);
@@ -44,6 +52,11 @@ fn the_examples_of_http_api_providers_validate_without_their_credentials() {
             .arg("validate")
             .env_remove("PDNS_API_KEY")
             .env_remove("ACMEDNS_PASSWORD")
+            .env_remove("CLOUDFLARE_DNS_API_TOKEN")
+            .env_remove("DO_AUTH_TOKEN")
+            .env_remove("HETZNER_API_KEY")
+            .env_remove("GCE_SERVICE_ACCOUNT")
+            .env_remove("AZURE_CLIENT_SECRET")
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{example}: {}", text(&out));

@@ -7,7 +7,10 @@
 //! (Route53 on moto), both passed through the environment — which must also stay out of
 //! the state's secret half; hooks get no TSIG secret but keep the ambient AWS credentials.
 //! And for the HTTP API providers' credentials: a PowerDNS API key (against a real
-//! `pdns_server`) and an acme-dns password (against the fake), from their usual variables.
+//! `pdns_server`) and an acme-dns password (against the fake), from their usual variables;
+//! and the cloud providers' (Cloudflare, DigitalOcean and Hetzner tokens, a Google service
+//! account key, an Azure client secret, and the access tokens the last two obtain), against
+//! their API fakes.
 
 mod support;
 
@@ -16,6 +19,11 @@ use std::collections::BTreeSet;
 use std::fs;
 use support::acme_dns::AcmeDns;
 use support::bind::{Bind, TSIG_SECRET};
+use support::fake_azure::{AzureSetup, FakeAzure};
+use support::fake_cloudflare::FakeCloudflare;
+use support::fake_digitalocean::FakeDigitalOcean;
+use support::fake_google::FakeGoogle;
+use support::fake_hetzner::FakeHetzner;
 use support::moto::Moto;
 use support::pdns::Pdns;
 use support::pebble::Pebble;
@@ -447,5 +455,169 @@ fn dns_api_keys_never_leak_through_state_plans_outputs_logs_or_hooks() {
     p.config(&api_key_solvers(&pdns, &bind, &acme_dns));
     scan.run(&["apply", "--auto-approve"]);
     scan.state_files();
+    scan.assert_clean();
+}
+
+/// The variables holding the cloud providers' credentials.
+const CLOUD_SECRET_VARIABLES: [&str; 5] = [
+    "CLOUDFLARE_DNS_API_TOKEN",
+    "DO_AUTH_TOKEN",
+    "HETZNER_API_KEY",
+    "GCE_SERVICE_ACCOUNT",
+    "AZURE_CLIENT_SECRET",
+];
+
+/// One `dns_solver` per cloud provider, each on its fake and its own zone
+/// (`<provider>.hardening.test`), checking propagation at challtestsrv (Pebble validates
+/// there too: each fake mirrors its records into it).
+fn cloud_solvers(pebble: &Pebble, endpoints: &[(&str, String)]) -> String {
+    let mut out = String::new();
+    for (provider, attributes) in endpoints {
+        out.push_str(&format!(
+            r#"
+dns_solver "{provider}" {{
+  provider                 = "{provider}"
+  zones                    = ["{provider}.hardening.test"]
+  resolvers                = ["{resolver}"]
+  allow_insecure_transport = true
+{attributes}
+}}
+"#,
+            resolver = pebble.dns_server()
+        ));
+    }
+    out
+}
+
+#[test]
+fn cloud_dns_credentials_never_leak_through_state_plans_outputs_logs_or_hooks() {
+    let pebble = Pebble::start();
+    let zone = |provider: &str| format!("{provider}.hardening.test");
+    let (cf_token, do_token, hz_token) = (
+        "cf-hygiene-token-4c8e2a9f1b7d3e5a6c0b",
+        "dop_v1_hygiene9f8e7d6c5b4a3f2e1d0c9b8a",
+        "hz-hygiene-token-Xq7Wm3Rk9Tp2Lv5N",
+    );
+    let cloudflare = FakeCloudflare::start(&[&zone("cloudflare")], cf_token, Some(&pebble));
+    let digitalocean = FakeDigitalOcean::start(&[&zone("digitalocean")], do_token, Some(&pebble));
+    let hetzner = FakeHetzner::start(&[&zone("hetzner")], hz_token, Some(&pebble));
+    let google = FakeGoogle::start("hygiene-project", &[&zone("google")], Some(&pebble));
+    let azure_setup = AzureSetup {
+        subscription: "9a8b7c6d-0000-4000-8000-000000000001",
+        resource_group: "dns",
+        tenant: "9a8b7c6d-0000-4000-8000-000000000002",
+        client_id: "9a8b7c6d-0000-4000-8000-000000000003",
+        client_secret: "azure-hygiene-secret~Zx9Cv8Bn7Mq6Wd5Ef4",
+    };
+    let azure = FakeAzure::start(&azure_setup, &[&zone("azure")], Some(&pebble));
+    let endpoint = |url: String| format!("  endpoint = \"{url}\"");
+    let solvers = cloud_solvers(
+        &pebble,
+        &[
+            ("cloudflare", endpoint(cloudflare.url())),
+            ("digitalocean", endpoint(digitalocean.base_url())),
+            ("hetzner", endpoint(hetzner.base_url())),
+            ("google", endpoint(google.url())),
+            (
+                "azure",
+                format!(
+                    "{}\n  login_endpoint = \"{}\"",
+                    endpoint(azure.url()),
+                    azure.login_url()
+                ),
+            ),
+        ],
+    );
+    let p = Project::at(&Endpoint::of(&pebble));
+    let mut certificates = Vec::new();
+    for provider in ["cloudflare", "digitalocean", "hetzner", "google", "azure"] {
+        let output = if provider == "google" {
+            HOOKED_OUTPUT
+        } else {
+            ""
+        };
+        let domain = format!("www.{}", zone(provider));
+        certificates.push(dns_cert(provider, &domain, provider, output));
+    }
+    p.config(&format!("{solvers}{}", certificates.concat()));
+
+    let service_account = google.service_account();
+    let account: serde_json::Value = serde_json::from_str(&service_account).unwrap();
+    let private_key_body: String = account["private_key"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let mut scan = Scan::new(&p);
+    let mut cloud_secrets = BTreeSet::from([
+        cf_token.to_string(),
+        do_token.to_string(),
+        hz_token.to_string(),
+        private_key_body,
+        azure_setup.client_secret.to_string(),
+    ]);
+    scan.env = vec![
+        ("CLOUDFLARE_DNS_API_TOKEN", cf_token.to_string()),
+        ("DO_AUTH_TOKEN", do_token.to_string()),
+        ("HETZNER_API_KEY", hz_token.to_string()),
+        ("GCE_SERVICE_ACCOUNT", service_account),
+        (
+            "AZURE_SUBSCRIPTION_ID",
+            azure_setup.subscription.to_string(),
+        ),
+        (
+            "AZURE_RESOURCE_GROUP",
+            azure_setup.resource_group.to_string(),
+        ),
+        ("AZURE_TENANT_ID", azure_setup.tenant.to_string()),
+        ("AZURE_CLIENT_ID", azure_setup.client_id.to_string()),
+        ("AZURE_CLIENT_SECRET", azure_setup.client_secret.to_string()),
+    ];
+
+    let issue_plan = p.path("issue.plan").display().to_string();
+    scan.run(&["plan", "--out", &issue_plan]);
+    scan.file("issue.plan");
+    scan.run(&["plan", "--json"]);
+    scan.run(&["show", &issue_plan]);
+    scan.run(&["apply", &issue_plan]);
+    // The access tokens obtained with the key and the secret are secrets too.
+    let tokens = [google.issued_tokens(), azure.issued_tokens()].concat();
+    assert_eq!(tokens.len(), 2, "{tokens:?}");
+    cloud_secrets.extend(tokens);
+    scan.secrets.extend(cloud_secrets.iter().cloned());
+    for provider in ["cloudflare", "digitalocean", "hetzner", "google", "azure"] {
+        let left = match provider {
+            "cloudflare" => cloudflare.zone_records(&zone(provider)),
+            "digitalocean" => digitalocean.zone_records(&zone(provider)),
+            "hetzner" => hetzner.zone_records(&zone(provider)),
+            "google" => google.zone_records(&zone(provider)),
+            _ => azure.zone_records(&zone(provider)),
+        };
+        assert!(left.is_empty(), "{provider} kept {left:?}");
+    }
+    // Certificate and account keys are the first test's business: with five certificates,
+    // a 24-character piece of a PKCS#8 key's embedded public key can coincide with the
+    // same public key in a certificate of the public half.
+    // The on_change hook does not inherit the variables holding them.
+    let hook_env = fs::read_to_string(p.path("hook-env.txt")).unwrap();
+    for variable in CLOUD_SECRET_VARIABLES {
+        assert!(
+            !hook_env.contains(&format!("{variable}=")),
+            "the hook inherited {variable}"
+        );
+    }
+    assert!(hook_env.contains("AZURE_TENANT_ID="), "{hook_env}");
+    scan.artifacts.push(("hook-env.txt".to_string(), hook_env));
+
+    scan.run(&["show"]);
+    scan.run(&["show", "--json"]);
+    scan.run(&["state", "show", "certificate.google"]);
+    scan.run(&["plan", "--detailed-exitcode"]);
+    scan.state_files();
+    let secret_half = serde_json::to_string(&p.secrets()).unwrap();
+    if let Some(needle) = leaked(&secret_half, &cloud_secrets) {
+        panic!("the state's secret half keeps a cloud DNS secret ({needle})");
+    }
     scan.assert_clean();
 }

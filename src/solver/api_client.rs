@@ -5,13 +5,15 @@
 //! an API key never crosses a network in the clear. Each request sends and expects JSON,
 //! carries the provider's authentication headers (marked sensitive), is bounded in time
 //! (`REQUEST_TIMEOUT`) and in answer size (`MAX_ANSWER_BYTES`); a status outside
-//! 2xx is an error quoting the method, URL, status and the start of the answer's body.
+//! 2xx is an error quoting the method, URL, status and the start of the answer's body, or,
+//! through `ApiClient::send`, an answer the provider looks at (404, 412). A 429 is retried
+//! after its `Retry-After`.
 
 use super::dns_provider::{is_url, AttrCheck, AttrKind, AttrSchema};
 use crate::desired::model::ProviderSpec;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use hyper::{Method, StatusCode, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -29,6 +31,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 /// How much of an error answer's body a message quotes.
 const ERROR_BODY_LIMIT: usize = 500;
+/// How often a rate-limited (429) request is retried, the wait when the answer names none
+/// (times the retry's number), and the longest wait honoured.
+const RATE_LIMIT_RETRIES: u32 = 3;
+const RATE_LIMIT_WAIT_FIRST: Duration = Duration::from_secs(1);
+const RATE_LIMIT_WAIT_MAX: Duration = Duration::from_secs(60);
 
 /// The attribute naming PEM roots to trust besides the webpki roots; list it (and
 /// [`ALLOW_INSECURE_TRANSPORT`]) in the attributes of a provider built on this client.
@@ -45,6 +52,17 @@ pub const ALLOW_INSECURE_TRANSPORT: AttrSchema = AttrSchema::new(
     "allow a plain `http://` endpoint on a loopback address (127.0.0.1, ::1, localhost)",
 )
 .default("false");
+
+/// A cloud provider's `endpoint` attribute, defaulting to the provider's API (tests and
+/// proxies set another).
+pub const fn endpoint_attribute(default: &'static str) -> AttrSchema {
+    AttrSchema::new(
+        "endpoint",
+        AttrKind::Text,
+        "the API's base URL, to use a proxy or a compatible API",
+    )
+    .default(default)
+}
 
 /// How an [`ApiClient`] reaches its endpoint.
 #[derive(Debug, Clone, Default)]
@@ -176,6 +194,50 @@ impl ApiClient {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<ApiAnswer, String> {
+        self.send(method, path, &[], body.map(Payload::Json))
+            .await?
+            .success()
+    }
+
+    /// `method` at `path` with `headers` besides the client's own and `body`, answered
+    /// whatever its status, for providers that act on one (404: no such zone; 412: a stale
+    /// etag). A 429 is retried after its `Retry-After` (at most `RATE_LIMIT_RETRIES`
+    /// times, each wait at most `RATE_LIMIT_WAIT_MAX`), as every HTTP API asks of clients.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&'static str, &str)],
+        body: Option<Payload<'_>>,
+    ) -> Result<ApiReply, String> {
+        let mut retries = 0;
+        loop {
+            let reply = self.send_once(method.clone(), path, headers, body).await?;
+            if reply.status != StatusCode::TOO_MANY_REQUESTS || retries == RATE_LIMIT_RETRIES {
+                return Ok(reply);
+            }
+            retries += 1;
+            let wait = reply
+                .retry_after
+                .unwrap_or(RATE_LIMIT_WAIT_FIRST * retries)
+                .min(RATE_LIMIT_WAIT_MAX);
+            tracing::info!(
+                "{} {} is rate-limited (429); retrying in {}s",
+                reply.method,
+                reply.url,
+                wait.as_secs_f32()
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&'static str, &str)],
+        body: Option<Payload<'_>>,
+    ) -> Result<ApiReply, String> {
         let url = format!("{}{path}", self.base);
         let failed = |why: String| format!("{method} {url} failed: {why}");
         let mut request = hyper::Request::builder()
@@ -186,10 +248,24 @@ impl ApiClient {
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
+        for (name, value) in headers {
+            let mut value = HeaderValue::from_str(value).map_err(|_| {
+                failed(format!(
+                    "the value of header {name} holds characters HTTP does not allow"
+                ))
+            })?;
+            // Per-request headers carry tokens (OAuth 2 bearers) as often as etags.
+            value.set_sensitive(true);
+            request = request.header(*name, value);
+        }
         let payload = match body {
-            Some(json) => {
+            Some(Payload::Json(json)) => {
                 request = request.header(CONTENT_TYPE, "application/json");
                 Bytes::from(json.to_string())
+            }
+            Some(Payload::Form(fields)) => {
+                request = request.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Bytes::from(form_encode(fields))
             }
             None => Bytes::new(),
         };
@@ -208,38 +284,132 @@ impl ApiClient {
                 }
             })?;
             let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
             let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await
                 .map_err(|e| format!("reading the answer: {e}"))?
                 .to_bytes();
-            Ok::<_, String>((status, body))
+            Ok::<_, String>((status, retry_after, body))
         };
-        let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        let (status, retry_after, body) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await
             .map_err(|_| failed(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())))?
             .map_err(failed)?;
-        if status.is_success() {
-            return Ok(ApiAnswer { status, body });
+        Ok(ApiReply {
+            status,
+            retry_after,
+            body,
+            method,
+            url,
+            credentials: self.credentials,
+        })
+    }
+}
+
+/// A request body: JSON, or a form (an OAuth 2 token request).
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    Json(&'a serde_json::Value),
+    Form(&'a [(&'a str, &'a str)]),
+}
+
+/// An answer of any status, from [`ApiClient::send`].
+pub struct ApiReply {
+    pub status: StatusCode,
+    /// `Retry-After` in seconds, when the answer has one.
+    pub retry_after: Option<Duration>,
+    pub body: Bytes,
+    method: Method,
+    url: String,
+    /// The attributes holding the credentials, named when the API refuses them.
+    credentials: &'static str,
+}
+
+impl ApiReply {
+    /// The body as JSON of type `T` (an error body too).
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| format!("the answer is not the JSON expected: {e}"))
+    }
+
+    /// The answer when its status is 2xx; otherwise the error quoting the request, the
+    /// status and the start of the body.
+    pub fn success(self) -> Result<ApiAnswer, String> {
+        if self.status.is_success() {
+            return Ok(ApiAnswer {
+                status: self.status,
+                body: self.body,
+            });
         }
-        let text = String::from_utf8_lossy(&body);
-        let text = text.trim();
-        let quoted = match text.char_indices().nth(ERROR_BODY_LIMIT) {
-            Some((cut, _)) => format!("{}...", &text[..cut]),
-            None if text.is_empty() => "(no body)".to_string(),
-            None => text.to_string(),
-        };
-        let hint = match status {
+        Err(self.error())
+    }
+
+    /// `METHOD URL returned STATUS: message`, with the message the provider found in the
+    /// error body (its API's own words), else the start of the body; a 401 or 403 names
+    /// the attributes holding the credentials.
+    pub fn error_saying(&self, message: Option<String>) -> String {
+        let message = message.filter(|m| !m.trim().is_empty()).unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(&self.body);
+            let text = text.trim();
+            match text.char_indices().nth(ERROR_BODY_LIMIT) {
+                Some((cut, _)) => format!("{}...", &text[..cut]),
+                None if text.is_empty() => "(no body)".to_string(),
+                None => text.to_string(),
+            }
+        });
+        let hint = match self.status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                 format!(" (the API refused the request: check {})", self.credentials)
             }
             _ => String::new(),
         };
-        Err(format!(
-            "{method} {url} returned {status}: {}{hint}",
-            crate::redact::text(&quoted)
-        ))
+        format!(
+            "{} {} returned {}: {}{hint}",
+            self.method,
+            self.url,
+            self.status,
+            crate::redact::text(&message)
+        )
     }
+
+    /// `METHOD URL returned STATUS: body` for an answer the provider cannot use.
+    pub fn error(&self) -> String {
+        self.error_saying(None)
+    }
+}
+
+/// `application/x-www-form-urlencoded`: unreserved characters as they are, the rest `%XX`.
+fn form_encode(fields: &[(&str, &str)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    fields
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The client of the API at `spec`'s attribute `attribute` (an endpoint with a default),
+/// reached as its [`CA_BUNDLE`] and [`ALLOW_INSECURE_TRANSPORT`] say.
+pub fn client_for(spec: &ProviderSpec, attribute: &str) -> Result<ApiClient, String> {
+    let endpoint = spec
+        .text(attribute)
+        .ok_or_else(|| format!("`{attribute}` is not set"))?;
+    ApiClient::new(endpoint, &Transport::of(spec))
 }
 
 /// `localhost` or a loopback IP address (`127.0.0.1`, `[::1]`).
@@ -331,5 +501,13 @@ mod tests {
             .contains("allow_insecure_transport = true"));
         assert!(refused("http://dns.example:8081", &allowed).contains("another machine"));
         assert!(refused("ftp://dns.example", &allowed).contains("not an http(s) URL"));
+    }
+
+    #[test]
+    fn forms_escape_everything_but_unreserved_characters() {
+        assert_eq!(
+            form_encode(&[("scope", "https://x/.default"), ("secret", "a b+c~")]),
+            "scope=https%3A%2F%2Fx%2F.default&secret=a%20b%2Bc~"
+        );
     }
 }

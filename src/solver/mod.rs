@@ -9,7 +9,9 @@ mod dns;
 pub mod dns_provider;
 mod dns_query;
 mod http;
+mod oauth;
 mod tls_alpn;
+mod zone_cache;
 
 pub use dns_query::authoritative_servers_via;
 
@@ -30,6 +32,11 @@ dns_providers! {
     exec,
     powerdns,
     acme_dns,
+    cloudflare,
+    digitalocean,
+    hetzner,
+    google,
+    azure,
 }
 
 use crate::address::Address;

@@ -571,7 +571,7 @@ fn https_get(
 }
 
 /// A one-shot plain HTTP POST of JSON.
-fn http_post(port: u16, path: &str, json: &str) -> std::io::Result<(u16, String)> {
+pub fn http_post(port: u16, path: &str, json: &str) -> std::io::Result<(u16, String)> {
     let mut sock = TcpStream::connect(("127.0.0.1", port))?;
     sock.set_read_timeout(Some(Duration::from_secs(10)))?;
     sock.write_all(
