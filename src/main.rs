@@ -66,7 +66,7 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
     match cli.command {
         Command::Init(args) => ops::init::run(&globals, args.identity_out),
         Command::Validate(args) if args.json => ops::validate::json(&globals),
-        Command::Validate(_) => ops::show::validate(&globals),
+        Command::Validate(_) => ops::validate::run(&globals),
         Command::Fmt(args) => ops::fmt::run(
             &globals,
             &ops::fmt::FmtRequest {
@@ -133,7 +133,7 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
             ops::workspace::delete(&globals, &name, force, lock_timeout(&lock)?)
         }
         Command::ForceUnlock { lock_id, force } => {
-            ops::show::force_unlock(&globals, &lock_id, force)
+            ops::force_unlock::run(&globals, &lock_id, force)
         }
         Command::Version { json } => ops::version::run(json),
         Command::Completions { shell } => certform::cli_help::completions(shell),
