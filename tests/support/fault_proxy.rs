@@ -1,19 +1,14 @@
-//! A fault-injecting HTTPS proxy between certform and Pebble. It terminates TLS with its own
-//! throwaway CA (its [`FaultProxy::endpoint`] names that CA as the `ca_bundle`), forwards
-//! each request to Pebble with the `Host` header unchanged (Pebble builds its URLs and checks
-//! JWS `url`s from `Host`, so no rewriting is needed), and injects faults by a fixed
-//! schedule: a request whose number (from 1) is a multiple of `every` gets the next fault
-//! of `cycle` (for a number of `rounds` through it, or for ever); the others pass.
-//! [`FaultProxy::injected`] counts what it did.
+//! A fault-injecting proxy between certform and Pebble (a [`TlsProxy`] with hooks). It
+//! injects faults by a fixed schedule: a request whose number (from 1) is a multiple of
+//! `every` gets the next fault of `cycle` (for a number of `rounds` through it, or for
+//! ever); the others pass. [`FaultProxy::injected`] counts what it did.
 
-use super::pebble::{make_certificates, tls_config, Pebble};
+use super::pebble::Pebble;
 use super::project::Endpoint;
+use super::tls_proxy::{json_response, jws_payload, Before, Exchange, Hooks, TlsProxy};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::{Request, Response};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use http_body_util::Full;
+use hyper::Response;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,12 +38,10 @@ pub enum Fault {
 }
 
 pub struct FaultProxy {
-    port: u16,
+    proxy: TlsProxy,
     ca_bundle: PathBuf,
     http_port: u16,
     injected: Arc<Mutex<BTreeMap<Fault, usize>>>,
-    _dir: tempfile::TempDir,
-    _runtime: tokio::runtime::Runtime,
 }
 
 struct Schedule {
@@ -100,35 +93,8 @@ impl FaultProxy {
         cycle: Vec<Fault>,
         rounds: Option<usize>,
     ) -> FaultProxy {
-        let dir = tempfile::tempdir().unwrap();
-        let (ca_pem, leaf_pem, leaf_key_pem) = make_certificates();
-        let ca_bundle = dir.path().join("proxy-ca.pem");
-        std::fs::write(&ca_bundle, &ca_pem).unwrap();
-        let server_tls = server_config(&leaf_pem, &leaf_key_pem);
-        let upstream_tls = tls_config(&std::fs::read_to_string(pebble.ca_bundle_path()).unwrap());
-        let upstream_port: u16 = pebble
-            .directory_url()
-            .trim_start_matches("https://127.0.0.1:")
-            .trim_end_matches("/dir")
-            .parse()
-            .unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let port = listener.local_addr().unwrap().port();
         let injected: Arc<Mutex<BTreeMap<Fault, usize>>> = Arc::default();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*upstream_tls).clone())
-            .https_only()
-            .enable_http1()
-            .build();
-        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
-        let shared = Arc::new(Shared {
+        let hooks = FaultHooks {
             schedule: Schedule {
                 every: every.max(1),
                 cycle: if every == 0 { Vec::new() } else { cycle },
@@ -136,45 +102,19 @@ impl FaultProxy {
                 requests: AtomicUsize::new(0),
             },
             injected: injected.clone(),
-            client,
-            upstream: format!("https://127.0.0.1:{upstream_port}"),
-        });
-        let acceptor = tokio_rustls::TlsAcceptor::from(server_tls);
-        runtime.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let acceptor = acceptor.clone();
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(stream).await else {
-                        return;
-                    };
-                    let service = hyper::service::service_fn(move |req| {
-                        let shared = shared.clone();
-                        async move { shared.handle(req).await }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tls), service)
-                        .await;
-                });
-            }
-        });
+        };
         FaultProxy {
-            port,
-            ca_bundle,
+            proxy: TlsProxy::start(pebble, Arc::new(hooks)),
+            ca_bundle: pebble.ca_bundle_path(),
             http_port: pebble.http_port(),
             injected,
-            _dir: dir,
-            _runtime: runtime,
         }
     }
 
-    /// The proxy as certform's CA: its directory URL and its own CA as the `ca_bundle`.
+    /// The proxy as certform's CA: its directory URL and Pebble's `ca_bundle`.
     pub fn endpoint(&self) -> Endpoint {
         Endpoint {
-            directory: format!("https://127.0.0.1:{}/dir", self.port),
+            directory: self.proxy.directory_url(),
             ca_bundle: self.ca_bundle.clone(),
             http_port: self.http_port,
         }
@@ -186,87 +126,42 @@ impl FaultProxy {
     }
 }
 
-type Upstream = Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
-
-struct Shared {
+struct FaultHooks {
     schedule: Schedule,
     injected: Arc<Mutex<BTreeMap<Fault, usize>>>,
-    client: Upstream,
-    upstream: String,
 }
 
-/// Returned by the service to make hyper close the connection without a response.
-#[derive(Debug)]
-struct Dropped;
-
-impl std::fmt::Display for Dropped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("connection dropped by the fault proxy")
-    }
-}
-
-impl std::error::Error for Dropped {}
-
-impl Shared {
-    async fn handle(&self, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+impl Hooks for FaultHooks {
+    fn before(&self, exchange: &Exchange) -> Before {
         let fault = self.schedule.fault_for_next();
         if let Some(fault) = fault {
             *self.injected.lock().unwrap().entry(fault).or_default() += 1;
         }
         match fault {
-            Some(Fault::Drop) => return Err(Dropped),
-            Some(Fault::Unavailable) => return Ok(canned(503, None)),
-            Some(Fault::RateLimited) => return Ok(canned(429, Some(1))),
-            Some(Fault::Delay(pause)) => tokio::time::sleep(pause).await,
+            Some(Fault::Drop) => Before::Drop,
+            Some(Fault::Unavailable) => Before::Answer(canned(503, None)),
+            Some(Fault::RateLimited) => Before::Answer(canned(429, Some(1))),
+            Some(Fault::Delay(pause)) => Before::ForwardAfter(pause),
             Some(Fault::Oversized) => {
-                return Ok(Response::new(Full::new(Bytes::from(vec![b' '; 4 << 20]))))
+                Before::Answer(Response::new(Full::new(Bytes::from(vec![b' '; 4 << 20]))))
             }
-            // Rewritten on the way back.
-            Some(Fault::HostileToken | Fault::RejectOrders | Fault::RateLimitOrders) | None => {}
-        }
-        let (parts, body) = req.into_parts();
-        let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
-        if parts.uri.path().contains("order-plz") {
-            match fault {
-                Some(Fault::RejectOrders) => return Ok(rejected_order(&body)),
-                Some(Fault::RateLimitOrders) => return Ok(canned(429, Some(1))),
-                _ => {}
+            Some(Fault::RejectOrders) if exchange.path.contains("order-plz") => {
+                Before::Answer(rejected_order(exchange.body))
             }
+            Some(Fault::RateLimitOrders) if exchange.path.contains("order-plz") => {
+                Before::Answer(canned(429, Some(1)))
+            }
+            Some(Fault::HostileToken) => Before::ForwardRewriting(|body| {
+                *body = Bytes::from(hostile_tokens(&String::from_utf8_lossy(body)));
+            }),
+            Some(Fault::RejectOrders | Fault::RateLimitOrders) | None => Before::Forward,
         }
-        let mut forward = Request::builder().method(parts.method).uri(format!(
-            "{}{}",
-            self.upstream,
-            parts.uri.path_and_query().map_or("/", |p| p.as_str())
-        ));
-        for (name, value) in &parts.headers {
-            forward = forward.header(name, value);
-        }
-        let response = self
-            .client
-            .request(forward.body(Full::new(body)).unwrap())
-            .await
-            .map_err(|_| Dropped)?;
-        let (mut parts, body) = response.into_parts();
-        let mut body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
-        if fault == Some(Fault::HostileToken) {
-            body = Bytes::from(hostile_tokens(&String::from_utf8_lossy(&body)));
-            parts.headers.remove("content-length");
-        }
-        Ok(Response::from_parts(parts, Full::new(body)))
     }
 }
 
 /// A `rejectedIdentifier` problem naming each identifier of the new-order JWS `body`.
 fn rejected_order(body: &[u8]) -> Response<Full<Bytes>> {
-    use base64::Engine;
-    let jws: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(jws["payload"].as_str().unwrap_or_default())
-        .unwrap_or_default();
-    let order: serde_json::Value = serde_json::from_slice(&payload).unwrap_or_default();
+    let order = jws_payload(body);
     let subproblems: Vec<serde_json::Value> = order["identifiers"]
         .as_array()
         .into_iter()
@@ -285,11 +180,7 @@ fn rejected_order(body: &[u8]) -> Response<Full<Bytes>> {
         "status": 400,
         "subproblems": subproblems,
     });
-    Response::builder()
-        .status(400)
-        .header("Content-Type", "application/problem+json")
-        .body(Full::new(Bytes::from(problem.to_string())))
-        .unwrap()
+    json_response(400, "application/problem+json", &[], problem.to_string())
 }
 
 /// `json` with the value of every `"token"` replaced by a path that escapes a webroot.
@@ -320,29 +211,9 @@ fn canned(status: u16, retry_after: Option<u64>) -> Response<Full<Bytes>> {
     let body = format!(
         "{{\"type\":\"urn:ietf:params:acme:error:{kind}\",\"detail\":\"injected by the fault proxy\",\"status\":{status}}}"
     );
-    let mut response = Response::builder()
-        .status(status)
-        .header("Content-Type", "application/problem+json");
-    if let Some(seconds) = retry_after {
-        response = response.header("Retry-After", seconds.to_string());
-    }
-    response.body(Full::new(Bytes::from(body))).unwrap()
-}
-
-fn server_config(leaf_pem: &str, key_pem: &str) -> Arc<rustls::ServerConfig> {
-    let certs = rustls_pemfile::certs(&mut leaf_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key = rustls_pemfile::private_key(&mut key_pem.as_bytes())
-        .unwrap()
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Arc::new(
-        rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap(),
-    )
+    let retry_after: Vec<(&str, String)> = retry_after
+        .map(|seconds| ("Retry-After", seconds.to_string()))
+        .into_iter()
+        .collect();
+    json_response(status, "application/problem+json", &retry_after, body)
 }
