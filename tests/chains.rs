@@ -15,7 +15,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 fn roots(p: &Project) -> [(String, String); 2] {
     [0, 1].map(|index| {
         let pem = p.pebble().root_pem(index);
-        let der = rustls_pemfile::certs(&mut pem.as_bytes())
+        let der = certform::pem::certificates(pem.as_bytes())
             .next()
             .expect("a root certificate")
             .unwrap();

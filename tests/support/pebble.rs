@@ -502,7 +502,7 @@ pub fn make_certificates() -> (String, String, String) {
 /// A rustls client that trusts only `ca_pem`.
 pub fn tls_config(ca_pem: &str) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
+    for cert in certform::pem::certificates(ca_pem.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());

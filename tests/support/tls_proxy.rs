@@ -232,12 +232,10 @@ pub fn json_response(
 fn server_config(pebble: &Pebble) -> Arc<rustls::ServerConfig> {
     let cert_pem = std::fs::read(pebble.temp_dir().join("cert.pem")).unwrap();
     let key_pem = std::fs::read(pebble.temp_dir().join("key.pem")).unwrap();
-    let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
+    let certs = certform::pem::certificates(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
-    let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
-        .unwrap()
-        .unwrap();
+    let key = certform::pem::private_key(&key_pem).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Arc::new(
         rustls::ServerConfig::builder_with_provider(provider)

@@ -51,12 +51,10 @@ impl TlsServer {
 
     /// Serves this certificate chain (PEM, leaf first) with its private key (PEM).
     pub fn serve(&self, fullchain_pem: &str, key_pem: &str) {
-        let chain = rustls_pemfile::certs(&mut fullchain_pem.as_bytes())
+        let chain = certform::pem::certificates(fullchain_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
-        let key = rustls_pemfile::private_key(&mut key_pem.as_bytes())
-            .unwrap()
-            .expect("a private key");
+        let key = certform::pem::private_key(key_pem.as_bytes()).expect("a private key");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
