@@ -24,7 +24,7 @@
 #[path = "support/measure.rs"]
 #[allow(dead_code)]
 mod measure;
-#[path = "../tests/support/pebble.rs"]
+#[path = "../tests/it/support/pebble.rs"]
 #[allow(dead_code)]
 mod pebble;
 

@@ -6,7 +6,7 @@
 //! as far as the network would fail with a different message. Hostile data from a CA is
 //! covered with the fault-injecting proxy in `tests/faults.rs`.
 
-mod support;
+use crate::support;
 
 use certform::keytype::KeyType;
 use certform::secret::Sensitive;

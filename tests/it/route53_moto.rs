@@ -3,7 +3,7 @@
 //! real binary. Pebble cannot see moto's records, so the end-to-end test runs Pebble with
 //! `PEBBLE_VA_ALWAYS_VALID=1` and checks the records in moto instead.
 
-mod support;
+use crate::support;
 
 use certform::address::{Address, Kind};
 use certform::desired::model::{DnsProvider, DnsSolverSpec, Route53Spec, SolverSpec};

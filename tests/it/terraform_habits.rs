@@ -4,7 +4,7 @@
 //! `CERTFORM_VAR_*` and `*.auto.vars` files in Terraform's precedence, compound durations,
 //! and `force-unlock` asking for `yes`.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use support::certform::{text, Workdir};

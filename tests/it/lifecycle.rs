@@ -3,7 +3,7 @@
 //! deferred and immediate revocation, import from certbot and lego, and the unattended
 //! `apply --only renewals`.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use support::pebble::Pebble;

@@ -1,7 +1,7 @@
 //! certform against the current Pebble (see tests/support/pebble.rs for where it is found):
 //! what Debian's Pebble 2.4 cannot serve, such as ARI (RFC 9773) from the CA itself.
 
-mod support;
+use crate::support;
 
 use support::pebble::Pebble;
 use support::project::{cert_block, Project};

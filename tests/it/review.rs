@@ -3,7 +3,7 @@
 //! They assert what a user sees: the outputs, their schemas, exit codes, the metrics file,
 //! and that no output format ever shows key material.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -1,5 +1,5 @@
-//! Shared helpers for integration tests: `mod support;` in a test file, then
-//! `support::pebble::Pebble::start()`. Each test binary uses only part of it.
+//! Shared helpers for integration tests: `use crate::support;` in a test module, then
+//! `support::pebble::Pebble::start()`.
 #![allow(dead_code)]
 
 pub mod ari_proxy;

@@ -5,7 +5,7 @@
 //! `openssl verify` trusting only that root; the roots' names come from Pebble's management
 //! API, so nothing here knows them in advance.
 
-mod support;
+use crate::support;
 
 use support::pebble::Pebble;
 use support::project::{cert_block, openssl_verifies, Project};

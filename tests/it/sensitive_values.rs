@@ -8,7 +8,7 @@
 //! attribute; and
 //! the state's views hide a sensitive contact the CA was sent.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::unix::process::CommandExt;

@@ -2,7 +2,7 @@
 //! RFC 2136 with TSIG and that Pebble resolves through, and `exec` hooks. Each test starts
 //! its own servers on free loopback ports.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 use support::bind::{Bind, TSIG_SECRET};

@@ -2,7 +2,7 @@
 //! apply names the holder; `force-unlock ID` removes that lock; the hung apply, resumed,
 //! does not write the state the new holder wrote, so the state stays whole.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::kill_harness::check_state;

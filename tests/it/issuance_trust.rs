@@ -4,7 +4,7 @@
 //! `on_change` hook is killed; state backends are reached over TLS unless plaintext is
 //! opted into.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use support::ari_proxy::AriProxy;

@@ -7,7 +7,7 @@
 //! (Route53 on moto), both passed through the environment — which must also stay out of
 //! the state's secret half; hooks get no TSIG secret but keep the ambient AWS credentials.
 
-mod support;
+use crate::support;
 
 use base64::Engine;
 use std::collections::BTreeSet;

@@ -2,7 +2,7 @@
 //! `certform` binary against a real Pebble, PostgreSQL and moto S3, each started by the
 //! test on free loopback ports. They assert what a user sees: output, exit codes, state.
 
-mod support;
+use crate::support;
 
 use certform::desired::model::PostgresSettings;
 use certform::secret::Sensitive;

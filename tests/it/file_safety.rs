@@ -4,7 +4,7 @@
 //! output directories, and the `owner` / `group` of outputs. Tests run as root, so files
 //! can be given to `nobody:nogroup`.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

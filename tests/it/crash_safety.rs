@@ -5,7 +5,7 @@
 //! SIGINT (stop scheduling, finish what runs, save, exit non-zero), and a self-test showing
 //! the kill harness catches a write path that is not crash-safe.
 
-mod support;
+use crate::support;
 
 use certform::desired::model::{PostgresSettings, S3Settings};
 use certform::secret::Sensitive;
@@ -447,7 +447,7 @@ fn harness_finds_a_violation(mode: &str) -> Option<String> {
         let mut victim = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "harness_victim",
+                "crash_safety::harness_victim",
                 "--nocapture",
                 "--test-threads=1",
             ])

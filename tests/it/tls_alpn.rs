@@ -1,7 +1,7 @@
 //! TLS-ALPN-01 end to end: the real `certform` binary answers Pebble's validation on
 //! Pebble's `tlsPort` with its built-in listener; no HTTP solver is configured.
 
-mod support;
+use crate::support;
 
 use support::certform::{pebble_account, Workdir};
 use support::pebble::Pebble;

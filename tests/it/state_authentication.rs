@@ -5,7 +5,7 @@
 //! went on with the forger's key. Now the key id pinned on this machine, or in the
 //! configuration, refuses it, and nothing is written.
 
-mod support;
+use crate::support;
 
 use certform::keytype::KeyType;
 use certform::state::auth::StateKey;

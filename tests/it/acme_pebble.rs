@@ -2,7 +2,7 @@
 //! and RSA certificates through the built-in HTTP-01 server, chain verification against
 //! Pebble's root, failed validation with cleanup, revocation, and `badNonce` storms.
 
-mod support;
+use crate::support;
 
 use certform::acme::{self, AcmeAccount, OrderRequest, RevocationReason};
 use certform::address::{Address, Kind};
@@ -509,7 +509,7 @@ fn missing_pebble_panics_with_install_hint() {
     let empty = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "missing_pebble_panics_with_install_hint",
+            "acme_pebble::missing_pebble_panics_with_install_hint",
             "--exact",
             "--nocapture",
         ])

@@ -4,7 +4,7 @@
 //! stays down it gives up within its retry bounds with a clear error and changes nothing.
 //! Pebble itself adds rejected nonces and its random validation sleeps.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::fault_proxy::{Fault, FaultProxy};

@@ -1,7 +1,7 @@
 //! End-to-end tests: the real `certform` binary against a real Pebble that each test
 //! starts on free loopback ports. They assert what a user sees: output, exit codes, files.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -5,7 +5,7 @@
 //! refresh that changes no decision (ARI windows) does not rewrite state, so a saved plan
 //! stays valid.
 
-mod support;
+use crate::support;
 
 use support::ari_proxy::AriProxy;
 use support::fault_proxy::{Fault, FaultProxy};

@@ -4,7 +4,7 @@
 //! built here — and the JSON of a mixed plan validated against `schemas/plan.schema.json`.
 //! Every rendering is scanned for the configuration's secret (an EAB HMAC key).
 
-mod support;
+use crate::support;
 
 use certform::address::Address;
 use certform::config::SecretEnv;

@@ -4,7 +4,7 @@
 //! change a saved plan are refused with it; `--fail-on` gates `--detailed-exitcode` by
 //! change class. Each case drives the real binary.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::fs;

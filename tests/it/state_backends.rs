@@ -2,7 +2,7 @@
 //! postgres (a private cluster) and s3 (moto), each started by its test. One function
 //! states what any backend must do; each backend test only says how to open a store.
 
-mod support;
+use crate::support;
 
 use certform::desired::model::{PostgresSettings, S3Settings};
 use certform::secret::Sensitive;

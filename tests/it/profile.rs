@@ -3,7 +3,7 @@
 //! `default` (90 days) and `shortlived` (6 days), so the certificate's lifetime shows which
 //! profile the CA applied.
 
-mod support;
+use crate::support;
 
 use support::pebble::Pebble;
 use support::project::{cert_block, Project};

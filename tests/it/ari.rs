@@ -5,7 +5,7 @@
 //! `Retry-After`, and decides renewal;
 //! renewal orders name the replaced certificate in `replaces`.
 
-mod support;
+use crate::support;
 
 use certform::plan::ari::choose_renewal_time;
 use support::ari_proxy::AriProxy;

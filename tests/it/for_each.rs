@@ -3,7 +3,7 @@
 //! (1,000 keys) a renamed key is exactly one issue and one forget against a state that
 //! holds every other key.
 
-mod support;
+use crate::support;
 
 use certform::address::Address;
 use certform::keytype::KeyType;
