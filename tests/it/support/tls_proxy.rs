@@ -63,7 +63,9 @@ pub struct TlsProxy {
 
 impl TlsProxy {
     pub fn start(pebble: &Pebble, hooks: Arc<dyn Hooks>) -> TlsProxy {
-        let server_tls = server_config(pebble);
+        let read = |name: &str| std::fs::read_to_string(pebble.temp_dir().join(name)).unwrap();
+        // Pebble's own HTTPS certificate, which Pebble's `ca_bundle` trusts.
+        let server_tls = server_config(&read("cert.pem"), &read("key.pem"));
         let upstream_tls = tls_config(&std::fs::read_to_string(pebble.ca_bundle_path()).unwrap());
         let upstream_port: u16 = pebble
             .directory_url()
@@ -228,14 +230,12 @@ pub fn json_response(
     response.body(Full::new(Bytes::from(body))).unwrap()
 }
 
-/// Pebble's own HTTPS certificate and key, from its directory.
-fn server_config(pebble: &Pebble) -> Arc<rustls::ServerConfig> {
-    let cert_pem = std::fs::read(pebble.temp_dir().join("cert.pem")).unwrap();
-    let key_pem = std::fs::read(pebble.temp_dir().join("key.pem")).unwrap();
-    let certs = certform::pem::certificates(&cert_pem)
+/// A rustls server presenting `leaf_pem` (the chain, leaf first) with `key_pem`.
+pub fn server_config(leaf_pem: &str, key_pem: &str) -> Arc<rustls::ServerConfig> {
+    let certs = certform::pem::certificates(leaf_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
-    let key = certform::pem::private_key(&key_pem).unwrap();
+    let key = certform::pem::private_key(key_pem.as_bytes()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Arc::new(
         rustls::ServerConfig::builder_with_provider(provider)

@@ -51,18 +51,8 @@ impl TlsServer {
 
     /// Serves this certificate chain (PEM, leaf first) with its private key (PEM).
     pub fn serve(&self, fullchain_pem: &str, key_pem: &str) {
-        let chain = certform::pem::certificates(fullchain_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        let key = certform::pem::private_key(key_pem.as_bytes()).expect("a private key");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .unwrap();
-        *self.current.lock().unwrap() = Some(Arc::new(config));
+        let config = super::tls_proxy::server_config(fullchain_pem, key_pem);
+        *self.current.lock().unwrap() = Some(config);
     }
 }
 
