@@ -24,7 +24,7 @@
 #[path = "support/measure.rs"]
 #[allow(dead_code)]
 mod measure;
-#[path = "../tests/support/pebble.rs"]
+#[path = "../tests/it/support/pebble.rs"]
 #[allow(dead_code)]
 mod pebble;
 
@@ -242,7 +242,7 @@ async fn floor(pebble: &Pebble, n: usize, parallelism: usize) -> Result<Duration
 async fn account(pebble: &Pebble) -> Account {
     let mut roots = rustls::RootCertStore::empty();
     let pem = std::fs::read(pebble.ca_bundle_path()).unwrap();
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+    for cert in certform::pem::certificates(&pem) {
         roots.add(cert.unwrap()).unwrap();
     }
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(

@@ -125,9 +125,8 @@ pub struct RevokeArgs {
     /// RFC 5280 reason: unspecified, keyCompromise, superseded or cessationOfOperation.
     #[arg(long, default_value = "unspecified")]
     pub reason: String,
-    /// How long to wait for the state lock, e.g. 30s or 2m.
-    #[arg(long, value_name = "DURATION", default_value = "0s")]
-    pub lock_timeout: String,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Args)]
@@ -150,9 +149,8 @@ pub struct ImportArgs {
     /// A lego `.lego` (or `.lego/certificates`) directory.
     #[arg(long, value_name = "DIR")]
     pub from_lego: Option<PathBuf>,
-    /// How long to wait for the state lock, e.g. 30s or 2m.
-    #[arg(long, value_name = "DURATION", default_value = "0s")]
-    pub lock_timeout: String,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 /// What `apply --only` restricts to.
@@ -232,9 +230,8 @@ pub struct ApplyArgs {
     /// How many actions may run at once (default: the configuration's, else 10).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub parallelism: Option<u16>,
-    /// How long to wait for the state lock, e.g. 30s or 2m.
-    #[arg(long, value_name = "DURATION", default_value = "0s")]
-    pub lock_timeout: String,
+    #[command(flatten)]
+    pub lock: LockArgs,
     /// Carry out only this class of actions (`renewals`: the unattended job).
     #[arg(long, value_enum, value_name = "WHAT")]
     pub only: Option<OnlyKind>,
@@ -303,11 +300,19 @@ pub enum StateCommand {
     },
 }
 
+/// `--lock-timeout`, for every command that takes the state lock.
 #[derive(Debug, Args)]
 pub struct LockArgs {
     /// How long to wait for the state lock, e.g. 30s or 2m.
     #[arg(long, value_name = "DURATION", default_value = "0s")]
     pub lock_timeout: String,
+}
+
+impl LockArgs {
+    /// The timeout as a duration; a malformed one is a usage error naming the flag.
+    pub fn timeout(&self) -> crate::Result<std::time::Duration> {
+        crate::ops::parse_flag_duration(&self.lock_timeout, "lock-timeout")
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -152,35 +152,22 @@ pub struct CertSummary {
     pub chain_pem: String,
 }
 
-/// Split PEM text into its `CERTIFICATE` blocks, each normalised to end with a newline.
-fn certificate_blocks(pem: &str) -> Vec<String> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let mut blocks = Vec::new();
-    let mut rest = pem;
-    while let Some(start) = rest.find(BEGIN) {
-        let after = &rest[start..];
-        let Some(end) = after.find(END) else { break };
-        let block = &after[..end + END.len()];
-        blocks.push(format!("{}\n", block.trim_end()));
-        rest = &after[end + END.len()..];
-    }
-    blocks
-}
-
 fn pem_to_der(block: &str, index: usize) -> Result<Vec<u8>> {
-    let (_, pem) = x509_parser::pem::parse_x509_pem(block.as_bytes()).map_err(|e| {
-        Error::State(format!(
-            "certificate {} of the chain is not valid PEM: {e}",
-            index + 1
-        ))
-    })?;
-    Ok(pem.contents)
+    let der = crate::pem::certificates(block.as_bytes())
+        .next()
+        .unwrap_or_else(|| Err(std::io::Error::other("no CERTIFICATE block")))
+        .map_err(|e| {
+            Error::State(format!(
+                "certificate {} of the chain is not valid PEM: {e}",
+                index + 1
+            ))
+        })?;
+    Ok(der.to_vec())
 }
 
 /// Summarise a PEM full chain (leaf first).
 pub fn summarize_chain(fullchain_pem: &str) -> Result<CertSummary> {
-    let blocks = certificate_blocks(fullchain_pem);
+    let blocks = crate::pem::certificate_blocks(fullchain_pem);
     if blocks.is_empty() {
         return Err(Error::State(
             "the certificate chain holds no PEM CERTIFICATE block".into(),
@@ -309,10 +296,7 @@ pub fn private_key_to_pkcs8(pem: &str) -> Result<Sensitive> {
             "the private key is not a PEM PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY".into(),
         )
     };
-    let der = rustls_pemfile::private_key(&mut pem.as_bytes())
-        .ok()
-        .flatten()
-        .ok_or_else(unreadable)?;
+    let der = crate::pem::private_key(pem.as_bytes()).ok_or_else(unreadable)?;
     let pkcs8 = match der {
         // Kept byte for byte, so deployed copies of it still match.
         PrivateKeyDer::Pkcs8(_) => Sensitive::new(pem),
@@ -339,22 +323,7 @@ pub fn private_key_to_pkcs8(pem: &str) -> Result<Sensitive> {
 }
 
 fn pkcs8_pem(der: &[u8]) -> Sensitive {
-    Sensitive::new(pem("PRIVATE KEY", der))
-}
-
-/// `der` armoured as a PEM block labelled `label` (RFC 7468: base64 in lines of 64).
-pub(crate) fn pem(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap_or_default())
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
+    Sensitive::new(crate::pem::encode("PRIVATE KEY", der))
 }
 
 /// PKCS#8 `PrivateKeyInfo` around a SEC1 `ECPrivateKey` on the curve `curve_oid` (DER).
@@ -585,9 +554,7 @@ mod tests {
     /// The SEC1 `EC PRIVATE KEY` inside a PKCS#8 EC key (its last OCTET STRING).
     fn openssl_like_sec1(pkcs8: &Sensitive) -> String {
         use base64::Engine;
-        let der = rustls_pemfile::private_key(&mut pkcs8.expose().as_bytes())
-            .unwrap()
-            .unwrap();
+        let der = crate::pem::private_key(pkcs8.expose().as_bytes()).unwrap();
         let der = der.secret_der();
         let (_, info) = x509_parser::der_parser::der::parse_der(der).unwrap();
         let seq = info.as_sequence().unwrap();

@@ -22,6 +22,7 @@ pub mod keys;
 pub mod keytype;
 pub mod log;
 pub mod ops;
+pub mod pem;
 pub mod plan;
 pub mod redact;
 pub mod refresh;

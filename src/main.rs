@@ -60,13 +60,10 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
         quiet: cli.quiet,
         workspace: cli.workspace.clone(),
     };
-    let lock_timeout = |lock: &certform::cli::LockArgs| {
-        ops::parse_flag_duration(&lock.lock_timeout, "lock-timeout")
-    };
     match cli.command {
         Command::Init(args) => ops::init::run(&globals, args.identity_out),
         Command::Validate(args) if args.json => ops::validate::json(&globals),
-        Command::Validate(_) => ops::show::validate(&globals),
+        Command::Validate(_) => ops::validate::run(&globals),
         Command::Fmt(args) => ops::fmt::run(
             &globals,
             &ops::fmt::FmtRequest {
@@ -99,7 +96,7 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
                 replace: args.targets.replace,
                 auto_approve: args.auto_approve,
                 parallelism: args.parallelism.map(usize::from),
-                lock_timeout: ops::parse_flag_duration(&args.lock_timeout, "lock-timeout")?,
+                lock_timeout: args.lock.timeout()?,
                 only_renewals: args.only == Some(OnlyKind::Renewals),
             },
         ),
@@ -112,16 +109,16 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
             ops::state_surgery::accept_rollback(&globals)
         }
         Command::State(StateCommand::Push { file, force, lock }) => {
-            ops::state_transfer::push(&globals, &file, force, lock_timeout(&lock)?)
+            ops::state_transfer::push(&globals, &file, force, lock.timeout()?)
         }
         Command::State(StateCommand::Migrate { to, force, lock }) => {
-            ops::state_transfer::migrate(&globals, &to, force, lock_timeout(&lock)?)
+            ops::state_transfer::migrate(&globals, &to, force, lock.timeout()?)
         }
         Command::State(StateCommand::Rm { addresses, lock }) => {
-            ops::state_surgery::rm(&globals, &addresses, lock_timeout(&lock)?)
+            ops::state_surgery::rm(&globals, &addresses, lock.timeout()?)
         }
         Command::State(StateCommand::Mv { from, to, lock }) => {
-            ops::state_surgery::mv(&globals, &from, &to, lock_timeout(&lock)?)
+            ops::state_surgery::mv(&globals, &from, &to, lock.timeout()?)
         }
         Command::Workspace(WorkspaceCommand::List) => ops::workspace::list(&globals),
         Command::Workspace(WorkspaceCommand::Show) => ops::workspace::show(&globals),
@@ -130,10 +127,10 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
             ops::workspace::select(&globals, &name)
         }
         Command::Workspace(WorkspaceCommand::Delete { name, force, lock }) => {
-            ops::workspace::delete(&globals, &name, force, lock_timeout(&lock)?)
+            ops::workspace::delete(&globals, &name, force, lock.timeout()?)
         }
         Command::ForceUnlock { lock_id, force } => {
-            ops::show::force_unlock(&globals, &lock_id, force)
+            ops::force_unlock::run(&globals, &lock_id, force)
         }
         Command::Version { json } => ops::version::run(json),
         Command::Completions { shell } => certform::cli_help::completions(shell),
@@ -143,7 +140,7 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
             &ops::revoke::RevokeRequest {
                 address: args.address,
                 reason: args.reason.parse().map_err(Error::Usage)?,
-                lock_timeout: ops::parse_flag_duration(&args.lock_timeout, "lock-timeout")?,
+                lock_timeout: args.lock.timeout()?,
             },
         ),
         Command::Import(args) => {
@@ -166,7 +163,7 @@ fn run(cli: Cli, style: Style) -> Result<Exit> {
                 &ops::import::ImportRequest {
                     address: args.address,
                     source,
-                    lock_timeout: ops::parse_flag_duration(&args.lock_timeout, "lock-timeout")?,
+                    lock_timeout: args.lock.timeout()?,
                 },
             )
         }

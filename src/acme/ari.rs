@@ -76,9 +76,7 @@ pub async fn renewal_window(
 pub(super) fn certificate_identifier(
     certificate_pem: &str,
 ) -> Result<CertificateIdentifier<'static>> {
-    let der = rustls_pemfile::certs(&mut certificate_pem.as_bytes())
-        .next()
-        .and_then(|c| c.ok())
+    let der = crate::pem::first_certificate(certificate_pem.as_bytes())
         .ok_or_else(|| Error::State("the certificate in state is not PEM".into()))?;
     CertificateIdentifier::try_from(&der)
         .map(CertificateIdentifier::into_owned)

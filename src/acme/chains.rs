@@ -79,7 +79,7 @@ fn pem_text(body: &[u8], url: &str) -> Result<String> {
 
 /// The DER of every `CERTIFICATE` block, in order.
 fn certificates(pem: &str) -> Result<Vec<Vec<u8>>> {
-    rustls_pemfile::certs(&mut pem.as_bytes())
+    crate::pem::certificates(pem.as_bytes())
         .map(|c| c.map(|der| der.to_vec()))
         .collect::<std::io::Result<_>>()
         .map_err(|e| {

@@ -60,7 +60,7 @@ fn build(ca_bundle: Option<&Path>) -> Result<AcmeHttp> {
         let pem =
             std::fs::read(path).map_err(|e| Error::io("cannot read the ca_bundle", path, e))?;
         let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        for cert in crate::pem::certificates(&pem) {
             let cert = cert.map_err(|e| Error::io("cannot parse the ca_bundle", path, e))?;
             roots.add(cert).map_err(|e| {
                 Error::Acme(format!(

@@ -76,8 +76,8 @@ impl SigningKey {
     /// A PKCS#8 PEM private key, as the secret half of state keeps certificate keys.
     pub(super) fn from_pkcs8_pem(pem: &Sensitive) -> Result<SigningKey> {
         use rustls::pki_types::PrivateKeyDer;
-        match rustls_pemfile::private_key(&mut pem.expose().as_bytes()) {
-            Ok(Some(PrivateKeyDer::Pkcs8(der))) => Self::from_pkcs8_der(der.secret_pkcs8_der()),
+        match crate::pem::private_key(pem.expose().as_bytes()) {
+            Some(PrivateKeyDer::Pkcs8(der)) => Self::from_pkcs8_der(der.secret_pkcs8_der()),
             _ => Err(Error::State(
                 "the certificate private key is not a PKCS#8 PEM key".into(),
             )),

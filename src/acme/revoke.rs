@@ -42,8 +42,6 @@ pub async fn revoke_with_certificate_key(
 
 /// The first certificate of a PEM chain, as DER.
 pub(super) fn leaf_der(certificate_pem: &str) -> Result<CertificateDer<'static>> {
-    rustls_pemfile::certs(&mut certificate_pem.as_bytes())
-        .next()
-        .and_then(|c| c.ok())
+    crate::pem::first_certificate(certificate_pem.as_bytes())
         .ok_or_else(|| Error::Acme("the certificate to revoke is not PEM".into()))
 }

@@ -8,7 +8,10 @@ use crate::error::{Error, Result};
 use crate::keys;
 use crate::plan::graph::Node;
 use crate::plan::Action;
-use crate::state::model::{AccountSecret, AccountState, CertificateSecret, CertificateState};
+use crate::secret::Sensitive;
+use crate::state::model::{
+    AccountSecret, AccountState, CertificateSecret, CertificateState, Secrets,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -214,14 +217,7 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
     let account_spec = &context.desired.accounts[&spec.account];
     let account = account(context, &spec.account).await?;
     let reusable_key = (action == Action::Renew && spec.reuse_key)
-        .then(|| {
-            let ledger = context.ledger.lock().expect("ledger");
-            ledger
-                .secrets
-                .certificates
-                .get(address)
-                .map(|s| s.private_key_pem.clone())
-        })
+        .then(|| stored_key(&context.ledger.lock().expect("ledger").secrets, address))
         .flatten();
     let key_type = spec.key_type;
     let private_key = match reusable_key {
@@ -259,29 +255,13 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
     let serial = summary.serial_number.clone();
     let not_after = summary.not_after;
     let now = OffsetDateTime::now_utc();
-    let mut entry = CertificateState {
-        account: spec.account.clone(),
-        directory: account_spec.directory.clone(),
-        domains: spec.domains.clone(),
-        key_type: spec.key_type,
-        must_staple: spec.must_staple,
-        profile: spec.profile.clone(),
-        preferred_chain: spec.preferred_chain.clone(),
-        revoke_on_destroy: spec.revoke_on_destroy,
-        serial_number: summary.serial_number,
-        not_before: summary.not_before,
-        not_after: summary.not_after,
-        issuer: summary.issuer,
-        spki_sha256: summary.spki_sha256,
-        certificate_pem: summary.certificate_pem,
-        chain_pem: summary.chain_pem,
-        order_url: Some(issued.order_url),
-        issued_at: now,
-        outputs: BTreeMap::new(),
-        ari: None,
-        pending_revocation: Vec::new(),
-        revoked: None,
-    };
+    let mut entry = CertificateState::from_summary(
+        summary,
+        &spec,
+        account_spec.directory.clone(),
+        Some(issued.order_url),
+        now,
+    );
     context
         .ledger
         .lock()
@@ -324,16 +304,11 @@ fn deploy_outputs(context: &Context, address: &Address) -> Result<usize> {
         .get(address)
         .cloned()
         .ok_or_else(|| Error::Bug(format!("{address} has no certificate in state to deploy")))?;
-    let key = ledger
-        .secrets
-        .certificates
-        .get(address)
-        .map(|s| s.private_key_pem.clone())
-        .ok_or_else(|| {
-            Error::State(format!(
-                "{address} has no private key in the state's secret half"
-            ))
-        })?;
+    let key = stored_key(&ledger.secrets, address).ok_or_else(|| {
+        Error::State(format!(
+            "{address} has no private key in the state's secret half"
+        ))
+    })?;
     let mut deployed = BTreeMap::new();
     for output in &spec.outputs {
         deployed.insert(
@@ -370,8 +345,7 @@ async fn revoke_certificate(context: &Context, address: &Address) -> Result<Stri
             let ledger = context.ledger.lock().expect("ledger");
             let issued_here =
                 entry.order_url.is_some() && ledger.secrets.accounts.contains_key(&entry.account);
-            let key = ledger.secrets.certificates.get(address);
-            (!issued_here).then(|| key.map(|s| s.private_key_pem.clone()))
+            (!issued_here).then(|| stored_key(&ledger.secrets, address))
         };
         match own_key {
             None => {
@@ -402,6 +376,14 @@ async fn revoke_certificate(context: &Context, address: &Address) -> Result<Stri
         0 => "revoked and forgotten".into(),
         n => format!("revoked with {n} replaced predecessor(s) and forgotten"),
     })
+}
+
+/// The private key of certificate `address` in the secret half, if it holds one.
+fn stored_key(secrets: &Secrets, address: &Address) -> Option<Sensitive> {
+    secrets
+        .certificates
+        .get(address)
+        .map(|s| s.private_key_pem.clone())
 }
 
 fn forget_certificate(context: &Context, address: &Address) -> Result<()> {

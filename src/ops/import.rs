@@ -83,33 +83,17 @@ pub fn run(globals: &Globals, request: &ImportRequest) -> Result<Exit> {
     }
     // Keep the configured order when the certificate covers exactly the configured names.
     let same_names = keys::same_identifiers(&summary.domains, &spec.domains);
-    let mut entry = CertificateState {
-        account: spec.account.clone(),
-        directory: desired.accounts[&spec.account].directory.clone(),
-        domains: if same_names {
-            spec.domains.clone()
-        } else {
-            summary.domains.clone()
-        },
-        key_type: keys::key_type_of(&key)?,
-        must_staple: spec.must_staple,
-        profile: spec.profile.clone(),
-        preferred_chain: spec.preferred_chain.clone(),
-        revoke_on_destroy: spec.revoke_on_destroy,
-        serial_number: summary.serial_number.clone(),
-        not_before: summary.not_before,
-        not_after: summary.not_after,
-        issuer: summary.issuer.clone(),
-        spki_sha256: summary.spki_sha256.clone(),
-        certificate_pem: summary.certificate_pem.clone(),
-        chain_pem: summary.chain_pem.clone(),
-        order_url: None,
-        issued_at: summary.not_before,
-        outputs: BTreeMap::new(),
-        ari: None,
-        pending_revocation: Vec::new(),
-        revoked: None,
-    };
+    let mut entry = CertificateState::from_summary(
+        summary.clone(),
+        spec,
+        desired.accounts[&spec.account].directory.clone(),
+        None,
+        summary.not_before,
+    );
+    if !same_names {
+        entry.domains = summary.domains.clone();
+    }
+    entry.key_type = keys::key_type_of(&key)?;
     entry.outputs = outputs_already_in_place(spec, &entry, &key);
     let in_place = entry.outputs.len();
     state.certificates.insert(address.clone(), entry);

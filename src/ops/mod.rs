@@ -1,10 +1,13 @@
-//! One file per command. This is the only place that sequences the stages:
+//! One file per command (the `state` subcommands by what they do: `show` views,
+//! `state_surgery` edits, `state_transfer` moves whole states). This is the only place
+//! that sequences the stages:
 //! load config → lock → read state → refresh → diff → execute → persist → unlock.
 
 pub mod apply;
 pub mod ari;
 pub mod confirm;
 pub mod fmt;
+pub mod force_unlock;
 pub mod import;
 pub mod init;
 pub mod plan;

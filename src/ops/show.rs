@@ -1,5 +1,4 @@
-//! Read-only views: `show`, `state list`, `state show`, `validate`, and `force-unlock`.
-//! None of them needs the identity.
+//! Read-only views: `show`, `state list` and `state show`. None of them needs the identity.
 
 use super::{load_desired, read_state, store_for, Exit, Globals};
 use crate::address::{Address, Kind};
@@ -73,34 +72,5 @@ pub fn show_one(globals: &Globals, address: &str) -> Result<Exit> {
         _ => return Err(Error::Usage(format!("{address}: solvers have no state"))),
     };
     print!("{text}");
-    Ok(Exit::Success)
-}
-
-pub fn validate(globals: &Globals) -> Result<Exit> {
-    let desired = load_desired(globals)?;
-    if !globals.quiet {
-        println!(
-            "Success! The configuration is valid: {} account(s), {} certificate(s), {} solver(s).",
-            desired.accounts.len(),
-            desired.certificates.len(),
-            desired.solvers.len()
-        );
-    }
-    Ok(Exit::Success)
-}
-
-/// `force-unlock ID`: removes the lock with that ID, after a `yes` unless `force`.
-pub fn force_unlock(globals: &Globals, lock_id: &str, force: bool) -> Result<Exit> {
-    let desired = load_desired(globals)?;
-    let store = store_for(globals, &desired)?;
-    if !force {
-        super::confirm::ask(
-            "Do you really want to force-unlock?\n  certform will remove the lock on the state. Other commands can then change the\n  state, even though the process that holds the lock may still be using it.\n  Only 'yes' will be accepted to confirm.",
-            "force-unlock needs confirmation: run it on a terminal, or pass --force.",
-            "force-unlock cancelled; the lock is still held.",
-        )?;
-    }
-    store.force_unlock(lock_id)?;
-    println!("The state has been unlocked (lock {lock_id} removed).");
     Ok(Exit::Success)
 }

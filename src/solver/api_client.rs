@@ -447,7 +447,7 @@ fn build(
         let pem =
             std::fs::read(path).map_err(|e| format!("cannot read the ca_bundle {shown}: {e}"))?;
         let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        for cert in crate::pem::certificates(&pem) {
             let cert = cert.map_err(|e| format!("cannot parse the ca_bundle {shown}: {e}"))?;
             roots.add(cert).map_err(|e| {
                 format!(

@@ -107,10 +107,7 @@ fn start<'a>(
 
 /// The key pair of a PKCS#8 PEM `private_key`.
 fn signer(pem: &str) -> Result<ring::signature::RsaKeyPair, String> {
-    let der = rustls_pemfile::private_key(&mut pem.as_bytes())
-        .ok()
-        .flatten()
-        .ok_or("the service account's private_key is not a PEM private key")?;
+    let der = crate::pem::private_key(pem.as_bytes()).ok_or("the service account's private_key is not a PEM private key")?;
     ring::signature::RsaKeyPair::from_pkcs8(der.secret_der())
         .map_err(|e| format!("the service account's private_key is not an RSA key ring can use: {e}"))
 }

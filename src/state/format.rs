@@ -472,7 +472,7 @@ pub(crate) mod tests {
         string(&mut blob, &public_blob);
         string(&mut blob, &private);
 
-        let key = crate::keys::pem("OPENSSH PRIVATE KEY", &blob);
+        let key = crate::pem::encode("OPENSSH PRIVATE KEY", &blob);
         let recipient = format!(
             "ssh-ed25519 {} certform-test",
             base64::engine::general_purpose::STANDARD.encode(&public_blob)

@@ -3,7 +3,8 @@
 //! account credentials and certificate private keys, only ever stored age-encrypted.
 
 use crate::address::Address;
-use crate::desired::model::OutputFileKind;
+use crate::desired::model::{CertificateSpec, OutputFileKind};
+use crate::keys::CertSummary;
 use crate::keytype::KeyType;
 use crate::secret::Sensitive;
 use serde::{Deserialize, Serialize};
@@ -115,6 +116,42 @@ pub struct CertificateState {
     /// Set by `certform revoke`: the certificate is revoked at the CA and must be reissued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked: Option<Revoked>,
+}
+
+impl CertificateState {
+    /// A certificate issued (or imported) for `spec` through the CA at `directory`: its own
+    /// facts from `summary`, the settings as configured, no output written yet.
+    pub fn from_summary(
+        summary: CertSummary,
+        spec: &CertificateSpec,
+        directory: String,
+        order_url: Option<String>,
+        issued_at: OffsetDateTime,
+    ) -> Self {
+        CertificateState {
+            account: spec.account.clone(),
+            directory,
+            domains: spec.domains.clone(),
+            key_type: spec.key_type,
+            must_staple: spec.must_staple,
+            profile: spec.profile.clone(),
+            preferred_chain: spec.preferred_chain.clone(),
+            revoke_on_destroy: spec.revoke_on_destroy,
+            serial_number: summary.serial_number,
+            not_before: summary.not_before,
+            not_after: summary.not_after,
+            issuer: summary.issuer,
+            spki_sha256: summary.spki_sha256,
+            certificate_pem: summary.certificate_pem,
+            chain_pem: summary.chain_pem,
+            order_url,
+            issued_at,
+            outputs: BTreeMap::new(),
+            ari: None,
+            pending_revocation: Vec::new(),
+            revoked: None,
+        }
+    }
 }
 
 /// An ARI suggested window and the moment certform chose to renew inside it.

@@ -562,7 +562,7 @@ fn tls_config(settings: &PostgresSettings) -> Result<rustls::ClientConfig> {
     if let Some(path) = &settings.ca_bundle {
         let pem = std::fs::read(path)
             .map_err(|e| Error::io("Cannot read the postgres backend's ca_bundle", path, e))?;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        for cert in crate::pem::certificates(&pem) {
             let cert = cert
                 .map_err(|e| Error::io("Cannot parse the postgres backend's ca_bundle", path, e))?;
             roots.add(cert).map_err(|e| {
