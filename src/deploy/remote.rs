@@ -44,7 +44,11 @@ pub trait RemoteKind: Sync {
 }
 
 /// The kinds this build delivers to.
-const KINDS: &[&dyn RemoteKind] = &[];
+const KINDS: &[&dyn RemoteKind] = &[
+    &super::aws_acm::AwsAcm,
+    &super::aws_secretsmanager::AwsSecretsManager,
+    &super::s3::S3,
+];
 
 /// The executor of a remote `kind`.
 fn executor(kind: &OutputKind) -> Result<&'static dyn RemoteKind> {
