@@ -6,7 +6,6 @@
 
 mod support;
 
-use aws_sdk_acm::config::{BehaviorVersion, Credentials, Region};
 use support::moto::Moto;
 use support::pebble::Pebble;
 use support::project::Project;
@@ -67,26 +66,8 @@ fn aws_outputs(moto: &Moto, name: &str, bucket: &str) -> String {
     )
 }
 
-fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(moto.url())
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        )
-        .credentials_provider(aws_sdk_acm::config::SharedCredentialsProvider::new(
-            Credentials::new("testing", "testing", None, None, "test"),
-        ))
-        .build()
-}
-
 fn s3(moto: &Moto) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(&sdk_config(moto)).force_path_style(true);
+    let config = aws_sdk_s3::config::Builder::from(&moto.sdk_config()).force_path_style(true);
     aws_sdk_s3::Client::from_conf(config.build())
 }
 
@@ -95,12 +76,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-fn create_bucket(moto: &Moto, bucket: &str) {
-    runtime()
-        .block_on(s3(moto).create_bucket().bucket(bucket).send())
-        .unwrap();
 }
 
 /// The object's body, or `None` when it is missing.
@@ -121,7 +96,7 @@ fn object(moto: &Moto, key: &str) -> Option<String> {
 
 /// The ACM certificate at `arn`, PEM, as ACM hands it out.
 fn acm_certificate(moto: &Moto, arn: &str) -> String {
-    let client = aws_sdk_acm::Client::new(&sdk_config(moto));
+    let client = aws_sdk_acm::Client::new(&moto.sdk_config());
     let got = runtime()
         .block_on(client.get_certificate().certificate_arn(arn).send())
         .unwrap();
@@ -130,7 +105,7 @@ fn acm_certificate(moto: &Moto, arn: &str) -> String {
 
 /// The secret's current JSON document.
 fn secret(moto: &Moto, id: &str) -> serde_json::Value {
-    let client = aws_sdk_secretsmanager::Client::new(&sdk_config(moto));
+    let client = aws_sdk_secretsmanager::Client::new(&moto.sdk_config());
     let got = runtime()
         .block_on(client.get_secret_value().secret_id(id).send())
         .unwrap();
@@ -146,7 +121,7 @@ fn delivered(p: &Project, name: &str, output: &str) -> serde_json::Value {
 #[test]
 fn one_apply_delivers_to_acm_secrets_manager_and_s3_and_drift_redeploys_without_a_new_order() {
     let moto = Moto::start();
-    create_bucket(&moto, "tls");
+    moto.create_bucket("tls");
     let p = project();
     p.config(&certificate(
         "www",
@@ -241,7 +216,7 @@ fn one_apply_delivers_to_acm_secrets_manager_and_s3_and_drift_redeploys_without_
 fn a_failed_delivery_fails_only_its_certificate_and_the_next_apply_retries_it_without_a_new_order()
 {
     let moto = Moto::start();
-    create_bucket(&moto, "tls");
+    moto.create_bucket("tls");
     let p = project();
     // `api` delivers to a bucket that does not exist yet.
     p.config(&format!(
@@ -277,7 +252,7 @@ fn a_failed_delivery_fails_only_its_certificate_and_the_next_apply_retries_it_wi
         "{plan}"
     );
 
-    create_bucket(&moto, "missing");
+    moto.create_bucket("missing");
     p.expect(&["apply", "--auto-approve"], 0);
     assert_eq!(p.serial_of("certificate.api"), serial, "no new order");
     assert!(delivered(&p, "api", "objects").is_object());
