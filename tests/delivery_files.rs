@@ -174,3 +174,16 @@ certificate "www" {{
         assert!(out.contains(expected), "{expected:?} in:\n{out}");
     }
 }
+
+#[test]
+fn the_ci_example_configuration_validates() {
+    let p = Project::empty();
+    std::fs::write(p.vars_path(), "").unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ci/tls/main.hcl"),
+        p.path("main.hcl"),
+    )
+    .unwrap();
+    let out = p.expect(&["validate"], 0);
+    assert!(out.contains("valid"), "{out}");
+}
