@@ -158,6 +158,9 @@ fn one_apply_delivers_to_acm_secrets_manager_and_s3_and_drift_redeploys_without_
     let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
     assert!(!state.to_string().contains(&body[..40]));
 
+    // `show --json` keeps to the state schema with the remote records.
+    let shown: serde_json::Value = serde_json::from_str(&p.stdout(&["show", "--json"], 0)).unwrap();
+    support::schema::assert_valid("state.schema.json", &shown);
     // In place: nothing to do.
     p.expect(&["plan", "--detailed-exitcode"], 0);
 
