@@ -2,8 +2,9 @@
 //! and a fixed `now`, with the expected actions and reason texts.
 
 use super::*;
+use crate::desired::model::{AwsTarget, FileFormat, NamedId, OutputFileKind, OutputKind};
 use crate::desired::model::{BackendSettings, ExternalAccountBinding, StateSettings};
-use crate::desired::model::{NamedId, OutputFileKind, RenewBefore};
+use crate::desired::model::{RenewBefore, S3Target, SecretsManagerTarget};
 use crate::keytype::KeyType;
 use crate::state::model::{DeployedFile, DeployedOutput};
 use std::time::Duration;
@@ -43,6 +44,9 @@ fn account_state() -> AccountState {
 fn output(dir: &str) -> OutputSpec {
     OutputSpec {
         name: "files".into(),
+        kind: OutputKind::Files(FileFormat::Pem),
+        combined: None,
+        pkcs12: None,
         cert: Some(PathBuf::from(format!("{dir}/cert.pem"))),
         chain: None,
         fullchain: Some(PathBuf::from(format!("{dir}/fullchain.pem"))),
@@ -113,7 +117,13 @@ fn cert_state(domains: &[&str], age_days: i64) -> CertificateState {
         chain_pem: String::new(),
         order_url: None,
         issued_at: not_before,
-        outputs: BTreeMap::from([("files".to_string(), DeployedOutput { files })]),
+        outputs: BTreeMap::from([(
+            "files".to_string(),
+            DeployedOutput {
+                files,
+                remote: None,
+            },
+        )]),
         ari: None,
         pending_revocation: Vec::new(),
         revoked: None,
@@ -1052,6 +1062,46 @@ const DECISIONS: &[(&str, &str, Decision)] = {
         ("output", "follow_symlinks", Inert),
         ("output", "on_change", Inert),
         ("output", "on_change_timeout", Inert),
+        (
+            "output",
+            "kind",
+            Plans("redeploy", |d| output_mut(d).kind = acm(None, None)),
+        ),
+        ("output", "format", Plans("redeploy", combined)),
+        ("output", "path", Plans("redeploy", combined)),
+        ("output", "password", Inert),
+        (
+            "output",
+            "region",
+            Plans("redeploy", |d| {
+                output_mut(d).kind = acm(Some("eu-west-1"), None)
+            }),
+        ),
+        (
+            "output",
+            "endpoint",
+            Plans("redeploy", |d| {
+                output_mut(d).kind = acm(None, Some("https://acm.example"))
+            }),
+        ),
+        ("output", "profile", Inert),
+        ("output", "allow_insecure_transport", Inert),
+        (
+            "output",
+            "secret_id",
+            Plans("redeploy", |d| {
+                output_mut(d).kind = OutputKind::AwsSecretsManager(SecretsManagerTarget {
+                    aws: AwsTarget::default(),
+                    secret_id: "tls/www".into(),
+                    kms_key_id: None,
+                })
+            }),
+        ),
+        ("output", "kms_key_id", Inert),
+        ("output", "bucket", Plans("redeploy", s3)),
+        ("output", "prefix", Plans("redeploy", s3)),
+        ("output", "server_side_encryption", Plans("redeploy", s3)),
+        ("output", "use_path_style", Inert),
         ("check", "endpoint", Inert),
         ("renewal_window", "days", Inert),
         ("renewal_window", "hours", Inert),
@@ -1060,6 +1110,32 @@ const DECISIONS: &[(&str, &str, Decision)] = {
         ("freeze", "end", Inert),
     ]
 };
+
+fn acm(region: Option<&str>, endpoint: Option<&str>) -> OutputKind {
+    OutputKind::AwsAcm(AwsTarget {
+        region: region.map(str::to_string),
+        profile: None,
+        endpoint: endpoint.map(str::to_string),
+    })
+}
+
+fn combined(d: &mut Desired) {
+    let output = output_mut(d);
+    output.kind = OutputKind::Files(FileFormat::Combined);
+    (output.cert, output.fullchain, output.key) = (None, None, None);
+    output.combined = Some("/tls/combined.pem".into());
+}
+
+fn s3(d: &mut Desired) {
+    output_mut(d).kind = OutputKind::S3(S3Target {
+        aws: AwsTarget::default(),
+        bucket: "tls".into(),
+        prefix: "www/".into(),
+        use_path_style: false,
+        server_side_encryption: Some("AES256".into()),
+        kms_key_id: None,
+    })
+}
 
 /// Blocks whose attributes are all inert for planning (README: attribute table).
 const INERT_BLOCKS: &[&str] = &[
@@ -1438,4 +1514,94 @@ fn a_due_renewal_left_out_by_target_is_not_listed_as_waiting() {
     let listed = super::super::renewal::upcoming(&desired, &state, &observed_ok(), &changes, NOW);
     let addresses: Vec<String> = listed.iter().map(|u| u.address.to_string()).collect();
     assert_eq!(addresses, ["certificate.api"]);
+}
+
+/// `certificate.www` delivering to ACM, delivered as state records it (serial `01ab`).
+fn acm_delivered() -> (Desired, State) {
+    let mut d = desired(vec![cert_spec("www", &["www.example.com"])]);
+    d.certificates
+        .get_mut(&Address::certificate("www"))
+        .unwrap()
+        .check_endpoint = None;
+    output_mut(&mut d).kind = acm(Some("eu-west-1"), None);
+    let mut current = cert_state(&["www.example.com"], 10);
+    current.outputs = BTreeMap::from([(
+        "files".to_string(),
+        DeployedOutput {
+            files: Vec::new(),
+            remote: Some(crate::state::model::RemoteDelivery {
+                target: "acm in eu-west-1".into(),
+                location: "arn:aws:acm:eu-west-1:1:certificate/x".into(),
+                serial_number: "01ab".into(),
+                items: BTreeMap::from([("serial".into(), "01:ab".into())]),
+            }),
+        },
+    )]);
+    (d, state(vec![("www", current)]))
+}
+
+#[test]
+fn a_remote_output_redeploys_for_what_a_refresh_read_back_without_a_new_order() {
+    let (d, current) = acm_delivered();
+    let plan = |seen: Option<RemoteSeen>| {
+        let mut observed = observed_ok();
+        if let Some(seen) = seen {
+            observed
+                .remote
+                .insert((Address::certificate("www"), "files".into()), seen);
+        }
+        summarise(&diff(&d, &current, &observed, NOW, &PlanOptions::default()))
+    };
+    // In place, or not read (the service did not answer): nothing to do.
+    let same = BTreeMap::from([("serial".to_string(), "01:ab".to_string())]);
+    assert_eq!(plan(Some(RemoteSeen::Found(same))), vec![]);
+    assert_eq!(plan(None), vec![]);
+    let other = BTreeMap::from([("serial".to_string(), "02:cd".to_string())]);
+    assert_eq!(
+        plan(Some(RemoteSeen::Found(other))),
+        vec![row(
+            "certificate.www",
+            "redeploy",
+            "acm certificate arn:aws:acm:eu-west-1:1:certificate/x differs from state"
+        )]
+    );
+    assert_eq!(
+        plan(Some(RemoteSeen::Missing)),
+        vec![row(
+            "certificate.www",
+            "redeploy",
+            "acm certificate arn:aws:acm:eu-west-1:1:certificate/x is missing"
+        )]
+    );
+}
+
+#[test]
+fn a_remote_output_still_holding_the_previous_certificate_or_moved_is_redeployed() {
+    let (d, mut current) = acm_delivered();
+    let www = Address::certificate("www");
+    current.certificates.get_mut(&www).unwrap().serial_number = "03ef".into();
+    assert_eq!(
+        summarise(&diff(&d, &current, &observed_ok(), NOW, &PlanOptions::default())),
+        vec![row(
+            "certificate.www",
+            "redeploy",
+            "output \"files\": arn:aws:acm:eu-west-1:1:certificate/x holds an earlier certificate than state's"
+        )]
+    );
+    let (mut d, current) = acm_delivered();
+    output_mut(&mut d).kind = acm(Some("us-east-1"), None);
+    assert_eq!(
+        summarise(&diff(
+            &d,
+            &current,
+            &observed_ok(),
+            NOW,
+            &PlanOptions::default()
+        )),
+        vec![row(
+            "certificate.www",
+            "redeploy",
+            "output \"files\" now delivers to acm in us-east-1, not acm in eu-west-1"
+        )]
+    );
 }

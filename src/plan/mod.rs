@@ -13,7 +13,7 @@ pub mod renewal;
 pub mod saved;
 pub mod window;
 
-pub use diff::{diff, FileFacts, FileSeen, Observed, PlanOptions};
+pub use diff::{diff, FileFacts, FileSeen, Observed, PlanOptions, RemoteSeen};
 pub use reason::Reason;
 
 use crate::address::{Address, Kind};

@@ -19,6 +19,8 @@ mod cli_polish;
 mod concurrency;
 mod config_diagnostics;
 mod crash_safety;
+mod delivery_aws;
+mod delivery_files;
 mod dns01;
 mod dns_cloud_providers;
 mod dns_providers;
