@@ -6,26 +6,9 @@
 
 mod support;
 
-use std::fs;
 use support::ari_proxy::AriProxy;
-use support::backend_servers::Postgres;
 use support::pebble::Pebble;
-use support::project::{cert_block, certform_in, text, Project};
-
-/// `certform plan` in a directory whose configuration is only `certform { state { BODY } }`:
-/// its output, after asserting the exit code.
-fn plan_with_backend(body: &str, code: i32) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        dir.path().join("main.hcl"),
-        format!("certform {{\n  state {{\n{body}\n  }}\n}}\n"),
-    )
-    .unwrap();
-    let out = certform_in(dir.path()).arg("plan").output().unwrap();
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(code), "{all}");
-    all
-}
+use support::project::{cert_block, Project};
 
 #[test]
 fn a_certificate_for_other_names_than_ordered_is_neither_deployed_nor_recorded() {
@@ -100,49 +83,6 @@ certificate "www" {
 }
 
 #[test]
-fn a_postgres_conn_str_without_sslmode_requires_tls() {
-    // A cluster without TLS: libpq's default `prefer` would fall back to plaintext.
-    let pg = Postgres::start();
-    let out = plan_with_backend(
-        &format!("    backend  = \"postgres\"\n    conn_str = {:?}", pg.url()),
-        1,
-    );
-    assert!(
-        out.contains("Cannot connect to the postgres state backend")
-            && out.contains("server does not support TLS"),
-        "{out}"
-    );
-}
-
-#[test]
-fn plaintext_backend_transport_is_a_configuration_error_unless_opted_into() {
-    for sslmode in ["prefer", "disable"] {
-        let out = plan_with_backend(
-            &format!(
-                "    backend  = \"postgres\"\n    conn_str = \"postgres://u:pw@db.example/x?sslmode={sslmode}\""
-            ),
-            1,
-        );
-        assert!(
-            out.contains("Insecure transport")
-                && out.contains(&format!("sets sslmode={sslmode}"))
-                && out.contains("set allow_insecure_transport = true in the state block"),
-            "{out}"
-        );
-        assert!(!out.contains("u:pw"), "{out}");
-    }
-    let out = plan_with_backend(
-        "    backend  = \"s3\"\n    bucket   = \"b\"\n    key      = \"k\"\n    endpoint = \"http://minio.internal:9000\"",
-        1,
-    );
-    assert!(
-        out.contains("The s3 backend's endpoint is http://")
-            && out.contains("allow_insecure_transport = true"),
-        "{out}"
-    );
-}
-
-#[test]
 fn a_lost_key_change_answer_does_not_lose_the_account() {
     let pebble = Pebble::start();
     let proxy = AriProxy::start(&pebble);
@@ -175,4 +115,72 @@ fn a_lost_key_change_answer_does_not_lose_the_account() {
             || out.contains("certificate.www (renew): done"),
         "{out}"
     );
+}
+
+/// The state backends' transport rules (a build without them refuses their blocks instead:
+/// `config_diagnostics`).
+#[cfg(feature = "postgres")]
+mod backend_transport {
+    use super::support::backend_servers::Postgres;
+    use super::support::project::{certform_in, text};
+    use std::fs;
+
+    /// `certform plan` in a directory whose configuration is only `certform { state { BODY } }`:
+    /// its output, after asserting the exit code.
+    fn plan_with_backend(body: &str, code: i32) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("main.hcl"),
+            format!("certform {{\n  state {{\n{body}\n  }}\n}}\n"),
+        )
+        .unwrap();
+        let out = certform_in(dir.path()).arg("plan").output().unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(code), "{all}");
+        all
+    }
+
+    #[test]
+    fn a_postgres_conn_str_without_sslmode_requires_tls() {
+        // A cluster without TLS: libpq's default `prefer` would fall back to plaintext.
+        let pg = Postgres::start();
+        let out = plan_with_backend(
+            &format!("    backend  = \"postgres\"\n    conn_str = {:?}", pg.url()),
+            1,
+        );
+        assert!(
+            out.contains("Cannot connect to the postgres state backend")
+                && out.contains("server does not support TLS"),
+            "{out}"
+        );
+    }
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn plaintext_backend_transport_is_a_configuration_error_unless_opted_into() {
+        for sslmode in ["prefer", "disable"] {
+            let out = plan_with_backend(
+                &format!(
+                    "    backend  = \"postgres\"\n    conn_str = \"postgres://u:pw@db.example/x?sslmode={sslmode}\""
+                ),
+                1,
+            );
+            assert!(
+                out.contains("Insecure transport")
+                    && out.contains(&format!("sets sslmode={sslmode}"))
+                    && out.contains("set allow_insecure_transport = true in the state block"),
+                "{out}"
+            );
+            assert!(!out.contains("u:pw"), "{out}");
+        }
+        let out = plan_with_backend(
+            "    backend  = \"s3\"\n    bucket   = \"b\"\n    key      = \"k\"\n    endpoint = \"http://minio.internal:9000\"",
+            1,
+        );
+        assert!(
+            out.contains("The s3 backend's endpoint is http://")
+                && out.contains("allow_insecure_transport = true"),
+            "{out}"
+        );
+    }
 }

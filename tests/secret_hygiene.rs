@@ -12,7 +12,9 @@ mod support;
 use base64::Engine;
 use std::collections::BTreeSet;
 use std::fs;
+#[cfg(feature = "route53")]
 use support::bind::{Bind, TSIG_SECRET};
+#[cfg(feature = "route53")]
 use support::moto::Moto;
 use support::pebble::Pebble;
 use support::project::{cert_block, text, Endpoint, Project};
@@ -193,6 +195,7 @@ fn no_secret_leaks_through_state_plans_outputs_logs_or_hook_environments() {
 /// The solvers of the DNS lifecycle: RFC 2136 on `bind` with the TSIG secret from
 /// `env("TSIG_SECRET")`, Route53 on `moto` with credentials from the AWS chain (here the
 /// environment), and an `exec` hook that records its environment per action.
+#[cfg(feature = "route53")]
 fn dns_solvers(bind: &Bind, moto: &Moto) -> String {
     let bind_solver = bind.solver_block("rfc2136.hardening.test");
     format!(
@@ -216,6 +219,7 @@ dns_solver "hook" {{
 }
 
 /// A certificate for `domain` through `solver`, revoked when removed; `extra` inside it.
+#[cfg(feature = "route53")]
 fn dns_cert(name: &str, domain: &str, solver: &str, extra: &str) -> String {
     cert_block(
         name,
@@ -225,6 +229,7 @@ fn dns_cert(name: &str, domain: &str, solver: &str, extra: &str) -> String {
     .replace("http_solver.web", &format!("dns_solver.{solver}"))
 }
 
+#[cfg(feature = "route53")]
 #[test]
 fn tsig_and_aws_secrets_never_leak_through_state_plans_outputs_logs_or_hooks() {
     let bind = Bind::start("rfc2136.hardening.test");

@@ -28,6 +28,7 @@ pub struct DnsSolverSpec {
 /// How a DNS solver writes records.
 #[derive(Debug, Clone, Serialize)]
 pub enum DnsProvider {
+    #[cfg(feature = "route53")]
     Route53(Route53Spec),
     Rfc2136(Rfc2136Spec),
     Exec(ExecSpec),
@@ -37,6 +38,7 @@ impl DnsProvider {
     /// The name written in `provider = "..."`.
     pub fn name(&self) -> &'static str {
         match self {
+            #[cfg(feature = "route53")]
             DnsProvider::Route53(_) => "route53",
             DnsProvider::Rfc2136(_) => "rfc2136",
             DnsProvider::Exec(_) => "exec",
@@ -44,6 +46,7 @@ impl DnsProvider {
     }
 }
 
+#[cfg(feature = "route53")]
 #[derive(Debug, Clone, Serialize)]
 pub struct Route53Spec {
     /// Looked up by the record's zone name when absent.

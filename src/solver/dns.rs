@@ -10,6 +10,7 @@
 
 use super::exec::ExecHook;
 use super::rfc2136::{self, Rfc2136};
+#[cfg(feature = "route53")]
 use super::route53::Route53;
 use super::ChallengeData;
 use crate::address::Address;
@@ -25,6 +26,7 @@ const POLL_FIRST: Duration = Duration::from_millis(50);
 const POLL_MAX: Duration = Duration::from_secs(5);
 
 enum Provider {
+    #[cfg(feature = "route53")]
     Route53(Route53),
     Rfc2136(Rfc2136),
     Exec(ExecHook),
@@ -47,6 +49,7 @@ impl DnsSolver {
         hook_env: &HookEnv,
     ) -> Result<DnsSolver> {
         let provider = match &spec.provider {
+            #[cfg(feature = "route53")]
             DnsProvider::Route53(r53) => {
                 Provider::Route53(Route53::new(r53, spec.propagation_timeout).await)
             }
@@ -129,6 +132,7 @@ impl DnsSolver {
 
     async fn provider_add(&self, name: &str, value: &str) -> Result<()> {
         let outcome = match &self.provider {
+            #[cfg(feature = "route53")]
             Provider::Route53(r53) => r53.add(name, value).await,
             Provider::Rfc2136(rfc) => rfc.add(name, value).await,
             Provider::Exec(hook) => hook.run("present", name, value).await,
@@ -143,6 +147,7 @@ impl DnsSolver {
 
     async fn provider_remove(&self, name: &str, value: &str) -> Result<()> {
         let outcome = match &self.provider {
+            #[cfg(feature = "route53")]
             Provider::Route53(r53) => r53.remove(name, value).await,
             Provider::Rfc2136(rfc) => rfc.remove(name, value).await,
             Provider::Exec(hook) => hook.run("cleanup", name, value).await,

@@ -8,6 +8,7 @@ mod dns;
 mod exec;
 mod http;
 mod rfc2136;
+#[cfg(feature = "route53")]
 mod route53;
 mod tls_alpn;
 

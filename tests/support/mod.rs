@@ -7,6 +7,7 @@ pub mod backend_servers;
 pub mod bind;
 pub mod certform;
 pub mod fault_proxy;
+pub mod features;
 pub mod golden;
 pub mod kill_harness;
 pub mod moto;

@@ -26,6 +26,10 @@ const PROVIDERS: [(&str, &[&str]); 3] = [
     ("exec", &EXEC),
 ];
 
+/// The providers that need a cargo feature, and its name (`crate::features`): a build
+/// without it still knows the provider, to say which feature it lacks.
+const FEATURE_OF: [(&str, &str); 1] = [("route53", "route53")];
+
 /// Two minutes: long enough for a primary to notify its secondaries, short enough that a
 /// record that never shows up fails the apply in reasonable time (lego waits 60s, certbot's
 /// DNS plugins 10-120s).
@@ -58,6 +62,13 @@ pub(super) fn dns_solver(
     let provider_name = reader.string_spanned("provider", diags);
     let provider_name = reader.required("provider", "\"rfc2136\"", provider_name, diags);
     let provider_name = provider_name.and_then(|(name, span)| {
+        if let Some(feature) = FEATURE_OF.iter().find(|(p, _)| *p == name).map(|(_, f)| *f) {
+            if !crate::features::ALL.contains(&(feature, true)) {
+                let what = format!("provider = \"{name}\"");
+                crate::features::missing(feature, &what, span, diags);
+                return None;
+            }
+        }
         if PROVIDERS.iter().any(|(known, _)| *known == name) {
             Some(name)
         } else {
@@ -109,6 +120,7 @@ pub(super) fn dns_solver(
     let follow_cname = reader.bool("follow_cname", diags).or_default_value(false);
 
     let provider = match provider_name.as_deref() {
+        #[cfg(feature = "route53")]
         Some("route53") => route53(&reader, diags),
         Some("rfc2136") => rfc2136(&reader, diags),
         Some("exec") => exec(&reader, &config.dir, diags),
@@ -229,6 +241,7 @@ fn server_list(list: &[(String, SourceSpan)], diags: &mut Diagnostics) -> Option
     ok.then_some(out)
 }
 
+#[cfg(feature = "route53")]
 fn route53(reader: &BodyReader, diags: &mut Diagnostics) -> Option<DnsProvider> {
     let hosted_zone_id = optional_text(reader, "hosted_zone_id", diags);
     let region = optional_text(reader, "region", diags);
