@@ -51,7 +51,9 @@ pub(super) async fn run(context: &Context, node: &Node) -> Result<String> {
         }
         (Kind::Certificate, Action::Redeploy) => {
             record_certificate_settings(context, address)?;
-            deploy_outputs(context, address).map(|n| format!("{n} output(s) written"))
+            deploy_outputs(context, address)
+                .await
+                .map(|n| format!("{n} output(s) written"))
         }
         (Kind::Certificate, Action::Update) => {
             record_certificate_settings(context, address)?;
@@ -299,7 +301,7 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
                 },
             );
         })?;
-    let written = deploy_outputs(context, address)?;
+    let written = deploy_outputs(context, address).await?;
     let chain_note = issued
         .chain_note
         .map(|note| format!("; {note}"))
@@ -310,39 +312,50 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
     ))
 }
 
-/// Writes every output of the certificate from state and records what was written.
-fn deploy_outputs(context: &Context, address: &Address) -> Result<usize> {
+/// Writes every output of the certificate from state and records what was written. The
+/// files are written without holding the ledger (other actions keep committing meanwhile)
+/// and off the async workers, since each write waits for fsyncs.
+async fn deploy_outputs(context: &Context, address: &Address) -> Result<usize> {
     let spec = &context.desired.certificates[address];
     if spec.outputs.is_empty() {
         // Nothing to write, so no state write either (each one is an fsync).
         return Ok(0);
     }
-    let mut ledger = context.ledger.lock().expect("ledger");
-    let certificate = ledger
-        .state
-        .certificates
-        .get(address)
-        .cloned()
-        .ok_or_else(|| Error::Bug(format!("{address} has no certificate in state to deploy")))?;
-    let key = ledger
-        .secrets
-        .certificates
-        .get(address)
-        .map(|s| s.private_key_pem.clone())
-        .ok_or_else(|| {
-            Error::State(format!(
-                "{address} has no private key in the state's secret half"
-            ))
-        })?;
-    let mut deployed = BTreeMap::new();
-    for output in &spec.outputs {
-        deployed.insert(
-            output.name.clone(),
-            deploy::write_output(output, &certificate, &key)?,
-        );
-    }
+    let (certificate, key) = {
+        let ledger = context.ledger.lock().expect("ledger");
+        let certificate = ledger
+            .state
+            .certificates
+            .get(address)
+            .cloned()
+            .ok_or_else(|| {
+                Error::Bug(format!("{address} has no certificate in state to deploy"))
+            })?;
+        let key = ledger
+            .secrets
+            .certificates
+            .get(address)
+            .map(|s| s.private_key_pem.clone())
+            .ok_or_else(|| {
+                Error::State(format!(
+                    "{address} has no private key in the state's secret half"
+                ))
+            })?;
+        (certificate, key)
+    };
+    let outputs = spec.outputs.clone();
+    let deployed = blocking(move || {
+        outputs
+            .iter()
+            .map(|output| {
+                let written = deploy::write_output(output, &certificate, &key)?;
+                Ok((output.name.clone(), written))
+            })
+            .collect::<Result<BTreeMap<_, _>>>()
+    })
+    .await?;
     let count = deployed.len();
-    ledger.commit(|state, _| {
+    context.ledger.lock().expect("ledger").commit(|state, _| {
         if let Some(entry) = state.certificates.get_mut(address) {
             entry.outputs = deployed;
         }
