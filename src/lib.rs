@@ -30,5 +30,6 @@ pub mod render;
 pub mod secret;
 pub mod solver;
 pub mod state;
+pub mod trust;
 
 pub use error::{Error, Result};

@@ -6,9 +6,10 @@
 
 mod support;
 
+use std::fs;
 use support::ari_proxy::AriProxy;
 use support::pebble::Pebble;
-use support::project::{cert_block, Project};
+use support::project::{cert_block, Endpoint, Project};
 
 #[test]
 fn a_certificate_for_other_names_than_ordered_is_neither_deployed_nor_recorded() {
@@ -113,6 +114,61 @@ fn a_lost_key_change_answer_does_not_lose_the_account() {
     assert!(
         out.contains("certificate.www (reissue): done")
             || out.contains("certificate.www (renew): done"),
+        "{out}"
+    );
+}
+
+/// A CA certificate of no server here: a system store holding only it trusts no CA.
+fn unrelated_ca_pem() -> String {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    params.self_signed(&key).unwrap().pem()
+}
+
+/// `ca_bundle = "system"` trusts the machine's trust store, here a scratch one as
+/// rustls-native-certs reads it (`SSL_CERT_FILE`, `SSL_CERT_DIR`): with Pebble's root installed there the
+/// apply succeeds; with only another CA there the CA is refused; an empty store is named.
+#[test]
+fn ca_bundle_system_trusts_the_system_store_and_nothing_else() {
+    let pebble = Pebble::start();
+    let store = tempfile::tempdir().unwrap();
+    let roots = store.path().join("ca-certificates.crt");
+    fs::copy(pebble.ca_bundle_path(), &roots).unwrap();
+    let endpoint = Endpoint {
+        ca_bundle: "system".into(),
+        ..Endpoint::of(&pebble)
+    };
+    // The scratch store's hashed-certificate directory: empty, so no root comes from the
+    // machine's own store (`SSL_CERT_DIR` may be set in the test's environment).
+    let hashed = store.path().join("certs");
+    fs::create_dir(&hashed).unwrap();
+    let env = [
+        ("SSL_CERT_FILE", roots.to_str().unwrap()),
+        ("SSL_CERT_DIR", hashed.to_str().unwrap()),
+    ];
+    let p = Project::with_setup(pebble, &env, &[]);
+    p.set_endpoint(&endpoint);
+    p.config(&cert_block("www", &["www.system.test"], ""));
+    let out = p.expect(&["apply", "--auto-approve"], 0);
+    assert!(p.path("tls/www/fullchain.pem").exists(), "{out}");
+    assert_eq!(
+        p.state_json()["accounts"]["pebble"]["ca_bundle"],
+        "system",
+        "{out}"
+    );
+
+    fs::write(&roots, unrelated_ca_pem()).unwrap();
+    p.config(&cert_block("api", &["api.system.test"], ""));
+    let out = p.expect(&["apply", "--auto-approve"], 1);
+    assert!(out.contains("invalid peer certificate"), "{out}");
+    assert!(!p.path("tls/api").exists(), "{out}");
+
+    fs::write(&roots, "").unwrap();
+    let out = p.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        out.contains("the system trust store holds no usable root")
+            && out.contains("SSL_CERT_FILE"),
         "{out}"
     );
 }

@@ -71,8 +71,12 @@ pub(super) fn postgres(
             valid.then_some(schema)
         }
     };
-    let ca_bundle =
-        optional_text(reader, "ca_bundle", diags).map(|p| p.map(|p| absolute(&config.dir, &p)));
+    let ca_bundle = optional_text(reader, "ca_bundle", diags).map(|p| {
+        p.map(|p| match p.as_str() {
+            crate::trust::SYSTEM => p.into(),
+            _ => absolute(&config.dir, &p),
+        })
+    });
     let allow_insecure = allow_insecure_transport(reader, diags)?;
     let conn_str = Sensitive::new(conn_str?);
     if let Err(why) = crate::state::postgres::check_transport(&conn_str, allow_insecure) {
