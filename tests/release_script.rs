@@ -1,7 +1,7 @@
 //! `scripts/release package`: what goes into a release tarball, checked with a fake
 //! `certform` (a shell script answering `--help`, `completions` and `man` like the real
 //! one), since building the two real release binaries takes far too long for the suite.
-//! The full script was run by hand; README "Releases" records the result.
+//! README "Releases" says what has been run by hand.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
