@@ -2,14 +2,16 @@
 //! local Pebble at several parallelism levels, with `certform apply` (the real release
 //! binary, from a fresh state) next to the floor: a minimal instant-acme client written for
 //! this benchmark that places the same orders at the same parallelism with a tuned HTTP
-//! client (TCP_NODELAY) and tight polling. Both run back to back, each against a fresh
-//! Pebble, and the table reports the ratio certform / floor.
+//! client (TCP_NODELAY) and tight polling. certform runs twice: with an `output` block per
+//! certificate (cert, chain, fullchain and key written and fsynced, as users always have
+//! them) and without. The three run back to back, each against a fresh Pebble, and the
+//! table reports both ratios certform / floor.
 //!
 //! Every row is measured `--runs K` times (default 3: `cargo bench --bench issuance --
 //! --runs 5`), in K passes over all rows so that a slow spell of the machine hits every
-//! row alike; the table shows the medians, and the ratio is the median of the K ratios of
-//! floor and certform measured back to back. `--rows 50x10,200x10` measures only those
-//! rows (certificates x parallelism).
+//! row alike; the table shows the medians, and each ratio is the median of the K ratios of
+//! floor and certform measured back to back. `--rows 50x10,200x10,1000x25` measures those
+//! rows (certificates x parallelism) instead of the default grid.
 //!
 //! Why a fresh Pebble each time: Pebble's in-memory store scans every authorization it
 //! holds on each new order, so a long-lived Pebble slows down as the benchmark goes on, and
@@ -53,39 +55,46 @@ fn main() {
     };
     let runs = runs(if full { 3 } else { 1 });
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let rows: Vec<(usize, usize)> = sizes
-        .iter()
-        .flat_map(|&n| levels.iter().map(move |&parallelism| (n, parallelism)))
-        .filter(|&(n, parallelism)| {
-            option("--rows")
-                .is_none_or(|rows| rows.split(',').any(|r| r == format!("{n}x{parallelism}")))
-        })
-        .collect();
-    // samples[row] holds (floor, certform) of every pass.
-    let mut samples: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(); rows.len()];
+    let rows: Vec<(usize, usize)> = match option("--rows") {
+        Some(rows) => rows.split(',').map(row).collect(),
+        None => sizes
+            .iter()
+            .flat_map(|&n| levels.iter().map(move |&parallelism| (n, parallelism)))
+            .collect(),
+    };
+    // samples[row] holds (floor, certform without outputs, certform with outputs) of every
+    // pass.
+    let mut samples: Vec<Vec<[Duration; 3]>> = vec![Vec::new(); rows.len()];
     let mut state_writes = Vec::new();
     for pass in 1..=runs {
         eprintln!("pass {pass} of {runs}");
         state_writes.extend(state_write_latencies());
         for (row, &(n, parallelism)) in rows.iter().enumerate() {
             let floor = with_retries(|pebble| runtime.block_on(floor(pebble, n, parallelism)));
-            let certform = with_retries(|pebble| certform_apply(pebble, n, parallelism));
-            samples[row].push((floor, certform));
+            let bare = with_retries(|pebble| certform_apply(pebble, n, parallelism, false));
+            let outputs = with_retries(|pebble| certform_apply(pebble, n, parallelism, true));
+            samples[row].push([floor, bare, outputs]);
         }
     }
-    println!("| certificates | parallelism | floor (s) | certform (s) | certform / floor | certform per certificate (ms) |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("| certificates | parallelism | floor (s) | certform, no outputs (s) | / floor | certform with outputs (s) | / floor | with outputs per certificate (ms) |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (&(n, parallelism), samples) in rows.iter().zip(&samples) {
-        let floor = median(samples.iter().map(|s| s.0.as_secs_f64()));
-        let certform = median(samples.iter().map(|s| s.1.as_secs_f64()));
-        let ratio = median(
-            samples
-                .iter()
-                .map(|s| s.1.as_secs_f64() / s.0.as_secs_f64()),
-        );
+        let seconds = |i: usize| median(samples.iter().map(|s| s[i].as_secs_f64()));
+        let ratio = |i: usize| {
+            median(
+                samples
+                    .iter()
+                    .map(|s| s[i].as_secs_f64() / s[0].as_secs_f64()),
+            )
+        };
         println!(
-            "| {n} | {parallelism} | {floor:.3} | {certform:.3} | {ratio:.2} | {:.1} |",
-            certform * 1000.0 / n as f64
+            "| {n} | {parallelism} | {:.3} | {:.3} | {:.2} | {:.3} | {:.2} | {:.1} |",
+            seconds(0),
+            seconds(1),
+            ratio(1),
+            seconds(2),
+            ratio(2),
+            seconds(2) * 1000.0 / n as f64
         );
     }
     println!("medians of {runs} run(s)");
@@ -115,6 +124,13 @@ fn state_write_latencies() -> Vec<Duration> {
         .collect()
 }
 
+/// `NxP` of `--rows`: N certificates at parallelism P.
+fn row(text: &str) -> (usize, usize) {
+    text.split_once('x')
+        .and_then(|(n, p)| Some((n.parse().ok()?, p.parse().ok()?)))
+        .unwrap_or_else(|| panic!("--rows takes CERTIFICATESxPARALLELISM, such as 50x10: {text:?}"))
+}
+
 /// `--runs K` from the command line, or `default`.
 fn runs(default: usize) -> usize {
     option("--runs").map_or(default, |k| {
@@ -138,8 +154,11 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// How long one measurement may take before Pebble is taken to be stuck.
-const LIMIT: Duration = Duration::from_secs(60);
+/// How long one measurement of `n` certificates may take before Pebble is taken to be
+/// stuck: a minute, and a tenth of a second more per certificate.
+fn limit(n: usize) -> Duration {
+    Duration::from_secs(60) + Duration::from_millis(100) * n as u32
+}
 const ATTEMPTS: usize = 3;
 
 /// Runs `measure` against a fresh Pebble, retrying with another fresh one when it fails.
@@ -164,8 +183,14 @@ fn with_retries(mut measure: impl FnMut(&Pebble) -> Result<Duration, String>) ->
     panic!("every attempt failed:\n{}", failures.join("\n"));
 }
 
-/// `certform apply --auto-approve` of `n` new certificates from an empty state.
-fn certform_apply(pebble: &Pebble, n: usize, parallelism: usize) -> Result<Duration, String> {
+/// `certform apply --auto-approve` of `n` new certificates from an empty state, each with
+/// an `output` block writing its four files when `outputs`.
+fn certform_apply(
+    pebble: &Pebble,
+    n: usize,
+    parallelism: usize,
+    outputs: bool,
+) -> Result<Duration, String> {
     let dir = tempfile::tempdir().unwrap();
     let mut config = format!(
         r#"account "bench" {{
@@ -184,8 +209,13 @@ http_solver "web" {{
         pebble.http_port()
     );
     for i in 0..n {
+        let output = if outputs {
+            format!("  output \"files\" {{\n    directory = \"tls/c{i}\"\n  }}\n")
+        } else {
+            String::new()
+        };
         config.push_str(&format!(
-            "\ncertificate \"c{i}\" {{\n  account = account.bench\n  domains = [\"c{i}.certform.bench.test\"]\n  solvers = [http_solver.web]\n}}\n"
+            "\ncertificate \"c{i}\" {{\n  account = account.bench\n  domains = [\"c{i}.certform.bench.test\"]\n  solvers = [http_solver.web]\n{output}}}\n"
         ));
     }
     std::fs::write(dir.path().join("main.hcl"), config).unwrap();
@@ -200,7 +230,7 @@ http_solver "web" {{
             .env("CERTFORM_IDENTITY", &identity)
             .env("XDG_STATE_HOME", dir.path().join("xdg-state"))
             .env("NO_COLOR", "1"),
-        Some(LIMIT),
+        Some(limit(n)),
     )
     .map(|run| run.wall)
 }
@@ -229,11 +259,14 @@ async fn floor(pebble: &Pebble, n: usize, parallelism: usize) -> Result<Duration
         Ok(started.elapsed())
     };
     // The bare client has no timeouts of its own: a stuck Pebble would hang it for good.
-    let result = tokio::time::timeout(LIMIT, all).await.unwrap_or_else(|_| {
-        Err(format!(
-            "the floor's {n} orders did not finish within {LIMIT:?}"
-        ))
-    });
+    let result = tokio::time::timeout(limit(n), all)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "the floor's {n} orders did not finish within {:?}",
+                limit(n)
+            ))
+        });
     server.abort();
     let _ = server.await;
     result

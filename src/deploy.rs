@@ -28,7 +28,11 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use zeroize::Zeroizing;
 
-/// Writes every file of `output` and returns what was written, for state.
+/// Writes every file of `output` and returns what was written, for state. The files are
+/// written as one batch ([`write_files`]): all fsynced together, then renamed, then each
+/// directory fsynced once, so an output costs about one file fsync and one directory fsync
+/// of latency instead of four of each; each file is still replaced atomically and is
+/// durable when this returns.
 pub fn write_output(
     output: &OutputSpec,
     certificate: &CertificateState,
@@ -38,19 +42,32 @@ pub fn write_output(
         uid: output.owner.as_ref().map(|o| o.id),
         gid: output.group.as_ref().map(|g| g.id),
     };
-    let mut files = Vec::new();
-    for (kind, path, mode) in output.files() {
-        let content = file_content(output, kind, certificate, private_key)?;
-        write_file(path, &content, mode, owner, output.follow_symlinks)
-            .map_err(|e| write_error(e, path, |link| symlink_refused(output, link)))?;
-        tracing::info!("wrote {} (mode {mode:o})", path.display());
-        files.push(DeployedFile {
-            kind,
-            path: path.clone(),
-            sha256: sha256_hex(&content),
-            mode,
-        });
-    }
+    let files = output
+        .files()
+        .into_iter()
+        .map(|(kind, path, mode)| {
+            let content = file_content(output, kind, certificate, private_key)?;
+            Ok((kind, path, content, mode))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let batch: Vec<(&Path, &[u8], u32)> = files
+        .iter()
+        .map(|(_, path, bytes, mode)| (path.as_path(), bytes.as_slice(), *mode))
+        .collect();
+    write_files(&batch, owner, output.follow_symlinks)
+        .map_err(|(path, e)| write_error(e, path, |link| symlink_refused(output, link)))?;
+    let files = files
+        .into_iter()
+        .map(|(kind, path, bytes, mode)| {
+            tracing::info!("wrote {} (mode {mode:o})", path.display());
+            DeployedFile {
+                kind,
+                path: path.clone(),
+                sha256: sha256_hex(&bytes),
+                mode,
+            }
+        })
+        .collect();
     Ok(DeployedOutput {
         files,
         remote: None,
@@ -91,11 +108,11 @@ pub fn file_content(
     }
 }
 
-/// Writes `bytes` to `path` as [`OpenDir::replace`] does, creating missing directories;
+/// Replaces `path` with `bytes` as [`write_files`] does, creating missing directories;
 /// for files named on the command line (a saved plan, metrics, formatted configuration),
 /// whose directories are the user's to choose, symbolic links included.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    write_file(path, bytes, mode, Ownership::default(), true).map_err(|e| {
+    write_files(&[(path, bytes, mode)], Ownership::default(), true).map_err(|(path, e)| {
         write_error(e, path, |link| {
             Error::Bug(format!(
                 "{} refused as a symbolic link although links are followed",
@@ -110,23 +127,71 @@ enum WriteError {
     File(std::io::Error),
 }
 
-fn write_file(
-    path: &Path,
-    bytes: &[u8],
-    mode: u32,
+/// Replaces each `(path, bytes, mode)` atomically, creating missing directories, in four
+/// steps over the whole batch: stage every file under a temporary name
+/// ([`OpenDir::stage`]: mode and owner set before a byte is written), fsync them all at once (one thread each: the file system can commit them
+/// together), rename each over its name, fsync each directory once. Every file is durable
+/// before it takes its name, and every rename is durable when this returns. On error, the
+/// files not yet renamed are removed and the error names the file it concerns.
+fn write_files<'p>(
+    files: &[(&'p Path, &[u8], u32)],
     owner: Ownership,
     follow_symlinks: bool,
-) -> Result<(), WriteError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| WriteError::File(std::io::ErrorKind::InvalidInput.into()))?;
-    let open = OpenDir::open(dir, follow_symlinks, owner).map_err(WriteError::Dir)?;
-    open.replace(name, bytes, mode, owner)
-        .map_err(WriteError::File)
+) -> Result<(), (&'p Path, WriteError)> {
+    let mut dirs: Vec<(&Path, OpenDir)> = Vec::new();
+    let mut at = Vec::with_capacity(files.len());
+    for &(path, _, _) in files {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let index = match dirs.iter().position(|(opened, _)| *opened == dir) {
+            Some(index) => index,
+            None => {
+                let open = OpenDir::open(dir, follow_symlinks, owner)
+                    .map_err(|e| (path, WriteError::Dir(e)))?;
+                dirs.push((dir, open));
+                dirs.len() - 1
+            }
+        };
+        at.push(index);
+    }
+    let mut staged = Vec::with_capacity(files.len());
+    for (&(path, bytes, mode), &index) in files.iter().zip(&at) {
+        let fail = |e| (path, WriteError::File(e));
+        let name = path
+            .file_name()
+            .ok_or_else(|| fail(std::io::ErrorKind::InvalidInput.into()))?;
+        staged.push(
+            dirs[index]
+                .1
+                .stage(name, bytes, mode, owner)
+                .map_err(fail)?,
+        );
+    }
+    let synced: Vec<std::io::Result<()>> = match staged.as_slice() {
+        [one] => vec![one.sync()],
+        many => std::thread::scope(|scope| {
+            let syncs: Vec<_> = many.iter().map(|s| scope.spawn(|| s.sync())).collect();
+            syncs
+                .into_iter()
+                .map(|sync| sync.join().expect("an fsync thread panicked"))
+                .collect()
+        }),
+    };
+    for (result, &(path, _, _)) in synced.into_iter().zip(files) {
+        result.map_err(|e| (path, WriteError::File(e)))?;
+    }
+    for (file, &(path, _, _)) in staged.into_iter().zip(files) {
+        file.put_in_place()
+            .map_err(|e| (path, WriteError::File(e)))?;
+    }
+    for (index, (_, dir)) in dirs.iter().enumerate() {
+        let first = at.iter().position(|&i| i == index).expect("a file per dir");
+        dir.sync()
+            .map_err(|e| (files[first].0, WriteError::File(e)))?;
+    }
+    Ok(())
 }
 
 /// A failed write of `path`; `symlink_refused` words the refusal of a link on the way.

@@ -16,6 +16,7 @@ pub mod deploy;
 pub mod desired;
 pub mod diag;
 pub mod error;
+pub mod features;
 pub mod fmt;
 pub mod hook_env;
 pub mod keys;
@@ -30,5 +31,6 @@ pub mod render;
 pub mod secret;
 pub mod solver;
 pub mod state;
+pub mod trust;
 
 pub use error::{Error, Result};

@@ -1,5 +1,5 @@
 //! The HTTP client instant-acme talks through: hyper-util + hyper-rustls (ring) with
-//! `TCP_NODELAY`, trusting the webpki roots plus an account's `ca_bundle`. One client per
+//! `TCP_NODELAY`, trusting the webpki roots plus an account's `ca_bundle` (`crate::trust`). One client per
 //! distinct `ca_bundle` is built and shared by every account and order of the process, so
 //! connections are pooled. Each response's status, `Retry-After` and any transport failure
 //! are recorded into the current retry attempt's trace (see `retry.rs`). Every answer is
@@ -54,36 +54,7 @@ pub(super) fn client_for(ca_bundle: Option<&Path>) -> Result<AcmeHttp> {
 }
 
 fn build(ca_bundle: Option<&Path>) -> Result<AcmeHttp> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_bundle {
-        let pem =
-            std::fs::read(path).map_err(|e| Error::io("cannot read the ca_bundle", path, e))?;
-        let mut added = 0;
-        for cert in crate::pem::certificates(&pem) {
-            let cert = cert.map_err(|e| Error::io("cannot parse the ca_bundle", path, e))?;
-            roots.add(cert).map_err(|e| {
-                Error::Acme(format!(
-                    "the ca_bundle {} holds a certificate rustls cannot use as a root: {e}",
-                    path.display()
-                ))
-            })?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(Error::Acme(format!(
-                "the ca_bundle {} holds no PEM CERTIFICATE",
-                path.display()
-            )));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Bug(format!("rustls configuration failed: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-
+    let tls = crate::trust::client_config(ca_bundle, "the ca_bundle")?;
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     http.enforce_http(false);
@@ -366,7 +337,7 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(missing.contains("cannot read the ca_bundle"), "{missing}");
+        assert!(missing.contains("Cannot read the ca_bundle"), "{missing}");
         assert!(client_for(None).is_ok());
     }
 }

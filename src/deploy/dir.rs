@@ -62,16 +62,18 @@ impl OpenDir {
         Ok(OpenDir { fd })
     }
 
-    /// Replaces `name` in this directory with `bytes`: a new temporary file created with
-    /// `mode` (set exactly, whatever the umask) and `owner` before a byte is written,
-    /// fsynced, renamed over `name`; then the directory is fsynced.
-    pub fn replace(
+    /// Starts replacing `name` in this directory with `bytes`: a new temporary file beside
+    /// it, created with `mode` (set exactly, whatever the umask) and `owner` before a byte is
+    /// written. The caller then fsyncs it ([`Staged::sync`]), renames it over `name`
+    /// ([`Staged::put_in_place`]) and fsyncs this directory ([`OpenDir::sync`]); files
+    /// staged together share those steps.
+    pub fn stage(
         &self,
         name: &OsStr,
         bytes: &[u8],
         mode: u32,
         owner: Ownership,
-    ) -> io::Result<()> {
+    ) -> io::Result<Staged<'_>> {
         let temp = format!(
             ".{}.certform-{}.tmp",
             name.to_string_lossy(),
@@ -86,21 +88,25 @@ impl OpenDir {
         if raw < 0 {
             return Err(io::Error::last_os_error());
         }
-        let mut file = unsafe { File::from_raw_fd(raw) };
-        let result = (|| {
-            chown(file.as_raw_fd(), owner)?;
-            // The umask may have narrowed the mode, and chown may clear bits: set it last.
-            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            let dir = self.fd.as_raw_fd();
-            check(unsafe { libc::renameat(dir, temp.as_ptr(), dir, target.as_ptr()) })?;
-            check(unsafe { libc::fsync(dir) })
-        })();
-        if result.is_err() {
-            unsafe { libc::unlinkat(self.fd.as_raw_fd(), temp.as_ptr(), 0) };
-        }
-        result
+        let mut staged = Staged {
+            dir: self,
+            file: unsafe { File::from_raw_fd(raw) },
+            temp,
+            target,
+            in_place: false,
+        };
+        chown(staged.file.as_raw_fd(), owner)?;
+        // The umask may have narrowed the mode, and chown may clear bits: set it last.
+        staged
+            .file
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+        staged.file.write_all(bytes)?;
+        Ok(staged)
+    }
+
+    /// fsyncs the directory: the renames done in it are durable once this returns.
+    pub fn sync(&self) -> io::Result<()> {
+        check(unsafe { libc::fsync(self.fd.as_raw_fd()) })
     }
 
     /// A device at `name` is never replaced: an output path such as `/dev/null` is a
@@ -112,6 +118,39 @@ impl OpenDir {
             ));
         }
         Ok(())
+    }
+}
+
+/// A file written under a temporary name ([`OpenDir::stage`]); dropped before
+/// [`Staged::put_in_place`], the temporary file is removed.
+pub struct Staged<'d> {
+    dir: &'d OpenDir,
+    file: File,
+    temp: CString,
+    target: CString,
+    in_place: bool,
+}
+
+impl Staged<'_> {
+    /// fsyncs the file's content, before it takes the name.
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_all()
+    }
+
+    /// Renames the file over its name (durable once its directory is fsynced).
+    pub fn put_in_place(mut self) -> io::Result<()> {
+        let dir = self.dir.fd.as_raw_fd();
+        check(unsafe { libc::renameat(dir, self.temp.as_ptr(), dir, self.target.as_ptr()) })?;
+        self.in_place = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        if !self.in_place {
+            unsafe { libc::unlinkat(self.dir.fd.as_raw_fd(), self.temp.as_ptr(), 0) };
+        }
     }
 }
 

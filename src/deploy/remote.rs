@@ -72,7 +72,13 @@ pub async fn deliver(
     previous: Option<&DeployedOutput>,
 ) -> Result<DeployedOutput> {
     let Some(target) = output.kind.target() else {
-        return super::write_output(output, certificate, private_key);
+        // Local files wait for fsyncs: written off the async workers.
+        let (output, certificate, key) = (output.clone(), certificate.clone(), private_key.clone());
+        return tokio::task::spawn_blocking(move || {
+            super::write_output(&output, &certificate, &key)
+        })
+        .await
+        .map_err(|e| Error::Bug(format!("the output writer stopped: {e}")))?;
     };
     let previous = previous
         .and_then(|p| p.remote.as_ref())

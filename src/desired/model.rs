@@ -42,6 +42,7 @@ impl Desired {
                 .and_then(|eab| eab.hmac_key.value().ok())
         });
         let conn_str = match &self.state.backend {
+            #[cfg(feature = "postgres")]
             BackendSettings::Postgres(pg) => Some(&pg.conn_str),
             _ => None,
         };
@@ -71,14 +72,15 @@ pub struct StateSettings {
 pub enum BackendSettings {
     /// An absolute path (relative paths in config are resolved against the config dir).
     /// Default: `<config_dir>/state/default.certstate`.
-    Local {
-        path: PathBuf,
-    },
+    Local { path: PathBuf },
+    #[cfg(feature = "postgres")]
     Postgres(PostgresSettings),
+    #[cfg(feature = "s3")]
     S3(S3Settings),
 }
 
 /// `backend = "postgres"`: a table per schema, one row per workspace.
+#[cfg(feature = "postgres")]
 #[derive(Debug, Clone, Serialize)]
 pub struct PostgresSettings {
     /// libpq-style connection string or URL; may hold a password, which the configuration
@@ -94,6 +96,7 @@ pub struct PostgresSettings {
     pub allow_insecure_transport: bool,
 }
 
+#[cfg(feature = "postgres")]
 fn conn_str_fingerprint<S: serde::Serializer>(
     conn_str: &crate::secret::Sensitive,
     serializer: S,
@@ -102,6 +105,7 @@ fn conn_str_fingerprint<S: serde::Serializer>(
 }
 
 /// `backend = "s3"`: one object per workspace and a conditional-write lock object.
+#[cfg(feature = "s3")]
 #[derive(Debug, Clone, Serialize)]
 pub struct S3Settings {
     pub bucket: String,

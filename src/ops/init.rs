@@ -41,6 +41,8 @@ pub fn run(globals: &Globals, identity_out: Option<PathBuf>) -> Result<Exit> {
         println!("Wrote a starter configuration to {}.", starter.display());
     }
     let desired = load_desired(globals)?;
+    // Irrefutable in a build with neither remote backend.
+    #[allow(irrefutable_let_patterns)]
     if let BackendSettings::Local { path } = &desired.state.backend {
         crate::state::local::create_state_dir(path.parent().unwrap_or(Path::new(".")))?;
     }
@@ -57,7 +59,9 @@ pub fn run(globals: &Globals, identity_out: Option<PathBuf>) -> Result<Exit> {
 fn backend_name(backend: &BackendSettings) -> &'static str {
     match backend {
         BackendSettings::Local { .. } => "local",
+        #[cfg(feature = "postgres")]
         BackendSettings::Postgres(_) => "postgres",
+        #[cfg(feature = "s3")]
         BackendSettings::S3(_) => "s3",
     }
 }

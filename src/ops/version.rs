@@ -6,10 +6,6 @@ use crate::error::Result;
 use crate::ops::Exit;
 use serde::Serialize;
 
-/// Every optional cargo feature of certform, with whether this build has it; one
-/// `("name", cfg!(feature = "name"))` entry per feature in Cargo.toml's `[features]`.
-const FEATURES: &[(&str, bool)] = &[];
-
 /// What `certform version --json` prints (schemas/version.schema.json).
 #[derive(Debug, Serialize)]
 pub struct Version {
@@ -24,11 +20,7 @@ pub fn current() -> Version {
     Version {
         version: env!("CARGO_PKG_VERSION"),
         commit: env!("CERTFORM_COMMIT"),
-        features: FEATURES
-            .iter()
-            .filter(|(_, enabled)| *enabled)
-            .map(|(name, _)| *name)
-            .collect(),
+        features: crate::features::enabled(),
     }
 }
 

@@ -27,6 +27,7 @@ macro_rules! dns_providers {
 }
 
 dns_providers! {
+    #[cfg(feature = "route53")]
     route53,
     rfc2136,
     exec,

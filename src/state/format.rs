@@ -172,17 +172,21 @@ pub fn decode(bytes: &[u8]) -> Result<StoredState> {
              versions {MIN_FORMAT_VERSION} to {FORMAT_VERSION}). Upgrade it with an older certform release first."
         )));
     }
+    // The digest of the public half, then the tree dropped before the typed parse: the two
+    // are never held together (at 10,000 certificates each is several times the document).
+    let mut public = value;
+    if let Some(object) = public.as_object_mut() {
+        object.remove(SECRETS_FIELD);
+        object.remove(MAC_FIELD);
+    }
+    let public_sha256 = digest(&public);
+    drop(public);
     let document: DocumentIn = serde_json::from_slice(bytes).map_err(|e| {
         Error::State(format!(
             "The state document is invalid: {e}. Restore the previous version from the `.backup` \
              file next to it (then run `certform state accept-rollback`), or fix the edit."
         ))
     })?;
-    let mut public = value;
-    if let Some(object) = public.as_object_mut() {
-        object.remove(SECRETS_FIELD);
-        object.remove(MAC_FIELD);
-    }
     Ok(StoredState {
         state: State {
             format_version: document.format_version,
@@ -194,7 +198,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoredState> {
         key_id: document.key_id,
         mac: document.mac,
         sealed: document.secrets,
-        public_sha256: digest(&public),
+        public_sha256,
         origin: None,
     })
 }
@@ -290,48 +294,56 @@ impl StoredState {
     }
 }
 
-/// SHA-256 (hex) of the canonical JSON of `value`: object keys sorted, no whitespace.
+/// SHA-256 (hex) of the canonical JSON of `value`: object keys sorted, no whitespace. The
+/// JSON is hashed as it is written, never held whole.
 fn digest(value: &serde_json::Value) -> String {
-    let mut out = Vec::new();
-    canonical(value, &mut out);
-    hex::encode(Sha256::digest(&out))
+    let mut hasher = Sha256::new();
+    canonical(value, &mut hasher);
+    hex::encode(hasher.finalize())
 }
 
-/// Writes keys and scalars with serde_json straight into `out`: the bytes are what
-/// `Value::to_string` gives, without a string per value (this runs on every state write).
-fn canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
+/// Writes keys and scalars with serde_json straight into `out` (a hasher, or a buffer in
+/// tests): the bytes are what `Value::to_string` gives, without a string per value (this
+/// runs on every state read and write).
+fn canonical(value: &serde_json::Value, out: &mut impl Write) {
     use serde_json::Value;
     match value {
         Value::Object(map) => {
             let mut entries: Vec<_> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
+            put(out, b"{");
             for (i, (key, value)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    put(out, b",");
                 }
                 write_json(out, key);
-                out.push(b':');
+                put(out, b":");
                 canonical(value, out);
             }
-            out.push(b'}');
+            put(out, b"}");
         }
         Value::Array(items) => {
-            out.push(b'[');
+            put(out, b"[");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    put(out, b",");
                 }
                 canonical(item, out);
             }
-            out.push(b']');
+            put(out, b"]");
         }
         scalar => write_json(out, scalar),
     }
 }
 
-fn write_json(out: &mut Vec<u8>, value: &impl Serialize) {
-    serde_json::to_writer(out, value).expect("a string or scalar serialises into memory");
+fn put(out: &mut impl Write, bytes: &[u8]) {
+    out.write_all(bytes)
+        .expect("a hasher or buffer takes every byte");
+}
+
+fn write_json(out: &mut impl Write, value: &impl Serialize) {
+    serde_json::to_writer(out, value)
+        .expect("a string or scalar serialises into a hasher or buffer");
 }
 
 fn parse_recipients(recipients: &[String]) -> Result<Vec<Box<dyn age::Recipient + Send>>> {

@@ -23,8 +23,11 @@ pub mod format;
 pub mod identity;
 pub mod local;
 pub mod model;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "postgres", feature = "s3"))]
 mod runtime;
+#[cfg(feature = "s3")]
 pub mod s3;
 pub mod seen;
 pub mod store;
@@ -48,9 +51,11 @@ use crate::error::Result;
 pub fn open_store(backend: &BackendSettings, workspace: &str) -> Result<Box<dyn StateStore>> {
     match backend {
         BackendSettings::Local { path } => LocalStore::new(path.clone()).workspace(workspace),
+        #[cfg(feature = "postgres")]
         BackendSettings::Postgres(settings) => Ok(Box::new(postgres::PostgresStore::connect(
             settings, workspace,
         )?)),
+        #[cfg(feature = "s3")]
         BackendSettings::S3(settings) => Ok(Box::new(s3::S3Store::connect(settings, workspace)?)),
     }
 }

@@ -555,28 +555,12 @@ pub fn conn_str_fingerprint(conn_str: &Sensitive) -> String {
     )
 }
 
-/// rustls with the web PKI roots and the `ca_bundle`'s certificates.
+/// rustls with the web PKI roots and the `ca_bundle` (`crate::trust`).
 fn tls_config(settings: &PostgresSettings) -> Result<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = &settings.ca_bundle {
-        let pem = std::fs::read(path)
-            .map_err(|e| Error::io("Cannot read the postgres backend's ca_bundle", path, e))?;
-        for cert in crate::pem::certificates(&pem) {
-            let cert = cert
-                .map_err(|e| Error::io("Cannot parse the postgres backend's ca_bundle", path, e))?;
-            roots.add(cert).map_err(|e| {
-                Error::Usage(format!(
-                    "The postgres backend's ca_bundle {} holds an unusable certificate: {e}",
-                    path.display()
-                ))
-            })?;
-        }
-    }
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Bug(format!("rustls protocol versions: {e}")))
-        .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
+    crate::trust::client_config(
+        settings.ca_bundle.as_deref(),
+        "the postgres backend's ca_bundle",
+    )
 }
 
 #[cfg(test)]

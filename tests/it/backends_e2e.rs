@@ -155,6 +155,44 @@ fn postgres_over_tls_trusts_the_ca_bundle_and_refuses_anything_else() {
     assert!(refused.contains("no encryption"), "{refused}");
 }
 
+/// `ca_bundle = "system"`: the server is verified against the system trust store, here a
+/// scratch one (`SSL_CERT_FILE` holding the server's CA, `SSL_CERT_DIR` empty); with
+/// another CA there instead, the server is refused.
+#[test]
+fn postgres_trusts_the_system_store_with_ca_bundle_system() {
+    let pg = Postgres::start_tls_only();
+    let store = tempfile::tempdir().unwrap();
+    let roots = store.path().join("ca-certificates.crt");
+    std::fs::copy(pg.ca_path(), &roots).unwrap();
+    let hashed = store.path().join("certs");
+    std::fs::create_dir(&hashed).unwrap();
+    let mut env = MotoS3::aws_env().to_vec();
+    env.push(("SSL_CERT_FILE", roots.to_str().unwrap()));
+    env.push(("SSL_CERT_DIR", hashed.to_str().unwrap()));
+    let backend = format!(
+        "    backend   = \"postgres\"\n    conn_str  = {:?}\n    ca_bundle = \"system\"",
+        format!("{}?sslmode=require", pg.url())
+    );
+    // `init` connects, verifying the server against the system store.
+    let p = Project::with_setup(
+        Pebble::start(),
+        &env,
+        &[("backend.hcl", &backend_hcl(&backend))],
+    );
+    p.certificates(&["www"], "");
+    p.expect(&["apply", "--auto-approve"], 0);
+    assert!(p.pulled()["serial"].as_u64().unwrap() > 0);
+
+    let other = Postgres::start_tls_only();
+    std::fs::copy(other.ca_path(), &roots).unwrap();
+    let refused = p.expect(&["plan"], 1);
+    assert!(
+        refused.contains("Cannot connect to the postgres state backend")
+            && refused.contains("invalid peer certificate"),
+        "{refused}"
+    );
+}
+
 #[test]
 fn two_applies_on_one_postgres_workspace_never_interleave() {
     let pg = Postgres::start();

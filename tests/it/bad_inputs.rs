@@ -177,7 +177,15 @@ fn every_validation_error_fixture_is_refused_by_apply() {
         let out = project.run(&args);
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out));
-        assert_eq!(String::from_utf8_lossy(&out.stderr), expected, "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let missing = support::features::missing(&case);
+        for feature in &missing {
+            let said = support::features::refusal(feature);
+            assert!(stderr.contains(&said), "{name}: {stderr}");
+        }
+        if missing.is_empty() {
+            assert_eq!(stderr, expected, "{name}");
+        }
         assert!(out.stdout.is_empty(), "{name}: {}", text(&out));
         assert_eq!(project.snapshot(), before, "{name} wrote files");
     }
@@ -614,4 +622,43 @@ fn malformed_pem_on_import_is_refused_naming_the_file() {
     let args = import_args(&f, &good, good.chain.as_bytes());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     f.project.expect(&args, 0);
+}
+
+/// Each optional part named in a configuration: a build with its feature validates it; a
+/// build without refuses it at the attribute that names it, saying which feature it lacks.
+/// (Both halves run: the default build and `.ci/run`'s `--no-default-features` build.)
+#[test]
+fn a_part_left_out_of_the_build_is_named_at_its_attribute() {
+    let cases = [
+        (
+            "postgres",
+            "certform {\n  state {\n    backend  = \"postgres\"\n    conn_str = \"postgres://db.example/certs?sslmode=verify-full\"\n  }\n}\n",
+            "main.hcl:3:16",
+        ),
+        (
+            "s3",
+            "certform {\n  state {\n    backend = \"s3\"\n    bucket  = \"b\"\n    key     = \"k\"\n  }\n}\n",
+            "main.hcl:3:15",
+        ),
+        (
+            "route53",
+            "dns_solver \"aws\" {\n  provider = \"route53\"\n  zones    = [\"example.com\"]\n}\n",
+            "main.hcl:2:14",
+        ),
+    ];
+    for (feature, config, at) in cases {
+        let project = Project::empty();
+        fs::write(project.path("main.hcl"), config).unwrap();
+        fs::write(project.vars_path(), "").unwrap();
+        let out = project.run(&["validate"]);
+        let said = text(&out);
+        if certform::features::ALL.contains(&(feature, true)) {
+            assert_eq!(out.status.code(), Some(0), "{feature}: {said}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{feature}: {said}");
+            assert!(said.contains(at), "{feature}: {said}");
+            let refusal = support::features::refusal(feature);
+            assert_eq!(said.matches(&refusal).count(), 1, "{feature}: {said}");
+        }
+    }
 }

@@ -2,9 +2,12 @@
 //!
 //! A case is a directory under `tests/fixtures/config/` with one or more `.hcl` files, an
 //! optional `vars.txt` (`NAME=VALUE` lines, as `--var`), an optional `var_files.txt` (file
-//! names inside the case, as `--var-file`) and `expected.txt`: the whole rendered error
-//! text, colour off. `UPDATE_EXPECT=1 cargo test --test config_diagnostics` rewrites the
+//! names inside the case, as `--var-file`), an optional `features.txt` (the cargo features
+//! the case's configuration uses: a build without one must say so instead) and
+//! `expected.txt`: the whole rendered error text, colour off. `UPDATE_EXPECT=1 cargo test --test config_diagnostics` rewrites the
 //! expected files; review the diff by eye.
+
+use crate::support;
 
 use certform::address::Address;
 use certform::config::SecretEnv;
@@ -64,6 +67,16 @@ fn error_cases_render_as_expected() {
             Err(diags) => diags,
         };
         let rendered = render_diagnostics(&diags, false);
+        let missing = support::features::missing(case);
+        if !missing.is_empty() {
+            for feature in missing {
+                let said = support::features::refusal(&feature);
+                if !rendered.contains(&said) {
+                    failures.push(format!("{name}: does not say {said:?}:\n{rendered}"));
+                }
+            }
+            continue;
+        }
         let expected_path = case.join("expected.txt");
         if update {
             std::fs::write(&expected_path, &rendered).unwrap();
@@ -127,7 +140,9 @@ fn valid_configuration_loads() {
     let dir = std::path::absolute(&case).unwrap();
     assert_eq!(desired.config_dir, dir);
     assert_eq!(desired.parallelism, 4);
-    let BackendSettings::Local { path } = &desired.state.backend else {
+    #[allow(irrefutable_let_patterns)] // in a build with neither remote backend
+    let BackendSettings::Local { path } = &desired.state.backend
+    else {
         panic!("expected the local backend");
     };
     assert_eq!(path, &dir.join("state/prod.certstate"));

@@ -7,16 +7,25 @@
 
 use crate::support;
 
-use certform::desired::model::{PostgresSettings, S3Settings};
+#[cfg(feature = "postgres")]
+use certform::desired::model::PostgresSettings;
+#[cfg(feature = "s3")]
+use certform::desired::model::S3Settings;
+#[cfg(feature = "postgres")]
 use certform::secret::Sensitive;
 use certform::state::model::{AccountSecret, AccountState, Secrets, State};
+#[cfg(feature = "postgres")]
 use certform::state::postgres::PostgresStore;
+#[cfg(feature = "s3")]
 use certform::state::s3::S3Store;
 use certform::state::{encode, LocalStore, LockInfo, Persister, StateStore};
 use std::fs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::backend_servers::{MotoS3, Postgres};
+#[cfg(feature = "s3")]
+use support::backend_servers::MotoS3;
+#[cfg(feature = "postgres")]
+use support::backend_servers::Postgres;
 use support::kill_harness::{check_state, check_store, kill_after, KillPlan};
 use support::pebble::Pebble;
 use support::project::{many_certs, text, Endpoint, Project};
@@ -26,6 +35,7 @@ const LOCAL: Scale = Scale {
     certificates: 20,
     trials: 20,
 };
+#[cfg(any(feature = "postgres", feature = "s3"))]
 const SHARED_BACKEND: Scale = Scale {
     certificates: 10,
     trials: 5,
@@ -251,6 +261,7 @@ fn sigkill_at_random_moments_loses_no_key_and_the_next_apply_converges() {
     );
 }
 
+#[cfg(feature = "postgres")]
 #[test]
 fn sigkill_with_the_state_in_postgres_keeps_every_key_and_releases_the_lock() {
     let pg = Postgres::start();
@@ -277,6 +288,7 @@ fn sigkill_with_the_state_in_postgres_keeps_every_key_and_releases_the_lock() {
     );
 }
 
+#[cfg(feature = "s3")]
 #[test]
 fn sigkill_with_the_state_in_s3_keeps_every_key_and_its_lock_is_force_unlocked() {
     let moto = MotoS3::start();

@@ -12,6 +12,7 @@ mod support;
 
 mod acme_pebble;
 mod ari;
+#[cfg(all(feature = "postgres", feature = "s3"))]
 mod backends_e2e;
 mod bad_inputs;
 mod chains;
@@ -38,12 +39,15 @@ mod plan_completeness;
 mod plan_contract;
 mod plan_golden;
 mod profile;
+mod release_script;
 mod renewal_windows;
 mod review;
+#[cfg(feature = "route53")]
 mod route53_moto;
 mod secret_hygiene;
 mod sensitive_values;
 mod state_authentication;
+#[cfg(all(feature = "postgres", feature = "s3"))]
 mod state_backends;
 mod systemd_units;
 mod terraform_habits;

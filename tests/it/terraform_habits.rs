@@ -166,7 +166,21 @@ fn version_prints_the_release_commit_and_features() {
     support::schema::assert_valid("version.schema.json", &json);
     assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(json["commit"], head.as_str());
-    assert_eq!(json["features"], serde_json::json!([]));
+    let built: Vec<&str> = [
+        ("postgres", cfg!(feature = "postgres")),
+        ("route53", cfg!(feature = "route53")),
+        ("s3", cfg!(feature = "s3")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    assert_eq!(json["features"], serde_json::json!(built));
+    let listed = if built.is_empty() {
+        "none".to_string()
+    } else {
+        built.join(", ")
+    };
+    assert!(said.contains(&format!("features: {listed}")), "{said}");
 }
 
 #[test]

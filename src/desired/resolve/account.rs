@@ -99,6 +99,7 @@ pub(super) fn account(
     let ca_bundle = match reader.string("ca_bundle", diags) {
         Got::Absent => Some(None),
         Got::Invalid => None,
+        Got::Value(system) if system == crate::trust::SYSTEM => Some(Some(system.into())),
         Got::Value(path) => Some(Some(absolute(&config.dir, &path))),
     };
     let key_rotation_days = match reader.integer("key_rotation_days", 1, 36_500, diags) {

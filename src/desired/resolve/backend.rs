@@ -3,6 +3,7 @@
 //! without TLS (`sslmode=prefer`/`disable` over TCP, an `http://` endpoint) is an error
 //! unless `allow_insecure_transport = true` says it is meant.
 
+#[cfg(any(feature = "postgres", feature = "s3"))]
 use super::*;
 
 /// Attributes every backend accepts.
@@ -40,6 +41,7 @@ pub(super) fn s3_attributes() -> Vec<&'static str> {
 
 /// `backend = "postgres"`: `conn_str` (required), `schema`, `ca_bundle`,
 /// `allow_insecure_transport`.
+#[cfg(feature = "postgres")]
 pub(super) fn postgres(
     config: &Config,
     reader: &BodyReader,
@@ -69,8 +71,12 @@ pub(super) fn postgres(
             valid.then_some(schema)
         }
     };
-    let ca_bundle =
-        optional_text(reader, "ca_bundle", diags).map(|p| p.map(|p| absolute(&config.dir, &p)));
+    let ca_bundle = optional_text(reader, "ca_bundle", diags).map(|p| {
+        p.map(|p| match p.as_str() {
+            crate::trust::SYSTEM => p.into(),
+            _ => absolute(&config.dir, &p),
+        })
+    });
     let allow_insecure = allow_insecure_transport(reader, diags)?;
     let conn_str = Sensitive::new(conn_str?);
     if let Err(why) = crate::state::postgres::check_transport(&conn_str, allow_insecure) {
@@ -89,6 +95,7 @@ pub(super) fn postgres(
 /// `backend = "s3"`: `bucket` and `key` (required), `region`, `endpoint`,
 /// `use_path_style`, `workspace_key_prefix`, `server_side_encryption`, `kms_key_id`,
 /// `allow_insecure_transport`.
+#[cfg(feature = "s3")]
 pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<BackendSettings> {
     reader.check(&s3_attributes(), &[], diags);
     let bucket = required_text(reader, "bucket", "bucket = \"my-tls-state\"", diags);
@@ -147,6 +154,7 @@ pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<Backend
 }
 
 /// A required, non-empty string.
+#[cfg(any(feature = "postgres", feature = "s3"))]
 fn required_text(
     reader: &BodyReader,
     name: &str,
@@ -164,6 +172,7 @@ fn required_text(
 }
 
 /// `allow_insecure_transport` (default false); `None` when it is not a bool.
+#[cfg(any(feature = "postgres", feature = "s3"))]
 fn allow_insecure_transport(reader: &BodyReader, diags: &mut Diagnostics) -> Option<bool> {
     reader
         .bool("allow_insecure_transport", diags)

@@ -17,6 +17,10 @@ const COMMON: [&str; 6] = [
     "follow_cname",
 ];
 
+/// The providers that need a cargo feature, and its name (`crate::features`): a build
+/// without it still knows the provider, to say which feature it lacks.
+const FEATURE_OF: [(&str, &str); 1] = [("route53", "route53")];
+
 /// Two minutes: long enough for a primary to notify its secondaries, short enough that a
 /// record that never shows up fails the apply in reasonable time (lego waits 60s, certbot's
 /// DNS plugins 10-120s).
@@ -55,6 +59,14 @@ pub(super) fn dns_solver(
     let provider_name = reader.required("provider", "\"rfc2136\"", provider_name, diags);
     let provider = provider_name.and_then(|(name, span)| match dns_provider::entry(&name) {
         Some(entry) => Some(entry),
+        None if FEATURE_OF.iter().any(|(provider, _)| *provider == name) => {
+            let feature = FEATURE_OF
+                .iter()
+                .find(|(p, _)| *p == name)
+                .map(|(_, f)| *f)?;
+            crate::features::missing(feature, &format!("provider = \"{name}\""), span, diags);
+            None
+        }
         None => {
             // The closest name if it is a likely typo, else every name.
             let names: Vec<&str> = PROVIDERS.iter().map(|p| p.name).collect();

@@ -63,8 +63,16 @@ pub(super) fn state_settings(
         Got::Absent => Some(local_backend(config, &reader, diags)),
         Got::Value((name, span)) => match name.as_str() {
             "local" => Some(local_backend(config, &reader, diags)),
+            #[cfg(feature = "postgres")]
             "postgres" => Some(super::backend::postgres(config, &reader, diags)),
+            #[cfg(feature = "s3")]
             "s3" => Some(super::backend::s3(&reader, diags)),
+            #[cfg(not(all(feature = "postgres", feature = "s3")))]
+            "postgres" | "s3" => {
+                let what = format!("backend = \"{name}\"");
+                crate::features::missing(&name, &what, span, diags);
+                None
+            }
             _ => {
                 diags.error(
                     Some(span),

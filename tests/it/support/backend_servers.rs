@@ -220,6 +220,7 @@ impl MotoS3 {
 
     /// `HeadObject` with the AWS SDK (moto refuses anonymous reads of objects): the
     /// object's server-side encryption, or `None` when there is no such object.
+    #[cfg(feature = "s3")]
     pub fn head(&self, key: &str) -> Option<Option<String>> {
         use aws_smithy_http_client::tls;
         let http = aws_smithy_http_client::Builder::new()

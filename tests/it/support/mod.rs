@@ -14,6 +14,7 @@ pub mod fake_digitalocean;
 pub mod fake_google;
 pub mod fake_hetzner;
 pub mod fault_proxy;
+pub mod features;
 pub mod golden;
 pub mod kill_harness;
 pub mod moto;
