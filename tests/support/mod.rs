@@ -13,4 +13,5 @@ pub mod moto;
 pub mod pebble;
 pub mod project;
 pub mod schema;
+pub mod sshd;
 pub mod tls_server;
