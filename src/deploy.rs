@@ -5,6 +5,7 @@
 
 mod dir;
 pub mod owner;
+pub mod ssh;
 
 use crate::bounded_read::{read_regular, Refusal, OUTPUT_READ_LIMIT};
 use crate::desired::model::{Desired, OutputFileKind, OutputSpec};
