@@ -55,7 +55,9 @@ async fn files_arrive_with_their_modes_and_drift_is_read_back_as_digests() {
         [
             RemoteSeen::Regular {
                 sha256: certform::deploy::sha256_hex(b"KEY"),
-                mode: 0o600
+                mode: 0o600,
+                owner: "root".into(),
+                group: "root".into(),
             },
             RemoteSeen::Missing
         ]

@@ -45,9 +45,16 @@ pub struct RemoteFile<'a> {
 /// What a remote file turned out to be when observed for drift.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemoteSeen {
-    Regular { sha256: String, mode: u32 },
+    Regular {
+        sha256: String,
+        mode: u32,
+        owner: String,
+        group: String,
+    },
     Missing,
-    Unusable { why: String },
+    Unusable {
+        why: String,
+    },
 }
 
 /// Writes each file on the remote side: `sh -c DELIVER certform OWNER GROUP` then, per file,
@@ -56,9 +63,10 @@ pub enum RemoteSeen {
 /// leaves the previous file in place.
 const DELIVER: &str = r#"set -e; umask 077; owner=$1; group=$2; shift 2; tmp=; trap 'if [ -n "$tmp" ]; then rm -f -- "$tmp"; fi' EXIT; while [ $# -gt 0 ]; do path=$1; mode=$2; size=$3; shift 3; dir=$(dirname -- "$path"); (umask 022; mkdir -p -- "$dir"); tmp="$path.certform-tmp.$$"; rm -f -- "$tmp"; (set -C; : > "$tmp"); if [ -n "$owner" ]; then chown -- "$owner" "$tmp"; fi; if [ -n "$group" ]; then chgrp -- "$group" "$tmp"; fi; chmod -- "$mode" "$tmp"; dd bs=1 count="$size" of="$tmp" 2>/dev/null; got=$(wc -c < "$tmp"); if [ $got -ne "$size" ]; then echo "$path: the connection ended after $got of $size bytes" >&2; exit 1; fi; mv -f -- "$tmp" "$path"; tmp=; done"#;
 
-/// Prints one line per path argument: `file SHA256 MODE`, `missing`, or what else is there.
+/// Prints one line per path argument: `file SHA256 MODE OWNER GROUP`, `missing`, or what
+/// else is there.
 /// Symbolic links are reported, not followed (a planted link is drift, not the file).
-const OBSERVE: &str = r#"for p; do if [ -L "$p" ]; then echo link; elif [ ! -e "$p" ]; then echo missing; elif [ ! -f "$p" ]; then echo other; elif h=$(sha256sum < "$p" 2>/dev/null || shasum -a 256 < "$p" 2>/dev/null); then m=$(stat -c %a -- "$p" 2>/dev/null || stat -f %Lp -- "$p"); echo "file ${h%% *} $m"; else echo unreadable; fi; done"#;
+const OBSERVE: &str = r#"for p; do if [ -L "$p" ]; then echo link; elif [ ! -e "$p" ]; then echo missing; elif [ ! -f "$p" ]; then echo other; elif h=$(sha256sum < "$p" 2>/dev/null || shasum -a 256 < "$p" 2>/dev/null); then m=$(stat -c '%a %U %G' -- "$p" 2>/dev/null || stat -f '%Lp %Su %Sg' -- "$p"); echo "file ${h%% *} $m"; else echo unreadable; fi; done"#;
 
 impl SshTarget {
     /// `user@host:port`, as messages and plan reasons name the host.
@@ -266,15 +274,19 @@ fn parse_seen(line: &str) -> RemoteSeen {
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.as_slice() {
         ["missing"] => RemoteSeen::Missing,
-        ["file", sha256, mode] if sha256.len() == 64 => match u32::from_str_radix(mode, 8) {
-            Ok(mode) => RemoteSeen::Regular {
-                sha256: sha256.to_ascii_lowercase(),
-                mode,
-            },
-            Err(_) => RemoteSeen::Unusable {
-                why: format!("has an unreadable mode ({mode})"),
-            },
-        },
+        ["file", sha256, mode, owner, group] if sha256.len() == 64 => {
+            match u32::from_str_radix(mode, 8) {
+                Ok(mode) => RemoteSeen::Regular {
+                    sha256: sha256.to_ascii_lowercase(),
+                    mode,
+                    owner: owner.to_string(),
+                    group: group.to_string(),
+                },
+                Err(_) => RemoteSeen::Unusable {
+                    why: format!("has an unreadable mode ({mode})"),
+                },
+            }
+        }
         ["link"] => RemoteSeen::Unusable {
             why: "is a symbolic link".into(),
         },
@@ -308,6 +320,7 @@ fn quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn quoting_keeps_every_word_whole_through_a_shell() {
@@ -345,6 +358,7 @@ mod tests {
         let leftovers = std::fs::read_dir(dir.path().join("new")).unwrap().count();
         assert_eq!(leftovers, 2, "no temporary file is left");
 
+        let meta = std::fs::metadata(key).unwrap();
         let missing = dir.path().join("new/chain.pem");
         let out = std::process::Command::new("sh")
             .arg("-c")
@@ -360,7 +374,9 @@ mod tests {
             [
                 RemoteSeen::Regular {
                     sha256: super::super::sha256_hex(b"KEY"),
-                    mode: 0o600
+                    mode: 0o600,
+                    owner: crate::deploy::owner::user_name(meta.uid()),
+                    group: crate::deploy::owner::group_name(meta.gid()),
                 },
                 RemoteSeen::Missing
             ]
