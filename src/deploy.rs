@@ -5,10 +5,12 @@
 
 mod dir;
 pub mod owner;
+mod pkcs12;
+pub mod remote;
 pub mod ssh;
 
 use crate::bounded_read::{read_regular, Refusal, OUTPUT_READ_LIMIT};
-use crate::desired::model::{Desired, OutputFileKind, OutputSpec};
+use crate::desired::model::{Desired, FileFormat, OutputFileKind, OutputKind, OutputSpec};
 use crate::error::{Error, Result};
 use crate::hook_env::HookEnv;
 use crate::plan::{FileFacts, FileSeen, Observed};
@@ -21,6 +23,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
+use zeroize::Zeroizing;
 
 /// Writes every file of `output` and returns what was written, for state.
 pub fn write_output(
@@ -28,36 +31,61 @@ pub fn write_output(
     certificate: &CertificateState,
     private_key: &Sensitive,
 ) -> Result<DeployedOutput> {
-    let fullchain = format!("{}{}", certificate.certificate_pem, certificate.chain_pem);
     let owner = Ownership {
         uid: output.owner.as_ref().map(|o| o.id),
         gid: output.group.as_ref().map(|g| g.id),
     };
     let mut files = Vec::new();
     for (kind, path, mode) in output.files() {
-        let content: &str = match kind {
-            OutputFileKind::Cert => &certificate.certificate_pem,
-            OutputFileKind::Chain => &certificate.chain_pem,
-            OutputFileKind::Fullchain => &fullchain,
-            OutputFileKind::Key => private_key.expose(),
-        };
-        write_file(
-            path,
-            content.as_bytes(),
-            mode,
-            owner,
-            output.follow_symlinks,
-        )
-        .map_err(|e| write_error(e, path, |link| symlink_refused(output, link)))?;
+        let content = file_content(output, kind, certificate, private_key)?;
+        write_file(path, &content, mode, owner, output.follow_symlinks)
+            .map_err(|e| write_error(e, path, |link| symlink_refused(output, link)))?;
         tracing::info!("wrote {} (mode {mode:o})", path.display());
         files.push(DeployedFile {
             kind,
             path: path.clone(),
-            sha256: sha256_hex(content.as_bytes()),
+            sha256: sha256_hex(&content),
             mode,
         });
     }
-    Ok(DeployedOutput { files })
+    Ok(DeployedOutput {
+        files,
+        remote: None,
+    })
+}
+
+/// The bytes of one output file (zeroised when dropped: most hold the key). A PKCS#12
+/// archive is encrypted with a fresh salt each time, so its bytes differ on every call.
+pub fn file_content(
+    output: &OutputSpec,
+    kind: OutputFileKind,
+    certificate: &CertificateState,
+    private_key: &Sensitive,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let text = |parts: &[&str]| Ok(Zeroizing::new(parts.concat().into_bytes()));
+    let (cert, chain) = (&certificate.certificate_pem, &certificate.chain_pem);
+    match kind {
+        OutputFileKind::Cert => text(&[cert]),
+        OutputFileKind::Chain => text(&[chain]),
+        OutputFileKind::Fullchain => text(&[cert, chain]),
+        OutputFileKind::Key => text(&[private_key.expose()]),
+        OutputFileKind::Combined => text(&[private_key.expose(), cert, chain]),
+        OutputFileKind::Pkcs12 => match &output.kind {
+            OutputKind::Files(FileFormat::Pkcs12 { password }) => {
+                let password = password.value().map_err(|why| {
+                    Error::Deploy(format!(
+                        "Cannot write the PKCS#12 archive of output \"{}\": {why}.",
+                        output.name
+                    ))
+                })?;
+                pkcs12::archive(certificate, private_key, password, &output.name)
+            }
+            _ => Err(Error::Bug(format!(
+                "output \"{}\" writes a PKCS#12 file without a password",
+                output.name
+            ))),
+        },
+    }
 }
 
 /// Writes `bytes` to `path` as [`OpenDir::replace`] does, creating missing directories;

@@ -102,7 +102,10 @@ fn deployed(name: &str) -> DeployedOutput {
         mode,
     })
     .collect();
-    DeployedOutput { files }
+    DeployedOutput {
+        files,
+        remote: None,
+    }
 }
 
 fn digest(seed: &str) -> String {

@@ -51,7 +51,9 @@ pub(super) async fn run(context: &Context, node: &Node) -> Result<String> {
         }
         (Kind::Certificate, Action::Redeploy) => {
             record_certificate_settings(context, address)?;
-            deploy_outputs(context, address).map(|n| format!("{n} output(s) written"))
+            deploy_outputs(context, address)
+                .await
+                .map(|n| format!("{n} output(s) written"))
         }
         (Kind::Certificate, Action::Update) => {
             record_certificate_settings(context, address)?;
@@ -290,6 +292,14 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
             if let Some(old) = state.certificates.get(address) {
                 entry.pending_revocation =
                     lifecycle::pending_after_replacement(old, spec.revoke_replaced_after, now);
+                // Remote outputs keep where they delivered (ACM imports the new certificate
+                // to the same ARN); their record names the old serial until delivered.
+                entry.outputs = old
+                    .outputs
+                    .iter()
+                    .filter(|(_, o)| o.remote.is_some())
+                    .map(|(name, o)| (name.clone(), o.clone()))
+                    .collect();
             }
             state.certificates.insert(address.clone(), entry);
             secrets.certificates.insert(
@@ -299,7 +309,7 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
                 },
             );
         })?;
-    let written = deploy_outputs(context, address)?;
+    let written = deploy_outputs(context, address).await?;
     let chain_note = issued
         .chain_note
         .map(|note| format!("; {note}"))
@@ -310,44 +320,64 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
     ))
 }
 
-/// Writes every output of the certificate from state and records what was written.
-fn deploy_outputs(context: &Context, address: &Address) -> Result<usize> {
+/// Delivers every output of the certificate from state and records what was delivered.
+/// An output that fails keeps its earlier record (so the next plan delivers it again,
+/// without a new order) while the others are still delivered; the first failure is the
+/// action's error.
+async fn deploy_outputs(context: &Context, address: &Address) -> Result<usize> {
     let spec = &context.desired.certificates[address];
     if spec.outputs.is_empty() {
         // Nothing to write, so no state write either (each one is an fsync).
         return Ok(0);
     }
-    let mut ledger = context.ledger.lock().expect("ledger");
-    let certificate = ledger
-        .state
-        .certificates
-        .get(address)
-        .cloned()
-        .ok_or_else(|| Error::Bug(format!("{address} has no certificate in state to deploy")))?;
-    let key = ledger
-        .secrets
-        .certificates
-        .get(address)
-        .map(|s| s.private_key_pem.clone())
-        .ok_or_else(|| {
-            Error::State(format!(
-                "{address} has no private key in the state's secret half"
-            ))
-        })?;
+    let (certificate, key) = {
+        let ledger = context.ledger.lock().expect("ledger");
+        let certificate = ledger
+            .state
+            .certificates
+            .get(address)
+            .cloned()
+            .ok_or_else(|| {
+                Error::Bug(format!("{address} has no certificate in state to deploy"))
+            })?;
+        let key = ledger
+            .secrets
+            .certificates
+            .get(address)
+            .map(|s| s.private_key_pem.clone())
+            .ok_or_else(|| {
+                Error::State(format!(
+                    "{address} has no private key in the state's secret half"
+                ))
+            })?;
+        (certificate, key)
+    };
     let mut deployed = BTreeMap::new();
+    let mut failure = None;
     for output in &spec.outputs {
-        deployed.insert(
-            output.name.clone(),
-            deploy::write_output(output, &certificate, &key)?,
-        );
+        let previous = certificate.outputs.get(&output.name);
+        match deploy::remote::deliver(output, &certificate, &key, previous).await {
+            Ok(record) => {
+                deployed.insert(output.name.clone(), record);
+            }
+            Err(e) => {
+                if let Some(previous) = previous {
+                    deployed.insert(output.name.clone(), previous.clone());
+                }
+                failure.get_or_insert(e);
+            }
+        }
     }
     let count = deployed.len();
-    ledger.commit(|state, _| {
+    context.ledger.lock().expect("ledger").commit(|state, _| {
         if let Some(entry) = state.certificates.get_mut(address) {
             entry.outputs = deployed;
         }
     })?;
-    Ok(count)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(count),
+    }
 }
 
 /// A certificate removed from the configuration: revoke it (unless `certform revoke` already

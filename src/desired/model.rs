@@ -29,7 +29,7 @@ pub struct Desired {
 
 impl Desired {
     /// Every secret the configuration holds and knows: TSIG secrets, EAB HMAC keys, the
-    /// PostgreSQL connection string.
+    /// PostgreSQL connection string, PKCS#12 passwords.
     pub fn secrets(&self) -> Vec<&Sensitive> {
         let tsig = self.solvers.values().filter_map(|solver| match solver {
             SolverSpec::Dns(DnsSolverSpec {
@@ -51,7 +51,15 @@ impl Desired {
             BackendSettings::Postgres(pg) => Some(&pg.conn_str),
             _ => None,
         };
-        tsig.chain(eab).chain(conn_str).collect()
+        let pkcs12 = self
+            .certificates
+            .values()
+            .flat_map(|c| &c.outputs)
+            .filter_map(|output| match &output.kind {
+                OutputKind::Files(FileFormat::Pkcs12 { password }) => password.value().ok(),
+                _ => None,
+            });
+        tsig.chain(eab).chain(conn_str).chain(pkcs12).collect()
     }
 }
 
@@ -215,12 +223,22 @@ impl Default for RenewBefore {
 pub struct OutputSpec {
     /// The label of the `output "NAME"` block.
     pub name: String,
+    /// Where the output delivers (`kind`, default `files`). Left out of the configuration
+    /// digest when it is today's plain PEM files, so saved plans from before stay valid.
+    #[serde(skip_serializing_if = "OutputKind::is_pem_files")]
+    pub kind: OutputKind,
     /// Absolute paths. With `directory = D`, all four are set to D/cert.pem, D/chain.pem,
     /// D/fullchain.pem, D/privkey.pem (certbot layout); otherwise only those given.
     pub cert: Option<PathBuf>,
     pub chain: Option<PathBuf>,
     pub fullchain: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// `format = "combined"` / `"pkcs12"`: the one file (`path`, or `directory` with
+    /// `combined.pem` / `certificate.p12`), written with `key_mode`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub combined: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pkcs12: Option<PathBuf>,
     /// Unix permission bits, e.g. 0o600 (default for the key) and 0o644 (default otherwise).
     pub key_mode: u32,
     pub mode: u32,
@@ -239,6 +257,122 @@ pub struct OutputSpec {
     /// the diagnostics of a path that two outputs write.
     #[serde(skip)]
     pub path_spans: BTreeMap<OutputFileKind, SourceSpan>,
+}
+
+/// What an output delivers and where: `files` use the path fields of [`OutputSpec`]; the
+/// other kinds deliver to a remote service and have no paths.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputKind {
+    Files(FileFormat),
+    AwsAcm(AwsTarget),
+    AwsSecretsManager(SecretsManagerTarget),
+    S3(S3Target),
+}
+
+/// How a `files` output lays the certificate and key out.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    /// Today's four PEM files (`cert`, `chain`, `fullchain`, `key`).
+    Pem,
+    /// One file holding the key, the certificate and its chain (HAProxy's `crt`).
+    Combined,
+    /// A PKCS#12 archive of key, certificate and chain, encrypted with `password`.
+    Pkcs12 { password: ConfigSecret },
+}
+
+/// The AWS account and region a remote kind talks to: credentials come from the AWS chain
+/// (environment, `profile`, instance role), never from the configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AwsTarget {
+    /// Else `AWS_REGION` / the profile's region, else `us-east-1`.
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// An AWS-compatible endpoint URL (a test server, a VPC endpoint).
+    pub endpoint: Option<String>,
+}
+
+/// `kind = "aws_secretsmanager"`: one secret holding the PEMs as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretsManagerTarget {
+    pub aws: AwsTarget,
+    /// The secret's name (created when missing) or ARN.
+    pub secret_id: String,
+    /// KMS key for a secret certform creates (else the account's default key).
+    pub kms_key_id: Option<String>,
+}
+
+/// `kind = "s3"`: `cert.pem`, `chain.pem`, `fullchain.pem` and `privkey.pem` under a prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct S3Target {
+    pub aws: AwsTarget,
+    pub bucket: String,
+    /// Prepended to each object name as written (`tls/www/` gives `tls/www/cert.pem`).
+    pub prefix: String,
+    pub use_path_style: bool,
+    /// `AES256` or `aws:kms`.
+    pub server_side_encryption: Option<String>,
+    pub kms_key_id: Option<String>,
+}
+
+impl OutputKind {
+    /// The `kind` attribute's value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OutputKind::Files(_) => "files",
+            OutputKind::AwsAcm(_) => "aws_acm",
+            OutputKind::AwsSecretsManager(_) => "aws_secretsmanager",
+            OutputKind::S3(_) => "s3",
+        }
+    }
+
+    fn is_pem_files(&self) -> bool {
+        matches!(self, OutputKind::Files(FileFormat::Pem))
+    }
+
+    /// What a remote kind delivered at `location` (and `item` of it), for a drift reason:
+    /// `acm certificate arn:...`, `secret arn:...`, `s3 object s3://bucket/tls/cert.pem`.
+    pub fn describe(&self, location: &str, item: Option<&str>) -> String {
+        match (self, item) {
+            (OutputKind::AwsAcm(_), _) => format!("acm certificate {location}"),
+            (OutputKind::AwsSecretsManager(_), _) => format!("secret {location}"),
+            (OutputKind::S3(t), Some(key)) => format!("s3 object s3://{}/{key}", t.bucket),
+            (_, _) => location.to_string(),
+        }
+    }
+
+    /// Where a remote kind delivers, in words that change exactly when the configuration
+    /// moves it elsewhere (state keeps it; `None` for `files`, whose paths say it).
+    pub fn target(&self) -> Option<String> {
+        let region = |aws: &AwsTarget| {
+            let mut text = aws
+                .region
+                .clone()
+                .unwrap_or_else(|| "the default region".into());
+            if let Some(endpoint) = &aws.endpoint {
+                text.push_str(&format!(" at {endpoint}"));
+            }
+            text
+        };
+        match self {
+            OutputKind::Files(_) => None,
+            OutputKind::AwsAcm(aws) => Some(format!("acm in {}", region(aws))),
+            OutputKind::AwsSecretsManager(t) => {
+                Some(format!("secret {} in {}", t.secret_id, region(&t.aws)))
+            }
+            OutputKind::S3(t) => Some(format!(
+                "s3://{}/{} in {}{}",
+                t.bucket,
+                t.prefix,
+                region(&t.aws),
+                t.server_side_encryption
+                    .as_ref()
+                    .map(|sse| format!(" ({sse})"))
+                    .unwrap_or_default()
+            )),
+        }
+    }
 }
 
 /// A user or group by name, with its id on this machine (resolved by `validate`). Only the
@@ -260,6 +394,10 @@ pub enum OutputFileKind {
     Chain,
     Fullchain,
     Key,
+    /// `format = "combined"`: key, certificate and chain.
+    Combined,
+    /// `format = "pkcs12"`: an encrypted PKCS#12 archive.
+    Pkcs12,
 }
 
 impl OutputSpec {
@@ -270,6 +408,8 @@ impl OutputSpec {
             (OutputFileKind::Chain, &self.chain, self.mode),
             (OutputFileKind::Fullchain, &self.fullchain, self.mode),
             (OutputFileKind::Key, &self.key, self.key_mode),
+            (OutputFileKind::Combined, &self.combined, self.key_mode),
+            (OutputFileKind::Pkcs12, &self.pkcs12, self.key_mode),
         ]
         .into_iter()
         .filter_map(|(kind, path, mode)| path.as_ref().map(|p| (kind, p, mode)))

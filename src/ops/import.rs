@@ -180,21 +180,20 @@ fn outputs_already_in_place(
     entry: &CertificateState,
     key: &Sensitive,
 ) -> BTreeMap<String, DeployedOutput> {
-    let fullchain = format!("{}{}", entry.certificate_pem, entry.chain_pem);
     let mut in_place = BTreeMap::new();
-    for output in &spec.outputs {
+    // A remote output cannot be seen from here: the next apply delivers it.
+    for output in spec.outputs.iter().filter(|o| o.kind.target().is_none()) {
         let files: Vec<_> = output.files();
         let observed = crate::deploy::observe(files.iter().map(|(_, path, _)| path.as_path()));
         let deployed: Option<Vec<DeployedFile>> = files
             .iter()
             .map(|(kind, path, mode)| {
-                let wanted = match kind {
-                    OutputFileKind::Cert => entry.certificate_pem.as_str(),
-                    OutputFileKind::Chain => entry.chain_pem.as_str(),
-                    OutputFileKind::Fullchain => fullchain.as_str(),
-                    OutputFileKind::Key => key.expose(),
-                };
-                let sha256 = crate::deploy::sha256_hex(wanted.as_bytes());
+                // A PKCS#12 archive differs on every write: it is never in place.
+                if *kind == OutputFileKind::Pkcs12 {
+                    return None;
+                }
+                let wanted = crate::deploy::file_content(output, *kind, entry, key).ok()?;
+                let sha256 = crate::deploy::sha256_hex(&wanted);
                 let Some(FileSeen::Regular(facts)) = observed.files.get(*path) else {
                     return None;
                 };
@@ -207,7 +206,13 @@ fn outputs_already_in_place(
             })
             .collect();
         if let Some(files) = deployed {
-            in_place.insert(output.name.clone(), DeployedOutput { files });
+            in_place.insert(
+                output.name.clone(),
+                DeployedOutput {
+                    files,
+                    remote: None,
+                },
+            );
         }
     }
     in_place

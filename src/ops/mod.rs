@@ -221,10 +221,11 @@ pub fn recipients_for(desired: &Desired, identity: &Identity) -> Result<Vec<Stri
     Ok(vec![recipient])
 }
 
-/// Looks at every output file the configuration names, and fetches the CA's ARI renewal
-/// windows.
+/// Looks at every output file the configuration names, reads back what remote outputs
+/// delivered, and fetches the CA's ARI renewal windows.
 pub fn refresh(desired: &Desired, state: &State) -> Observed {
     let mut observed = observe_files(desired);
+    observed.remote = crate::deploy::remote::observe_blocking(desired, state);
     observed.ari = ari::refresh(desired, state, time::OffsetDateTime::now_utc());
     observed
 }

@@ -5,7 +5,7 @@
 use super::{Action, AttrValue, Attributes, Change, Reason};
 use crate::address::{Address, Kind};
 use crate::desired::model::{AccountSpec, CertificateSpec, Desired, OutputSpec, RenewBefore};
-use crate::state::model::{AccountState, AriState, CertificateState, State};
+use crate::state::model::{AccountState, AriState, CertificateState, DeployedOutput, State};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use time::OffsetDateTime;
@@ -19,6 +19,19 @@ pub struct Observed {
     pub endpoints: BTreeMap<Address, super::drift::EndpointFacts>,
     /// ARI windows fetched for certificates in state (absent: use what state kept).
     pub ari: BTreeMap<Address, AriState>,
+    /// What a remote output (`aws_acm`, `s3`, ...) holds now, by certificate and output
+    /// name; absent when it was not read (not delivered yet, or the service did not answer).
+    pub remote: BTreeMap<(Address, String), RemoteSeen>,
+}
+
+/// What a refresh read back from a remote output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteSeen {
+    /// The whole delivery is gone (the ACM certificate, the secret).
+    Missing,
+    /// The items of [`crate::state::model::RemoteDelivery::items`] as the service has them
+    /// now; an item it no longer has (a deleted object) is left out.
+    Found(BTreeMap<String, String>),
 }
 
 /// What a refresh found at an output path.
@@ -305,7 +318,7 @@ fn diff_certificate(
     let mut drift: Vec<Reason> = spec
         .outputs
         .iter()
-        .flat_map(|o| output_drift(o, current, observed))
+        .flat_map(|o| output_drift(&spec.address, o, current, observed))
         .collect();
     if !spec.outputs.is_empty() {
         drift.extend(super::drift::endpoint_drift(spec, current, observed, false));
@@ -423,6 +436,7 @@ pub fn renewal_due(
 
 /// Why an output must be written again, if it must.
 pub(super) fn output_drift(
+    address: &Address,
     output: &OutputSpec,
     current: &CertificateState,
     observed: &Observed,
@@ -432,6 +446,10 @@ pub(super) fn output_drift(
             output: output.name.clone(),
         }];
     };
+    if let Some(target) = output.kind.target() {
+        let seen = observed.remote.get(&(address.clone(), output.name.clone()));
+        return remote_drift(output, &target, deployed, current, seen);
+    }
     let wanted: Vec<_> = output.files();
     let same_layout = wanted.len() == deployed.files.len()
         && wanted
@@ -478,6 +496,54 @@ pub(super) fn output_drift(
         }
     }
     reasons
+}
+
+/// Why a remote output must be delivered again: it is new or moved, it holds an earlier
+/// certificate, or what it delivered is gone or changed (`seen`: what a refresh read back).
+fn remote_drift(
+    output: &OutputSpec,
+    target: &str,
+    deployed: &DeployedOutput,
+    current: &CertificateState,
+    seen: Option<&RemoteSeen>,
+) -> Vec<Reason> {
+    let Some(remote) = &deployed.remote else {
+        return vec![Reason::OutputAdded {
+            output: output.name.clone(),
+        }];
+    };
+    if remote.target != target {
+        return vec![Reason::OutputTargetChanged {
+            output: output.name.clone(),
+            from: remote.target.clone(),
+            to: target.to_string(),
+        }];
+    }
+    if remote.serial_number != current.serial_number {
+        return vec![Reason::OutputOutdated {
+            output: output.name.clone(),
+            location: remote.location.clone(),
+        }];
+    }
+    match seen {
+        // Not read: a refresh that skipped it, or a service that did not answer.
+        None => Vec::new(),
+        Some(RemoteSeen::Missing) => vec![Reason::RemoteMissing {
+            what: output.kind.describe(&remote.location, None),
+        }],
+        Some(RemoteSeen::Found(items)) => remote
+            .items
+            .iter()
+            .filter_map(|(item, recorded)| {
+                let what = output.kind.describe(&remote.location, Some(item));
+                match items.get(item) {
+                    None => Some(Reason::RemoteMissing { what }),
+                    Some(now) if now != recorded => Some(Reason::RemoteChanged { what }),
+                    Some(_) => None,
+                }
+            })
+            .collect(),
+    }
 }
 
 /// Whether a file belongs to the output's `owner` and `group` (either unset: any).

@@ -2,8 +2,9 @@
 //! and a fixed `now`, with the expected actions and reason texts.
 
 use super::*;
+use crate::desired::model::{AwsTarget, FileFormat, NamedId, OutputFileKind, OutputKind};
 use crate::desired::model::{BackendSettings, ExternalAccountBinding, StateSettings};
-use crate::desired::model::{NamedId, OutputFileKind};
+use crate::desired::model::{S3Target, SecretsManagerTarget};
 use crate::keytype::KeyType;
 use crate::state::model::{DeployedFile, DeployedOutput};
 use std::time::Duration;
@@ -43,6 +44,9 @@ fn account_state() -> AccountState {
 fn output(dir: &str) -> OutputSpec {
     OutputSpec {
         name: "files".into(),
+        kind: OutputKind::Files(FileFormat::Pem),
+        combined: None,
+        pkcs12: None,
         cert: Some(PathBuf::from(format!("{dir}/cert.pem"))),
         chain: None,
         fullchain: Some(PathBuf::from(format!("{dir}/fullchain.pem"))),
@@ -111,7 +115,13 @@ fn cert_state(domains: &[&str], age_days: i64) -> CertificateState {
         chain_pem: String::new(),
         order_url: None,
         issued_at: not_before,
-        outputs: BTreeMap::from([("files".to_string(), DeployedOutput { files })]),
+        outputs: BTreeMap::from([(
+            "files".to_string(),
+            DeployedOutput {
+                files,
+                remote: None,
+            },
+        )]),
         ari: None,
         pending_revocation: Vec::new(),
         revoked: None,
@@ -1050,9 +1060,75 @@ const DECISIONS: &[(&str, &str, Decision)] = {
         ("output", "follow_symlinks", Inert),
         ("output", "on_change", Inert),
         ("output", "on_change_timeout", Inert),
+        (
+            "output",
+            "kind",
+            Plans("redeploy", |d| output_mut(d).kind = acm(None, None)),
+        ),
+        ("output", "format", Plans("redeploy", combined)),
+        ("output", "path", Plans("redeploy", combined)),
+        ("output", "password", Inert),
+        (
+            "output",
+            "region",
+            Plans("redeploy", |d| {
+                output_mut(d).kind = acm(Some("eu-west-1"), None)
+            }),
+        ),
+        (
+            "output",
+            "endpoint",
+            Plans("redeploy", |d| {
+                output_mut(d).kind = acm(None, Some("https://acm.example"))
+            }),
+        ),
+        ("output", "profile", Inert),
+        ("output", "allow_insecure_transport", Inert),
+        (
+            "output",
+            "secret_id",
+            Plans("redeploy", |d| {
+                output_mut(d).kind = OutputKind::AwsSecretsManager(SecretsManagerTarget {
+                    aws: AwsTarget::default(),
+                    secret_id: "tls/www".into(),
+                    kms_key_id: None,
+                })
+            }),
+        ),
+        ("output", "kms_key_id", Inert),
+        ("output", "bucket", Plans("redeploy", s3)),
+        ("output", "prefix", Plans("redeploy", s3)),
+        ("output", "server_side_encryption", Plans("redeploy", s3)),
+        ("output", "use_path_style", Inert),
         ("check", "endpoint", Inert),
     ]
 };
+
+fn acm(region: Option<&str>, endpoint: Option<&str>) -> OutputKind {
+    OutputKind::AwsAcm(AwsTarget {
+        region: region.map(str::to_string),
+        profile: None,
+        endpoint: endpoint.map(str::to_string),
+    })
+}
+
+fn combined(d: &mut Desired) {
+    let output = output_mut(d);
+    output.kind = OutputKind::Files(FileFormat::Combined);
+    (output.cert, output.fullchain, output.key) = (None, None, None);
+    output.combined = Some("/tls/combined.pem".into());
+}
+
+fn s3(d: &mut Desired) {
+    output_mut(d).kind = OutputKind::S3(S3Target {
+        aws: AwsTarget::default(),
+        bucket: "tls".into(),
+        prefix: "www/".into(),
+        use_path_style: false,
+        server_side_encryption: Some("AES256".into()),
+        kms_key_id: None,
+    })
+}
 
 /// Blocks whose attributes are all inert for planning (README: attribute table).
 const INERT_BLOCKS: &[&str] = &[

@@ -31,6 +31,10 @@ pub enum DriftKind {
     /// Something certform does not read is at an output path (a FIFO, a device, a link).
     FileUnusable,
     FileOwner,
+    /// What a remote output (ACM, Secrets Manager, S3) delivered is gone.
+    RemoteMissing,
+    /// What a remote output delivered was changed by someone else.
+    RemoteChanged,
     NotInConfig,
     EndpointMismatch,
     EndpointUnreachable,
@@ -46,6 +50,8 @@ impl DriftKind {
             DriftKind::FileMode => "file_mode",
             DriftKind::FileUnusable => "file_unusable",
             DriftKind::FileOwner => "file_owner",
+            DriftKind::RemoteMissing => "remote_missing",
+            DriftKind::RemoteChanged => "remote_changed",
             DriftKind::NotInConfig => "not_in_config",
             DriftKind::EndpointMismatch => "endpoint_mismatch",
             DriftKind::EndpointUnreachable => "endpoint_unreachable",
@@ -115,7 +121,7 @@ fn observed_drift(
     let mut reasons: Vec<Reason> = spec
         .outputs
         .iter()
-        .flat_map(|o| output_drift(o, current, observed))
+        .flat_map(|o| output_drift(&spec.address, o, current, observed))
         .collect();
     reasons.extend(endpoint_drift(spec, current, observed, true));
     reasons
@@ -157,6 +163,8 @@ fn kind_of(reason: &Reason) -> Option<DriftKind> {
         Reason::FileModeChanged { .. } => DriftKind::FileMode,
         Reason::FileUnusable { .. } => DriftKind::FileUnusable,
         Reason::FileOwnerChanged { .. } => DriftKind::FileOwner,
+        Reason::RemoteMissing { .. } => DriftKind::RemoteMissing,
+        Reason::RemoteChanged { .. } => DriftKind::RemoteChanged,
         Reason::RemovedFromConfig { .. } => DriftKind::NotInConfig,
         Reason::EndpointServesOther { .. } => DriftKind::EndpointMismatch,
         Reason::EndpointUnreachable { .. } => DriftKind::EndpointUnreachable,

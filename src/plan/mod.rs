@@ -11,7 +11,7 @@ pub mod graph;
 pub mod reason;
 pub mod saved;
 
-pub use diff::{diff, FileFacts, FileSeen, Observed, PlanOptions};
+pub use diff::{diff, FileFacts, FileSeen, Observed, PlanOptions, RemoteSeen};
 pub use reason::Reason;
 
 use crate::address::{Address, Kind};

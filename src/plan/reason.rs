@@ -87,6 +87,26 @@ pub enum Reason {
     OutputPathsChanged {
         output: String,
     },
+    /// A remote output's configuration now delivers elsewhere than state records.
+    OutputTargetChanged {
+        output: String,
+        from: String,
+        to: String,
+    },
+    /// A remote output still holds an earlier certificate (its delivery of the current one
+    /// has not succeeded yet).
+    OutputOutdated {
+        output: String,
+        location: String,
+    },
+    /// What a remote output delivered is gone (`what`: "acm certificate arn:...").
+    RemoteMissing {
+        what: String,
+    },
+    /// What a remote output delivered was changed by someone else.
+    RemoteChanged {
+        what: String,
+    },
     RemovedFromConfig {
         revoke_on_destroy: bool,
     },
@@ -232,6 +252,15 @@ impl fmt::Display for Reason {
                 expected,
             } => write!(f, "{path} is owned by {actual}, expected {expected}"),
             Reason::OutputPathsChanged { output } => write!(f, "output \"{output}\" paths changed"),
+            Reason::OutputTargetChanged { output, from, to } => {
+                write!(f, "output \"{output}\" now delivers to {to}, not {from}")
+            }
+            Reason::OutputOutdated { output, location } => write!(
+                f,
+                "output \"{output}\": {location} holds an earlier certificate than state's"
+            ),
+            Reason::RemoteMissing { what } => write!(f, "{what} is missing"),
+            Reason::RemoteChanged { what } => write!(f, "{what} differs from state"),
             Reason::RemovedFromConfig { revoke_on_destroy } => {
                 if *revoke_on_destroy {
                     write!(f, "removed from configuration (revoke_on_destroy = true)")

@@ -70,6 +70,12 @@ pub fn certificate(address: &Address, certificate: &CertificateState) -> String 
                 file.mode
             );
         }
+        if let Some(remote) = &output.remote {
+            let _ = writeln!(out, "        {:<9} = {:?}", "delivered", remote.location);
+            for (item, value) in &remote.items {
+                let _ = writeln!(out, "        {:<9} = {item:?} {value:?}", "item");
+            }
+        }
         out.push_str("    }\n");
     }
     out.push_str("}\n");

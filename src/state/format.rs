@@ -519,6 +519,7 @@ pub(crate) mod tests {
                     sha256: "00".repeat(32),
                     mode: 0o600,
                 }],
+                remote: None,
             },
         );
         state.certificates.insert(

@@ -161,7 +161,29 @@ pub struct Revoked {
 /// What apply wrote for one `output` block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeployedOutput {
+    /// A `files` output's files (empty for a remote kind).
+    #[serde(default)]
     pub files: Vec<DeployedFile>,
+    /// What a remote kind delivered (`None` for `files`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteDelivery>,
+}
+
+/// Where a remote kind delivered a certificate and what drift checks compare: only public
+/// identifiers (an ARN, a version id, an object's ETag), never a byte of the key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteDelivery {
+    /// `OutputKind::target` when delivered: a configuration that moves the output elsewhere
+    /// delivers again.
+    pub target: String,
+    /// What was written, as its service names it: the ACM certificate ARN (imported again to
+    /// the same ARN on renewal), the secret's ARN, `s3://bucket/prefix`.
+    pub location: String,
+    /// The serial number of the certificate delivered (a new certificate delivers again).
+    pub serial_number: String,
+    /// What a refresh reads back, by item: `serial` (ACM), `version` (Secrets Manager), each
+    /// object key with its ETag (S3).
+    pub items: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

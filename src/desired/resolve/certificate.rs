@@ -3,7 +3,7 @@
 
 use super::*;
 
-/// What a `certificate` block and its `output` and `check` blocks accept (also read by
+/// What a `certificate` block and its `check` blocks accept (an `output` block: [`super::output`]) (also read by
 /// [`super::schema`]).
 pub(super) const ATTRIBUTES: &[&str] = &[
     "account",
@@ -20,20 +20,6 @@ pub(super) const ATTRIBUTES: &[&str] = &[
     "for_each",
 ];
 pub(super) const BLOCKS: &[&str] = &["output", "check"];
-pub(super) const OUTPUT_ATTRIBUTES: &[&str] = &[
-    "directory",
-    "cert",
-    "chain",
-    "fullchain",
-    "key",
-    "key_mode",
-    "mode",
-    "owner",
-    "group",
-    "follow_symlinks",
-    "on_change",
-    "on_change_timeout",
-];
 pub(super) const CHECK_ATTRIBUTES: &[&str] = &["endpoint"];
 
 /// One certificate (a block, or one `for_each` instance of it, evaluated with `eval`).
@@ -159,7 +145,7 @@ pub(super) fn certificate(
             continue;
         }
         seen_outputs.insert(out_name.clone(), header);
-        match output(config, eval, file, out_block, out_name, &reader.what, diags) {
+        match super::output::output(config, eval, file, out_block, out_name, &reader.what, diags) {
             Some(spec) => {
                 if let Some(list) = &mut outputs {
                     list.push(spec);
@@ -358,153 +344,6 @@ pub(super) fn renew_before(text: &str) -> Result<RenewBefore, String> {
     }
 }
 
-pub(super) fn output(
-    config: &Config,
-    eval: &Evaluator,
-    file: &SourceFile,
-    block: &Block,
-    name: String,
-    parent: &str,
-    diags: &mut Diagnostics,
-) -> Option<OutputSpec> {
-    let reader = BodyReader::new(
-        file,
-        eval,
-        block,
-        format!("`output \"{name}\"` in {parent}"),
-    );
-    reader.check(OUTPUT_ATTRIBUTES, &[], diags);
-    let mut failed = false;
-    let mut path_spans = BTreeMap::new();
-    let mut path = |attr: &str, diags: &mut Diagnostics| match reader.string_spanned(attr, diags) {
-        Got::Absent => None,
-        Got::Invalid => {
-            failed = true;
-            None
-        }
-        Got::Value((p, span)) => Some((absolute(&config.dir, &p), span)),
-    };
-    let directory = path("directory", diags);
-    let mut cert = path("cert", diags);
-    let mut chain = path("chain", diags);
-    let mut fullchain = path("fullchain", diags);
-    let mut key = path("key", diags);
-    let any_file = cert.is_some() || chain.is_some() || fullchain.is_some() || key.is_some();
-    match (&directory, any_file) {
-        (Some((dir, span)), false) => {
-            let inside = |name| Some((dir.join(name), span.clone()));
-            cert = inside("cert.pem");
-            chain = inside("chain.pem");
-            fullchain = inside("fullchain.pem");
-            key = inside("privkey.pem");
-        }
-        (Some(_), true) => {
-            let attr = reader.attr("directory")?;
-            diags.error(
-                Some(reader.key_span(attr)),
-                "Conflicting attributes",
-                format!(
-                    "{} sets `directory` and individual file paths; use either `directory` (cert.pem, chain.pem, fullchain.pem and privkey.pem inside it) or any of `cert`, `chain`, `fullchain`, `key`.",
-                    reader.what
-                ),
-            );
-            failed = true;
-        }
-        (None, false) if !failed => {
-            diags.error(
-                Some(reader.header_span()),
-                "Missing required attribute",
-                format!(
-                    "{} writes no files: set `directory`, or at least one of `cert`, `chain`, `fullchain` and `key`.",
-                    reader.what
-                ),
-            );
-            failed = true;
-        }
-        (None, _) => {}
-    }
-    let key_mode = file_mode(&reader, "key_mode", FileRole::Key, diags);
-    let mode = file_mode(&reader, "mode", FileRole::Public, diags);
-    let owner = named_id(
-        &reader,
-        "owner",
-        "user",
-        crate::deploy::owner::user_id,
-        diags,
-    );
-    let group = named_id(
-        &reader,
-        "group",
-        "group",
-        crate::deploy::owner::group_id,
-        diags,
-    );
-    let follow_symlinks = reader
-        .bool("follow_symlinks", diags)
-        .or_default_value(false);
-    let on_change = match reader.string_list("on_change", diags) {
-        Got::Absent => Some(None),
-        Got::Invalid => None,
-        Got::Value(argv) if argv.first().is_none_or(|(program, _)| program.is_empty()) => {
-            let attr = reader.attr("on_change")?;
-            reader.invalid(
-                attr,
-                "Invalid command",
-                format!(
-                    "`on_change` in {} must be a command as a list of arguments whose first element is the program, such as [\"systemctl\", \"reload\", \"nginx\"].",
-                    reader.what
-                ),
-                diags,
-            );
-            None
-        }
-        Got::Value(argv) => Some(Some(argv.into_iter().map(|(a, _)| a).collect())),
-    };
-    let on_change_timeout = match reader.string_spanned("on_change_timeout", diags) {
-        Got::Absent => Some(None),
-        Got::Invalid => None,
-        Got::Value((text, span)) => match parse_duration(&text) {
-            Ok(d) if d > Duration::ZERO => Some(Some(d)),
-            Ok(_) => {
-                diags.error(
-                    Some(span),
-                    "Invalid duration",
-                    "on_change_timeout must be longer than zero.",
-                );
-                None
-            }
-            Err(why) => {
-                diags.error(Some(span), "Invalid duration", format!("{why}."));
-                None
-            }
-        },
-    };
-    if failed {
-        return None;
-    }
-    let mut located = |kind, written: Option<(PathBuf, SourceSpan)>| {
-        written.map(|(path, span)| {
-            path_spans.insert(kind, span);
-            path
-        })
-    };
-    Some(OutputSpec {
-        name,
-        cert: located(OutputFileKind::Cert, cert),
-        chain: located(OutputFileKind::Chain, chain),
-        fullchain: located(OutputFileKind::Fullchain, fullchain),
-        key: located(OutputFileKind::Key, key),
-        key_mode: key_mode?,
-        mode: mode?,
-        owner: owner?,
-        group: group?,
-        follow_symlinks: follow_symlinks?,
-        on_change: on_change?,
-        path_spans,
-        on_change_timeout: on_change_timeout?,
-    })
-}
-
 /// `mode` or `key_mode`: octal permission bits, without setuid, setgid or sticky bits and
 /// never writable by others; a key is never readable by others either (0640 lets a group
 /// read it: give the group with `group`, rather than widening the mode).
@@ -553,7 +392,7 @@ pub(super) enum FileRole {
 }
 
 impl FileRole {
-    fn default_mode(self) -> u32 {
+    pub(super) fn default_mode(self) -> u32 {
         match self {
             FileRole::Key => 0o600,
             FileRole::Public => 0o644,
@@ -576,7 +415,7 @@ fn unsafe_mode(mode: u32, role: FileRole) -> Option<&'static str> {
 }
 
 /// `owner` / `group`: the name of a user (or group) this machine has, with its id.
-fn named_id(
+pub(super) fn named_id(
     reader: &BodyReader,
     name: &str,
     what: &str,

@@ -9,6 +9,7 @@ mod certificate;
 mod collisions;
 mod dns_solver;
 mod for_each;
+mod output;
 pub mod schema;
 mod settings;
 mod solver;

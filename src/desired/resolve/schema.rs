@@ -19,7 +19,7 @@ pub fn attributes() -> Vec<(&'static str, Vec<&'static str>)> {
             super::account::EAB_ATTRIBUTES.to_vec(),
         ),
         ("certificate", super::certificate::ATTRIBUTES.to_vec()),
-        ("output", super::certificate::OUTPUT_ATTRIBUTES.to_vec()),
+        ("output", super::output::attributes()),
         ("check", super::certificate::CHECK_ATTRIBUTES.to_vec()),
         ("http_solver", super::solver::HTTP_ATTRIBUTES.to_vec()),
         (
