@@ -44,7 +44,7 @@ pub trait RemoteKind: Sync {
 }
 
 /// The kinds this build delivers to.
-const KINDS: &[&dyn RemoteKind] = &[];
+const KINDS: &[&dyn RemoteKind] = &[&super::ssh::SshKind];
 
 /// The executor of a remote `kind`.
 fn executor(kind: &OutputKind) -> Result<&'static dyn RemoteKind> {

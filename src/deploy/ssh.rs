@@ -7,8 +7,13 @@
 //! rename); file contents travel on the session's stdin, never on a command line. Drift is
 //! read back as each remote file's sha256 and mode; only digests leave the host.
 
-use super::{GroupKiller, Tail};
+use super::remote::{BoxFuture, Delivery, RemoteKind};
+use super::{file_content, sha256_hex, GroupKiller, Tail};
+use crate::desired::model::{OutputFileKind, OutputKind, OutputSpec};
 use crate::error::{Error, Result};
+use crate::plan::RemoteSeen as PlanRemoteSeen;
+use crate::state::model::RemoteDelivery;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -111,6 +116,8 @@ impl SshTarget {
             command.arg("-l").arg(user);
         }
         command.arg("--").arg(&self.host).arg(remote);
+        // ssh passes on only what `SendEnv` names, but the identity is never its business.
+        command.env_remove(crate::state::ENV_IDENTITY_KEY);
         command
     }
 
@@ -315,6 +322,222 @@ fn script(body: &str, args: &[impl AsRef<str>]) -> String {
 /// `word` in single quotes for a POSIX shell.
 fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// `kind = "ssh"`: where on the host the files go, who owns them, and what reloads them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SshOutput {
+    pub target: SshTarget,
+    /// An absolute directory on the host: cert.pem, chain.pem, fullchain.pem and
+    /// privkey.pem inside it, or combined.pem with `format = "combined"`.
+    pub directory: String,
+    pub combined: bool,
+    /// Of the key (or the combined file) and of the other files.
+    pub key_mode: u32,
+    pub mode: u32,
+    /// Names on the remote host (not resolved here).
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    /// argv run on the host once per apply after every file delivered there.
+    pub reload_command: Option<Vec<String>>,
+}
+
+impl SshOutput {
+    /// The files delivered, with their remote paths and modes.
+    pub fn files(&self) -> Vec<(OutputFileKind, String, u32)> {
+        let dir = self.directory.trim_end_matches('/');
+        let layout: &[(OutputFileKind, &str)] = if self.combined {
+            &[(OutputFileKind::Combined, "combined.pem")]
+        } else {
+            &[
+                (OutputFileKind::Cert, "cert.pem"),
+                (OutputFileKind::Chain, "chain.pem"),
+                (OutputFileKind::Fullchain, "fullchain.pem"),
+                (OutputFileKind::Key, "privkey.pem"),
+            ]
+        };
+        layout
+            .iter()
+            .map(|&(kind, name)| {
+                let mode = match kind {
+                    OutputFileKind::Cert | OutputFileKind::Chain | OutputFileKind::Fullchain => {
+                        self.mode
+                    }
+                    _ => self.key_mode,
+                };
+                (kind, format!("{dir}/{name}"), mode)
+            })
+            .collect()
+    }
+
+    /// `ssh user@host:port:/dir (...)`: changes whenever the configuration changes where or
+    /// how the files are written, so a changed output delivers again.
+    pub fn target(&self) -> String {
+        let mut text = format!(
+            "ssh {}:{} ({}mode {:o}, key_mode {:o}",
+            self.target.destination(),
+            self.directory,
+            if self.combined { "combined, " } else { "" },
+            self.mode,
+            self.key_mode
+        );
+        for (what, name) in [("owner", &self.owner), ("group", &self.group)] {
+            if let Some(name) = name {
+                text.push_str(&format!(", {what} {name}"));
+            }
+        }
+        text.push(')');
+        text
+    }
+
+    /// `remote file user@host:port:/path`, as drift reasons name a delivered file.
+    pub fn describe(&self, path: &str) -> String {
+        format!("remote file {}:{path}", self.target.destination())
+    }
+}
+
+/// A `reload_command` on one host: run once per apply, after every `ssh` output delivered
+/// there in that apply that names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reload {
+    pub target: SshTarget,
+    pub argv: Vec<String>,
+}
+
+impl Reload {
+    /// Outputs naming the same command on the same host (user, host, port) share one run.
+    pub fn key(&self) -> (String, Vec<String>) {
+        (self.target.destination(), self.argv.clone())
+    }
+
+    pub async fn run(&self) -> Result<()> {
+        reload(&self.target, &self.argv).await
+    }
+}
+
+/// The reload commands of the `ssh` outputs among `outputs`.
+pub fn reloads(outputs: &[OutputSpec]) -> impl Iterator<Item = Reload> + '_ {
+    outputs.iter().filter_map(|output| match &output.kind {
+        OutputKind::Ssh(ssh) => ssh.reload_command.as_ref().map(|argv| Reload {
+            target: ssh.target.clone(),
+            argv: argv.clone(),
+        }),
+        _ => None,
+    })
+}
+
+/// The `ssh` kind of [`crate::deploy::remote`].
+pub struct SshKind;
+
+impl RemoteKind for SshKind {
+    fn name(&self) -> &'static str {
+        "ssh"
+    }
+
+    fn deliver<'a>(&'a self, delivery: Delivery<'a>) -> BoxFuture<'a, Result<RemoteDelivery>> {
+        Box::pin(async move {
+            let output = delivery.output;
+            let ssh = ssh_of(output)?;
+            let files = ssh.files();
+            let mut contents = Vec::new();
+            for (kind, _, _) in &files {
+                contents.push(file_content(
+                    output,
+                    *kind,
+                    delivery.certificate,
+                    delivery.private_key,
+                )?);
+            }
+            let remote: Vec<RemoteFile> = files
+                .iter()
+                .zip(&contents)
+                .map(|((_, path, mode), bytes)| RemoteFile {
+                    path,
+                    bytes,
+                    mode: *mode,
+                })
+                .collect();
+            deliver(
+                &ssh.target,
+                &remote,
+                ssh.owner.as_deref(),
+                ssh.group.as_deref(),
+            )
+            .await?;
+            Ok(RemoteDelivery {
+                target: String::new(),
+                location: format!("{}:{}", ssh.target.destination(), ssh.directory),
+                serial_number: String::new(),
+                items: files
+                    .iter()
+                    .zip(&contents)
+                    .map(|((_, path, _), bytes)| (path.clone(), sha256_hex(bytes)))
+                    .collect(),
+            })
+        })
+    }
+
+    fn observe<'a>(
+        &'a self,
+        output: &'a OutputSpec,
+        delivered: &'a RemoteDelivery,
+    ) -> BoxFuture<'a, Result<PlanRemoteSeen>> {
+        Box::pin(async move {
+            let ssh = ssh_of(output)?;
+            let paths: Vec<&str> = delivered.items.keys().map(String::as_str).collect();
+            let seen = observe(&ssh.target, &paths).await?;
+            let modes: BTreeMap<String, u32> = ssh
+                .files()
+                .into_iter()
+                .map(|(_, path, mode)| (path, mode))
+                .collect();
+            let mut found = BTreeMap::new();
+            for (path, seen) in paths.iter().zip(seen) {
+                let value = match seen {
+                    RemoteSeen::Missing => continue,
+                    RemoteSeen::Unusable { why } => format!("({why})"),
+                    RemoteSeen::Regular {
+                        sha256,
+                        mode,
+                        owner,
+                        group,
+                    } => {
+                        // A file whose mode or owner is not the configured one is drift too:
+                        // its digest is then reported with what differs.
+                        let mut off = Vec::new();
+                        if modes.get(*path).is_some_and(|&want| want != mode) {
+                            off.push(format!("mode {mode:o}"));
+                        }
+                        if ssh.owner.as_ref().is_some_and(|o| *o != owner) {
+                            off.push(format!("owner {owner}"));
+                        }
+                        if ssh.group.as_ref().is_some_and(|g| *g != group) {
+                            off.push(format!("group {group}"));
+                        }
+                        if off.is_empty() {
+                            sha256
+                        } else {
+                            format!("{sha256} ({})", off.join(", "))
+                        }
+                    }
+                };
+                found.insert(path.to_string(), value);
+            }
+            Ok(PlanRemoteSeen::Found(found))
+        })
+    }
+}
+
+/// The ssh settings of an output the remote module routed here.
+fn ssh_of(output: &OutputSpec) -> Result<&SshOutput> {
+    match &output.kind {
+        OutputKind::Ssh(ssh) => Ok(ssh),
+        other => Err(Error::Bug(format!(
+            "output \"{}\" of kind {} was handed to the ssh kind",
+            output.name,
+            other.name()
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -268,6 +268,7 @@ pub enum OutputKind {
     AwsAcm(AwsTarget),
     AwsSecretsManager(SecretsManagerTarget),
     S3(S3Target),
+    Ssh(crate::deploy::ssh::SshOutput),
 }
 
 /// How a `files` output lays the certificate and key out.
@@ -324,6 +325,7 @@ impl OutputKind {
             OutputKind::AwsAcm(_) => "aws_acm",
             OutputKind::AwsSecretsManager(_) => "aws_secretsmanager",
             OutputKind::S3(_) => "s3",
+            OutputKind::Ssh(_) => "ssh",
         }
     }
 
@@ -338,6 +340,7 @@ impl OutputKind {
             (OutputKind::AwsAcm(_), _) => format!("acm certificate {location}"),
             (OutputKind::AwsSecretsManager(_), _) => format!("secret {location}"),
             (OutputKind::S3(t), Some(key)) => format!("s3 object s3://{}/{key}", t.bucket),
+            (OutputKind::Ssh(ssh), Some(path)) => ssh.describe(path),
             (_, _) => location.to_string(),
         }
     }
@@ -371,6 +374,7 @@ impl OutputKind {
                     .map(|sse| format!(" ({sse})"))
                     .unwrap_or_default()
             )),
+            OutputKind::Ssh(ssh) => Some(ssh.target()),
         }
     }
 }
