@@ -308,3 +308,30 @@ fn a_deleted_remote_file_is_planned_as_redeploy_and_restored_without_a_new_order
         &key,
     );
 }
+
+#[test]
+fn validate_refuses_key_material_for_identity_file_and_a_relative_remote_directory() {
+    let p = Project::new(Pebble::start());
+    p.config(&certificate(
+        "web",
+        "web.test",
+        r#"
+  output "web" {
+    kind          = "ssh"
+    host          = "web1.example.com"
+    identity_file = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"
+    directory     = "etc/tls"
+  }
+"#,
+    ));
+    let out = p.expect(&["validate"], 1);
+    assert!(
+        out.contains("`identity_file` in `output \"web\"` (kind = \"ssh\")")
+            && out.contains("takes the path of a file, not its contents"),
+        "{out}"
+    );
+    assert!(
+        out.contains("must be an absolute path on the host"),
+        "{out}"
+    );
+}
