@@ -3,10 +3,14 @@
 //! following symbolic links ([`dir`]), observes files on disk for drift checks without
 //! trusting what is at their paths ([`read`]), and runs `on_change` commands.
 
+mod aws;
+mod aws_acm;
+mod aws_secretsmanager;
 mod dir;
 pub mod owner;
 mod pkcs12;
 pub mod remote;
+mod s3;
 pub mod ssh;
 
 use crate::bounded_read::{read_regular, Refusal, OUTPUT_READ_LIMIT};

@@ -6,6 +6,8 @@
 //! solvers' secrets — an RFC 2136 TSIG secret (against a real BIND) and AWS access keys
 //! (Route53 on moto), both passed through the environment — which must also stay out of
 //! the state's secret half; hooks get no TSIG secret but keep the ambient AWS credentials.
+//! One certificate also delivers its key to ACM, Secrets Manager and S3 (moto): the scan
+//! covers what those outputs print, plan and record.
 
 mod support;
 
@@ -225,18 +227,51 @@ fn dns_cert(name: &str, domain: &str, solver: &str, extra: &str) -> String {
     .replace("http_solver.web", &format!("dns_solver.{solver}"))
 }
 
+/// Outputs delivering the key to moto's ACM, Secrets Manager and S3: the key goes there,
+/// and nowhere a user or a log sees.
+fn remote_outputs(moto: &Moto) -> String {
+    let at = format!(
+        "endpoint = \"{}\"\n    allow_insecure_transport = true",
+        moto.url()
+    );
+    format!(
+        r#"output "acm" {{
+    kind = "aws_acm"
+    {at}
+  }}
+  output "secret" {{
+    kind      = "aws_secretsmanager"
+    secret_id = "tls/aws"
+    {at}
+  }}
+  output "objects" {{
+    kind           = "s3"
+    bucket         = "tls"
+    prefix         = "aws/"
+    use_path_style = true
+    {at}
+  }}"#
+    )
+}
+
 #[test]
 fn tsig_and_aws_secrets_never_leak_through_state_plans_outputs_logs_or_hooks() {
     let bind = Bind::start("rfc2136.hardening.test");
     let moto = Moto::start();
     moto.create_zone("route53.hardening.test");
+    moto.create_bucket("tls");
     // Pebble cannot see moto's records, so it validates nothing; the RFC 2136 updates still
     // pass BIND's TSIG check and certform's propagation check against BIND.
     let pebble = Pebble::builder().env("PEBBLE_VA_ALWAYS_VALID", "1").start();
     let p = Project::at(&Endpoint::of(&pebble));
     let certificates = [
         dns_cert("tsig", "www.rfc2136.hardening.test", "bind", HOOKED_OUTPUT),
-        dns_cert("aws", "www.route53.hardening.test", "r53", ""),
+        dns_cert(
+            "aws",
+            "www.route53.hardening.test",
+            "r53",
+            &remote_outputs(&moto),
+        ),
         dns_cert("exec", "www.exec.hardening.test", "hook", ""),
     ]
     .concat();

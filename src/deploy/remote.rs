@@ -44,7 +44,12 @@ pub trait RemoteKind: Sync {
 }
 
 /// The kinds this build delivers to.
-const KINDS: &[&dyn RemoteKind] = &[&super::ssh::SshKind];
+const KINDS: &[&dyn RemoteKind] = &[
+    &super::aws_acm::AwsAcm,
+    &super::aws_secretsmanager::AwsSecretsManager,
+    &super::s3::S3,
+    &super::ssh::SshKind,
+];
 
 /// The executor of a remote `kind`.
 fn executor(kind: &OutputKind) -> Result<&'static dyn RemoteKind> {

@@ -1327,3 +1327,93 @@ fn a_changed_eab_kid_registers_the_account_again_and_never_shows_the_hmac_key() 
     );
     assert_eq!(changes[0].action, Action::Update);
 }
+
+/// `certificate.www` delivering to ACM, delivered as state records it (serial `01ab`).
+fn acm_delivered() -> (Desired, State) {
+    let mut d = desired(vec![cert_spec("www", &["www.example.com"])]);
+    d.certificates
+        .get_mut(&Address::certificate("www"))
+        .unwrap()
+        .check_endpoint = None;
+    output_mut(&mut d).kind = acm(Some("eu-west-1"), None);
+    let mut current = cert_state(&["www.example.com"], 10);
+    current.outputs = BTreeMap::from([(
+        "files".to_string(),
+        DeployedOutput {
+            files: Vec::new(),
+            remote: Some(crate::state::model::RemoteDelivery {
+                target: "acm in eu-west-1".into(),
+                location: "arn:aws:acm:eu-west-1:1:certificate/x".into(),
+                serial_number: "01ab".into(),
+                items: BTreeMap::from([("serial".into(), "01:ab".into())]),
+            }),
+        },
+    )]);
+    (d, state(vec![("www", current)]))
+}
+
+#[test]
+fn a_remote_output_redeploys_for_what_a_refresh_read_back_without_a_new_order() {
+    let (d, current) = acm_delivered();
+    let plan = |seen: Option<RemoteSeen>| {
+        let mut observed = observed_ok();
+        if let Some(seen) = seen {
+            observed
+                .remote
+                .insert((Address::certificate("www"), "files".into()), seen);
+        }
+        summarise(&diff(&d, &current, &observed, NOW, &PlanOptions::default()))
+    };
+    // In place, or not read (the service did not answer): nothing to do.
+    let same = BTreeMap::from([("serial".to_string(), "01:ab".to_string())]);
+    assert_eq!(plan(Some(RemoteSeen::Found(same))), vec![]);
+    assert_eq!(plan(None), vec![]);
+    let other = BTreeMap::from([("serial".to_string(), "02:cd".to_string())]);
+    assert_eq!(
+        plan(Some(RemoteSeen::Found(other))),
+        vec![row(
+            "certificate.www",
+            "redeploy",
+            "acm certificate arn:aws:acm:eu-west-1:1:certificate/x differs from state"
+        )]
+    );
+    assert_eq!(
+        plan(Some(RemoteSeen::Missing)),
+        vec![row(
+            "certificate.www",
+            "redeploy",
+            "acm certificate arn:aws:acm:eu-west-1:1:certificate/x is missing"
+        )]
+    );
+}
+
+#[test]
+fn a_remote_output_still_holding_the_previous_certificate_or_moved_is_redeployed() {
+    let (d, mut current) = acm_delivered();
+    let www = Address::certificate("www");
+    current.certificates.get_mut(&www).unwrap().serial_number = "03ef".into();
+    assert_eq!(
+        summarise(&diff(&d, &current, &observed_ok(), NOW, &PlanOptions::default())),
+        vec![row(
+            "certificate.www",
+            "redeploy",
+            "output \"files\": arn:aws:acm:eu-west-1:1:certificate/x holds an earlier certificate than state's"
+        )]
+    );
+    let (mut d, current) = acm_delivered();
+    output_mut(&mut d).kind = acm(Some("us-east-1"), None);
+    assert_eq!(
+        summarise(&diff(
+            &d,
+            &current,
+            &observed_ok(),
+            NOW,
+            &PlanOptions::default()
+        )),
+        vec![row(
+            "certificate.www",
+            "redeploy",
+            "output \"files\" now delivers to acm in us-east-1, not acm in eu-west-1"
+        )]
+    );
+}

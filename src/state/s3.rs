@@ -210,43 +210,70 @@ pub fn check_endpoint(
     Ok(())
 }
 
+/// The AWS SDK configuration from the usual chain (environment, `profile` or the default
+/// profile, instance role), over rustls; `region`, else the chain's, else `us-east-1`.
+pub(crate) async fn aws_config(
+    region: Option<&str>,
+    profile: Option<&str>,
+) -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_string()));
+    }
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    let shared = loader.load().await;
+    if shared.region().is_some() {
+        return shared;
+    }
+    shared
+        .into_builder()
+        .region(aws_config::Region::new("us-east-1"))
+        .build()
+}
+
+/// An S3 client for `shared`, at `endpoint` when given (an S3-compatible store).
+pub(crate) fn s3_client(
+    shared: &aws_config::SdkConfig,
+    endpoint: Option<&str>,
+    use_path_style: bool,
+) -> aws_sdk_s3::Client {
+    let mut config = aws_sdk_s3::config::Builder::from(shared)
+        .force_path_style(use_path_style)
+        // Many S3-compatible stores reject the newer default checksum headers.
+        .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired);
+    if let Some(endpoint) = endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    aws_sdk_s3::Client::from_conf(config.build())
+}
+
 impl S3Store {
     /// Builds the client from the AWS chain and the settings, and binds `workspace`.
     pub fn connect(settings: &S3Settings, workspace: &str) -> Result<S3Store> {
-        use aws_smithy_http_client::tls;
         check_endpoint(
             settings.endpoint.as_deref(),
             settings.allow_insecure_transport,
         )
         .map_err(Error::Usage)?;
         let runtime = BackendRuntime::new()?;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader =
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
-        if let Some(region) = &settings.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        let shared = runtime.run(loader.load());
-        let mut config = aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(settings.use_path_style)
-            // Many S3-compatible stores reject the newer default checksum headers.
-            .request_checksum_calculation(
-                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
-            );
-        if shared.region().is_none() {
-            config = config.region(aws_config::Region::new("us-east-1"));
-        }
-        if let Some(endpoint) = &settings.endpoint {
-            config = config.endpoint_url(endpoint);
-        }
+        let shared = runtime.run(aws_config(settings.region.as_deref(), None));
+        let client = s3_client(
+            &shared,
+            settings.endpoint.as_deref(),
+            settings.use_path_style,
+        );
         let store = S3Store {
             bucket: Arc::new(Bucket {
                 runtime,
-                client: aws_sdk_s3::Client::from_conf(config.build()),
+                client,
                 settings: settings.clone(),
             }),
             workspace: DEFAULT_WORKSPACE.to_string(),

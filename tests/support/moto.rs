@@ -70,6 +70,38 @@ impl Moto {
         std::fs::read_to_string(self.dir.path().join("moto.log")).unwrap_or_default()
     }
 
+    /// An AWS SDK configuration for this moto (any service), with test credentials.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+        aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(self.url())
+            .http_client(
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https(),
+            )
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "testing", "testing", None, None, "test",
+            )))
+            .build()
+    }
+
+    /// Creates an S3 bucket (for outputs of `kind = "s3"`).
+    pub fn create_bucket(&self, bucket: &str) {
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk_config()).force_path_style(true);
+        let client = aws_sdk_s3::Client::from_conf(config.build());
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(client.create_bucket().bucket(bucket).send())
+            .unwrap();
+    }
+
     /// Creates a public hosted zone and returns its id (without `/hostedzone/`).
     pub fn create_zone(&self, name: &str) -> String {
         let body = format!(

@@ -433,7 +433,9 @@ fn aws(reader: &BodyReader, diags: &mut Diagnostics) -> Option<AwsTarget> {
                 "The s3 backend's endpoint",
                 &format!("`endpoint` in {}", reader.what),
             );
-            let why = why.replace("in the state block", "in the output block");
+            let why = why
+                .replace("sends the state", "sends the private key")
+                .replace("in the state block", "in the output block");
             reader.invalid(attr, "Insecure endpoint", why, diags);
             return None;
         }
