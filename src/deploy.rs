@@ -11,6 +11,7 @@ pub mod owner;
 mod pkcs12;
 pub mod remote;
 mod s3;
+pub mod ssh;
 
 use crate::bounded_read::{read_regular, Refusal, OUTPUT_READ_LIMIT};
 use crate::desired::model::{Desired, FileFormat, OutputFileKind, OutputKind, OutputSpec};

@@ -25,6 +25,10 @@ pub(super) async fn run(context: &Context, node: &Node) -> Result<String> {
             deploy::run_hook(argv, &context.desired.config_dir, env, timeout).await?;
             return Ok("ran".into());
         }
+        Node::Reload(reload) => {
+            reload.run().await?;
+            return Ok("ran".into());
+        }
         Node::Change(i) => &context.changes[*i],
     };
     let address = &change.address;

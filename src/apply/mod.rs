@@ -197,7 +197,9 @@ fn blocked_by(
         .collect();
     let blocked = match graph.node(i) {
         Node::Change(_) => !unmet.is_empty(),
-        Node::Hook(_) => !dependencies.is_empty() && unmet.len() == dependencies.len(),
+        Node::Hook(_) | Node::Reload(_) => {
+            !dependencies.is_empty() && unmet.len() == dependencies.len()
+        }
     };
     blocked.then(|| format!("skipped because {} did not complete", unmet.join(", ")))
 }
@@ -240,5 +242,10 @@ fn label(context: &Context, node: &Node) -> String {
             format!("{} ({})", change.address, change.action)
         }
         Node::Hook(argv) => format!("on_change {}", argv.join(" ")),
+        Node::Reload(reload) => format!(
+            "reload_command {} on {}",
+            reload.argv.join(" "),
+            reload.target.destination()
+        ),
     }
 }

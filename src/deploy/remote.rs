@@ -48,6 +48,7 @@ const KINDS: &[&dyn RemoteKind] = &[
     &super::aws_acm::AwsAcm,
     &super::aws_secretsmanager::AwsSecretsManager,
     &super::s3::S3,
+    &super::ssh::SshKind,
 ];
 
 /// The executor of a remote `kind`.

@@ -272,6 +272,7 @@ pub enum OutputKind {
     AwsAcm(AwsTarget),
     AwsSecretsManager(SecretsManagerTarget),
     S3(S3Target),
+    Ssh(crate::deploy::ssh::SshOutput),
 }
 
 /// How a `files` output lays the certificate and key out.
@@ -328,6 +329,7 @@ impl OutputKind {
             OutputKind::AwsAcm(_) => "aws_acm",
             OutputKind::AwsSecretsManager(_) => "aws_secretsmanager",
             OutputKind::S3(_) => "s3",
+            OutputKind::Ssh(_) => "ssh",
         }
     }
 
@@ -342,6 +344,7 @@ impl OutputKind {
             (OutputKind::AwsAcm(_), _) => format!("acm certificate {location}"),
             (OutputKind::AwsSecretsManager(_), _) => format!("secret {location}"),
             (OutputKind::S3(t), Some(key)) => format!("s3 object s3://{}/{key}", t.bucket),
+            (OutputKind::Ssh(ssh), Some(path)) => ssh.describe(path),
             (_, _) => location.to_string(),
         }
     }
@@ -375,6 +378,7 @@ impl OutputKind {
                     .map(|sse| format!(" ({sse})"))
                     .unwrap_or_default()
             )),
+            OutputKind::Ssh(ssh) => Some(ssh.target()),
         }
     }
 }

@@ -1102,6 +1102,25 @@ const DECISIONS: &[(&str, &str, Decision)] = {
         ("output", "prefix", Plans("redeploy", s3)),
         ("output", "server_side_encryption", Plans("redeploy", s3)),
         ("output", "use_path_style", Inert),
+        (
+            "output",
+            "host",
+            Plans("redeploy", |d| ssh(d, "web2", None, None)),
+        ),
+        (
+            "output",
+            "port",
+            Plans("redeploy", |d| ssh(d, "web1", Some(2222), None)),
+        ),
+        (
+            "output",
+            "user",
+            Plans("redeploy", |d| ssh(d, "web1", None, Some("deploy"))),
+        ),
+        ("output", "identity_file", Inert),
+        ("output", "known_hosts", Inert),
+        ("output", "reload_command", Inert),
+        ("output", "timeout", Inert),
         ("check", "endpoint", Inert),
         ("renewal_window", "days", Inert),
         ("renewal_window", "hours", Inert),
@@ -1134,6 +1153,27 @@ fn s3(d: &mut Desired) {
         use_path_style: false,
         server_side_encryption: Some("AES256".into()),
         kms_key_id: None,
+    })
+}
+
+fn ssh(d: &mut Desired, host: &str, port: Option<u16>, user: Option<&str>) {
+    use crate::deploy::ssh::{SshOutput, SshTarget};
+    output_mut(d).kind = OutputKind::Ssh(SshOutput {
+        target: SshTarget {
+            host: host.into(),
+            port,
+            user: user.map(str::to_string),
+            identity_file: None,
+            known_hosts: None,
+            timeout: crate::deploy::ssh::DEFAULT_TIMEOUT,
+        },
+        directory: "/etc/tls".into(),
+        combined: false,
+        key_mode: 0o600,
+        mode: 0o644,
+        owner: None,
+        group: None,
+        reload_command: None,
     })
 }
 

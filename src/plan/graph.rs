@@ -20,6 +20,8 @@ pub enum Node {
     Change(usize),
     /// An `on_change` command (argv), run once.
     Hook(Vec<String>),
+    /// An `ssh` output's `reload_command`, run once on its host.
+    Reload(crate::deploy::ssh::Reload),
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +56,7 @@ impl ExecGraph {
             .map(|(i, c)| (c.address.name.as_str(), i))
             .collect();
         let mut hooks: BTreeMap<Vec<String>, NodeIndex> = BTreeMap::new();
+        let mut reloads = BTreeMap::new();
         for (i, change) in changes.iter().enumerate() {
             if change.kind() != Kind::Certificate {
                 continue;
@@ -80,6 +83,12 @@ impl ExecGraph {
                         .entry(argv.clone())
                         .or_insert_with(|| graph.add_node(Node::Hook(argv.clone())));
                     graph.update_edge(nodes[i], hook, ());
+                }
+                for reload in crate::deploy::ssh::reloads(outputs) {
+                    let node = *reloads
+                        .entry(reload.key())
+                        .or_insert_with(|| graph.add_node(Node::Reload(reload)));
+                    graph.update_edge(nodes[i], node, ());
                 }
             }
         }

@@ -22,6 +22,7 @@ mod config_diagnostics;
 mod crash_safety;
 mod delivery_aws;
 mod delivery_files;
+mod delivery_ssh;
 mod dns01;
 mod dns_cloud_providers;
 mod dns_providers;

@@ -6,9 +6,10 @@
 
 use super::certificate::{file_mode, named_id, FileRole};
 use super::*;
+use crate::deploy::ssh::{SshOutput, SshTarget};
 
 /// Every kind an `output` block may name.
-const KINDS: &[&str] = &["files", "aws_acm", "aws_secretsmanager", "s3"];
+const KINDS: &[&str] = &["files", "aws_acm", "aws_secretsmanager", "s3", "ssh"];
 /// What every kind accepts.
 const COMMON_ATTRIBUTES: &[&str] = &["kind", "on_change", "on_change_timeout"];
 const FILES_ATTRIBUTES: &[&str] = &[
@@ -37,6 +38,22 @@ const S3_ATTRIBUTES: &[&str] = &[
     "kms_key_id",
 ];
 
+const SSH_ATTRIBUTES: &[&str] = &[
+    "host",
+    "port",
+    "user",
+    "identity_file",
+    "known_hosts",
+    "directory",
+    "format",
+    "key_mode",
+    "mode",
+    "owner",
+    "group",
+    "reload_command",
+    "timeout",
+];
+
 /// The attributes of an `output` block of `kind`.
 fn kind_attributes(kind: &str) -> Vec<&'static str> {
     let own: &[&[&str]] = match kind {
@@ -44,6 +61,7 @@ fn kind_attributes(kind: &str) -> Vec<&'static str> {
         "aws_acm" => &[AWS_ATTRIBUTES],
         "aws_secretsmanager" => &[AWS_ATTRIBUTES, SECRETS_MANAGER_ATTRIBUTES],
         "s3" => &[AWS_ATTRIBUTES, S3_ATTRIBUTES],
+        "ssh" => &[SSH_ATTRIBUTES],
         _ => &[],
     };
     COMMON_ATTRIBUTES
@@ -102,6 +120,7 @@ pub(super) fn output(
         "files" => None,
         "aws_acm" => Some(aws(&reader, diags).map(OutputKind::AwsAcm)),
         "aws_secretsmanager" => Some(secrets_manager(&reader, diags)),
+        "ssh" => Some(ssh(config, &reader, diags)),
         _ => Some(s3(&reader, diags)),
     };
     let Some(remote) = remote else {
@@ -132,16 +151,28 @@ type Hooks = (Option<Vec<String>>, Option<Duration>);
 
 /// `on_change` and `on_change_timeout`, which every kind accepts.
 fn hooks(reader: &BodyReader, diags: &mut Diagnostics) -> Option<Hooks> {
-    let on_change = match reader.string_list("on_change", diags) {
+    let on_change = command(reader, "on_change", diags);
+    let on_change_timeout = positive_duration(reader, "on_change_timeout", diags);
+    Some((on_change?, on_change_timeout?))
+}
+
+/// A command as an argv (`on_change`, `reload_command`): a list whose first element is the
+/// program.
+fn command(
+    reader: &BodyReader,
+    name: &str,
+    diags: &mut Diagnostics,
+) -> Option<Option<Vec<String>>> {
+    match reader.string_list(name, diags) {
         Got::Absent => Some(None),
         Got::Invalid => None,
         Got::Value(argv) if argv.first().is_none_or(|(program, _)| program.is_empty()) => {
-            let attr = reader.attr("on_change")?;
+            let attr = reader.attr(name)?;
             reader.invalid(
                 attr,
                 "Invalid command",
                 format!(
-                    "`on_change` in {} must be a command as a list of arguments whose first element is the program, such as [\"systemctl\", \"reload\", \"nginx\"].",
+                    "`{name}` in {} must be a command as a list of arguments whose first element is the program, such as [\"systemctl\", \"reload\", \"nginx\"].",
                     reader.what
                 ),
                 diags,
@@ -149,8 +180,16 @@ fn hooks(reader: &BodyReader, diags: &mut Diagnostics) -> Option<Hooks> {
             None
         }
         Got::Value(argv) => Some(Some(argv.into_iter().map(|(a, _)| a).collect())),
-    };
-    let on_change_timeout = match reader.string_spanned("on_change_timeout", diags) {
+    }
+}
+
+/// A duration longer than zero (`on_change_timeout`, `timeout`).
+fn positive_duration(
+    reader: &BodyReader,
+    name: &str,
+    diags: &mut Diagnostics,
+) -> Option<Option<Duration>> {
+    match reader.string_spanned(name, diags) {
         Got::Absent => Some(None),
         Got::Invalid => None,
         Got::Value((text, span)) => match parse_duration(&text) {
@@ -159,7 +198,7 @@ fn hooks(reader: &BodyReader, diags: &mut Diagnostics) -> Option<Hooks> {
                 diags.error(
                     Some(span),
                     "Invalid duration",
-                    "on_change_timeout must be longer than zero.",
+                    format!("{name} must be longer than zero."),
                 );
                 None
             }
@@ -168,8 +207,7 @@ fn hooks(reader: &BodyReader, diags: &mut Diagnostics) -> Option<Hooks> {
                 None
             }
         },
-    };
-    Some((on_change?, on_change_timeout?))
+    }
 }
 
 /// `kind = "files"`: `format` (`pem`, `combined`, `pkcs12`) and the paths it writes.
@@ -473,4 +511,127 @@ fn required_text(
             None
         }
     }
+}
+
+/// `kind = "ssh"`: the host and how to log in (the user's own ssh setup: `identity_file`
+/// is a path, the agent and `~/.ssh/config` apply), the remote `directory`, modes and
+/// owner, and a `reload_command` run there.
+fn ssh(config: &Config, reader: &BodyReader, diags: &mut Diagnostics) -> Option<OutputKind> {
+    let word = |name: &str, example: &str, required: bool, diags: &mut Diagnostics| {
+        let text = match reader.string_spanned(name, diags) {
+            Got::Absent if required => {
+                reader.missing(name, example, diags);
+                return None;
+            }
+            Got::Absent => return Some(None),
+            Got::Invalid => return None,
+            Got::Value(text) => text,
+        };
+        match text {
+            (text, _)
+                if !text.is_empty()
+                    && !text.starts_with('-')
+                    && !text.contains(char::is_whitespace) =>
+            {
+                Some(Some(text))
+            }
+            (text, span) => {
+                diags.error(
+                    Some(span),
+                    "Invalid ssh attribute",
+                    format!(
+                        "{text:?} is not a valid `{name}` in {}: it must be one word that does not start with \"-\", such as {example}.",
+                        reader.what
+                    ),
+                );
+                None
+            }
+        }
+    };
+    let host = word("host", "\"web1.example.com\"", true, diags);
+    let user = word("user", "\"deploy\"", false, diags);
+    let owner = word("owner", "\"www-data\"", false, diags);
+    let group = word("group", "\"ssl-cert\"", false, diags);
+    let port = match reader.integer("port", 1, 65_535, diags) {
+        Got::Absent => Some(None),
+        Got::Invalid => None,
+        Got::Value(port) => Some(u16::try_from(port).ok()),
+    };
+    let local_path = |name: &str, diags: &mut Diagnostics| match reader.string_spanned(name, diags)
+    {
+        Got::Absent => Some(None),
+        Got::Invalid => None,
+        Got::Value((text, span)) if text.contains("PRIVATE KEY") || text.contains('\n') => {
+            diags.error(
+                Some(span),
+                "Key material in the configuration",
+                format!(
+                    "`{name}` in {} takes the path of a file, not its contents: never put a key in the configuration (ssh reads the file, or uses your agent).",
+                    reader.what
+                ),
+            );
+            None
+        }
+        Got::Value((text, _)) => Some(Some(absolute(&config.dir, &text))),
+    };
+    let identity_file = local_path("identity_file", diags);
+    let known_hosts = local_path("known_hosts", diags);
+    let directory = match reader.string_spanned("directory", diags) {
+        Got::Absent => {
+            reader.missing("directory", "\"/etc/nginx/tls/www\"", diags);
+            None
+        }
+        Got::Invalid => None,
+        Got::Value((dir, _)) if dir.starts_with('/') => Some(dir),
+        Got::Value((dir, span)) => {
+            diags.error(
+                Some(span),
+                "Invalid remote directory",
+                format!(
+                    "`directory` in {} must be an absolute path on the host, such as \"/etc/nginx/tls/www\"; {dir:?} is not.",
+                    reader.what
+                ),
+            );
+            None
+        }
+    };
+    let combined = match reader.string_spanned("format", diags) {
+        Got::Absent => Some(false),
+        Got::Invalid => None,
+        Got::Value((format, _)) if format == "pem" || format == "combined" => {
+            Some(format == "combined")
+        }
+        Got::Value((format, span)) => {
+            diags.error(
+                Some(span),
+                "Unknown file format",
+                format!(
+                    "{format:?} is not a format of an ssh output. `format` in {} takes \"pem\" (cert.pem, chain.pem, fullchain.pem and privkey.pem) or \"combined\" (combined.pem: key and chain in one file).",
+                    reader.what
+                ),
+            );
+            None
+        }
+    };
+    let key_mode = file_mode(reader, "key_mode", FileRole::Key, diags);
+    let mode = file_mode(reader, "mode", FileRole::Public, diags);
+    let reload_command = command(reader, "reload_command", diags);
+    let timeout = positive_duration(reader, "timeout", diags);
+    Some(OutputKind::Ssh(SshOutput {
+        target: SshTarget {
+            host: host??,
+            port: port?,
+            user: user?,
+            identity_file: identity_file?,
+            known_hosts: known_hosts?,
+            timeout: timeout?.unwrap_or(crate::deploy::ssh::DEFAULT_TIMEOUT),
+        },
+        directory: directory?,
+        combined: combined?,
+        key_mode: key_mode?,
+        mode: mode?,
+        owner: owner?,
+        group: group?,
+        reload_command: reload_command?,
+    }))
 }

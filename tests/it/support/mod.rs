@@ -22,5 +22,6 @@ pub mod pdns;
 pub mod pebble;
 pub mod project;
 pub mod schema;
+pub mod sshd;
 pub mod tls_proxy;
 pub mod tls_server;
