@@ -39,6 +39,9 @@ pub enum ChallengeKind {
     Http01,
     Dns01,
     TlsAlpn01,
+    /// dns-persist-01 (draft-ietf-acme-dns-persist): the CA reads a standing record, so an
+    /// order presents nothing.
+    DnsPersist01,
 }
 
 impl ChallengeKind {
@@ -48,6 +51,7 @@ impl ChallengeKind {
             ChallengeKind::Http01 => "http-01",
             ChallengeKind::Dns01 => "dns-01",
             ChallengeKind::TlsAlpn01 => "tls-alpn-01",
+            ChallengeKind::DnsPersist01 => "dns-persist-01",
         }
     }
 }
@@ -65,6 +69,8 @@ enum Entry {
     Dns(Box<dns::DnsSolver>),
     /// Served by the TLS-ALPN-01 listener at this index of `Inner::alpn_servers`.
     TlsAlpn(usize),
+    /// dns-persist-01: the standing record is a planned resource, not a challenge response.
+    DnsPersist,
 }
 
 struct Inner {
@@ -136,6 +142,7 @@ impl Solvers {
                     };
                     Entry::TlsAlpn(index)
                 }
+                SolverSpec::DnsPersist(_) => Entry::DnsPersist,
             };
             entries.insert(address.clone(), entry);
         }
@@ -168,11 +175,15 @@ impl Solvers {
             Entry::HttpListen(_) | Entry::HttpWebroot(_) => ChallengeKind::Http01,
             Entry::Dns(_) => ChallengeKind::Dns01,
             Entry::TlsAlpn(_) => ChallengeKind::TlsAlpn01,
+            Entry::DnsPersist => ChallengeKind::DnsPersist01,
         })
     }
 
     /// Publish the response to one challenge.
     pub async fn present(&self, solver: &Address, ch: &ChallengeData) -> Result<()> {
+        if let Entry::DnsPersist = self.entry(solver)? {
+            return Ok(());
+        }
         http::validate_token(ch)?;
         tracing::info!(
             "{solver}: presenting the challenge response for {}",
@@ -191,11 +202,15 @@ impl Solvers {
             Entry::TlsAlpn(i) => self.inner.alpn_servers[*i]
                 .insert(&ch.domain, &ch.key_authorization)
                 .map_err(|e| Error::Solver(format!("{solver}: {e}"))),
+            Entry::DnsPersist => Ok(()),
         }
     }
 
     /// Withdraw the response to one challenge (idempotent).
     pub async fn cleanup(&self, solver: &Address, ch: &ChallengeData) -> Result<()> {
+        if let Entry::DnsPersist = self.entry(solver)? {
+            return Ok(());
+        }
         http::validate_token(ch)?;
         tracing::info!(
             "{solver}: withdrawing the challenge response for {}",
@@ -215,6 +230,7 @@ impl Solvers {
                 self.inner.alpn_servers[*i].remove(&ch.domain);
                 Ok(())
             }
+            Entry::DnsPersist => Ok(()),
         }
     }
 

@@ -142,7 +142,7 @@ fn foreign_attributes(reader: &BodyReader, chosen: &str, diags: &mut Diagnostics
     }
 }
 
-fn zone_list(
+pub(super) fn zone_list(
     reader: &BodyReader,
     list: Vec<(String, SourceSpan)>,
     diags: &mut Diagnostics,
