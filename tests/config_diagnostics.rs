@@ -10,7 +10,6 @@ use certform::address::Address;
 use certform::config::SecretEnv;
 use certform::desired::model::Desired;
 use certform::desired::model::{BackendSettings, HttpSolverSpec, RenewBefore, SolverSpec};
-use certform::desired::solver_specs::DnsProvider;
 use certform::desired::{digest, VarInputs};
 use certform::diag::Diagnostics;
 use certform::keytype::KeyType;
@@ -283,10 +282,8 @@ dns_solver "bind" {
     let SolverSpec::Dns(spec) = &desired.solvers[&bind] else {
         panic!("expected a DNS solver");
     };
-    let DnsProvider::Rfc2136(rfc2136) = &spec.provider else {
-        panic!("expected rfc2136");
-    };
-    let secret = &rfc2136.tsig.as_ref().unwrap().secret;
+    assert_eq!(spec.provider.name, "rfc2136");
+    let secret = spec.provider.secret("tsig_secret").unwrap();
     assert!(secret
         .value()
         .unwrap_err()

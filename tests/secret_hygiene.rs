@@ -6,14 +6,18 @@
 //! solvers' secrets — an RFC 2136 TSIG secret (against a real BIND) and AWS access keys
 //! (Route53 on moto), both passed through the environment — which must also stay out of
 //! the state's secret half; hooks get no TSIG secret but keep the ambient AWS credentials.
+//! And for the HTTP API providers' credentials: a PowerDNS API key (against a real
+//! `pdns_server`) and an acme-dns password (against the fake), from their usual variables.
 
 mod support;
 
 use base64::Engine;
 use std::collections::BTreeSet;
 use std::fs;
+use support::acme_dns::AcmeDns;
 use support::bind::{Bind, TSIG_SECRET};
 use support::moto::Moto;
+use support::pdns::Pdns;
 use support::pebble::Pebble;
 use support::project::{cert_block, text, Endpoint, Project};
 
@@ -334,6 +338,113 @@ fn tsig_and_aws_secrets_never_leak_through_state_plans_outputs_logs_or_hooks() {
 
     // Removal with revocation.
     p.config(&dns_solvers(&bind, &moto));
+    scan.run(&["apply", "--auto-approve"]);
+    scan.state_files();
+    scan.assert_clean();
+}
+
+/// The solvers of the API-key lifecycle: PowerDNS with its key from `PDNS_API_KEY`,
+/// acme-dns with its password from `ACMEDNS_PASSWORD`, and an `exec` hook that records its
+/// environment per action.
+fn api_key_solvers(pdns: &Pdns, bind: &Bind, acme_dns: &AcmeDns) -> String {
+    format!(
+        r#"{pdns_solver}
+dns_solver "acme" {{
+  provider                 = "acme-dns"
+  zones                    = ["acme.hardening.test"]
+  server_url               = "{acme_url}"
+  username                 = "{username}"
+  subdomain                = "{subdomain}"
+  allow_insecure_transport = true
+  resolvers                = ["{bind}"]
+}}
+
+dns_solver "hook" {{
+  provider          = "exec"
+  zones             = ["exec.hardening.test"]
+  command           = ["sh", "-c", "env > exec-env-$1.txt", "hook"]
+  propagation_check = false
+}}
+"#,
+        pdns_solver = pdns.solver_block("pdns.hardening.test"),
+        acme_url = acme_dns.url(),
+        username = support::acme_dns::USERNAME,
+        subdomain = support::acme_dns::SUBDOMAIN,
+        bind = bind.server(),
+    )
+}
+
+#[test]
+fn dns_api_keys_never_leak_through_state_plans_outputs_logs_or_hooks() {
+    let pdns = Pdns::start("pdns.hardening.test");
+    let zone = "acme.hardening.test";
+    let bind = Bind::start_with(zone, &AcmeDns::cname_record(zone));
+    let acme_dns = AcmeDns::start(&bind, zone);
+    // Pebble resolves through one server only; certform's propagation checks still look
+    // at PowerDNS and at BIND.
+    let pebble = Pebble::builder().env("PEBBLE_VA_ALWAYS_VALID", "1").start();
+    let p = Project::at(&Endpoint::of(&pebble));
+    let certificates = [
+        dns_cert("pdns", "www.pdns.hardening.test", "pdns", HOOKED_OUTPUT),
+        dns_cert("acme", zone, "acme", ""),
+        dns_cert("exec", "www.exec.hardening.test", "hook", ""),
+    ]
+    .concat();
+    p.config(&format!(
+        "{}{certificates}",
+        api_key_solvers(&pdns, &bind, &acme_dns)
+    ));
+
+    let mut scan = Scan::new(&p);
+    let api_secrets = BTreeSet::from([
+        support::pdns::API_KEY.to_string(),
+        support::acme_dns::PASSWORD.to_string(),
+    ]);
+    scan.secrets.extend(api_secrets.iter().cloned());
+    scan.env = vec![
+        ("PDNS_API_KEY", support::pdns::API_KEY.to_string()),
+        ("ACMEDNS_PASSWORD", support::acme_dns::PASSWORD.to_string()),
+    ];
+
+    let issue_plan = p.path("issue.plan").display().to_string();
+    scan.run(&["plan", "--out", &issue_plan]);
+    scan.file("issue.plan");
+    scan.run(&["plan", "--json"]);
+    scan.run(&["plan", "--markdown"]);
+    scan.run(&["show", &issue_plan]);
+    scan.run(&["apply", &issue_plan]);
+    assert_eq!(acme_dns.values().len(), 1, "acme-dns got no update");
+    assert!(
+        !pdns.zone_records().contains("_acme-challenge"),
+        "{}",
+        pdns.zone_records()
+    );
+    scan.collect_state_secrets();
+    // Neither the on_change hook nor the exec solver inherits the variables holding them.
+    for hook_env in [
+        "hook-env.txt",
+        "exec-env-present.txt",
+        "exec-env-cleanup.txt",
+    ] {
+        let content = fs::read_to_string(p.path(hook_env)).unwrap();
+        for variable in ["PDNS_API_KEY=", "ACMEDNS_PASSWORD="] {
+            assert!(!content.contains(variable), "{hook_env} has {variable}");
+        }
+        scan.artifacts.push((hook_env.to_string(), content));
+    }
+
+    scan.run(&["show"]);
+    scan.run(&["show", "--json"]);
+    scan.run(&["state", "show", "certificate.pdns"]);
+    scan.run(&["plan", "--detailed-exitcode"]);
+    scan.state_files();
+    let secret_half = serde_json::to_string(&p.secrets()).unwrap();
+    if let Some(needle) = leaked(&secret_half, &api_secrets) {
+        panic!("the state's secret half keeps a DNS API secret ({needle})");
+    }
+
+    // Removal with revocation.
+    p.config(&api_key_solvers(&pdns, &bind, &acme_dns));
     scan.run(&["apply", "--auto-approve"]);
     scan.state_files();
     scan.assert_clean();

@@ -28,18 +28,12 @@ pub struct Desired {
 }
 
 impl Desired {
-    /// Every secret the configuration holds and knows: TSIG secrets, EAB HMAC keys, the
-    /// PostgreSQL connection string.
+    /// Every secret the configuration holds and knows: DNS providers' secrets (TSIG secrets,
+    /// API keys), EAB HMAC keys, the PostgreSQL connection string.
     pub fn secrets(&self) -> Vec<&Sensitive> {
-        let tsig = self.solvers.values().filter_map(|solver| match solver {
-            SolverSpec::Dns(DnsSolverSpec {
-                provider:
-                    DnsProvider::Rfc2136(Rfc2136Spec {
-                        tsig: Some(tsig), ..
-                    }),
-                ..
-            }) => tsig.secret.value().ok(),
-            _ => None,
+        let providers = self.solvers.values().flat_map(|solver| match solver {
+            SolverSpec::Dns(dns) => dns.provider.secrets().collect(),
+            _ => Vec::new(),
         });
         let eab = self.accounts.values().filter_map(|account| {
             account
@@ -51,7 +45,7 @@ impl Desired {
             BackendSettings::Postgres(pg) => Some(&pg.conn_str),
             _ => None,
         };
-        tsig.chain(eab).chain(conn_str).collect()
+        providers.chain(eab).chain(conn_str).collect()
     }
 }
 

@@ -1,9 +1,11 @@
 //! The validated settings of `dns_solver` and `tls_alpn_solver` blocks. Kept apart from
-//! `model.rs` because they are many; `model::SolverSpec` wraps them. Secrets (the TSIG
-//! secret) are [`Sensitive`], so they reach digests only as `(sensitive)`.
+//! `model.rs` because they are many; `model::SolverSpec` wraps them. A DNS provider's
+//! attributes are kept by name as its schema declares them; secrets (a TSIG secret, an API
+//! key) are [`Sensitive`], so they reach digests only as `(sensitive)`.
 
-use crate::secret::ConfigSecret;
+use crate::secret::{ConfigSecret, Sensitive};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ use std::time::Duration;
 pub struct DnsSolverSpec {
     /// The zones whose names this solver serves (lower-case, no trailing dot).
     pub zones: Vec<String>,
-    pub provider: DnsProvider,
+    pub provider: ProviderSpec,
     /// Query the DNS until every TXT value is visible before the CA validates (default on).
     pub propagation_check: bool,
     /// How long the propagation check (and Route53's INSYNC wait) may take.
@@ -25,82 +27,104 @@ pub struct DnsSolverSpec {
     pub follow_cname: bool,
 }
 
-/// How a DNS solver writes records.
+/// A `dns_solver`'s provider and its attributes, read against the provider's schema
+/// (`solver::PROVIDERS`): every attribute written, defaulted or read from its environment
+/// variable, by name. The provider's constructor reads them back by name.
 #[derive(Debug, Clone, Serialize)]
-pub enum DnsProvider {
-    Route53(Route53Spec),
-    Rfc2136(Rfc2136Spec),
-    Exec(ExecSpec),
-}
-
-impl DnsProvider {
+pub struct ProviderSpec {
     /// The name written in `provider = "..."`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            DnsProvider::Route53(_) => "route53",
-            DnsProvider::Rfc2136(_) => "rfc2136",
-            DnsProvider::Exec(_) => "exec",
-        }
-    }
+    pub name: &'static str,
+    pub attributes: BTreeMap<&'static str, AttrValue>,
+    /// The configuration directory: where a provider's commands run.
+    pub config_dir: PathBuf,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What [`DnsSolverSpec::provider`] was called before the provider table, kept so programs
+/// that build a model without a configuration (the Route53 tests against moto) still do.
+pub type DnsProvider = ProviderSpec;
+
+/// The attributes of `provider = "route53"` as a typed value, for [`ProviderSpec::Route53`].
+#[derive(Debug, Clone)]
 pub struct Route53Spec {
-    /// Looked up by the record's zone name when absent.
     pub hosted_zone_id: Option<String>,
-    /// Route53 is global, but the SDK signs for a region (default `us-east-1`).
     pub region: String,
-    /// A Route53-compatible API instead of AWS (`AWS_ENDPOINT_URL` works too).
     pub endpoint: Option<String>,
-    /// A profile of `~/.aws/config` instead of the default chain's choice.
     pub profile: Option<String>,
 }
 
+/// One attribute's value, of the type its schema declares.
 #[derive(Debug, Clone, Serialize)]
-pub struct Rfc2136Spec {
-    /// `host:port` of the primary server that accepts updates.
-    pub nameserver: String,
-    /// Absent for servers that accept unsigned updates (by address).
-    pub tsig: Option<TsigKey>,
+pub enum AttrValue {
+    Text(String),
+    List(Vec<String>),
+    Bool(bool),
+    Secret(ConfigSecret),
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct TsigKey {
-    pub name: String,
-    pub algorithm: TsigAlgorithm,
-    /// base64, as `tsig-keygen` prints it.
-    pub secret: ConfigSecret,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum TsigAlgorithm {
-    HmacSha256,
-    HmacSha384,
-    HmacSha512,
-}
-
-impl TsigAlgorithm {
-    pub const ALL: [TsigAlgorithm; 3] = [
-        TsigAlgorithm::HmacSha256,
-        TsigAlgorithm::HmacSha384,
-        TsigAlgorithm::HmacSha512,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TsigAlgorithm::HmacSha256 => "hmac-sha256",
-            TsigAlgorithm::HmacSha384 => "hmac-sha384",
-            TsigAlgorithm::HmacSha512 => "hmac-sha512",
+impl ProviderSpec {
+    /// A `route53` provider, as `DnsProvider::Route53(Route53Spec { .. })` was built before
+    /// providers were kept by name.
+    #[allow(non_snake_case)]
+    pub fn Route53(spec: Route53Spec) -> ProviderSpec {
+        let texts = [
+            ("hosted_zone_id", spec.hosted_zone_id),
+            ("region", Some(spec.region)),
+            ("endpoint", spec.endpoint),
+            ("profile", spec.profile),
+        ];
+        ProviderSpec {
+            name: "route53",
+            attributes: texts
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, AttrValue::Text(value?))))
+                .collect(),
+            config_dir: PathBuf::new(),
         }
     }
-}
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ExecSpec {
-    /// argv; certform appends `present|cleanup FQDN VALUE`.
-    pub command: Vec<String>,
-    /// Where it runs: the configuration directory, as for `on_change`.
-    pub working_dir: PathBuf,
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.attributes.get(name) {
+            Some(AttrValue::Text(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// A list attribute (empty when absent).
+    pub fn list(&self, name: &str) -> &[String] {
+        match self.attributes.get(name) {
+            Some(AttrValue::List(list)) => list,
+            _ => &[],
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.attributes.get(name) {
+            Some(AttrValue::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn secret(&self, name: &str) -> Option<&ConfigSecret> {
+        match self.attributes.get(name) {
+            Some(AttrValue::Secret(secret)) => Some(secret),
+            _ => None,
+        }
+    }
+
+    /// A secret the provider cannot work without; the error says which and why.
+    pub fn required_secret(&self, name: &str) -> Result<&Sensitive, String> {
+        self.secret(name)
+            .ok_or_else(|| format!("`{name}` is not set"))?
+            .value()
+    }
+
+    /// Every secret among the attributes that is known.
+    pub fn secrets(&self) -> impl Iterator<Item = &Sensitive> {
+        self.attributes.values().filter_map(|value| match value {
+            AttrValue::Secret(secret) => secret.value().ok(),
+            _ => None,
+        })
+    }
 }
 
 /// A `tls_alpn_solver`: the built-in TLS listener answering `acme-tls/1`.

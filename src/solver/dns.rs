@@ -7,13 +7,13 @@
 //! `_acme-challenge.example.com`). Changes to the records of one solver are serialised and
 //! the solver keeps its own book of the values it added per name, so the providers that
 //! replace a whole record set (Route53) write every value, and cleanup removes only ours.
+//! The provider is whichever [`DnsProvider`] the provider table starts for the block.
 
-use super::exec::ExecHook;
-use super::rfc2136::{self, Rfc2136};
-use super::route53::Route53;
+use super::dns_provider::{self, DnsProvider, ReadBack, StartContext};
+use super::dns_query;
 use super::ChallengeData;
 use crate::address::Address;
-use crate::desired::model::{DnsProvider, DnsSolverSpec};
+use crate::desired::model::DnsSolverSpec;
 use crate::hook_env::HookEnv;
 use crate::{Error, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,17 +24,11 @@ use tokio::sync::Mutex;
 const POLL_FIRST: Duration = Duration::from_millis(50);
 const POLL_MAX: Duration = Duration::from_secs(5);
 
-enum Provider {
-    Route53(Route53),
-    Rfc2136(Rfc2136),
-    Exec(ExecHook),
-}
-
 /// A started `dns_solver`.
 pub(super) struct DnsSolver {
     address: Address,
     spec: DnsSolverSpec,
-    provider: Provider,
+    provider: Box<dyn DnsProvider>,
     /// The values this solver added and has not removed yet, per record name. The lock is
     /// held across each provider call so changes to one name never interleave.
     added: Mutex<BTreeMap<String, BTreeSet<String>>>,
@@ -46,19 +40,20 @@ impl DnsSolver {
         spec: &DnsSolverSpec,
         hook_env: &HookEnv,
     ) -> Result<DnsSolver> {
-        let provider = match &spec.provider {
-            DnsProvider::Route53(r53) => {
-                Provider::Route53(Route53::new(r53, spec.propagation_timeout).await)
-            }
-            DnsProvider::Rfc2136(rfc) => Provider::Rfc2136(
-                Rfc2136::new(rfc)
-                    .await
-                    .map_err(|e| Error::Solver(format!("{address}: {e}")))?,
-            ),
-            DnsProvider::Exec(exec) => {
-                Provider::Exec(ExecHook::new(address, exec, hook_env.clone()))
-            }
+        let entry = dns_provider::entry(spec.provider.name).ok_or_else(|| {
+            Error::Bug(format!(
+                "{address}: DNS provider {:?} is not in the provider table",
+                spec.provider.name
+            ))
+        })?;
+        let context = StartContext {
+            solver: address.clone(),
+            propagation_timeout: spec.propagation_timeout,
+            hook_env: hook_env.clone(),
         };
+        let provider = (entry.start)(&spec.provider, &context)
+            .await
+            .map_err(|e| Error::Solver(format!("{address}: {e}")))?;
         Ok(DnsSolver {
             address: address.clone(),
             spec: spec.clone(),
@@ -73,7 +68,7 @@ impl DnsSolver {
         let value = &ch.dns_value;
         {
             let mut added = self.added.lock().await;
-            if self.provider_is_atomic() {
+            if self.provider.atomic() {
                 self.provider_add(&name, value).await?;
                 added.entry(name.clone()).or_default().insert(value.clone());
             } else {
@@ -83,7 +78,11 @@ impl DnsSolver {
             }
         }
         if self.spec.propagation_check {
-            self.wait_until_visible(&name, value).await?;
+            let visible_at = match self.provider.read_back() {
+                ReadBack::AtName => name,
+                ReadBack::FollowCname => self.cname_target(&name).await?,
+            };
+            self.wait_until_visible(&visible_at, value).await?;
         }
         Ok(())
     }
@@ -122,18 +121,8 @@ impl DnsSolver {
         failures
     }
 
-    /// Route53 and RFC 2136 changes apply entirely or not at all.
-    fn provider_is_atomic(&self) -> bool {
-        !matches!(self.provider, Provider::Exec(_))
-    }
-
     async fn provider_add(&self, name: &str, value: &str) -> Result<()> {
-        let outcome = match &self.provider {
-            Provider::Route53(r53) => r53.add(name, value).await,
-            Provider::Rfc2136(rfc) => rfc.add(name, value).await,
-            Provider::Exec(hook) => hook.run("present", name, value).await,
-        };
-        outcome.map_err(|e| {
+        self.provider.present(name, value).await.map_err(|e| {
             Error::Solver(format!(
                 "{}: cannot add TXT record {name} {value:?}: {e}",
                 self.address
@@ -142,12 +131,7 @@ impl DnsSolver {
     }
 
     async fn provider_remove(&self, name: &str, value: &str) -> Result<()> {
-        let outcome = match &self.provider {
-            Provider::Route53(r53) => r53.remove(name, value).await,
-            Provider::Rfc2136(rfc) => rfc.remove(name, value).await,
-            Provider::Exec(hook) => hook.run("cleanup", name, value).await,
-        };
-        outcome.map_err(|e| {
+        self.provider.cleanup(name, value).await.map_err(|e| {
             Error::Solver(format!(
                 "{}: cannot remove TXT record {name} {value:?}: {e}",
                 self.address
@@ -162,8 +146,13 @@ impl DnsSolver {
         if !self.spec.follow_cname {
             return Ok(name);
         }
-        let servers = self.query_servers(&name).await?;
-        rfc2136::follow_cname(&name, &servers).await.map_err(|e| {
+        self.cname_target(&name).await
+    }
+
+    /// Where the CNAME chain starting at `name` ends (`name` without a CNAME).
+    async fn cname_target(&self, name: &str) -> Result<String> {
+        let servers = self.query_servers(name).await?;
+        dns_query::follow_cname(name, &servers).await.map_err(|e| {
             Error::Solver(format!(
                 "{}: following the CNAME of {name}: {e}",
                 self.address
@@ -176,7 +165,7 @@ impl DnsSolver {
         if !self.spec.resolvers.is_empty() {
             return Ok(self.spec.resolvers.clone());
         }
-        rfc2136::authoritative_servers(name).await.map_err(|e| {
+        dns_query::authoritative_servers(name).await.map_err(|e| {
             Error::Solver(format!(
                 "{}: cannot find the authoritative nameservers of {name} for the propagation check: {e}; set `resolvers` to check elsewhere",
                 self.address
@@ -194,7 +183,7 @@ impl DnsSolver {
             // (server, what it answered) for each server that does not show the value yet.
             let mut still: Vec<(String, String)> = Vec::new();
             for server in lacking {
-                match rfc2136::query_txt(name, &server).await {
+                match dns_query::query_txt(name, &server).await {
                     Ok(values) if values.iter().any(|v| v == value) => {}
                     Ok(values) if values.is_empty() => still.push((server, "no TXT record".into())),
                     Ok(values) => still.push((server, format!("only {values:?}"))),

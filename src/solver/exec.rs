@@ -5,8 +5,10 @@
 //! carrying the command's stderr. Like `on_change`, it does not inherit certform's secrets
 //! (see [`HookEnv`]).
 
-use crate::address::Address;
-use crate::desired::model::ExecSpec;
+use super::dns_provider::{
+    AttrCheck, AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture, StartContext,
+};
+use crate::desired::model::ProviderSpec;
 use crate::hook_env::HookEnv;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -17,7 +19,63 @@ const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
 /// How much of a failing hook's stderr an error quotes.
 const STDERR_LIMIT: usize = 2000;
 
-pub(super) struct ExecHook {
+pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
+    name: "exec",
+    summary: "a command of yours, called as `COMMAND... present|cleanup FQDN VALUE` in the configuration directory (as lego's exec provider)",
+    attributes: &[AttrSchema::new(
+        "command",
+        AttrKind::List,
+        "argv of the command; certform appends `present|cleanup FQDN VALUE`",
+    )
+    .required("[\"./hooks/dns.sh\"]")],
+    check,
+    start,
+};
+
+fn check(attrs: &mut AttrCheck<'_>) {
+    if attrs
+        .list("command")
+        .is_some_and(|command| command.first().is_none_or(|program| program.is_empty()))
+    {
+        let detail = format!(
+            "`command` in {} must be a list of arguments whose first element is the program, such as [\"./hooks/dns.sh\"]; certform appends present|cleanup FQDN VALUE.",
+            attrs.what
+        );
+        attrs.error("command", "Invalid command", detail);
+    }
+}
+
+fn start<'a>(
+    spec: &'a ProviderSpec,
+    context: &'a StartContext,
+) -> ProviderFuture<'a, Box<dyn DnsProvider>> {
+    Box::pin(async move {
+        let provider: Box<dyn DnsProvider> = Box::new(ExecHook {
+            solver: context.solver.to_string(),
+            command: spec.list("command").to_vec(),
+            working_dir: spec.config_dir.clone(),
+            env: context.hook_env.clone(),
+        });
+        Ok(provider)
+    })
+}
+
+impl DnsProvider for ExecHook {
+    fn present<'a>(&'a self, name: &'a str, value: &'a str) -> ProviderFuture<'a, ()> {
+        Box::pin(self.run("present", name, value))
+    }
+
+    fn cleanup<'a>(&'a self, name: &'a str, value: &'a str) -> ProviderFuture<'a, ()> {
+        Box::pin(self.run("cleanup", name, value))
+    }
+
+    /// A command may fail half-way.
+    fn atomic(&self) -> bool {
+        false
+    }
+}
+
+struct ExecHook {
     solver: String,
     command: Vec<String>,
     working_dir: PathBuf,
@@ -25,17 +83,8 @@ pub(super) struct ExecHook {
 }
 
 impl ExecHook {
-    pub(super) fn new(solver: &Address, spec: &ExecSpec, env: HookEnv) -> ExecHook {
-        ExecHook {
-            solver: solver.to_string(),
-            command: spec.command.clone(),
-            working_dir: spec.working_dir.clone(),
-            env,
-        }
-    }
-
     /// `action` is `present` or `cleanup`; `name` has no trailing dot.
-    pub(super) async fn run(&self, action: &str, name: &str, value: &str) -> Result<(), String> {
+    async fn run(&self, action: &str, name: &str, value: &str) -> Result<(), String> {
         let (program, args) = self
             .command
             .split_first()

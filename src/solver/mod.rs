@@ -1,17 +1,36 @@
 //! Challenge solvers: the runtime side of `http_solver`, `dns_solver` and `tls_alpn_solver`
 //! blocks. [`Solvers::start`] binds every built-in listener an apply needs once, so all
 //! orders of that apply share them; `present`/`cleanup` publish and withdraw one challenge
-//! response; `shutdown` stops the listeners. HTTP-01 (`listen`, `webroot`), DNS-01
-//! (`route53`, `rfc2136`, `exec`, see `dns.rs`) and TLS-ALPN-01 (built-in listener).
+//! response; `shutdown` stops the listeners. HTTP-01 (`listen`, `webroot`), DNS-01 (see
+//! `dns.rs`, through the providers of [`PROVIDERS`]) and TLS-ALPN-01 (built-in listener).
 
+pub mod api_client;
 mod dns;
-mod exec;
+pub mod dns_provider;
+mod dns_query;
 mod http;
-mod rfc2136;
-mod route53;
 mod tls_alpn;
 
-pub use rfc2136::authoritative_servers_via;
+pub use dns_query::authoritative_servers_via;
+
+/// Declares each DNS provider's module and lists its [`dns_provider::ProviderEntry`] (the
+/// module's `PROVIDER`) in [`PROVIDERS`], in this order. One line per provider; a
+/// `#[cfg(...)]` before a name leaves the provider out of the build.
+macro_rules! dns_providers {
+    ($($(#[$attr:meta])* $module:ident,)*) => {
+        $($(#[$attr])* mod $module;)*
+        /// Every DNS provider: the one table `validate`, the README and `dns_solver` use.
+        pub const PROVIDERS: &[&dns_provider::ProviderEntry] = &[$($(#[$attr])* &$module::PROVIDER,)*];
+    };
+}
+
+dns_providers! {
+    route53,
+    rfc2136,
+    exec,
+    powerdns,
+    acme_dns,
+}
 
 use crate::address::Address;
 use crate::desired::model::{HttpSolverSpec, SolverSpec, TlsAlpnSolverSpec};

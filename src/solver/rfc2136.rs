@@ -1,64 +1,167 @@
-//! Everything certform says in the DNS protocol, and the only user of hickory: RFC 2136
-//! dynamic updates signed with TSIG (add and delete of one exact TXT value), and the plain
-//! queries behind the propagation check (TXT values, CNAME chains, a name's zone and its
-//! authoritative nameservers). Errors are sentence fragments; `dns.rs` adds the solver and
-//! the record.
+//! The `rfc2136` DNS provider: dynamic updates (RFC 2136) signed with TSIG, adding and
+//! deleting one exact TXT value, so values of others at the same name stay. The queries
+//! it needs (the zone of a name) and the client are `dns_query.rs`'s. Errors are sentence
+//! fragments; `dns.rs` adds the solver and the record.
 
-use crate::desired::model::{Rfc2136Spec, TsigAlgorithm};
+use super::dns_provider::{
+    AttrCheck, AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture, StartContext,
+};
+use super::dns_query::{client, fqdn, resolve, zone_of};
+use crate::desired::model::ProviderSpec;
+use crate::desired::resolve::dns_server;
 use hickory_net::client::{Client, ClientHandle};
 use hickory_net::proto::op::ResponseCode;
+use hickory_net::proto::rr::rdata::tsig::TsigAlgorithm;
 use hickory_net::proto::rr::rdata::TXT;
-use hickory_net::proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
+use hickory_net::proto::rr::{Name, RData, Record, TSigner};
 use hickory_net::runtime::TokioRuntimeProvider;
-use hickory_net::udp::UdpClientStream;
 use hickory_net::NetError;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 /// TTL of the challenge records: short, so a stale value does not linger in caches.
 const RECORD_TTL: u32 = 60;
-/// How long one query or update may take.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Allowed clock difference for TSIG (seconds), BIND's default.
 const TSIG_FUDGE: u16 = 300;
-/// A longer CNAME chain is a loop or a misconfiguration.
-const MAX_CNAME_HOPS: usize = 8;
+/// The TSIG algorithms accepted, as `tsig_algorithm` names them.
+const ALGORITHMS: [(&str, TsigAlgorithm); 3] = [
+    ("hmac-sha256", TsigAlgorithm::HmacSha256),
+    ("hmac-sha384", TsigAlgorithm::HmacSha384),
+    ("hmac-sha512", TsigAlgorithm::HmacSha512),
+];
+
+pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
+    name: "rfc2136",
+    summary: "any server that accepts RFC 2136 dynamic updates (BIND, Knot, PowerDNS), signed with TSIG or unsigned",
+    attributes: &[
+        AttrSchema::new(
+            "nameserver",
+            AttrKind::Text,
+            "`host:port` of the primary server that accepts updates (port 53 by default)",
+        )
+        .required("\"10.0.0.53:53\""),
+        AttrSchema::new(
+            "tsig_key_name",
+            AttrKind::Text,
+            "the TSIG key's name; absent for servers that accept unsigned updates",
+        ),
+        AttrSchema::new(
+            "tsig_algorithm",
+            AttrKind::Text,
+            "`hmac-sha256`, `hmac-sha384` or `hmac-sha512`",
+        )
+        .default("hmac-sha256"),
+        AttrSchema::new(
+            "tsig_secret",
+            AttrKind::Secret,
+            "the key's secret, base64 as `tsig-keygen` prints it",
+        )
+        .literal_allowed(),
+    ],
+    check,
+    start,
+};
+
+/// `hmac-sha256.` and `HMAC-SHA256` are the same algorithm.
+fn algorithm(text: &str) -> Option<TsigAlgorithm> {
+    let text = text.to_ascii_lowercase();
+    let text = text.trim_end_matches('.');
+    ALGORITHMS
+        .iter()
+        .find(|(name, _)| *name == text)
+        .map(|(_, algorithm)| algorithm.clone())
+}
+
+fn check(attrs: &mut AttrCheck<'_>) {
+    if let Some(Err(why)) = attrs.text("nameserver").map(dns_server) {
+        attrs.error("nameserver", "Invalid DNS server", why);
+    }
+    if let Some(text) = attrs.text("tsig_algorithm").filter(|t| algorithm(t).is_none()) {
+        let detail = format!("{text:?} is not a supported TSIG algorithm. Use \"hmac-sha256\", \"hmac-sha384\" or \"hmac-sha512\".");
+        attrs.error("tsig_algorithm", "Unsupported TSIG algorithm", detail);
+    }
+    // The secret's value never appears in a message: only whether it is well-formed.
+    if let Some(Ok(secret)) = attrs.secret("tsig_secret").map(|s| s.value()) {
+        if decode_secret(secret.expose()).is_none() {
+            let detail = format!(
+                "`tsig_secret` in {} is not base64. Use the `secret` of the key as `tsig-keygen` prints it.",
+                attrs.what
+            );
+            attrs.error("tsig_secret", "Invalid TSIG secret", detail);
+        }
+    }
+    match (attrs.has("tsig_key_name"), attrs.has("tsig_secret")) {
+        (true, false) | (false, true) => {
+            let missing = if attrs.has("tsig_key_name") {
+                "tsig_secret"
+            } else {
+                "tsig_key_name"
+            };
+            let detail = format!(
+                "{} sets only one of `tsig_key_name` and `tsig_secret`; set `{missing}` too, or neither for a server that accepts unsigned updates.",
+                attrs.what
+            );
+            attrs.block_error("Missing required attribute", detail);
+        }
+        _ => {}
+    }
+}
+
+fn decode_secret(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()
+        .filter(|bytes| !bytes.is_empty())
+}
+
+fn start<'a>(
+    spec: &'a ProviderSpec,
+    _: &'a StartContext,
+) -> ProviderFuture<'a, Box<dyn DnsProvider>> {
+    Box::pin(async move {
+        let provider: Box<dyn DnsProvider> = Box::new(Rfc2136::new(spec).await?);
+        Ok(provider)
+    })
+}
+
+impl DnsProvider for Rfc2136 {
+    fn present<'a>(&'a self, name: &'a str, value: &'a str) -> ProviderFuture<'a, ()> {
+        Box::pin(self.add(name, value))
+    }
+
+    fn cleanup<'a>(&'a self, name: &'a str, value: &'a str) -> ProviderFuture<'a, ()> {
+        Box::pin(self.remove(name, value))
+    }
+}
 
 /// The update client of one `rfc2136` solver.
-pub(super) struct Rfc2136 {
+struct Rfc2136 {
     server: SocketAddr,
     signer: Option<TSigner>,
 }
 
 impl Rfc2136 {
-    pub(super) async fn new(spec: &Rfc2136Spec) -> Result<Rfc2136, String> {
-        let server = resolve(&spec.nameserver).await?;
-        let signer = match &spec.tsig {
-            None => None,
-            Some(key) => {
-                use base64::Engine;
+    async fn new(spec: &ProviderSpec) -> Result<Rfc2136, String> {
+        let nameserver = spec
+            .text("nameserver")
+            .ok_or("`nameserver` is not set")?;
+        let server = resolve(&dns_server(nameserver)?).await?;
+        let signer = match (spec.text("tsig_key_name"), spec.secret("tsig_secret")) {
+            (Some(key_name), Some(secret)) => {
                 // Validated as base64 when the configuration was read.
-                let secret = base64::engine::general_purpose::STANDARD
-                    .decode(key.secret.value()?.expose().trim())
-                    .map_err(|_| "the TSIG secret is not base64".to_string())?;
-                let algorithm = match key.algorithm {
-                    TsigAlgorithm::HmacSha256 => {
-                        hickory_net::proto::rr::rdata::tsig::TsigAlgorithm::HmacSha256
-                    }
-                    TsigAlgorithm::HmacSha384 => {
-                        hickory_net::proto::rr::rdata::tsig::TsigAlgorithm::HmacSha384
-                    }
-                    TsigAlgorithm::HmacSha512 => {
-                        hickory_net::proto::rr::rdata::tsig::TsigAlgorithm::HmacSha512
-                    }
-                };
-                let name = Name::from_ascii(&key.name)
-                    .map_err(|e| format!("tsig_key_name {:?} is not a DNS name: {e}", key.name))?;
+                let secret = decode_secret(secret.value()?.expose())
+                    .ok_or("the TSIG secret is not base64")?;
+                let algorithm = algorithm(spec.text("tsig_algorithm").unwrap_or("hmac-sha256"))
+                    .ok_or("the TSIG algorithm is not supported")?;
+                let key_name = key_name.trim_end_matches('.');
+                let name = Name::from_ascii(key_name)
+                    .map_err(|e| format!("tsig_key_name {key_name:?} is not a DNS name: {e}"))?;
                 Some(
                     TSigner::new(secret, algorithm, name, TSIG_FUDGE)
                         .map_err(|e| format!("cannot use the TSIG key: {e}"))?,
                 )
             }
+            _ => None,
         };
         Ok(Rfc2136 { server, signer })
     }
@@ -67,7 +170,7 @@ impl Rfc2136 {
         client(self.server, self.signer.clone())
     }
 
-    pub(super) async fn add(&self, name: &str, value: &str) -> Result<(), String> {
+    async fn add(&self, name: &str, value: &str) -> Result<(), String> {
         let (record, zone) = self.txt_record(name, value).await?;
         let response = self
             .client()
@@ -77,7 +180,7 @@ impl Rfc2136 {
         self.check(response.metadata.response_code, "update")
     }
 
-    pub(super) async fn remove(&self, name: &str, value: &str) -> Result<(), String> {
+    async fn remove(&self, name: &str, value: &str) -> Result<(), String> {
         let (mut record, zone) = self.txt_record(name, value).await?;
         record.ttl = 0;
         let response = self
@@ -128,201 +231,3 @@ impl Rfc2136 {
     }
 }
 
-fn client(server: SocketAddr, signer: Option<TSigner>) -> Client<TokioRuntimeProvider> {
-    let stream = UdpClientStream::builder(server, TokioRuntimeProvider::default())
-        .with_timeout(Some(QUERY_TIMEOUT))
-        .with_signer(signer)
-        .build();
-    let (client, background) = Client::<TokioRuntimeProvider>::from_sender(stream);
-    tokio::spawn(background);
-    client
-}
-
-fn fqdn(name: &str) -> Result<Name, String> {
-    let mut parsed =
-        Name::from_ascii(name).map_err(|e| format!("{name:?} is not a DNS name: {e}"))?;
-    parsed.set_fqdn(true);
-    Ok(parsed)
-}
-
-/// `host:port` → the first address it resolves to.
-async fn resolve(server: &str) -> Result<SocketAddr, String> {
-    tokio::net::lookup_host(server)
-        .await
-        .map_err(|e| format!("cannot resolve {server}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{server} resolves to no address"))
-}
-
-/// One query. Recursion is requested; authoritative servers answer their own zones anyway.
-async fn query(
-    server: SocketAddr,
-    signer: Option<TSigner>,
-    name: Name,
-    record_type: RecordType,
-) -> Result<hickory_net::proto::op::DnsResponse, String> {
-    client(server, signer)
-        .query(name, DNSClass::IN, record_type)
-        .await
-        .map_err(|e| format!("no answer from {server}: {e}"))
-}
-
-/// The zone `name` belongs to: the owner of the SOA in the answer or authority section.
-async fn zone_of(name: &Name, server: SocketAddr, signer: Option<TSigner>) -> Result<Name, String> {
-    let response = query(server, signer, name.clone(), RecordType::SOA).await?;
-    match response.metadata.response_code {
-        ResponseCode::NoError | ResponseCode::NXDomain => {}
-        other => {
-            return Err(format!(
-                "{server} answered the SOA query for {name} with {other}"
-            ))
-        }
-    }
-    response
-        .answers
-        .iter()
-        .chain(response.authorities.iter())
-        .find(|r| r.record_type() == RecordType::SOA)
-        .map(|r| r.name.clone())
-        .ok_or_else(|| format!("{server} is not authoritative for a zone holding {name}"))
-}
-
-/// The TXT values at `name` as `server` answers them.
-pub(super) async fn query_txt(name: &str, server: &str) -> Result<Vec<String>, String> {
-    let address = resolve(server).await?;
-    let response = query(address, None, fqdn(name)?, RecordType::TXT).await?;
-    match response.metadata.response_code {
-        ResponseCode::NoError | ResponseCode::NXDomain => {}
-        other => return Err(format!("answered {other}")),
-    }
-    Ok(response
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::TXT(txt) => Some(
-                txt.txt_data
-                    .iter()
-                    .map(|part| String::from_utf8_lossy(part).into_owned())
-                    .collect::<String>(),
-            ),
-            _ => None,
-        })
-        .collect())
-}
-
-/// Where the CNAME chain starting at `name` ends (`name` itself without a CNAME), as the
-/// first of `servers` that answers sees it.
-pub(super) async fn follow_cname(name: &str, servers: &[String]) -> Result<String, String> {
-    let mut last_error = "no server to ask".to_string();
-    for server in servers {
-        match follow_cname_at(name, server).await {
-            Ok(target) => return Ok(target),
-            Err(e) => last_error = format!("{server}: {e}"),
-        }
-    }
-    Err(last_error)
-}
-
-async fn follow_cname_at(name: &str, server: &str) -> Result<String, String> {
-    let address = resolve(server).await?;
-    let mut current = fqdn(name)?;
-    for _ in 0..MAX_CNAME_HOPS {
-        let response = query(address, None, current.clone(), RecordType::CNAME).await?;
-        let target = response.answers.iter().find_map(|r| match &r.data {
-            RData::CNAME(cname) if r.name == current => Some(cname.0.clone()),
-            _ => None,
-        });
-        match target {
-            Some(next) => current = next,
-            None => return Ok(current.to_ascii().trim_end_matches('.').to_string()),
-        }
-    }
-    Err(format!("more than {MAX_CNAME_HOPS} CNAMEs in a row"))
-}
-
-/// Where the system's resolvers are listed.
-const RESOLV_CONF: &str = "/etc/resolv.conf";
-
-/// The authoritative nameservers (`ip:53`) of the zone holding `name`, found through the
-/// system's resolvers ([`RESOLV_CONF`]).
-pub(super) async fn authoritative_servers(name: &str) -> Result<Vec<String>, String> {
-    let resolv = std::fs::read_to_string(RESOLV_CONF)
-        .map_err(|e| format!("cannot read {RESOLV_CONF}: {e}"))?;
-    let system = nameservers_of_resolv_conf(&resolv);
-    if system.is_empty() {
-        return Err(format!("{RESOLV_CONF} lists no nameserver"));
-    }
-    authoritative_servers_via(name, &system).await
-}
-
-/// The `nameserver` lines of a resolv.conf, as `ip:53`.
-fn nameservers_of_resolv_conf(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|line| line.trim().strip_prefix("nameserver"))
-        .filter(|rest| rest.starts_with(char::is_whitespace))
-        .filter_map(|rest| rest.split_whitespace().next())
-        .map(|ip| match ip.parse::<std::net::IpAddr>() {
-            Ok(std::net::IpAddr::V6(v6)) => format!("[{v6}]:53"),
-            _ => format!("{ip}:53"),
-        })
-        .collect()
-}
-
-/// The authoritative nameservers (`ip:53`) of the zone holding `name`, as the first of
-/// `resolvers` that knows them answers: the zone is the owner of the SOA its answer names,
-/// the servers are the addresses (A and AAAA, asked of the same resolver) of the zone's NS
-/// hosts.
-pub async fn authoritative_servers_via(
-    name: &str,
-    resolvers: &[String],
-) -> Result<Vec<String>, String> {
-    let mut last_error = "no resolver to ask".to_string();
-    for resolver in resolvers {
-        match authoritative_via(name, resolver).await {
-            Ok(servers) if !servers.is_empty() => return Ok(servers),
-            Ok(_) => last_error = format!("{resolver} knows no nameserver for it"),
-            Err(e) => last_error = format!("{resolver}: {e}"),
-        }
-    }
-    Err(last_error)
-}
-
-async fn authoritative_via(name: &str, resolver: &str) -> Result<Vec<String>, String> {
-    let address = resolve(resolver).await?;
-    let zone = zone_of(&fqdn(name)?, address, None).await?;
-    let response = query(address, None, zone, RecordType::NS).await?;
-    let mut servers = Vec::new();
-    for host in response.answers.iter().filter_map(|r| match &r.data {
-        RData::NS(ns) => Some(ns.0.clone()),
-        _ => None,
-    }) {
-        for record_type in [RecordType::A, RecordType::AAAA] {
-            let Ok(response) = query(address, None, host.clone(), record_type).await else {
-                continue;
-            };
-            servers.extend(response.answers.iter().filter_map(|r| match &r.data {
-                RData::A(a) => Some(format!("{}:53", a.0)),
-                RData::AAAA(aaaa) => Some(format!("[{}]:53", aaaa.0)),
-                _ => None,
-            }));
-        }
-    }
-    servers.sort();
-    servers.dedup();
-    Ok(servers)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_nameservers_of_a_resolv_conf() {
-        let text = "# generated\nsearch example.org\nnameserver 10.0.0.2\n  nameserver ::1  # v6\noptions edns0\nnameserver\nnameservers 10.9.9.9\n";
-        assert_eq!(
-            nameservers_of_resolv_conf(text),
-            vec!["10.0.0.2:53".to_string(), "[::1]:53".to_string()]
-        );
-        assert!(nameservers_of_resolv_conf("search example.org\n").is_empty());
-    }
-}

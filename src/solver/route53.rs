@@ -8,7 +8,11 @@
 //! the last value goes), then waits for `INSYNC` via GetChange. Values written by others stay.
 //! `dns.rs` serialises the changes of one solver, so two values on one name never race.
 
-use crate::desired::model::Route53Spec;
+use super::dns_provider::{
+    is_url, AttrCheck, AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture,
+    StartContext,
+};
+use crate::desired::model::ProviderSpec;
 use aws_sdk_route53::config::{BehaviorVersion, Region};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
@@ -21,7 +25,65 @@ const RECORD_TTL: i64 = 60;
 const INSYNC_POLL_FIRST: Duration = Duration::from_millis(100);
 const INSYNC_POLL_MAX: Duration = Duration::from_secs(5);
 
-pub(super) struct Route53 {
+pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
+    name: "route53",
+    summary: "AWS Route53 (or a Route53-compatible API); credentials from the AWS SDK's standard chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE`, web identity, instance metadata)",
+    attributes: &[
+        AttrSchema::new(
+            "hosted_zone_id",
+            AttrKind::Text,
+            "the hosted zone; looked up by the record's zone name when absent",
+        ),
+        AttrSchema::new(
+            "region",
+            AttrKind::Text,
+            "the region requests are signed for",
+        )
+        .default("us-east-1"),
+        AttrSchema::new(
+            "endpoint",
+            AttrKind::Text,
+            "the base URL of a Route53-compatible API instead of AWS (`AWS_ENDPOINT_URL` works too)",
+        ),
+        AttrSchema::new(
+            "profile",
+            AttrKind::Text,
+            "a profile of `~/.aws/config` instead of the default chain's choice",
+        ),
+    ],
+    check,
+    start,
+};
+
+fn check(attrs: &mut AttrCheck<'_>) {
+    if let Some(url) = attrs.text("endpoint").filter(|url| !is_url(url)) {
+        let detail = format!("{url:?} is not a URL. `endpoint` is the base URL of a Route53-compatible API, such as \"http://127.0.0.1:5000\".");
+        attrs.error("endpoint", "Invalid endpoint", detail);
+    }
+}
+
+fn start<'a>(
+    spec: &'a ProviderSpec,
+    context: &'a StartContext,
+) -> ProviderFuture<'a, Box<dyn DnsProvider>> {
+    Box::pin(async move {
+        let provider: Box<dyn DnsProvider> =
+            Box::new(Route53::new(spec, context.propagation_timeout).await);
+        Ok(provider)
+    })
+}
+
+impl DnsProvider for Route53 {
+    fn present<'a>(&'a self, name: &'a str, value: &'a str) -> ProviderFuture<'a, ()> {
+        Box::pin(self.add(name, value))
+    }
+
+    fn cleanup<'a>(&'a self, name: &'a str, value: &'a str) -> ProviderFuture<'a, ()> {
+        Box::pin(self.remove(name, value))
+    }
+}
+
+struct Route53 {
     client: Client,
     configured_zone: Option<String>,
     /// How long a change may take to become INSYNC.
@@ -39,38 +101,41 @@ struct TxtSet {
 }
 
 impl Route53 {
-    pub(super) async fn new(spec: &Route53Spec, insync_timeout: Duration) -> Route53 {
+    async fn new(spec: &ProviderSpec, insync_timeout: Duration) -> Route53 {
+        let region = spec.text("region").unwrap_or("us-east-1").to_string();
+        let endpoint = spec.text("endpoint").map(str::to_string);
         let https = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(spec.region.clone()))
+            .region(Region::new(region))
             .http_client(https);
-        if let Some(profile) = &spec.profile {
+        if let Some(profile) = spec.text("profile") {
             loader = loader.profile_name(profile);
         }
         let shared = loader.load().await;
         let mut config = aws_sdk_route53::config::Builder::from(&shared);
-        if let Some(endpoint) = &spec.endpoint {
+        if let Some(endpoint) = &endpoint {
             config = config.endpoint_url(endpoint);
         }
-        let endpoint = spec
-            .endpoint
-            .clone()
+        let endpoint = endpoint
             .or_else(|| shared.endpoint_url().map(str::to_string))
             .unwrap_or_else(|| "Route53".to_string());
         Route53 {
             client: Client::from_conf(config.build()),
-            configured_zone: spec.hosted_zone_id.clone(),
+            // The API returns ids as "/hostedzone/Z123"; accept them as users copy them.
+            configured_zone: spec
+                .text("hosted_zone_id")
+                .map(|id| id.trim_start_matches("/hostedzone/").to_string()),
             insync_timeout,
             zones: Default::default(),
             endpoint,
         }
     }
 
-    pub(super) async fn add(&self, name: &str, value: &str) -> Result<(), String> {
+    async fn add(&self, name: &str, value: &str) -> Result<(), String> {
         let zone = self.hosted_zone(name).await?;
         let current = self.txt_set(&zone, name).await?;
         let mut values = current
@@ -86,7 +151,7 @@ impl Route53 {
             .await
     }
 
-    pub(super) async fn remove(&self, name: &str, value: &str) -> Result<(), String> {
+    async fn remove(&self, name: &str, value: &str) -> Result<(), String> {
         let zone = self.hosted_zone(name).await?;
         let Some(current) = self.txt_set(&zone, name).await? else {
             return Ok(());

@@ -1,7 +1,11 @@
-//! `dns_solver` blocks: the zones a solver serves, its provider (`route53`, `rfc2136` or
-//! `exec`) with that provider's attributes, and the propagation check settings.
+//! `dns_solver` blocks: the zones a solver serves, its provider with that provider's
+//! attributes, and the propagation check settings. The providers and their attributes come
+//! from the provider table (`solver::PROVIDERS`): each attribute is read as its schema says
+//! (type, required, default, environment variable), then the provider checks the values.
 
 use super::*;
+use crate::solver::dns_provider::{self, AttrCheck, AttrKind, AttrSchema, ProviderEntry};
+use crate::solver::PROVIDERS;
 
 /// Attributes every provider takes.
 const COMMON: [&str; 6] = [
@@ -12,19 +16,6 @@ const COMMON: [&str; 6] = [
     "resolvers",
     "follow_cname",
 ];
-const ROUTE53: [&str; 4] = ["hosted_zone_id", "region", "endpoint", "profile"];
-const RFC2136: [&str; 4] = [
-    "nameserver",
-    "tsig_key_name",
-    "tsig_algorithm",
-    "tsig_secret",
-];
-const EXEC: [&str; 1] = ["command"];
-const PROVIDERS: [(&str, &[&str]); 3] = [
-    ("route53", &ROUTE53),
-    ("rfc2136", &RFC2136),
-    ("exec", &EXEC),
-];
 
 /// Two minutes: long enough for a primary to notify its secondaries, short enough that a
 /// record that never shows up fails the apply in reasonable time (lego waits 60s, certbot's
@@ -33,11 +24,16 @@ const DEFAULT_PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Every attribute a `dns_solver` block accepts, whatever its provider.
 pub(super) fn attributes() -> Vec<&'static str> {
-    COMMON
+    let mut names: Vec<&str> = COMMON.to_vec();
+    for name in PROVIDERS
         .iter()
-        .chain(PROVIDERS.iter().flat_map(|(_, attrs)| attrs.iter()))
-        .copied()
-        .collect()
+        .flat_map(|p| p.attributes.iter().map(|a| a.name))
+    {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 pub(super) fn dns_solver(
@@ -57,22 +53,26 @@ pub(super) fn dns_solver(
 
     let provider_name = reader.string_spanned("provider", diags);
     let provider_name = reader.required("provider", "\"rfc2136\"", provider_name, diags);
-    let provider_name = provider_name.and_then(|(name, span)| {
-        if PROVIDERS.iter().any(|(known, _)| *known == name) {
-            Some(name)
-        } else {
+    let provider = provider_name.and_then(|(name, span)| match dns_provider::entry(&name) {
+        Some(entry) => Some(entry),
+        None => {
+            let names: Vec<&str> = PROVIDERS.iter().map(|p| p.name).collect();
+            let suggestion = crate::config::suggest::closest(names.iter().copied(), &name)
+                .map(|close| format!("Did you mean \"{close}\"? "))
+                .unwrap_or_default();
             diags.error(
                 Some(span),
                 "Unknown DNS provider",
                 format!(
-                    "{name:?} is not a DNS provider. Use \"route53\", \"rfc2136\" or \"exec\"."
+                    "{name:?} is not a DNS provider. {suggestion}Use {}.",
+                    quoted_alternatives(&names)
                 ),
             );
             None
         }
     });
-    if let Some(name) = &provider_name {
-        foreign_attributes(&reader, name, diags);
+    if let Some(entry) = provider {
+        foreign_attributes(&reader, entry, diags);
     }
 
     let zones = reader.string_list("zones", diags);
@@ -108,12 +108,8 @@ pub(super) fn dns_solver(
     };
     let follow_cname = reader.bool("follow_cname", diags).or_default_value(false);
 
-    let provider = match provider_name.as_deref() {
-        Some("route53") => route53(&reader, diags),
-        Some("rfc2136") => rfc2136(&reader, diags),
-        Some("exec") => exec(&reader, &config.dir, diags),
-        _ => None,
-    };
+    let provider =
+        provider.and_then(|entry| provider_attributes(&reader, entry, &config.dir, diags));
     Some(DnsSolverSpec {
         zones: zones?,
         provider: provider?,
@@ -124,20 +120,185 @@ pub(super) fn dns_solver(
     })
 }
 
-/// Attributes that belong to another provider than the one chosen.
-fn foreign_attributes(reader: &BodyReader, chosen: &str, diags: &mut Diagnostics) {
-    for (provider, attrs) in PROVIDERS.iter().filter(|(p, _)| *p != chosen) {
-        for name in attrs.iter() {
-            if let Some(attr) = reader.attr(name) {
+/// `"a", "b" or "c"`.
+fn quoted_alternatives(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    }
+}
+
+/// Attributes that belong to other providers only, not to the one chosen.
+fn foreign_attributes(reader: &BodyReader, chosen: &ProviderEntry, diags: &mut Diagnostics) {
+    let mut reported: Vec<&str> = Vec::new();
+    for attr in PROVIDERS.iter().flat_map(|p| p.attributes.iter()) {
+        let name = attr.name;
+        if reported.contains(&name) || chosen.attributes.iter().any(|a| a.name == name) {
+            continue;
+        }
+        reported.push(name);
+        let Some(written) = reader.attr(name) else {
+            continue;
+        };
+        let owners: Vec<&str> = PROVIDERS
+            .iter()
+            .filter(|p| p.attributes.iter().any(|a| a.name == name))
+            .map(|p| p.name)
+            .collect();
+        diags.error(
+            Some(reader.key_span(written)),
+            "Attribute of another provider",
+            format!(
+                "`{name}` applies to provider = {} only, but {} uses provider = \"{}\". Remove it.",
+                quoted_alternatives(&owners),
+                reader.what,
+                chosen.name
+            ),
+        );
+    }
+}
+
+/// Reads the attributes of `entry` as its schema says, then lets the provider check them.
+fn provider_attributes(
+    reader: &BodyReader,
+    entry: &'static ProviderEntry,
+    config_dir: &Path,
+    diags: &mut Diagnostics,
+) -> Option<ProviderSpec> {
+    let mut values = BTreeMap::new();
+    let mut spans = BTreeMap::new();
+    let mut ok = true;
+    for attr in entry.attributes {
+        match provider_attribute(reader, attr, config_dir, diags) {
+            Got::Absent => {}
+            Got::Invalid => ok = false,
+            Got::Value((value, span)) => {
+                values.insert(attr.name, value);
+                if let Some(span) = span {
+                    spans.insert(attr.name, span);
+                }
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let errors = diags.error_count();
+    (entry.check)(&mut AttrCheck {
+        what: &reader.what,
+        values: &values,
+        spans: &spans,
+        header: reader.header_span(),
+        diags,
+    });
+    (diags.error_count() == errors).then_some(ProviderSpec {
+        name: entry.name,
+        attributes: values,
+        config_dir: config_dir.to_path_buf(),
+    })
+}
+
+/// One provider attribute: as written, else from its environment variable, else its
+/// default; `Invalid` (reported) when it is required and none of these.
+fn provider_attribute(
+    reader: &BodyReader,
+    attr: &AttrSchema,
+    config_dir: &Path,
+    diags: &mut Diagnostics,
+) -> Got<(AttrValue, Option<SourceSpan>)> {
+    let name = attr.name;
+    let written = match attr.kind {
+        AttrKind::Text => match optional_text(reader, name, diags) {
+            None => Got::Invalid,
+            Some(None) => Got::Absent,
+            Some(Some(text)) => Got::Value(AttrValue::Text(text)),
+        },
+        AttrKind::List => reader
+            .string_list(name, diags)
+            .map(|list| AttrValue::List(list.into_iter().map(|(s, _)| s).collect())),
+        AttrKind::Path => match optional_text(reader, name, diags) {
+            None => Got::Invalid,
+            Some(None) => Got::Absent,
+            Some(Some(path)) => Got::Value(AttrValue::Text(
+                absolute(config_dir, &path).display().to_string(),
+            )),
+        },
+        AttrKind::Bool => reader.bool(name, diags).map(AttrValue::Bool),
+        AttrKind::Secret => match reader.secret(name, diags) {
+            Got::Value((ConfigSecret::Known { value, env: None }, span))
+                if !attr.literal_allowed && !crate::redact::is_sensitive(value.expose()) =>
+            {
+                let read_it = match attr.env {
+                    Some(variable) => format!("env(\"{variable}\") or file(\"...\"), or leave `{name}` out to use the environment variable {variable}"),
+                    None => "env(\"...\") or file(\"...\")".to_string(),
+                };
                 diags.error(
-                    Some(reader.key_span(attr)),
-                    "Attribute of another provider",
+                    Some(span),
+                    "Secret written in the configuration",
+                    format!("`{name}` in {} is written in the configuration, which is kept in version control and read by everyone who reviews it. Read it with {read_it}.", reader.what),
+                );
+                Got::Invalid
+            }
+            got => got.map(|(secret, _)| AttrValue::Secret(secret)),
+        },
+    };
+    match written {
+        Got::Value(value) => {
+            let span = reader.attr(name).map(|a| reader.value_span(a));
+            return Got::Value((value, span));
+        }
+        Got::Invalid => return Got::Invalid,
+        Got::Absent => {}
+    }
+    if let Some(variable) = attr.env {
+        match std::env::var(variable) {
+            Ok(text) if !text.trim().is_empty() => {
+                let value = match attr.kind {
+                    AttrKind::Secret => {
+                        crate::redact::register(&text);
+                        AttrValue::Secret(ConfigSecret::Known {
+                            value: Sensitive::new(text),
+                            env: Some(variable.to_string()),
+                        })
+                    }
+                    _ => AttrValue::Text(text),
+                };
+                return Got::Value((value, None));
+            }
+            _ if attr.kind == AttrKind::Secret
+                && reader.eval.secret_env() == crate::config::SecretEnv::MayBeUnset =>
+            {
+                let unset = ConfigSecret::Unset {
+                    env: variable.to_string(),
+                };
+                return Got::Value((AttrValue::Secret(unset), None));
+            }
+            _ => {}
+        }
+    }
+    if let Some(default) = attr.default {
+        let value = match attr.kind {
+            AttrKind::Bool => AttrValue::Bool(default == "true"),
+            _ => AttrValue::Text(default.to_string()),
+        };
+        return Got::Value((value, None));
+    }
+    match attr.required {
+        None => Got::Absent,
+        Some(example) => {
+            match attr.env {
+                None => reader.missing(name, example, diags),
+                Some(variable) => diags.error(
+                    Some(reader.header_span()),
+                    "Missing required attribute",
                     format!(
-                        "`{name}` applies to provider = \"{provider}\" only, but {} uses provider = \"{chosen}\". Remove it.",
+                        "{} must set `{name}`, for example `{name} = {example}`, or the environment variable {variable} must be set.",
                         reader.what
                     ),
-                );
+                ),
             }
+            Got::Invalid
         }
     }
 }
@@ -227,151 +388,6 @@ fn server_list(list: &[(String, SourceSpan)], diags: &mut Diagnostics) -> Option
         }
     }
     ok.then_some(out)
-}
-
-fn route53(reader: &BodyReader, diags: &mut Diagnostics) -> Option<DnsProvider> {
-    let hosted_zone_id = optional_text(reader, "hosted_zone_id", diags);
-    let region = optional_text(reader, "region", diags);
-    let endpoint = match reader.string_spanned("endpoint", diags) {
-        Got::Absent => Some(None),
-        Got::Invalid => None,
-        Got::Value((url, _)) if url.starts_with("https://") || url.starts_with("http://") => {
-            Some(Some(url))
-        }
-        Got::Value((url, span)) => {
-            diags.error(
-                Some(span),
-                "Invalid endpoint",
-                format!("{url:?} is not a URL. `endpoint` is the base URL of a Route53-compatible API, such as \"http://127.0.0.1:5000\"."),
-            );
-            None
-        }
-    };
-    let profile = optional_text(reader, "profile", diags);
-    Some(DnsProvider::Route53(Route53Spec {
-        hosted_zone_id: hosted_zone_id?.map(|id| {
-            // The API returns ids as "/hostedzone/Z123"; accept them as users copy them.
-            id.trim_start_matches("/hostedzone/").to_string()
-        }),
-        region: region?.unwrap_or_else(|| "us-east-1".to_string()),
-        endpoint: endpoint?,
-        profile: profile?,
-    }))
-}
-
-fn rfc2136(reader: &BodyReader, diags: &mut Diagnostics) -> Option<DnsProvider> {
-    let nameserver = reader.string_spanned("nameserver", diags);
-    let nameserver = reader
-        .required("nameserver", "\"10.0.0.53:53\"", nameserver, diags)
-        .and_then(|(text, span)| match dns_server(&text) {
-            Ok(server) => Some(server),
-            Err(why) => {
-                diags.error(Some(span), "Invalid DNS server", why);
-                None
-            }
-        });
-    let key_name = optional_text(reader, "tsig_key_name", diags);
-    let algorithm = match reader.string_spanned("tsig_algorithm", diags) {
-        Got::Absent => Some(TsigAlgorithm::HmacSha256),
-        Got::Invalid => None,
-        Got::Value((text, span)) => {
-            match TsigAlgorithm::ALL
-                .into_iter()
-                .find(|a| a.as_str() == text.to_ascii_lowercase().trim_end_matches('.'))
-            {
-                Some(a) => Some(a),
-                None => {
-                    diags.error(
-                        Some(span),
-                        "Unsupported TSIG algorithm",
-                        format!("{text:?} is not a supported TSIG algorithm. Use \"hmac-sha256\", \"hmac-sha384\" or \"hmac-sha512\"."),
-                    );
-                    None
-                }
-            }
-        }
-    };
-    // The secret's value never appears in a message: only whether it is well-formed.
-    let secret = match reader.secret("tsig_secret", diags) {
-        Got::Absent => Some(None),
-        Got::Invalid => None,
-        Got::Value((unset @ ConfigSecret::Unset { .. }, _)) => Some(Some(unset)),
-        Got::Value((ConfigSecret::Known { value, env }, span)) => {
-            use base64::Engine;
-            let text = value.expose().trim();
-            let decoded = base64::engine::general_purpose::STANDARD.decode(text);
-            match decoded {
-                Ok(bytes) if !bytes.is_empty() => Some(Some(ConfigSecret::Known {
-                    value: Sensitive::new(text),
-                    env,
-                })),
-                _ => {
-                    diags.error(
-                        Some(span),
-                        "Invalid TSIG secret",
-                        format!(
-                            "`tsig_secret` in {} is not base64. Use the `secret` of the key as `tsig-keygen` prints it.",
-                            reader.what
-                        ),
-                    );
-                    None
-                }
-            }
-        }
-    };
-    let tsig = match (key_name?, secret?) {
-        (Some(name), Some(secret)) => Some(TsigKey {
-            name: name.trim_end_matches('.').to_string(),
-            algorithm: algorithm?,
-            secret,
-        }),
-        (None, None) => None,
-        (name, _) => {
-            let missing = if name.is_some() {
-                "tsig_secret"
-            } else {
-                "tsig_key_name"
-            };
-            diags.error(
-                Some(reader.header_span()),
-                "Missing required attribute",
-                format!(
-                    "{} sets only one of `tsig_key_name` and `tsig_secret`; set `{missing}` too, or neither for a server that accepts unsigned updates.",
-                    reader.what
-                ),
-            );
-            return None;
-        }
-    };
-    Some(DnsProvider::Rfc2136(Rfc2136Spec {
-        nameserver: nameserver?,
-        tsig,
-    }))
-}
-
-fn exec(reader: &BodyReader, dir: &Path, diags: &mut Diagnostics) -> Option<DnsProvider> {
-    let command = reader.string_list("command", diags);
-    let command = reader.required("command", "[\"./hooks/dns.sh\"]", command, diags)?;
-    if command
-        .first()
-        .is_none_or(|(program, _)| program.is_empty())
-    {
-        let attr = reader.attr("command")?;
-        reader.invalid(
-            attr,
-            "Invalid command",
-            format!(
-                "`command` in {} must be a list of arguments whose first element is the program, such as [\"./hooks/dns.sh\"]; certform appends present|cleanup FQDN VALUE.",
-                reader.what
-            ),
-            diags,
-        );
-        return None;
-    }
-    Some(DnsProvider::Exec(ExecSpec {
-        command: command.into_iter().map(|(arg, _)| arg).collect(),
-        working_dir: dir.to_path_buf(),
-    }))
 }
 
 #[cfg(test)]
