@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::bind::Bind;
+use support::bind::{Bind, TSIG_SECRET};
 use support::certform::{pebble_account, text, Workdir};
 use support::pebble::Pebble;
 
@@ -85,4 +85,140 @@ dns_persist_solver "persist" {{
     let names = work.subject_alt_names("tls/site/cert.pem");
     assert!(names.contains("DNS:example.test"), "{names}");
     assert_eq!(bind.serial(), serial, "{}", bind.log());
+}
+
+fn managed(bind: &Bind, pebble: &Pebble, policy: &str, domains: &str) -> String {
+    format!(
+        r#"{}{}
+dns_persist_solver "persist" {{
+  zones = ["example.test"]
+  via   = dns_solver.bind
+  {policy}
+}}
+{}"#,
+        pebble_account(pebble),
+        bind.solver_block("example.test"),
+        certificate(domains)
+    )
+}
+
+#[test]
+fn apply_writes_the_record_once_and_a_renewal_changes_no_dns() {
+    let (bind, pebble) = servers();
+    let work = Workdir::new();
+    work.write(
+        "main.hcl",
+        &managed(&bind, &pebble, "", r#""example.test", "www.example.test""#),
+    );
+
+    // The plan shows the record created, its value known after the account is registered.
+    let out = work.command(&["plan"]).output().unwrap();
+    let plan = text(&out);
+    assert!(out.status.success(), "{plan}");
+    assert!(
+        plan.contains(r#"dns_persist_solver.persist["example.test"] will be created"#)
+            && plan.contains(&format!("{RECORD} does not exist yet"))
+            && plan.contains("(known after apply)"),
+        "{plan}"
+    );
+
+    let out = work
+        .command(&["apply", "--auto-approve"])
+        .env("TSIG_SECRET", TSIG_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out), bind.log());
+    let url = account_url(&work);
+    assert_eq!(bind.txt(RECORD), [format!("{ISSUER}; accounturi={url}")]);
+    assert_eq!(
+        bind.txt("_validation-persist.www.example.test"),
+        [format!("{ISSUER}; accounturi={url}")]
+    );
+    let state = work.state_json();
+    assert_eq!(
+        state["persist_records"][r#"dns_persist_solver.persist["example.test"]"#]["value"],
+        format!("{ISSUER}; accounturi={url}").as_str(),
+        "{state:#}"
+    );
+
+    // Nothing left to do; a renewal orders again and touches no DNS.
+    let out = work
+        .command(&["plan", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let serial = bind.serial();
+    let out = work
+        .command(&["apply", "--auto-approve", "--replace", "certificate.site"])
+        .env("TSIG_SECRET", TSIG_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("certificate.site"), "{}", text(&out));
+    assert_eq!(
+        bind.serial(),
+        serial,
+        "a renewal wrote DNS:\n{}",
+        bind.log()
+    );
+
+    // A policy change updates the record in place, with the reason.
+    work.write(
+        "main.hcl",
+        &managed(
+            &bind,
+            &pebble,
+            r#"policy = "wildcard""#,
+            r#""example.test", "www.example.test""#,
+        ),
+    );
+    let out = work.command(&["plan"]).output().unwrap();
+    let plan = text(&out);
+    assert!(
+        plan.contains(r#"dns_persist_solver.persist["example.test"] will be updated in place"#)
+            && plan.contains("policy changed: (none) -> wildcard"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn a_wildcard_needs_policy_wildcard_and_issues_with_it() {
+    let (bind, pebble) = servers();
+    let work = Workdir::new();
+    work.write(
+        "main.hcl",
+        &managed(&bind, &pebble, "", r#""example.test", "*.example.test""#),
+    );
+    let out = work.command(&["validate"]).output().unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("Wildcard needs policy = \"wildcard\"") && all.contains("main.hcl:"),
+        "{all}"
+    );
+
+    work.write(
+        "main.hcl",
+        &managed(
+            &bind,
+            &pebble,
+            r#"policy = "wildcard""#,
+            r#""example.test", "*.example.test""#,
+        ),
+    );
+    let out = work
+        .command(&["apply", "--auto-approve"])
+        .env("TSIG_SECRET", TSIG_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out), bind.log());
+    let names = work.subject_alt_names("tls/site/cert.pem");
+    assert!(names.contains("DNS:*.example.test"), "{names}");
+    assert_eq!(
+        bind.txt(RECORD),
+        [format!(
+            "{ISSUER}; accounturi={}; policy=wildcard",
+            account_url(&work)
+        )]
+    );
 }

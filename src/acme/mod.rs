@@ -14,6 +14,7 @@ mod chains;
 mod client;
 mod jws;
 mod lifecycle;
+mod persist;
 mod request;
 mod retry;
 mod revoke;
@@ -29,6 +30,7 @@ use instant_acme::{
     OrderStatus, RevocationRequest,
 };
 pub use lifecycle::{credentials_with_new_key, key_in_use, KeyInUse};
+pub use persist::issuer_domain_name;
 use request::Session;
 use retry::{acme_call, acme_call_traced};
 pub use revoke::revoke_with_certificate_key;

@@ -32,6 +32,17 @@ pub(super) struct Directory {
     pub key_change: Option<String>,
     /// RFC 9773; absent when the CA offers no ARI.
     pub renewal_info: Option<String>,
+    #[serde(default)]
+    pub meta: DirectoryMeta,
+}
+
+/// The directory's `meta` members certform uses.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DirectoryMeta {
+    /// The CA's issuer domain names (CAA, and the first of dns-persist-01's records).
+    #[serde(default)]
+    pub caa_identities: Vec<String>,
 }
 
 /// The directory at `url`, fetched with a plain GET once per process.

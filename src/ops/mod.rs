@@ -226,6 +226,7 @@ pub fn recipients_for(desired: &Desired, identity: &Identity) -> Result<Vec<Stri
 pub fn refresh(desired: &Desired, state: &State) -> Observed {
     let mut observed = observe_files(desired);
     observed.ari = ari::refresh(desired, state, time::OffsetDateTime::now_utc());
+    observed.persist_issuers = crate::refresh::persist::issuers(desired);
     observed
 }
 

@@ -19,6 +19,8 @@ pub struct Observed {
     pub endpoints: BTreeMap<Address, super::drift::EndpointFacts>,
     /// ARI windows fetched for certificates in state (absent: use what state kept).
     pub ari: BTreeMap<Address, AriState>,
+    /// dns-persist-01: each directory's issuer domain name (its first `caaIdentities`).
+    pub persist_issuers: BTreeMap<String, String>,
 }
 
 /// What a refresh found at an output path.
@@ -77,6 +79,7 @@ pub fn diff(
             changes.push(change);
         }
     }
+    changes.extend(super::persist::diff(desired, state, observed));
     for (address, current) in &state.certificates {
         if !desired.certificates.contains_key(address) {
             changes.push(Change {

@@ -253,6 +253,37 @@ impl Solvers {
         }
     }
 
+    /// Write the standing dns-persist-01 record `name` = `value` through the DNS solver
+    /// `via` (replacing the value `replaced`), and wait until it is visible.
+    pub async fn put_standing_record(
+        &self,
+        via: &Address,
+        name: &str,
+        value: &str,
+        replaced: Option<&str>,
+    ) -> Result<()> {
+        tracing::info!("{via}: writing the standing record {name}");
+        self.dns(via)?.put_standing(name, value, replaced).await
+    }
+
+    /// Remove the standing dns-persist-01 record `name` = `value` through `via`.
+    pub async fn remove_standing_record(
+        &self,
+        via: &Address,
+        name: &str,
+        value: &str,
+    ) -> Result<()> {
+        tracing::info!("{via}: removing the standing record {name}");
+        self.dns(via)?.remove_standing(name, value).await
+    }
+
+    fn dns(&self, via: &Address) -> Result<&dns::DnsSolver> {
+        match self.entry(via)? {
+            Entry::Dns(dns) => Ok(dns),
+            _ => Err(Error::Bug(format!("{via} is not a DNS solver"))),
+        }
+    }
+
     /// Remove every DNS record still presented, for an apply that was interrupted while
     /// orders were in flight; returns one message per record that could not be removed.
     pub async fn withdraw_all(&self) -> Vec<String> {

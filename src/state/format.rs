@@ -29,6 +29,9 @@ struct DocumentOut<'a> {
     serial: u64,
     accounts: &'a BTreeMap<String, super::model::AccountState>,
     certificates: &'a BTreeMap<crate::address::Address, super::model::CertificateState>,
+    /// Absent while empty, so states without dns-persist-01 records keep their digest.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    persist_records: &'a BTreeMap<crate::address::Address, super::model::PersistRecordState>,
     /// The id of the state key, so a user can pin it; bound by the seal and the MAC.
     #[serde(skip_serializing_if = "Option::is_none")]
     key_id: Option<&'a str>,
@@ -46,6 +49,8 @@ struct DocumentIn {
     serial: u64,
     accounts: BTreeMap<String, super::model::AccountState>,
     certificates: BTreeMap<crate::address::Address, super::model::CertificateState>,
+    #[serde(default)]
+    persist_records: BTreeMap<crate::address::Address, super::model::PersistRecordState>,
     #[serde(default)]
     key_id: Option<String>,
     #[serde(default)]
@@ -97,6 +102,7 @@ pub fn encode(state: &State, secrets: &Secrets, recipients: &[String]) -> Result
         serial: state.serial,
         accounts: &state.accounts,
         certificates: &state.certificates,
+        persist_records: &state.persist_records,
         key_id: key_id.as_deref(),
         mac: None,
         secrets: None,
@@ -190,6 +196,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoredState> {
             serial: document.serial,
             accounts: document.accounts,
             certificates: document.certificates,
+            persist_records: document.persist_records,
         },
         key_id: document.key_id,
         mac: document.mac,
