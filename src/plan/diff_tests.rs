@@ -1051,8 +1051,47 @@ const DECISIONS: &[(&str, &str, Decision)] = {
         ("output", "on_change", Inert),
         ("output", "on_change_timeout", Inert),
         ("check", "endpoint", Inert),
+        // Which names the solver serves: the solver choice, not a resource of its own.
+        ("dns_persist_solver", "zones", Inert),
+        (
+            "dns_persist_solver",
+            "via",
+            Plans("update", |d| {
+                persist_mut(d).via = Some(Address::new(Kind::DnsSolver, "other"))
+            }),
+        ),
+        (
+            "dns_persist_solver",
+            "policy",
+            Plans("update", |d| persist_mut(d).wildcard = true),
+        ),
+        (
+            "dns_persist_solver",
+            "persist_until",
+            Plans("update", |d| {
+                persist_mut(d).persist_until = Some(1_900_000_000)
+            }),
+        ),
+        (
+            "dns_persist_solver",
+            "issuer_domain_name",
+            Plans("update", |d| {
+                persist_mut(d).issuer_domain_name = Some("other-ca.test".into())
+            }),
+        ),
     ]
 };
+
+fn persist_solver() -> Address {
+    Address::new(Kind::DnsPersistSolver, "p")
+}
+
+fn persist_mut(d: &mut Desired) -> &mut crate::desired::model::DnsPersistSolverSpec {
+    match d.solvers.get_mut(&persist_solver()) {
+        Some(crate::desired::model::SolverSpec::DnsPersist(spec)) => spec,
+        _ => unreachable!("the base configuration has dns_persist_solver.p"),
+    }
+}
 
 /// Blocks whose attributes are all inert for planning (README: attribute table).
 const INERT_BLOCKS: &[&str] = &[
@@ -1096,9 +1135,34 @@ fn changing_each_attribute_plans_its_change() {
             .get_mut(&Address::certificate("www"))
             .unwrap()
             .check_endpoint = None;
+        // www.example.com validates through dns-persist-01, whose record is in state.
+        d.solvers.insert(
+            persist_solver(),
+            crate::desired::model::SolverSpec::DnsPersist(
+                crate::desired::model::DnsPersistSolverSpec {
+                    zones: vec!["example.com".into()],
+                    via: Some(Address::new(Kind::DnsSolver, "bind")),
+                    wildcard: false,
+                    persist_until: None,
+                    issuer_domain_name: Some("ca.test".into()),
+                },
+            ),
+        );
+        cert_mut(&mut d)
+            .solver_for
+            .insert("www.example.com".into(), persist_solver());
         d
     };
-    let current = state(vec![("www", cert_state(&["www.example.com"], 10))]);
+    let mut current = state(vec![("www", cert_state(&["www.example.com"], 10))]);
+    current.persist_records.insert(
+        persist_solver().with_key("www.example.com"),
+        crate::state::model::PersistRecordState {
+            name: "_validation-persist.www.example.com".into(),
+            value: "ca.test; accounturi=https://ca.test/acct/1".into(),
+            via: Address::new(Kind::DnsSolver, "bind"),
+            written_at: NOW,
+        },
+    );
     let options = PlanOptions::default();
     assert_eq!(
         diff(&base(), &current, &observed_ok(), NOW, &options),
