@@ -135,6 +135,7 @@ fn apply_writes_the_record_once_and_a_renewal_changes_no_dns() {
         [format!("{ISSUER}; accounturi={url}")]
     );
     let state = work.state_json();
+    support::schema::assert_valid("state.schema.json", &state);
     assert_eq!(
         state["persist_records"][r#"dns_persist_solver.persist["example.test"]"#]["value"],
         format!("{ISSUER}; accounturi={url}").as_str(),
@@ -172,6 +173,10 @@ fn apply_writes_the_record_once_and_a_renewal_changes_no_dns() {
             r#""example.test", "www.example.test""#,
         ),
     );
+    let out = work.command(&["plan", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    support::schema::assert_valid("plan.schema.json", &json);
     let out = work.command(&["plan"]).output().unwrap();
     let plan = text(&out);
     assert!(
