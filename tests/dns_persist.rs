@@ -54,10 +54,12 @@ fn a_record_managed_elsewhere_that_names_another_account_fails_with_the_cas_mess
         &format!(
             r#"{}
 dns_persist_solver "persist" {{
-  zones = ["example.test"]
+  zones     = ["example.test"]
+  resolvers = ["{}"]
 }}
 {}"#,
             pebble_account(&pebble),
+            bind.server(),
             certificate(r#""example.test""#)
         ),
     );
@@ -74,6 +76,15 @@ dns_persist_solver "persist" {{
     assert!(all.contains(elsewhere), "{all}");
     assert!(!work.path("tls/site").exists());
 
+    // Now that the account exists, plan warns before another order is spent.
+    let out = work.command(&["plan"]).output().unwrap();
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains(&format!("warning: dns_persist_solver.persist[\"example.test\"]: {RECORD} names another account (accounturi={elsewhere})")),
+        "{all}"
+    );
+
     // The same record naming this account lets the order through, and no DNS is written.
     bind.set_txt(
         RECORD,
@@ -85,6 +96,8 @@ dns_persist_solver "persist" {{
     let names = work.subject_alt_names("tls/site/cert.pem");
     assert!(names.contains("DNS:example.test"), "{names}");
     assert_eq!(bind.serial(), serial, "{}", bind.log());
+    let out = work.command(&["plan"]).output().unwrap();
+    assert!(!text(&out).contains("warning:"), "{}", text(&out));
 }
 
 fn managed(bind: &Bind, pebble: &Pebble, policy: &str, domains: &str) -> String {

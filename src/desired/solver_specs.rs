@@ -151,4 +151,7 @@ pub struct DnsPersistSolverSpec {
     /// The CA's issuer domain name as the record names it; `None`: the first of the
     /// directory's `caaIdentities`.
     pub issuer_domain_name: Option<String>,
+    /// Where `plan` reads a record managed elsewhere (`host:port`); empty: the zone's
+    /// authoritative servers.
+    pub resolvers: Vec<String>,
 }

@@ -1053,6 +1053,7 @@ const DECISIONS: &[(&str, &str, Decision)] = {
         ("check", "endpoint", Inert),
         // Which names the solver serves: the solver choice, not a resource of its own.
         ("dns_persist_solver", "zones", Inert),
+        ("dns_persist_solver", "resolvers", Inert),
         (
             "dns_persist_solver",
             "via",
@@ -1145,6 +1146,7 @@ fn changing_each_attribute_plans_its_change() {
                     wildcard: false,
                     persist_until: None,
                     issuer_domain_name: Some("ca.test".into()),
+                    resolvers: vec![],
                 },
             ),
         );

@@ -52,3 +52,67 @@ pub fn issuers(desired: &Desired) -> BTreeMap<String, String> {
         found
     })
 }
+
+/// Warnings about records managed elsewhere (a `dns_persist_solver` without `via`): each
+/// name's `_validation-persist` record must exist and name this configuration's account, or
+/// the order it is for fails. Checked only for accounts already registered (a new account's
+/// URL is not known yet).
+pub fn check_records_elsewhere(
+    desired: &Desired,
+    state: &crate::state::model::State,
+) -> Vec<String> {
+    use crate::plan::persist::{record_address, RecordValue, RECORD_LABEL};
+    let mut wanted: BTreeMap<crate::address::Address, (String, String, Vec<String>)> =
+        BTreeMap::new();
+    for cert in desired.certificates.values() {
+        let Some(account) = state.accounts.get(&cert.account) else {
+            continue;
+        };
+        for (domain, solver) in &cert.solver_for {
+            if let Some(SolverSpec::DnsPersist(spec)) = desired.solvers.get(solver) {
+                if spec.via.is_none() {
+                    wanted.entry(record_address(solver, domain)).or_insert((
+                        cert.account.clone(),
+                        account.account_url.clone(),
+                        spec.resolvers.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return vec!["dns-persist-01 records not checked: cannot start the async runtime".into()];
+    };
+    runtime.block_on(async {
+        let mut warnings = Vec::new();
+        for (address, (account, url, resolvers)) in wanted {
+            let name = format!("{RECORD_LABEL}.{}", address.key.as_deref().unwrap_or_default());
+            match crate::solver::txt_values(&name, &resolvers).await {
+                Err(e) => warnings.push(format!("{address}: cannot read {name}: {e}")),
+                Ok(values) if values.is_empty() => warnings.push(format!(
+                    "{address}: {name} has no TXT record, so orders through it will fail; it must say \"<issuer>; accounturi={url}\" (account.{account})"
+                )),
+                Ok(values) => {
+                    let named: Vec<String> = values
+                        .iter()
+                        .filter_map(|v| RecordValue::parse(v))
+                        .map(|v| v.account_url)
+                        .collect();
+                    if !named.contains(&url) {
+                        warnings.push(format!(
+                            "{address}: {name} names another account (accounturi={}), so orders through it will fail; account.{account} is {url}",
+                            named.join(", accounturi=")
+                        ));
+                    }
+                }
+            }
+        }
+        warnings
+    })
+}

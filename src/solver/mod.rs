@@ -13,6 +13,28 @@ mod tls_alpn;
 
 pub use dns_query::authoritative_servers_via;
 
+/// The TXT values at `name`, as the first of `resolvers` (`host:port`) answers, or the
+/// zone's authoritative servers when `resolvers` is empty (for `plan`'s look at a record
+/// managed elsewhere).
+pub async fn txt_values(
+    name: &str,
+    resolvers: &[String],
+) -> std::result::Result<Vec<String>, String> {
+    let servers = if resolvers.is_empty() {
+        dns_query::authoritative_servers(name).await?
+    } else {
+        resolvers.to_vec()
+    };
+    let mut failures = Vec::new();
+    for server in &servers {
+        match dns_query::query_txt(name, server).await {
+            Ok(values) => return Ok(values),
+            Err(e) => failures.push(format!("{server}: {e}")),
+        }
+    }
+    Err(failures.join("; "))
+}
+
 /// Declares each DNS provider's module and lists its [`dns_provider::ProviderEntry`] (the
 /// module's `PROVIDER`) in [`PROVIDERS`], in this order. One line per provider; a
 /// `#[cfg(...)]` before a name leaves the provider out of the build.

@@ -2,7 +2,7 @@
 //! that writes its standing records (`via`, absent for records managed elsewhere), and what
 //! the record says: `policy = "wildcard"`, `persist_until` and the issuer domain name.
 
-use super::dns_solver::zone_list;
+use super::dns_solver::{server_list, zone_list};
 use super::*;
 
 /// What a `dns_persist_solver` block accepts (also read by [`super::schema`]).
@@ -12,6 +12,7 @@ pub(super) const ATTRIBUTES: &[&str] = &[
     "policy",
     "persist_until",
     "issuer_domain_name",
+    "resolvers",
 ];
 
 pub(super) fn dns_persist_solver(
@@ -87,11 +88,17 @@ pub(super) fn dns_persist_solver(
             }
         },
     };
+    let resolvers = match reader.string_list("resolvers", diags) {
+        Got::Absent => Some(Vec::new()),
+        Got::Invalid => None,
+        Got::Value(list) => server_list(&list, diags),
+    };
     Some(DnsPersistSolverSpec {
         zones: zones?,
         via: via?,
         wildcard: wildcard?,
         persist_until: persist_until?,
         issuer_domain_name: issuer_domain_name?,
+        resolvers: resolvers?,
     })
 }
