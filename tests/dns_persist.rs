@@ -131,7 +131,8 @@ fn apply_writes_the_record_once_and_a_renewal_changes_no_dns() {
     assert!(
         plan.contains(r#"dns_persist_solver.persist["example.test"] will be created"#)
             && plan.contains(&format!("{RECORD} does not exist yet"))
-            && plan.contains("(known after apply)"),
+            && plan.contains("(known after apply)")
+            && plan.contains("1 account to create, 2 dns-persist-01 records to write."),
         "{plan}"
     );
 
