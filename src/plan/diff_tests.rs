@@ -1083,6 +1083,92 @@ const DECISIONS: &[(&str, &str, Decision)] = {
     ]
 };
 
+/// www.example.com validates through dns-persist-01 (`dns_persist_solver.p` via
+/// `dns_solver.bind`).
+fn with_persist_record(d: &mut Desired) {
+    d.solvers.insert(
+        persist_solver(),
+        crate::desired::model::SolverSpec::DnsPersist(
+            crate::desired::model::DnsPersistSolverSpec {
+                zones: vec!["example.com".into()],
+                via: Some(Address::new(Kind::DnsSolver, "bind")),
+                wildcard: false,
+                persist_until: None,
+                issuer_domain_name: Some("ca.test".into()),
+                resolvers: vec![],
+            },
+        ),
+    );
+    cert_mut(d)
+        .solver_for
+        .insert("www.example.com".into(), persist_solver());
+}
+
+/// The record `with_persist_record` asks for, as apply wrote it for account.le.
+fn record_in_state(state: &mut State) {
+    state.persist_records.insert(
+        persist_solver().with_key("www.example.com"),
+        crate::state::model::PersistRecordState {
+            name: "_validation-persist.www.example.com".into(),
+            value: "ca.test; accounturi=https://ca.test/acct/1".into(),
+            via: Address::new(Kind::DnsSolver, "bind"),
+            written_at: NOW,
+        },
+    );
+}
+
+#[test]
+fn a_persist_record_follows_the_account_url_and_not_the_account_key() {
+    let mut d = desired(vec![cert_spec("www", &["www.example.com"])]);
+    with_persist_record(&mut d);
+    let mut current = state(vec![("www", cert_state(&["www.example.com"], 10))]);
+    record_in_state(&mut current);
+    let options = PlanOptions::default();
+    let record = persist_solver().with_key("www.example.com");
+    let record_changes = |changes: Vec<Change>| -> Vec<(Action, String)> {
+        changes
+            .into_iter()
+            .filter(|c| c.address == record)
+            .map(|c| (c.action, c.reason_text()))
+            .collect()
+    };
+
+    // A key rollover keeps the URL: the record stays.
+    let rotate = PlanOptions {
+        replace: vec![Address::account("le")],
+        ..PlanOptions::default()
+    };
+    let changes = diff(&d, &current, &observed_ok(), NOW, &rotate);
+    assert!(changes.iter().any(|c| c.action == Action::RotateKey));
+    assert_eq!(record_changes(changes), vec![]);
+
+    // Another registration (another URL) updates it, saying why.
+    current.accounts.get_mut("le").unwrap().account_url = "https://ca.test/acct/2".into();
+    assert_eq!(
+        record_changes(diff(&d, &current, &observed_ok(), NOW, &options)),
+        vec![(
+            Action::Update,
+            "accounturi changed: https://ca.test/acct/1 -> https://ca.test/acct/2".into()
+        )]
+    );
+
+    // An account registered anew at another directory: known after apply.
+    account_mut(&mut d).directory = "https://other-ca.test/directory".into();
+    let changes = record_changes(diff(&d, &current, &observed_ok(), NOW, &options));
+    assert_eq!(changes.len(), 1);
+    assert!(changes[0].1.contains("known after apply"), "{changes:?}");
+
+    // No certificate uses it any more: it is removed.
+    let d = desired(vec![cert_spec("www", &["www.example.com"])]);
+    assert_eq!(
+        record_changes(diff(&d, &current, &observed_ok(), NOW, &options)),
+        vec![(
+            Action::Delete,
+            "no certificate validates through _validation-persist.www.example.com any more".into()
+        )]
+    );
+}
+
 fn persist_solver() -> Address {
     Address::new(Kind::DnsPersistSolver, "p")
 }
@@ -1136,35 +1222,11 @@ fn changing_each_attribute_plans_its_change() {
             .get_mut(&Address::certificate("www"))
             .unwrap()
             .check_endpoint = None;
-        // www.example.com validates through dns-persist-01, whose record is in state.
-        d.solvers.insert(
-            persist_solver(),
-            crate::desired::model::SolverSpec::DnsPersist(
-                crate::desired::model::DnsPersistSolverSpec {
-                    zones: vec!["example.com".into()],
-                    via: Some(Address::new(Kind::DnsSolver, "bind")),
-                    wildcard: false,
-                    persist_until: None,
-                    issuer_domain_name: Some("ca.test".into()),
-                    resolvers: vec![],
-                },
-            ),
-        );
-        cert_mut(&mut d)
-            .solver_for
-            .insert("www.example.com".into(), persist_solver());
+        with_persist_record(&mut d);
         d
     };
     let mut current = state(vec![("www", cert_state(&["www.example.com"], 10))]);
-    current.persist_records.insert(
-        persist_solver().with_key("www.example.com"),
-        crate::state::model::PersistRecordState {
-            name: "_validation-persist.www.example.com".into(),
-            value: "ca.test; accounturi=https://ca.test/acct/1".into(),
-            via: Address::new(Kind::DnsSolver, "bind"),
-            written_at: NOW,
-        },
-    );
+    record_in_state(&mut current);
     let options = PlanOptions::default();
     assert_eq!(
         diff(&base(), &current, &observed_ok(), NOW, &options),
