@@ -514,9 +514,19 @@ fn restrict_to_targets(
         })
         .map(Address::account)
         .collect();
+    // The dns-persist-01 records a targeted order validates through come along.
+    let needed_records: BTreeSet<Address> = changes
+        .iter()
+        .filter(|c| c.kind() == Kind::Certificate && selected(&c.address))
+        .flat_map(|c| super::persist::records_of_certificate(desired, &c.address))
+        .collect();
     changes
         .into_iter()
-        .filter(|c| selected(&c.address) || needed_accounts.contains(&c.address))
+        .filter(|c| {
+            selected(&c.address)
+                || needed_accounts.contains(&c.address)
+                || needed_records.contains(&c.address)
+        })
         .collect()
 }
 

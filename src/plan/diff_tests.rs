@@ -1158,6 +1158,16 @@ fn a_persist_record_follows_the_account_url_and_not_the_account_key() {
     assert_eq!(changes.len(), 1);
     assert!(changes[0].1.contains("known after apply"), "{changes:?}");
 
+    // A targeted certificate brings its record along.
+    let target = PlanOptions {
+        targets: vec![Address::certificate("www")],
+        replace: vec![Address::certificate("www")],
+    };
+    assert_eq!(
+        record_changes(diff(&d, &current, &observed_ok(), NOW, &target)).len(),
+        1
+    );
+
     // No certificate uses it any more: it is removed.
     let d = desired(vec![cert_spec("www", &["www.example.com"])]);
     assert_eq!(
