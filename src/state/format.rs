@@ -850,7 +850,17 @@ mod schema_tests {
         let schema: serde_json::Value =
             serde_json::from_str(include_str!("../../schemas/state.schema.json")).unwrap();
         let (_, r) = x25519_identity();
-        let (state, secrets) = sample();
+        let (mut state, secrets) = sample();
+        // Written only when there is one.
+        state.persist_records.insert(
+            "dns_persist_solver.p[\"example.com\"]".parse().unwrap(),
+            crate::state::model::PersistRecordState {
+                name: "_validation-persist.example.com".into(),
+                value: "ca.test; accounturi=https://ca.test/acct/1".into(),
+                via: "dns_solver.bind".parse().unwrap(),
+                written_at: time::OffsetDateTime::UNIX_EPOCH,
+            },
+        );
         let doc: serde_json::Value =
             serde_json::from_slice(&encode(&state, &secrets, &[r]).unwrap()).unwrap();
         let keys = |v: &serde_json::Value| {
