@@ -13,15 +13,19 @@ pub enum Kind {
     DnsSolver,
     HttpSolver,
     TlsAlpnSolver,
+    /// `dns_persist_solver`: dns-persist-01 and its standing `_validation-persist` record;
+    /// `dns_persist_solver.NAME["example.com"]` is the record of one name.
+    DnsPersistSolver,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Account,
         Kind::Certificate,
         Kind::DnsSolver,
         Kind::HttpSolver,
         Kind::TlsAlpnSolver,
+        Kind::DnsPersistSolver,
     ];
 
     /// The block keyword, which is also the first part of an address.
@@ -32,6 +36,7 @@ impl Kind {
             Kind::DnsSolver => "dns_solver",
             Kind::HttpSolver => "http_solver",
             Kind::TlsAlpnSolver => "tls_alpn_solver",
+            Kind::DnsPersistSolver => "dns_persist_solver",
         }
     }
 

@@ -49,6 +49,8 @@ fn challenge_type(kind: ChallengeKind) -> ChallengeType {
         ChallengeKind::Http01 => ChallengeType::Http01,
         ChallengeKind::Dns01 => ChallengeType::Dns01,
         ChallengeKind::TlsAlpn01 => ChallengeType::TlsAlpn01,
+        // instant-acme 0.8 has no variant of its own for it: the type's name is matched.
+        ChallengeKind::DnsPersist01 => ChallengeType::Unknown(kind.as_str().to_string()),
     }
 }
 

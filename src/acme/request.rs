@@ -38,9 +38,13 @@ pub(super) struct Directory {
 
 /// The directory's `meta` members certform reads.
 #[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct DirectoryMeta {
     /// draft-ietf-acme-profiles: profile name -> description; absent when the CA has none.
     pub profiles: Option<std::collections::BTreeMap<String, String>>,
+    /// The CA's issuer domain names (CAA, and the first of dns-persist-01's records).
+    #[serde(default)]
+    pub caa_identities: Vec<String>,
 }
 
 /// The directory at `url`, fetched with a plain GET once per process.

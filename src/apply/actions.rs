@@ -77,6 +77,12 @@ pub(super) async fn run(context: &Context, node: &Node) -> Result<String> {
             forget_certificate(context, address)?;
             Ok("forgotten (still valid at the CA)".into())
         }
+        (Kind::DnsPersistSolver, Action::Create | Action::Update) => {
+            super::persist::write_record(context, address).await
+        }
+        (Kind::DnsPersistSolver, Action::Delete) => {
+            super::persist::remove_record(context, address).await
+        }
         (kind, action) => Err(Error::Bug(format!("no way to {action} a {kind}"))),
     }
 }

@@ -7,6 +7,7 @@
 mod actions;
 mod ledger;
 mod lifecycle;
+mod persist;
 mod stop;
 
 pub use ledger::Ledger;

@@ -592,7 +592,7 @@ fn join_or(items: &[String]) -> String {
 fn article(kind: Kind) -> &'static str {
     match kind {
         Kind::Account | Kind::HttpSolver => "an",
-        Kind::Certificate | Kind::DnsSolver | Kind::TlsAlpnSolver => "a",
+        Kind::Certificate | Kind::DnsSolver | Kind::TlsAlpnSolver | Kind::DnsPersistSolver => "a",
     }
 }
 

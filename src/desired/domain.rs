@@ -12,6 +12,9 @@ pub enum SolverCaps {
     TlsAlpn,
     /// dns-01: names inside one of these zones (wildcards included).
     Dns { zones: Vec<String> },
+    /// dns-persist-01: names inside one of these zones; wildcards only with
+    /// `policy = "wildcard"`.
+    DnsPersist { zones: Vec<String>, wildcard: bool },
 }
 
 impl SolverCaps {
@@ -22,21 +25,41 @@ impl SolverCaps {
         match self {
             SolverCaps::Http | SolverCaps::TlsAlpn => (!wildcard).then_some(0),
             // RFC 8738: an IP address is validated by HTTP-01 or TLS-ALPN-01, never DNS.
-            SolverCaps::Dns { .. } if is_ip_address(domain) => None,
-            SolverCaps::Dns { zones } => {
-                let name = domain.strip_prefix("*.").unwrap_or(domain);
-                zones
-                    .iter()
-                    .filter(|zone| in_zone(name, zone))
-                    .map(|zone| zone.len())
-                    .max()
+            SolverCaps::Dns { .. } | SolverCaps::DnsPersist { .. } if is_ip_address(domain) => None,
+            SolverCaps::DnsPersist {
+                wildcard: false, ..
+            } if wildcard => None,
+            SolverCaps::Dns { zones } | SolverCaps::DnsPersist { zones, .. } => {
+                longest_zone(domain, zones)
             }
         }
     }
 
     pub fn is_dns(&self) -> bool {
-        matches!(self, SolverCaps::Dns { .. })
+        matches!(self, SolverCaps::Dns { .. } | SolverCaps::DnsPersist { .. })
     }
+
+    /// A dns-persist-01 solver that serves the zone of the wildcard `domain` but whose record
+    /// does not allow wildcards (`policy = "wildcard"` is missing).
+    pub fn persist_without_wildcard_policy(&self, domain: &str) -> bool {
+        match self {
+            SolverCaps::DnsPersist {
+                zones,
+                wildcard: false,
+            } => domain.starts_with("*.") && longest_zone(domain, zones).is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// The length of the longest of `zones` that holds `domain` (a wildcard's base name).
+fn longest_zone(domain: &str, zones: &[String]) -> Option<usize> {
+    let name = domain.strip_prefix("*.").unwrap_or(domain);
+    zones
+        .iter()
+        .filter(|zone| in_zone(name, zone))
+        .map(|zone| zone.len())
+        .max()
 }
 
 /// Whether `name` is `zone` or below it.

@@ -167,6 +167,7 @@ pub enum SolverSpec {
     Http(HttpSolverSpec),
     Dns(DnsSolverSpec),
     TlsAlpn(TlsAlpnSolverSpec),
+    DnsPersist(DnsPersistSolverSpec),
 }
 
 pub use super::solver_specs::*;

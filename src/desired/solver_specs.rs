@@ -133,3 +133,25 @@ pub struct TlsAlpnSolverSpec {
     /// Normalised like `http_solver.listen` (`":443"` → `0.0.0.0:443`).
     pub listen: String,
 }
+
+/// A `dns_persist_solver`: dns-persist-01 (draft-ietf-acme-dns-persist). The CA reads a
+/// standing TXT record `_validation-persist.<name>` that names it and the account, so orders
+/// write no DNS at all. With `via`, certform plans and writes that record through a
+/// `dns_solver`; without, the record is managed elsewhere and `plan` only checks it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DnsPersistSolverSpec {
+    /// The zones whose names this solver serves (lower-case, no trailing dot).
+    pub zones: Vec<String>,
+    /// The `dns_solver` that writes the records (`None`: managed elsewhere).
+    pub via: Option<crate::address::Address>,
+    /// `policy = "wildcard"`: the record also authorizes wildcard names and subdomains.
+    pub wildcard: bool,
+    /// `persist_until`: the record stops authorizing issuance after this time (unix seconds).
+    pub persist_until: Option<i64>,
+    /// The CA's issuer domain name as the record names it; `None`: the first of the
+    /// directory's `caaIdentities`.
+    pub issuer_domain_name: Option<String>,
+    /// Where `plan` reads a record managed elsewhere (`host:port`); empty: the zone's
+    /// authoritative servers.
+    pub resolvers: Vec<String>,
+}

@@ -111,6 +111,9 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
         .filter(|c| c.action.orders())
         .filter_map(|c| desired.certificates.get(&c.address))
         .flat_map(|spec| spec.solver_for.values().cloned())
+        .chain(crate::plan::persist::via_solvers(
+            &changes, &desired, &state,
+        ))
         .collect();
     let parallelism = request.parallelism.unwrap_or(desired.parallelism);
     let persister = Persister::new(store, lock, recipients, stored_serial);

@@ -231,6 +231,10 @@ pub fn refresh(desired: &Desired, state: &State) -> Observed {
     let mut observed = observe_files(desired);
     observed.remote = crate::deploy::remote::observe_blocking(desired, state);
     observed.ari = ari::refresh(desired, state, time::OffsetDateTime::now_utc());
+    observed.persist_issuers = crate::refresh::persist::issuers(desired);
+    for warning in crate::refresh::persist::check_records_elsewhere(desired, state) {
+        eprintln!("warning: {warning}");
+    }
     observed
 }
 

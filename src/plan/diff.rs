@@ -23,6 +23,8 @@ pub struct Observed {
     /// What a remote output (`aws_acm`, `s3`, ...) holds now, by certificate and output
     /// name; absent when it was not read (not delivered yet, or the service did not answer).
     pub remote: BTreeMap<(Address, String), RemoteSeen>,
+    /// dns-persist-01: each directory's issuer domain name (its first `caaIdentities`).
+    pub persist_issuers: BTreeMap<String, String>,
 }
 
 /// What a refresh read back from a remote output.
@@ -91,6 +93,7 @@ pub fn diff(
             changes.push(change);
         }
     }
+    changes.extend(super::persist::diff(desired, state, observed));
     for (address, current) in &state.certificates {
         if !desired.certificates.contains_key(address) {
             changes.push(Change {
@@ -546,9 +549,19 @@ fn restrict_to_targets(
         })
         .map(Address::account)
         .collect();
+    // The dns-persist-01 records a targeted order validates through come along.
+    let needed_records: BTreeSet<Address> = changes
+        .iter()
+        .filter(|c| c.kind() == Kind::Certificate && selected(&c.address))
+        .flat_map(|c| super::persist::records_of_certificate(desired, &c.address))
+        .collect();
     changes
         .into_iter()
-        .filter(|c| selected(&c.address) || needed_accounts.contains(&c.address))
+        .filter(|c| {
+            selected(&c.address)
+                || needed_accounts.contains(&c.address)
+                || needed_records.contains(&c.address)
+        })
         .collect()
 }
 

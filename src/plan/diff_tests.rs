@@ -1127,6 +1127,35 @@ const DECISIONS: &[(&str, &str, Decision)] = {
         ("renewal_window", "time_zone", Inert),
         ("freeze", "start", Inert),
         ("freeze", "end", Inert),
+        // Which names the solver serves: the solver choice, not a resource of its own.
+        ("dns_persist_solver", "zones", Inert),
+        ("dns_persist_solver", "resolvers", Inert),
+        (
+            "dns_persist_solver",
+            "via",
+            Plans("update", |d| {
+                persist_mut(d).via = Some(Address::new(Kind::DnsSolver, "other"))
+            }),
+        ),
+        (
+            "dns_persist_solver",
+            "policy",
+            Plans("update", |d| persist_mut(d).wildcard = true),
+        ),
+        (
+            "dns_persist_solver",
+            "persist_until",
+            Plans("update", |d| {
+                persist_mut(d).persist_until = Some(1_900_000_000)
+            }),
+        ),
+        (
+            "dns_persist_solver",
+            "issuer_domain_name",
+            Plans("update", |d| {
+                persist_mut(d).issuer_domain_name = Some("other-ca.test".into())
+            }),
+        ),
     ]
 };
 
@@ -1177,6 +1206,113 @@ fn ssh(d: &mut Desired, host: &str, port: Option<u16>, user: Option<&str>) {
     })
 }
 
+/// www.example.com validates through dns-persist-01 (`dns_persist_solver.p` via
+/// `dns_solver.bind`).
+fn with_persist_record(d: &mut Desired) {
+    d.solvers.insert(
+        persist_solver(),
+        crate::desired::model::SolverSpec::DnsPersist(
+            crate::desired::model::DnsPersistSolverSpec {
+                zones: vec!["example.com".into()],
+                via: Some(Address::new(Kind::DnsSolver, "bind")),
+                wildcard: false,
+                persist_until: None,
+                issuer_domain_name: Some("ca.test".into()),
+                resolvers: vec![],
+            },
+        ),
+    );
+    cert_mut(d)
+        .solver_for
+        .insert("www.example.com".into(), persist_solver());
+}
+
+/// The record `with_persist_record` asks for, as apply wrote it for account.le.
+fn record_in_state(state: &mut State) {
+    state.persist_records.insert(
+        persist_solver().with_key("www.example.com"),
+        crate::state::model::PersistRecordState {
+            name: "_validation-persist.www.example.com".into(),
+            value: "ca.test; accounturi=https://ca.test/acct/1".into(),
+            via: Address::new(Kind::DnsSolver, "bind"),
+            written_at: NOW,
+        },
+    );
+}
+
+#[test]
+fn a_persist_record_follows_the_account_url_and_not_the_account_key() {
+    let mut d = desired(vec![cert_spec("www", &["www.example.com"])]);
+    with_persist_record(&mut d);
+    let mut current = state(vec![("www", cert_state(&["www.example.com"], 10))]);
+    record_in_state(&mut current);
+    let options = PlanOptions::default();
+    let record = persist_solver().with_key("www.example.com");
+    let record_changes = |changes: Vec<Change>| -> Vec<(Action, String)> {
+        changes
+            .into_iter()
+            .filter(|c| c.address == record)
+            .map(|c| (c.action, c.reason_text()))
+            .collect()
+    };
+
+    // A key rollover keeps the URL: the record stays.
+    let rotate = PlanOptions {
+        replace: vec![Address::account("le")],
+        ..PlanOptions::default()
+    };
+    let changes = diff(&d, &current, &observed_ok(), NOW, &rotate);
+    assert!(changes.iter().any(|c| c.action == Action::RotateKey));
+    assert_eq!(record_changes(changes), vec![]);
+
+    // Another registration (another URL) updates it, saying why.
+    current.accounts.get_mut("le").unwrap().account_url = "https://ca.test/acct/2".into();
+    assert_eq!(
+        record_changes(diff(&d, &current, &observed_ok(), NOW, &options)),
+        vec![(
+            Action::Update,
+            "accounturi changed: https://ca.test/acct/1 -> https://ca.test/acct/2".into()
+        )]
+    );
+
+    // An account registered anew at another directory: known after apply.
+    account_mut(&mut d).directory = "https://other-ca.test/directory".into();
+    let changes = record_changes(diff(&d, &current, &observed_ok(), NOW, &options));
+    assert_eq!(changes.len(), 1);
+    assert!(changes[0].1.contains("known after apply"), "{changes:?}");
+
+    // A targeted certificate brings its record along.
+    let target = PlanOptions {
+        targets: vec![Address::certificate("www")],
+        replace: vec![Address::certificate("www")],
+    };
+    assert_eq!(
+        record_changes(diff(&d, &current, &observed_ok(), NOW, &target)).len(),
+        1
+    );
+
+    // No certificate uses it any more: it is removed.
+    let d = desired(vec![cert_spec("www", &["www.example.com"])]);
+    assert_eq!(
+        record_changes(diff(&d, &current, &observed_ok(), NOW, &options)),
+        vec![(
+            Action::Delete,
+            "no certificate validates through _validation-persist.www.example.com any more".into()
+        )]
+    );
+}
+
+fn persist_solver() -> Address {
+    Address::new(Kind::DnsPersistSolver, "p")
+}
+
+fn persist_mut(d: &mut Desired) -> &mut crate::desired::model::DnsPersistSolverSpec {
+    match d.solvers.get_mut(&persist_solver()) {
+        Some(crate::desired::model::SolverSpec::DnsPersist(spec)) => spec,
+        _ => unreachable!("the base configuration has dns_persist_solver.p"),
+    }
+}
+
 /// Blocks whose attributes are all inert for planning (README: attribute table).
 const INERT_BLOCKS: &[&str] = &[
     "http_solver",
@@ -1219,9 +1355,11 @@ fn changing_each_attribute_plans_its_change() {
             .get_mut(&Address::certificate("www"))
             .unwrap()
             .check_endpoint = None;
+        with_persist_record(&mut d);
         d
     };
-    let current = state(vec![("www", cert_state(&["www.example.com"], 10))]);
+    let mut current = state(vec![("www", cert_state(&["www.example.com"], 10))]);
+    record_in_state(&mut current);
     let options = PlanOptions::default();
     assert_eq!(
         diff(&base(), &current, &observed_ok(), NOW, &options),

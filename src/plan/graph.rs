@@ -92,6 +92,28 @@ impl ExecGraph {
                 }
             }
         }
+        // A dns-persist-01 record is written after its account is registered and before
+        // the orders that validate through it.
+        for (j, record) in changes.iter().enumerate() {
+            if record.kind() != Kind::DnsPersistSolver || record.action == Action::Delete {
+                continue;
+            }
+            for cert in desired.certificates.values() {
+                if !super::persist::records_of_certificate(desired, &cert.address)
+                    .contains(&record.address)
+                {
+                    continue;
+                }
+                if let Some(&a) = account_node.get(cert.account.as_str()) {
+                    graph.update_edge(nodes[a], nodes[j], ());
+                }
+                for (i, change) in changes.iter().enumerate() {
+                    if change.address == cert.address && change.action.orders() {
+                        graph.update_edge(nodes[j], nodes[i], ());
+                    }
+                }
+            }
+        }
         // A deferred revocation waits for its successor's order and outputs (when the
         // same plan renews or reissues it), so the replaced certificate is revoked last.
         for (i, change) in changes.iter().enumerate() {

@@ -8,6 +8,7 @@ pub mod ari;
 pub mod diff;
 pub mod drift;
 pub mod graph;
+pub mod persist;
 pub mod reason;
 pub mod renewal;
 pub mod saved;

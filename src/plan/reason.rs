@@ -20,6 +20,20 @@ pub enum Reason {
     },
     AccountRemoved,
     NewCertificate,
+    /// A dns-persist-01 record certform writes that does not exist yet.
+    PersistRecordNew {
+        name: String,
+    },
+    /// A part of a dns-persist-01 record changes (`to` absent: known after apply).
+    PersistRecordChanged {
+        field: String,
+        from: Option<String>,
+        to: Option<String>,
+    },
+    /// No certificate validates through a dns-persist-01 record any more.
+    PersistRecordUnused {
+        name: String,
+    },
     /// `days_left` is negative once expired; `policy` describes renew_before as written.
     RenewalDue {
         days_left: i64,
@@ -191,6 +205,20 @@ impl fmt::Display for Reason {
             }
             Reason::AccountRemoved => write!(f, "account removed from configuration"),
             Reason::NewCertificate => write!(f, "new certificate"),
+            Reason::PersistRecordNew { name } => write!(
+                f,
+                "{name} does not exist yet; once written, orders through it change no DNS"
+            ),
+            Reason::PersistRecordChanged { field, from, to } => write!(
+                f,
+                "{field} changed: {} -> {}",
+                from.as_deref().unwrap_or("(none)"),
+                to.as_deref()
+                    .unwrap_or("(known after apply: the account is registered anew)")
+            ),
+            Reason::PersistRecordUnused { name } => {
+                write!(f, "no certificate validates through {name} any more")
+            }
             Reason::RenewalDue {
                 days_left,
                 not_after,

@@ -2,6 +2,7 @@
 //! `--check-endpoints` probe, which asks each certificate's `check.endpoint` for the
 //! certificate it serves. (Output files are observed by `deploy::observe`.)
 
+pub mod persist;
 mod tls;
 
 use crate::address::Address;

@@ -2,7 +2,7 @@
 //! change (address, action, reason), each change's attribute diff in a collapsible section
 //! (a `diff` block, so the forge colours it), and a table of drift. No ANSI codes ever.
 
-use super::plan::{change_block, summary_line, verb};
+use super::plan::{change_block, change_verb, summary_line};
 use super::Style;
 use crate::plan::drift::Drift;
 use crate::plan::saved::SavedPlan;
@@ -52,7 +52,7 @@ fn write_changes(out: &mut String, changes: &[Change]) {
             out,
             "\n<details><summary><code>{}</code> will be {}</summary>\n\n```diff\n",
             html(&change.address.to_string()),
-            verb(change.action)
+            change_verb(change)
         );
         // The first line of the text block is the `#` headline the summary already says.
         for line in change_block(change, Style::PLAIN).lines().skip(1) {

@@ -2,6 +2,7 @@
 //! the Markdown comment lives in `markdown`, the drift report in `drift`.
 
 use super::Style;
+use crate::address::Kind;
 use crate::plan::renewal::Upcoming;
 use crate::plan::saved::SavedPlan;
 use crate::plan::{change_classes, Action, AttrValue, Attributes, Change, ChangeClass, Summary};
@@ -16,6 +17,15 @@ fn marker(action: Action) -> &'static str {
         Action::Update | Action::Renew | Action::Redeploy | Action::RotateKey => "~",
         Action::Reissue => "-/+",
         Action::Revoke | Action::Delete | Action::Deactivate => "-",
+    }
+}
+
+/// What happens to the resource at `change.address`: as [`verb`], except that a
+/// dns-persist-01 record that is deleted is removed from the DNS, not only forgotten.
+pub(super) fn change_verb(change: &Change) -> &'static str {
+    match (change.kind(), change.action) {
+        (Kind::DnsPersistSolver, Action::Delete) => "removed",
+        (_, action) => verb(action),
     }
 }
 
@@ -83,7 +93,12 @@ pub fn upcoming(list: &[Upcoming]) -> String {
 /// `Plan: 1 to issue, 2 to renew, 0 to reissue, 1 to revoke, 0 to redeploy.` plus account
 /// and forget counts when there are any.
 pub fn summary_line(changes: &[Change]) -> String {
-    let s = Summary::of(changes);
+    let (records, others): (Vec<Change>, Vec<Change>) = changes
+        .iter()
+        .cloned()
+        .partition(|c| c.kind() == Kind::DnsPersistSolver);
+    let s = Summary::of(&others);
+    let r = Summary::of(&records);
     let mut line = format!(
         "Plan: {} to issue, {} to renew, {} to reissue, {} to revoke, {} to redeploy",
         s.issue, s.renew, s.reissue, s.revoke, s.redeploy
@@ -102,6 +117,16 @@ pub fn summary_line(changes: &[Change]) -> String {
             "accounts to deactivate",
         ),
         (s.delete, "to forget", "to forget"),
+        (
+            r.create + r.update,
+            "dns-persist-01 record to write",
+            "dns-persist-01 records to write",
+        ),
+        (
+            r.delete,
+            "dns-persist-01 record to remove",
+            "dns-persist-01 records to remove",
+        ),
     ]
     .into_iter()
     .filter(|(n, _, _)| *n > 0)
@@ -129,7 +154,7 @@ fn write_change(out: &mut String, change: &Change, style: Style) {
         style.bold(&format!(
             "# {} will be {}: {}",
             change.address,
-            verb(action),
+            change_verb(change),
             change.reason_text()
         ))
     );

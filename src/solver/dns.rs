@@ -107,6 +107,34 @@ impl DnsSolver {
         Ok(())
     }
 
+    /// Write a standing dns-persist-01 record: add `value` at `name`, wait until it is
+    /// visible, then remove the `replaced` value. It is kept out of the book of challenge
+    /// values: no cleanup and no interrupt withdraws it.
+    pub(super) async fn put_standing(
+        &self,
+        name: &str,
+        value: &str,
+        replaced: Option<&str>,
+    ) -> Result<()> {
+        {
+            let _serialised = self.added.lock().await;
+            self.provider_add(name, value).await?;
+        }
+        if self.spec.propagation_check {
+            self.wait_until_visible(name, value).await?;
+        }
+        match replaced {
+            Some(old) if old != value => self.remove_standing(name, old).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Remove a standing record's value.
+    pub(super) async fn remove_standing(&self, name: &str, value: &str) -> Result<()> {
+        let _serialised = self.added.lock().await;
+        self.provider_remove(name, value).await
+    }
+
     /// Remove every value still recorded (after an interrupt); reports each failure.
     pub(super) async fn withdraw_all(&self) -> Vec<String> {
         let mut added = self.added.lock().await;

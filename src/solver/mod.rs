@@ -15,6 +15,28 @@ mod zone_cache;
 
 pub use dns_query::authoritative_servers_via;
 
+/// The TXT values at `name`, as the first of `resolvers` (`host:port`) answers, or the
+/// zone's authoritative servers when `resolvers` is empty (for `plan`'s look at a record
+/// managed elsewhere).
+pub async fn txt_values(
+    name: &str,
+    resolvers: &[String],
+) -> std::result::Result<Vec<String>, String> {
+    let servers = if resolvers.is_empty() {
+        dns_query::authoritative_servers(name).await?
+    } else {
+        resolvers.to_vec()
+    };
+    let mut failures = Vec::new();
+    for server in &servers {
+        match dns_query::query_txt(name, server).await {
+            Ok(values) => return Ok(values),
+            Err(e) => failures.push(format!("{server}: {e}")),
+        }
+    }
+    Err(failures.join("; "))
+}
+
 /// Declares each DNS provider's module and lists its [`dns_provider::ProviderEntry`] (the
 /// module's `PROVIDER`) in [`PROVIDERS`], in this order. One line per provider; a
 /// `#[cfg(...)]` before a name leaves the provider out of the build.
@@ -66,6 +88,9 @@ pub enum ChallengeKind {
     Http01,
     Dns01,
     TlsAlpn01,
+    /// dns-persist-01 (draft-ietf-acme-dns-persist): the CA reads a standing record, so an
+    /// order presents nothing.
+    DnsPersist01,
 }
 
 impl ChallengeKind {
@@ -75,6 +100,7 @@ impl ChallengeKind {
             ChallengeKind::Http01 => "http-01",
             ChallengeKind::Dns01 => "dns-01",
             ChallengeKind::TlsAlpn01 => "tls-alpn-01",
+            ChallengeKind::DnsPersist01 => "dns-persist-01",
         }
     }
 }
@@ -92,6 +118,8 @@ enum Entry {
     Dns(Box<dns::DnsSolver>),
     /// Served by the TLS-ALPN-01 listener at this index of `Inner::alpn_servers`.
     TlsAlpn(usize),
+    /// dns-persist-01: the standing record is a planned resource, not a challenge response.
+    DnsPersist,
 }
 
 struct Inner {
@@ -163,6 +191,7 @@ impl Solvers {
                     };
                     Entry::TlsAlpn(index)
                 }
+                SolverSpec::DnsPersist(_) => Entry::DnsPersist,
             };
             entries.insert(address.clone(), entry);
         }
@@ -195,11 +224,15 @@ impl Solvers {
             Entry::HttpListen(_) | Entry::HttpWebroot(_) => ChallengeKind::Http01,
             Entry::Dns(_) => ChallengeKind::Dns01,
             Entry::TlsAlpn(_) => ChallengeKind::TlsAlpn01,
+            Entry::DnsPersist => ChallengeKind::DnsPersist01,
         })
     }
 
     /// Publish the response to one challenge.
     pub async fn present(&self, solver: &Address, ch: &ChallengeData) -> Result<()> {
+        if let Entry::DnsPersist = self.entry(solver)? {
+            return Ok(());
+        }
         http::validate_token(ch)?;
         tracing::info!(
             "{solver}: presenting the challenge response for {}",
@@ -218,11 +251,15 @@ impl Solvers {
             Entry::TlsAlpn(i) => self.inner.alpn_servers[*i]
                 .insert(&ch.domain, &ch.key_authorization)
                 .map_err(|e| Error::Solver(format!("{solver}: {e}"))),
+            Entry::DnsPersist => Ok(()),
         }
     }
 
     /// Withdraw the response to one challenge (idempotent).
     pub async fn cleanup(&self, solver: &Address, ch: &ChallengeData) -> Result<()> {
+        if let Entry::DnsPersist = self.entry(solver)? {
+            return Ok(());
+        }
         http::validate_token(ch)?;
         tracing::info!(
             "{solver}: withdrawing the challenge response for {}",
@@ -242,6 +279,38 @@ impl Solvers {
                 self.inner.alpn_servers[*i].remove(&ch.domain);
                 Ok(())
             }
+            Entry::DnsPersist => Ok(()),
+        }
+    }
+
+    /// Write the standing dns-persist-01 record `name` = `value` through the DNS solver
+    /// `via` (replacing the value `replaced`), and wait until it is visible.
+    pub async fn put_standing_record(
+        &self,
+        via: &Address,
+        name: &str,
+        value: &str,
+        replaced: Option<&str>,
+    ) -> Result<()> {
+        tracing::info!("{via}: writing the standing record {name}");
+        self.dns(via)?.put_standing(name, value, replaced).await
+    }
+
+    /// Remove the standing dns-persist-01 record `name` = `value` through `via`.
+    pub async fn remove_standing_record(
+        &self,
+        via: &Address,
+        name: &str,
+        value: &str,
+    ) -> Result<()> {
+        tracing::info!("{via}: removing the standing record {name}");
+        self.dns(via)?.remove_standing(name, value).await
+    }
+
+    fn dns(&self, via: &Address) -> Result<&dns::DnsSolver> {
+        match self.entry(via)? {
+            Entry::Dns(dns) => Ok(dns),
+            _ => Err(Error::Bug(format!("{via} is not a DNS solver"))),
         }
     }
 

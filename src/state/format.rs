@@ -29,6 +29,9 @@ struct DocumentOut<'a> {
     serial: u64,
     accounts: &'a BTreeMap<String, super::model::AccountState>,
     certificates: &'a BTreeMap<crate::address::Address, super::model::CertificateState>,
+    /// Absent while empty, so states without dns-persist-01 records keep their digest.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    persist_records: &'a BTreeMap<crate::address::Address, super::model::PersistRecordState>,
     /// The id of the state key, so a user can pin it; bound by the seal and the MAC.
     #[serde(skip_serializing_if = "Option::is_none")]
     key_id: Option<&'a str>,
@@ -46,6 +49,8 @@ struct DocumentIn {
     serial: u64,
     accounts: BTreeMap<String, super::model::AccountState>,
     certificates: BTreeMap<crate::address::Address, super::model::CertificateState>,
+    #[serde(default)]
+    persist_records: BTreeMap<crate::address::Address, super::model::PersistRecordState>,
     #[serde(default)]
     key_id: Option<String>,
     #[serde(default)]
@@ -97,6 +102,7 @@ pub fn encode(state: &State, secrets: &Secrets, recipients: &[String]) -> Result
         serial: state.serial,
         accounts: &state.accounts,
         certificates: &state.certificates,
+        persist_records: &state.persist_records,
         key_id: key_id.as_deref(),
         mac: None,
         secrets: None,
@@ -194,6 +200,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoredState> {
             serial: document.serial,
             accounts: document.accounts,
             certificates: document.certificates,
+            persist_records: document.persist_records,
         },
         key_id: document.key_id,
         mac: document.mac,
@@ -856,7 +863,17 @@ mod schema_tests {
         let schema: serde_json::Value =
             serde_json::from_str(include_str!("../../schemas/state.schema.json")).unwrap();
         let (_, r) = x25519_identity();
-        let (state, secrets) = sample();
+        let (mut state, secrets) = sample();
+        // Written only when there is one.
+        state.persist_records.insert(
+            "dns_persist_solver.p[\"example.com\"]".parse().unwrap(),
+            crate::state::model::PersistRecordState {
+                name: "_validation-persist.example.com".into(),
+                value: "ca.test; accounturi=https://ca.test/acct/1".into(),
+                via: "dns_solver.bind".parse().unwrap(),
+                written_at: time::OffsetDateTime::UNIX_EPOCH,
+            },
+        );
         let doc: serde_json::Value =
             serde_json::from_slice(&encode(&state, &secrets, &[r]).unwrap()).unwrap();
         let keys = |v: &serde_json::Value| {

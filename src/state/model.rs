@@ -26,6 +26,22 @@ pub struct State {
     pub accounts: BTreeMap<String, AccountState>,
     /// Keyed by certificate address.
     pub certificates: BTreeMap<Address, CertificateState>,
+    /// The dns-persist-01 records certform wrote, keyed by record address
+    /// (`dns_persist_solver.NAME["example.com"]`).
+    pub persist_records: BTreeMap<Address, PersistRecordState>,
+}
+
+/// A standing dns-persist-01 TXT record certform wrote (public: it is in the DNS anyway).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersistRecordState {
+    /// `_validation-persist.<name>`.
+    pub name: String,
+    /// The TXT value as written.
+    pub value: String,
+    /// The `dns_solver` that wrote it (and removes it).
+    pub via: Address,
+    #[serde(with = "time::serde::rfc3339")]
+    pub written_at: time::OffsetDateTime,
 }
 
 impl State {
@@ -36,6 +52,7 @@ impl State {
             serial: 0,
             accounts: BTreeMap::new(),
             certificates: BTreeMap::new(),
+            persist_records: BTreeMap::new(),
         }
     }
 }

@@ -25,6 +25,7 @@ mod delivery_files;
 mod delivery_ssh;
 mod dns01;
 mod dns_cloud_providers;
+mod dns_persist;
 mod dns_providers;
 mod dns_providers_acme_dns;
 mod dns_providers_powerdns;

@@ -430,7 +430,18 @@ pub(super) fn choose_solvers(
                 if some_unusable {
                     continue;
                 }
-                if let Some(base) = domain.strip_prefix("*.") {
+                if let Some((persist, _)) = usable
+                    .iter()
+                    .find(|(_, caps)| caps.persist_without_wildcard_policy(domain))
+                {
+                    diags.error(
+                        Some(span.clone()),
+                        "Wildcard needs policy = \"wildcard\"",
+                        format!(
+                            "{domain} is in the zones of {persist}, but a dns-persist-01 record authorizes a wildcard only with policy=wildcard: set policy = \"wildcard\" in {persist}, or add a dns_solver to `solvers`."
+                        ),
+                    );
+                } else if let Some(base) = domain.strip_prefix("*.") {
                     diags.error(
                         Some(span.clone()),
                         "Wildcard needs a DNS solver",

@@ -314,7 +314,7 @@ fn provider_attribute(
     }
 }
 
-fn zone_list(
+pub(super) fn zone_list(
     reader: &BodyReader,
     list: Vec<(String, SourceSpan)>,
     diags: &mut Diagnostics,
@@ -386,7 +386,10 @@ pub fn dns_server(text: &str) -> Result<String, String> {
     }
 }
 
-fn server_list(list: &[(String, SourceSpan)], diags: &mut Diagnostics) -> Option<Vec<String>> {
+pub(super) fn server_list(
+    list: &[(String, SourceSpan)],
+    diags: &mut Diagnostics,
+) -> Option<Vec<String>> {
     let mut ok = true;
     let mut out = Vec::new();
     for (text, span) in list {

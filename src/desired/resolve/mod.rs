@@ -7,6 +7,7 @@ mod account;
 mod backend;
 mod certificate;
 mod collisions;
+mod dns_persist;
 mod dns_solver;
 mod for_each;
 mod output;
@@ -16,6 +17,7 @@ mod solver;
 
 use account::account;
 use certificate::certificate;
+use dns_persist::dns_persist_solver;
 use dns_solver::dns_solver;
 use for_each::certificate_instances;
 use settings::certform_settings;
@@ -40,7 +42,12 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-const SOLVER_KINDS: [Kind; 3] = [Kind::HttpSolver, Kind::DnsSolver, Kind::TlsAlpnSolver];
+const SOLVER_KINDS: [Kind; 4] = [
+    Kind::HttpSolver,
+    Kind::DnsSolver,
+    Kind::TlsAlpnSolver,
+    Kind::DnsPersistSolver,
+];
 
 /// Builds the desired model; `None` when any error was reported (including earlier ones).
 pub fn resolve(config: &Config, diags: &mut Diagnostics) -> Option<Desired> {
@@ -78,6 +85,17 @@ pub fn resolve(config: &Config, diags: &mut Diagnostics) -> Option<Desired> {
                     caps.insert(address.clone(), zones);
                     if let Some(spec) = spec {
                         solvers.insert(address, SolverSpec::Dns(spec));
+                    }
+                }
+                Kind::DnsPersistSolver => {
+                    let spec = dns_persist_solver(config, file, block, &address, diags);
+                    let zones = spec.as_ref().map(|s| SolverCaps::DnsPersist {
+                        zones: s.zones.clone(),
+                        wildcard: s.wildcard,
+                    });
+                    caps.insert(address.clone(), zones);
+                    if let Some(spec) = spec {
+                        solvers.insert(address, SolverSpec::DnsPersist(spec));
                     }
                 }
                 _ => {

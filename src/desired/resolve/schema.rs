@@ -32,6 +32,10 @@ pub fn attributes() -> Vec<(&'static str, Vec<&'static str>)> {
             super::solver::TLS_ALPN_ATTRIBUTES.to_vec(),
         ),
         ("dns_solver", super::dns_solver::attributes()),
+        (
+            "dns_persist_solver",
+            super::dns_persist::ATTRIBUTES.to_vec(),
+        ),
         ("certform", super::settings::CERTFORM_ATTRIBUTES.to_vec()),
         ("state", state),
     ]

@@ -166,6 +166,43 @@ dns_solver "bind" {{
         values
     }
 
+    /// Replace the TXT record set at `name` with `value`, signed with the test TSIG key, as
+    /// a tool other than certform would (`nsupdate`, from bind9-dnsutils).
+    pub fn set_txt(&self, name: &str, value: &str) {
+        let script = format!(
+            "server 127.0.0.1 {port}\nkey hmac-sha256:{TSIG_KEY_NAME} {TSIG_SECRET}\nupdate delete {name}. TXT\nupdate add {name}. 60 TXT \"{value}\"\nsend\n",
+            port = self.port
+        );
+        let mut child = Command::new("nsupdate")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("nsupdate: {e}; {NOT_INSTALLED}"));
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "nsupdate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The zone's SOA serial: every accepted update increments it.
+    pub fn serial(&self) -> u64 {
+        let soa = self.dig(&[&self.zone, "SOA", "+short"]);
+        soa.split_whitespace()
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no SOA serial in {soa:?}"))
+    }
+
     /// Every record of the zone (AXFR), one per line.
     pub fn zone_records(&self) -> String {
         self.dig(&[&self.zone, "AXFR", "+nocmd", "+nostats"])
