@@ -3,13 +3,17 @@
 //! following symbolic links ([`dir`]), observes files on disk for drift checks without
 //! trusting what is at their paths ([`read`]), and runs `on_change` commands.
 
+#[cfg(feature = "aws")]
 mod aws;
+#[cfg(feature = "aws-acm")]
 mod aws_acm;
+#[cfg(feature = "aws-secretsmanager")]
 mod aws_secretsmanager;
 mod dir;
 pub mod owner;
 mod pkcs12;
 pub mod remote;
+#[cfg(feature = "s3")]
 mod s3;
 pub mod ssh;
 

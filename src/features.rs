@@ -8,6 +8,8 @@ use crate::diag::{Diagnostics, SourceSpan};
 /// Every optional feature, with whether this build has it: one
 /// `("name", cfg!(feature = "name"))` line per feature in Cargo.toml's `[features]`.
 pub const ALL: &[(&str, bool)] = &[
+    ("aws-acm", cfg!(feature = "aws-acm")),
+    ("aws-secretsmanager", cfg!(feature = "aws-secretsmanager")),
     ("postgres", cfg!(feature = "postgres")),
     ("route53", cfg!(feature = "route53")),
     ("s3", cfg!(feature = "s3")),

@@ -7,6 +7,7 @@
 pub mod acme;
 pub mod address;
 pub mod apply;
+pub mod aws;
 pub mod bounded_read;
 pub mod cli;
 pub mod cli_argv;

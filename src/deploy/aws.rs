@@ -7,7 +7,7 @@ use crate::error::Error;
 /// The SDK configuration for `target`: credentials from the AWS chain, its region or the
 /// chain's, else `us-east-1`.
 pub(super) async fn config(target: &AwsTarget) -> aws_config::SdkConfig {
-    crate::state::s3::aws_config(target.region.as_deref(), target.profile.as_deref()).await
+    crate::aws::sdk_config(target.region.as_deref(), target.profile.as_deref()).await
 }
 
 /// A failed call: `operation` on `location`, with the SDK's whole error chain (its

@@ -45,8 +45,11 @@ pub trait RemoteKind: Sync {
 
 /// The kinds this build delivers to.
 const KINDS: &[&dyn RemoteKind] = &[
+    #[cfg(feature = "aws-acm")]
     &super::aws_acm::AwsAcm,
+    #[cfg(feature = "aws-secretsmanager")]
     &super::aws_secretsmanager::AwsSecretsManager,
+    #[cfg(feature = "s3")]
     &super::s3::S3,
     &super::ssh::SshKind,
 ];

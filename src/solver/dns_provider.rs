@@ -304,6 +304,6 @@ pub fn markdown_table() -> String {
 }
 
 /// The line before the provider table in README.md.
-pub const README_TABLE_START: &str = "<!-- dns-providers:start (generated from solver::PROVIDERS; UPDATE_README=1 cargo test --test dns_providers rewrites it) -->";
+pub const README_TABLE_START: &str = "<!-- dns-providers:start (generated from solver::PROVIDERS; UPDATE_README=1 cargo test --test it dns_providers:: rewrites it) -->";
 /// The line after it.
 pub const README_TABLE_END: &str = "<!-- dns-providers:end -->";

@@ -9,7 +9,7 @@
 //! Credentials, region and profile come from the standard AWS chain (environment, profile
 //! files, instance metadata); `endpoint` and `use_path_style` reach S3-compatible stores.
 //! An `http://` endpoint would send the request signatures and the state in clear: it is
-//! refused unless the state block sets `allow_insecure_transport = true` ([`check_endpoint`]).
+//! refused unless the state block sets `allow_insecure_transport = true` ([`crate::aws::check_endpoint`]).
 
 use super::runtime::BackendRuntime;
 use super::store::{
@@ -188,57 +188,6 @@ impl Bucket {
     }
 }
 
-/// Refuses an `endpoint` without TLS unless `allow_insecure` (the `allow_insecure_transport`
-/// attribute) accepts it.
-pub fn check_endpoint(
-    endpoint: Option<&str>,
-    allow_insecure: bool,
-) -> std::result::Result<(), String> {
-    let plain = endpoint.is_some_and(|e| {
-        e.trim()
-            .get(..7)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
-    });
-    if plain && !allow_insecure {
-        return Err(
-            "The s3 backend's endpoint is http://, which sends the state and the request \
-             signatures unencrypted; use https://, or set allow_insecure_transport = true in \
-             the state block to accept that."
-                .into(),
-        );
-    }
-    Ok(())
-}
-
-/// The AWS SDK configuration from the usual chain (environment, `profile` or the default
-/// profile, instance role), over rustls; `region`, else the chain's, else `us-east-1`.
-pub(crate) async fn aws_config(
-    region: Option<&str>,
-    profile: Option<&str>,
-) -> aws_config::SdkConfig {
-    use aws_smithy_http_client::tls;
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
-    if let Some(region) = region {
-        loader = loader.region(aws_config::Region::new(region.to_string()));
-    }
-    if let Some(profile) = profile {
-        loader = loader.profile_name(profile);
-    }
-    let shared = loader.load().await;
-    if shared.region().is_some() {
-        return shared;
-    }
-    shared
-        .into_builder()
-        .region(aws_config::Region::new("us-east-1"))
-        .build()
-}
-
 /// An S3 client for `shared`, at `endpoint` when given (an S3-compatible store).
 pub(crate) fn s3_client(
     shared: &aws_config::SdkConfig,
@@ -258,13 +207,13 @@ pub(crate) fn s3_client(
 impl S3Store {
     /// Builds the client from the AWS chain and the settings, and binds `workspace`.
     pub fn connect(settings: &S3Settings, workspace: &str) -> Result<S3Store> {
-        check_endpoint(
+        crate::aws::check_endpoint(
             settings.endpoint.as_deref(),
             settings.allow_insecure_transport,
         )
         .map_err(Error::Usage)?;
         let runtime = BackendRuntime::new()?;
-        let shared = runtime.run(aws_config(settings.region.as_deref(), None));
+        let shared = runtime.run(crate::aws::sdk_config(settings.region.as_deref(), None));
         let client = s3_client(
             &shared,
             settings.endpoint.as_deref(),

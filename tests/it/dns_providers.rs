@@ -27,7 +27,7 @@ fn the_readme_provider_table_is_the_generated_one() {
     }
     assert_eq!(
         table, generated,
-        "the README's provider table is not the generated one: run UPDATE_README=1 cargo test --test dns_providers"
+        "the README's provider table is not the generated one: run UPDATE_README=1 cargo test --test it dns_providers::"
     );
     for provider in certform::solver::PROVIDERS {
         assert!(table.contains(&format!("| `{}` |", provider.name)));

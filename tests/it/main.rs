@@ -20,6 +20,7 @@ mod cli_polish;
 mod concurrency;
 mod config_diagnostics;
 mod crash_safety;
+#[cfg(all(feature = "aws-acm", feature = "aws-secretsmanager", feature = "s3"))]
 mod delivery_aws;
 mod delivery_files;
 mod delivery_ssh;

@@ -20,13 +20,25 @@ use base64::Engine;
 use std::collections::BTreeSet;
 use std::fs;
 use support::acme_dns::AcmeDns;
-use support::bind::{Bind, TSIG_SECRET};
+use support::bind::Bind;
+#[cfg(all(
+    feature = "route53",
+    feature = "aws-acm",
+    feature = "aws-secretsmanager",
+    feature = "s3"
+))]
+use support::bind::TSIG_SECRET;
 use support::fake_azure::{AzureSetup, FakeAzure};
 use support::fake_cloudflare::FakeCloudflare;
 use support::fake_digitalocean::FakeDigitalOcean;
 use support::fake_google::FakeGoogle;
 use support::fake_hetzner::FakeHetzner;
-#[cfg(feature = "route53")]
+#[cfg(all(
+    feature = "route53",
+    feature = "aws-acm",
+    feature = "aws-secretsmanager",
+    feature = "s3"
+))]
 use support::moto::Moto;
 use support::pdns::Pdns;
 use support::pebble::Pebble;
@@ -208,7 +220,12 @@ fn no_secret_leaks_through_state_plans_outputs_logs_or_hook_environments() {
 /// The solvers of the DNS lifecycle: RFC 2136 on `bind` with the TSIG secret from
 /// `env("TSIG_SECRET")`, Route53 on `moto` with credentials from the AWS chain (here the
 /// environment), and an `exec` hook that records its environment per action.
-#[cfg(feature = "route53")]
+#[cfg(all(
+    feature = "route53",
+    feature = "aws-acm",
+    feature = "aws-secretsmanager",
+    feature = "s3"
+))]
 fn dns_solvers(bind: &Bind, moto: &Moto) -> String {
     let bind_solver = bind.solver_block("rfc2136.hardening.test");
     format!(
@@ -232,7 +249,6 @@ dns_solver "hook" {{
 }
 
 /// A certificate for `domain` through `solver`, revoked when removed; `extra` inside it.
-#[cfg(feature = "route53")]
 fn dns_cert(name: &str, domain: &str, solver: &str, extra: &str) -> String {
     cert_block(
         name,
@@ -242,7 +258,12 @@ fn dns_cert(name: &str, domain: &str, solver: &str, extra: &str) -> String {
     .replace("http_solver.web", &format!("dns_solver.{solver}"))
 }
 
-#[cfg(feature = "route53")]
+#[cfg(all(
+    feature = "route53",
+    feature = "aws-acm",
+    feature = "aws-secretsmanager",
+    feature = "s3"
+))]
 /// Outputs delivering the key to moto's ACM, Secrets Manager and S3: the key goes there,
 /// and nowhere a user or a log sees.
 fn remote_outputs(moto: &Moto) -> String {
@@ -270,7 +291,12 @@ fn remote_outputs(moto: &Moto) -> String {
     )
 }
 
-#[cfg(feature = "route53")]
+#[cfg(all(
+    feature = "route53",
+    feature = "aws-acm",
+    feature = "aws-secretsmanager",
+    feature = "s3"
+))]
 #[test]
 fn tsig_and_aws_secrets_never_leak_through_state_plans_outputs_logs_or_hooks() {
     let bind = Bind::start("rfc2136.hardening.test");

@@ -134,7 +134,7 @@ pub(super) fn s3(reader: &BodyReader, diags: &mut Diagnostics) -> Option<Backend
     }
     let allow_insecure = allow_insecure_transport(reader, diags)?;
     if let Some(Some(endpoint)) = &endpoint {
-        if let Err(why) = crate::state::s3::check_endpoint(Some(endpoint), allow_insecure) {
+        if let Err(why) = crate::aws::check_endpoint(Some(endpoint), allow_insecure) {
             let span = reader.attr("endpoint").map(|attr| reader.key_span(attr));
             diags.error(span, "Insecure transport", why);
             return None;

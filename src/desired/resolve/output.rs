@@ -8,6 +8,13 @@ use super::certificate::{file_mode, named_id, FileRole};
 use super::*;
 use crate::deploy::ssh::{SshOutput, SshTarget};
 
+/// The kinds that need a cargo feature, and its name (`crate::features`): a build without
+/// it still knows the kind, to say which feature it lacks.
+const FEATURE_OF: [(&str, &str); 3] = [
+    ("aws_acm", "aws-acm"),
+    ("aws_secretsmanager", "aws-secretsmanager"),
+    ("s3", "s3"),
+];
 /// Every kind an `output` block may name.
 const KINDS: &[&str] = &["files", "aws_acm", "aws_secretsmanager", "s3", "ssh"];
 /// What every kind accepts.
@@ -97,7 +104,16 @@ pub(super) fn output(
     let kind = match reader.string_spanned("kind", diags) {
         Got::Absent => "files".to_string(),
         Got::Invalid => return None,
-        Got::Value((kind, _)) if KINDS.contains(&kind.as_str()) => kind,
+        Got::Value((kind, span)) if KINDS.contains(&kind.as_str()) => {
+            if let Some((_, feature)) = FEATURE_OF.iter().find(|(k, _)| *k == kind) {
+                if !crate::features::enabled().contains(feature) {
+                    let what = format!("kind = \"{kind}\"");
+                    crate::features::missing(feature, &what, span, diags);
+                    return None;
+                }
+            }
+            kind
+        }
         Got::Value((kind, span)) => {
             diags.error(
                 Some(span),
@@ -427,7 +443,7 @@ fn aws(reader: &BodyReader, diags: &mut Diagnostics) -> Option<AwsTarget> {
         .bool("allow_insecure_transport", diags)
         .or_default_value(false)?;
     if let Some(Some(endpoint)) = &endpoint {
-        if let Err(why) = crate::state::s3::check_endpoint(Some(endpoint), allow_insecure) {
+        if let Err(why) = crate::aws::check_endpoint(Some(endpoint), allow_insecure) {
             let attr = reader.attr("endpoint")?;
             let why = why.replace(
                 "The s3 backend's endpoint",

@@ -70,6 +70,7 @@ impl Moto {
         std::fs::read_to_string(self.dir.path().join("moto.log")).unwrap_or_default()
     }
 
+    #[cfg(feature = "s3")]
     /// An AWS SDK configuration for this moto (any service), with test credentials.
     pub fn sdk_config(&self) -> aws_config::SdkConfig {
         use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
@@ -90,6 +91,7 @@ impl Moto {
             .build()
     }
 
+    #[cfg(feature = "s3")]
     /// Creates an S3 bucket (for outputs of `kind = "s3"`).
     pub fn create_bucket(&self, bucket: &str) {
         let config = aws_sdk_s3::config::Builder::from(&self.sdk_config()).force_path_style(true);
