@@ -8,9 +8,16 @@ use crate::diag::{Diagnostics, SourceSpan};
 /// Every optional feature, with whether this build has it: one
 /// `("name", cfg!(feature = "name"))` line per feature in Cargo.toml's `[features]`.
 pub const ALL: &[(&str, bool)] = &[
+    ("acme-dns", cfg!(feature = "acme-dns")),
     ("aws-acm", cfg!(feature = "aws-acm")),
     ("aws-secretsmanager", cfg!(feature = "aws-secretsmanager")),
+    ("azure", cfg!(feature = "azure")),
+    ("cloudflare", cfg!(feature = "cloudflare")),
+    ("digitalocean", cfg!(feature = "digitalocean")),
+    ("google", cfg!(feature = "google")),
+    ("hetzner", cfg!(feature = "hetzner")),
     ("postgres", cfg!(feature = "postgres")),
+    ("powerdns", cfg!(feature = "powerdns")),
     ("route53", cfg!(feature = "route53")),
     ("s3", cfg!(feature = "s3")),
 ];

@@ -21,7 +21,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// No request, answer included, may take longer.
@@ -440,32 +439,9 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 fn build(
     ca_bundle: Option<&Path>,
 ) -> Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_bundle {
-        let shown = path.display();
-        let pem =
-            std::fs::read(path).map_err(|e| format!("cannot read the ca_bundle {shown}: {e}"))?;
-        let mut added = 0;
-        for cert in crate::pem::certificates(&pem) {
-            let cert = cert.map_err(|e| format!("cannot parse the ca_bundle {shown}: {e}"))?;
-            roots.add(cert).map_err(|e| {
-                format!(
-                    "the ca_bundle {shown} holds a certificate rustls cannot use as a root: {e}"
-                )
-            })?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(format!("the ca_bundle {shown} holds no PEM CERTIFICATE"));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("This is a bug in certform: rustls configuration failed: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    // One root store for every client (`crate::trust`): web PKI roots plus `ca_bundle`,
+    // which may also be "system".
+    let tls = crate::trust::client_config(ca_bundle, "the ca_bundle").map_err(|e| e.to_string())?;
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     http.enforce_http(false);

@@ -4,13 +4,16 @@
 //! response; `shutdown` stops the listeners. HTTP-01 (`listen`, `webroot`), DNS-01 (see
 //! `dns.rs`, through the providers of [`PROVIDERS`]) and TLS-ALPN-01 (built-in listener).
 
+#[cfg(feature = "dns-api")]
 pub mod api_client;
 mod dns;
 pub mod dns_provider;
 mod dns_query;
 mod http;
+#[cfg(any(feature = "google", feature = "azure"))]
 mod oauth;
 mod tls_alpn;
+#[cfg(feature = "dns-api")]
 mod zone_cache;
 
 pub use dns_query::authoritative_servers_via;
@@ -53,12 +56,19 @@ dns_providers! {
     route53,
     rfc2136,
     exec,
+    #[cfg(feature = "powerdns")]
     powerdns,
+    #[cfg(feature = "acme-dns")]
     acme_dns,
+    #[cfg(feature = "cloudflare")]
     cloudflare,
+    #[cfg(feature = "digitalocean")]
     digitalocean,
+    #[cfg(feature = "hetzner")]
     hetzner,
+    #[cfg(feature = "google")]
     google,
+    #[cfg(feature = "azure")]
     azure,
 }
 

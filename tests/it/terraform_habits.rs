@@ -167,7 +167,16 @@ fn version_prints_the_release_commit_and_features() {
     assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(json["commit"], head.as_str());
     let built: Vec<&str> = [
+        ("acme-dns", cfg!(feature = "acme-dns")),
+        ("aws-acm", cfg!(feature = "aws-acm")),
+        ("aws-secretsmanager", cfg!(feature = "aws-secretsmanager")),
+        ("azure", cfg!(feature = "azure")),
+        ("cloudflare", cfg!(feature = "cloudflare")),
+        ("digitalocean", cfg!(feature = "digitalocean")),
+        ("google", cfg!(feature = "google")),
+        ("hetzner", cfg!(feature = "hetzner")),
         ("postgres", cfg!(feature = "postgres")),
+        ("powerdns", cfg!(feature = "powerdns")),
         ("route53", cfg!(feature = "route53")),
         ("s3", cfg!(feature = "s3")),
     ]

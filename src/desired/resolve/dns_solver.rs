@@ -19,7 +19,16 @@ const COMMON: [&str; 6] = [
 
 /// The providers that need a cargo feature, and its name (`crate::features`): a build
 /// without it still knows the provider, to say which feature it lacks.
-const FEATURE_OF: [(&str, &str); 1] = [("route53", "route53")];
+const FEATURE_OF: [(&str, &str); 8] = [
+    ("route53", "route53"),
+    ("powerdns", "powerdns"),
+    ("acme-dns", "acme-dns"),
+    ("cloudflare", "cloudflare"),
+    ("digitalocean", "digitalocean"),
+    ("hetzner", "hetzner"),
+    ("google", "google"),
+    ("azure", "azure"),
+];
 
 /// Two minutes: long enough for a primary to notify its secondaries, short enough that a
 /// record that never shows up fails the apply in reasonable time (lego waits 60s, certbot's
