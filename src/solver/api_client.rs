@@ -82,6 +82,11 @@ impl Transport<'_> {
     }
 }
 
+/// A provider's whole check when its only endpoint is [`endpoint_attribute`]'s `endpoint`.
+pub fn check_endpoint_only(attrs: &mut AttrCheck<'_>) {
+    check_endpoint(attrs, "endpoint");
+}
+
 /// For a provider's check: the endpoint in attribute `attribute` is a URL this client
 /// will use with the block's `allow_insecure_transport`.
 pub fn check_endpoint(attrs: &mut AttrCheck<'_>, attribute: &str) {

@@ -9,7 +9,7 @@
 
 use super::api_client::{self, ApiClient, ApiReply};
 use super::dns_provider::{
-    AttrCheck, AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture, StartContext,
+    AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture, StartContext,
 };
 use super::zone_cache::ZoneCache;
 use crate::desired::model::ProviderSpec;
@@ -41,13 +41,9 @@ pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
         api_client::CA_BUNDLE,
         api_client::ALLOW_INSECURE_TRANSPORT,
     ],
-    check,
+    check: api_client::check_endpoint_only,
     start,
 };
-
-fn check(attrs: &mut AttrCheck<'_>) {
-    api_client::check_endpoint(attrs, "endpoint");
-}
 
 fn start<'a>(
     spec: &'a ProviderSpec,

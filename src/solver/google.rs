@@ -14,7 +14,7 @@
 
 use super::api_client::{self, ApiClient, ApiReply, Payload};
 use super::dns_provider::{
-    AttrCheck, AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture, StartContext,
+    AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture, StartContext,
 };
 use super::oauth::{request_token, Token, TokenCache};
 use super::zone_cache::ZoneCache;
@@ -56,13 +56,9 @@ pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
         api_client::CA_BUNDLE,
         api_client::ALLOW_INSECURE_TRANSPORT,
     ],
-    check,
+    check: api_client::check_endpoint_only,
     start,
 };
-
-fn check(attrs: &mut AttrCheck<'_>) {
-    api_client::check_endpoint(attrs, "endpoint");
-}
 
 /// The fields of a service account key file that certform uses.
 #[derive(Deserialize)]
