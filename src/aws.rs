@@ -1,7 +1,8 @@
-//! What the AWS-backed parts share (the S3 state backend and the `aws_acm`,
-//! `aws_secretsmanager` and `s3` output kinds): the SDK configuration from the usual
-//! credential chain over rustls, and the refusal of a plain-http endpoint. The check is
-//! built in every build, so a lean binary still validates such a configuration's endpoint.
+//! What the AWS-backed parts share (the S3 state backend, the Route53 DNS provider and the
+//! `aws_acm`, `aws_secretsmanager` and `s3` output kinds): the SDK configuration from the
+//! usual credential chain over rustls, and the refusal of a plain-http endpoint. The check
+//! is built in every build, so a lean binary still validates such a configuration's
+//! endpoint.
 
 /// Refuses an `endpoint` without TLS unless `allow_insecure` (the `allow_insecure_transport`
 /// attribute) accepts it.

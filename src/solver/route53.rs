@@ -13,7 +13,6 @@ use super::dns_provider::{
     StartContext,
 };
 use crate::desired::model::ProviderSpec;
-use aws_sdk_route53::config::{BehaviorVersion, Region};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
 };
@@ -104,18 +103,7 @@ impl Route53 {
     async fn new(spec: &ProviderSpec, insync_timeout: Duration) -> Route53 {
         let region = spec.text("region").unwrap_or("us-east-1").to_string();
         let endpoint = spec.text("endpoint").map(str::to_string);
-        let https = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(region))
-            .http_client(https);
-        if let Some(profile) = spec.text("profile") {
-            loader = loader.profile_name(profile);
-        }
-        let shared = loader.load().await;
+        let shared = crate::aws::sdk_config(Some(&region), spec.text("profile")).await;
         let mut config = aws_sdk_route53::config::Builder::from(&shared);
         if let Some(endpoint) = &endpoint {
             config = config.endpoint_url(endpoint);
