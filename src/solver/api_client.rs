@@ -416,6 +416,20 @@ pub fn client_for(spec: &ProviderSpec, attribute: &str) -> Result<ApiClient, Str
     ApiClient::new(endpoint, &Transport::of(spec))
 }
 
+/// The client of a provider that authenticates every request with its `api_token`
+/// attribute in the header `header`, written as `value` makes it from the token (such as
+/// `Bearer TOKEN`); errors that look like a refused credential name `api_token`.
+pub fn token_client(
+    spec: &ProviderSpec,
+    header: &'static str,
+    value: impl FnOnce(&str) -> String,
+) -> Result<ApiClient, String> {
+    let token = spec.required_secret("api_token")?;
+    Ok(client_for(spec, "endpoint")?
+        .header(header, &value(token.expose().trim()), true)?
+        .credentials("`api_token`"))
+}
+
 /// `localhost` or a loopback IP address (`127.0.0.1`, `[::1]`).
 fn is_loopback(host: Option<&str>) -> bool {
     match host {

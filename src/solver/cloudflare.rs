@@ -50,13 +50,9 @@ fn start<'a>(
     _context: &'a StartContext,
 ) -> ProviderFuture<'a, Box<dyn DnsProvider>> {
     Box::pin(async move {
-        let token = spec.required_secret("api_token")?;
-        let api = api_client::client_for(spec, "endpoint")?.header(
-            "authorization",
-            &format!("Bearer {}", token.expose().trim()),
-            true,
-        )?
-        .credentials("`api_token`");
+        let api = api_client::token_client(spec, "authorization", |token| {
+            format!("Bearer {token}")
+        })?;
         let provider: Box<dyn DnsProvider> = Box::new(Cloudflare {
             api,
             zones: ZoneCache::default(),

@@ -42,13 +42,7 @@ fn start<'a>(
     _context: &'a StartContext,
 ) -> ProviderFuture<'a, Box<dyn DnsProvider>> {
     Box::pin(async move {
-        let token = spec.required_secret("api_token")?;
-        let api = api_client::client_for(spec, "endpoint")?.header(
-            "auth-api-token",
-            token.expose().trim(),
-            true,
-        )?
-        .credentials("`api_token`");
+        let api = api_client::token_client(spec, "auth-api-token", str::to_string)?;
         let provider: Box<dyn DnsProvider> = Box::new(Hetzner {
             api,
             zones: ZoneCache::default(),
