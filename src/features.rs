@@ -30,6 +30,16 @@ pub fn enabled() -> Vec<&'static str> {
         .collect()
 }
 
+/// The feature `name` needs when this build lacks it, from a table of names (a provider, an
+/// output kind) and the feature each needs; `None` when `name` needs none or it is built.
+pub fn lacking(needs: &[(&str, &'static str)], name: &str) -> Option<&'static str> {
+    needs
+        .iter()
+        .find(|(needy, _)| *needy == name)
+        .map(|(_, feature)| *feature)
+        .filter(|feature| !ALL.contains(&(feature, true)))
+}
+
 /// Reports at `span` that `what` (`backend = "postgres"`, ...) needs `feature`, which this
 /// binary was built without.
 pub fn missing(feature: &str, what: &str, span: SourceSpan, diags: &mut Diagnostics) {

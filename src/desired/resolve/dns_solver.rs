@@ -66,29 +66,27 @@ pub(super) fn dns_solver(
 
     let provider_name = reader.string_spanned("provider", diags);
     let provider_name = reader.required("provider", "\"rfc2136\"", provider_name, diags);
-    let provider = provider_name.and_then(|(name, span)| match dns_provider::entry(&name) {
-        Some(entry) => Some(entry),
-        None if FEATURE_OF.iter().any(|(provider, _)| *provider == name) => {
-            let feature = FEATURE_OF
-                .iter()
-                .find(|(p, _)| *p == name)
-                .map(|(_, f)| *f)?;
+    let provider = provider_name.and_then(|(name, span)| {
+        if let Some(feature) = crate::features::lacking(&FEATURE_OF, &name) {
             crate::features::missing(feature, &format!("provider = \"{name}\""), span, diags);
-            None
+            return None;
         }
-        None => {
-            // The closest name if it is a likely typo, else every name.
-            let names: Vec<&str> = PROVIDERS.iter().map(|p| p.name).collect();
-            let hint = match crate::config::suggest::closest(names.iter().copied(), &name) {
-                Some(close) => format!("Did you mean \"{close}\"?"),
-                None => format!("Use {}.", quoted_alternatives(&names)),
-            };
-            diags.error(
-                Some(span),
-                "Unknown DNS provider",
-                format!("{name:?} is not a DNS provider. {hint}"),
-            );
-            None
+        match dns_provider::entry(&name) {
+            Some(entry) => Some(entry),
+            None => {
+                // The closest name if it is a likely typo, else every name.
+                let names: Vec<&str> = PROVIDERS.iter().map(|p| p.name).collect();
+                let hint = match crate::config::suggest::closest(names.iter().copied(), &name) {
+                    Some(close) => format!("Did you mean \"{close}\"?"),
+                    None => format!("Use {}.", quoted_alternatives(&names)),
+                };
+                diags.error(
+                    Some(span),
+                    "Unknown DNS provider",
+                    format!("{name:?} is not a DNS provider. {hint}"),
+                );
+                None
+            }
         }
     });
     if let Some(entry) = provider {

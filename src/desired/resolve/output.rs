@@ -105,12 +105,10 @@ pub(super) fn output(
         Got::Absent => "files".to_string(),
         Got::Invalid => return None,
         Got::Value((kind, span)) if KINDS.contains(&kind.as_str()) => {
-            if let Some((_, feature)) = FEATURE_OF.iter().find(|(k, _)| *k == kind) {
-                if !crate::features::enabled().contains(feature) {
-                    let what = format!("kind = \"{kind}\"");
-                    crate::features::missing(feature, &what, span, diags);
-                    return None;
-                }
+            if let Some(feature) = crate::features::lacking(&FEATURE_OF, &kind) {
+                let what = format!("kind = \"{kind}\"");
+                crate::features::missing(feature, &what, span, diags);
+                return None;
             }
             kind
         }
