@@ -114,18 +114,22 @@ impl SharedLedger {
         if writer.written >= ticket {
             return Ok(());
         }
-        let (mut state, secrets, edits) = {
+        // Encoded under the book's lock (the encoder re-serialises only what changed, so
+        // this is short), written outside it while the other actions go on.
+        let (encoded, edits) = {
             let book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
-            (book.state.clone(), book.secrets.clone(), book.edits)
+            let encoded = writer.persister.encode_next(&book.state, &book.secrets)?;
+            (encoded, book.edits)
         };
-        writer.persister.persist(&mut state, &secrets)?;
+        let serial = encoded.serial();
+        writer.persister.write(encoded)?;
         writer.written = edits;
         // Only the writer changes the serial, so the book's stays the one last stored.
         self.book
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .state
-            .serial = state.serial;
+            .serial = serial;
         Ok(())
     }
 }

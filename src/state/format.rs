@@ -3,11 +3,13 @@
 //! public half. See `state/README.md` for the format.
 
 use super::identity::Identity;
-use super::model::{Secrets, State, FORMAT_VERSION};
+use super::model::{CertificateState, Secrets, State, FORMAT_VERSION};
+use crate::address::Address;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use zeroize::Zeroizing;
 
@@ -21,14 +23,15 @@ const SECRETS_FIELD: &str = "secrets";
 const MAC_FIELD: &str = "mac";
 
 /// What the document holds as written, in this order. Without `mac` and `secrets` it is
-/// the public half the seal and the MAC cover.
+/// the public half the seal and the MAC cover. `C` is the certificates map: the model's
+/// when a document is written whole, serialised fragments when [`Encoder`] writes it.
 #[derive(Serialize)]
-struct DocumentOut<'a> {
+struct DocumentOut<'a, C> {
     format_version: u32,
     lineage: uuid::Uuid,
     serial: u64,
     accounts: &'a BTreeMap<String, super::model::AccountState>,
-    certificates: &'a BTreeMap<crate::address::Address, super::model::CertificateState>,
+    certificates: C,
     /// Absent while empty, so states without dns-persist-01 records keep their digest.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     persist_records: &'a BTreeMap<crate::address::Address, super::model::PersistRecordState>,
@@ -39,6 +42,23 @@ struct DocumentOut<'a> {
     mac: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     secrets: Option<&'a str>,
+}
+
+impl<'a, C> DocumentOut<'a, C> {
+    /// The public half of `state` at `serial`, with `certificates` as its certificates map.
+    fn public(state: &'a State, serial: u64, certificates: C, key_id: Option<&'a str>) -> Self {
+        DocumentOut {
+            format_version: FORMAT_VERSION,
+            lineage: state.lineage,
+            serial,
+            accounts: &state.accounts,
+            certificates,
+            persist_records: &state.persist_records,
+            key_id,
+            mac: None,
+            secrets: None,
+        }
+    }
 }
 
 /// The document as read (explicit fields, so serde reports line and column).
@@ -94,43 +114,171 @@ pub struct StoredState {
 /// state key, authenticating the whole document with it. The document is always written
 /// in the current format version.
 pub fn encode(state: &State, secrets: &Secrets, recipients: &[String]) -> Result<Vec<u8>> {
-    let recipients = parse_recipients(recipients)?;
-    let key_id = secrets.state_key.as_ref().map(|key| key.id());
-    let mut document = DocumentOut {
-        format_version: FORMAT_VERSION,
-        lineage: state.lineage,
-        serial: state.serial,
-        accounts: &state.accounts,
-        certificates: &state.certificates,
-        persist_records: &state.persist_records,
-        key_id: key_id.as_deref(),
-        mac: None,
-        secrets: None,
-    };
-    let bug = |e: serde_json::Error| Error::Bug(format!("serialising the state: {e}"));
-    let public_sha256 = digest(&serde_json::to_value(&document).map_err(bug)?);
-    let sealed = Sealed {
-        seal: Seal {
-            lineage: state.lineage,
-            serial: state.serial,
-            public_sha256: public_sha256.clone(),
-        },
-        secrets,
-    };
-    let plaintext = Zeroizing::new(
-        serde_json::to_vec(&sealed)
-            .map_err(|e| Error::Bug(format!("serialising the secrets: {e}")))?,
-    );
-    let armored = encrypt(&recipients, &plaintext)?;
-    let mac = secrets
-        .state_key
-        .as_ref()
-        .map(|key| key.mac(state.lineage, state.serial, &public_sha256, &armored));
-    document.mac = mac.as_deref();
-    document.secrets = Some(&armored);
-    let mut bytes = serde_json::to_vec_pretty(&document).map_err(bug)?;
-    bytes.push(b'\n');
-    Ok(bytes)
+    Encoder::default().encode(state, secrets, recipients)
+}
+
+/// Writes documents one after another, as apply does after every action. Each write
+/// re-encodes the whole state, so the encoder keeps each certificate's serialised JSON
+/// (pretty, as stored, and canonical, as digested) and serialises again only the
+/// certificates that changed since its last document: at a thousand certificates a write
+/// then costs a comparison per certificate instead of a serialisation. The bytes are the
+/// same as a fresh [`encode`] gives (a unit test holds them equal).
+#[derive(Default)]
+pub struct Encoder {
+    certificates: HashMap<Address, Fragments>,
+}
+
+/// One certificate as it was last serialised.
+struct Fragments {
+    certificate: CertificateState,
+    /// Its pretty JSON, indented for its place in the document.
+    pretty: Box<RawValue>,
+    /// Its canonical JSON (keys sorted, no whitespace), as the digest covers it.
+    canonical: Vec<u8>,
+}
+
+impl Fragments {
+    fn of(certificate: &CertificateState) -> Result<Fragments> {
+        let bug = |e: serde_json::Error| Error::Bug(format!("serialising the state: {e}"));
+        // A certificate sits two levels deep (`certificates` > its address); JSON strings
+        // escape their newlines, so every raw newline is layout and takes the indentation.
+        let pretty = serde_json::to_string_pretty(certificate)
+            .map_err(bug)?
+            .replace('\n', "\n    ");
+        let mut canonical_bytes = Vec::new();
+        canonical(
+            &serde_json::to_value(certificate).map_err(bug)?,
+            &mut canonical_bytes,
+        );
+        Ok(Fragments {
+            certificate: certificate.clone(),
+            pretty: RawValue::from_string(pretty).map_err(bug)?,
+            canonical: canonical_bytes,
+        })
+    }
+}
+
+impl Encoder {
+    /// [`encode`], serialising only the certificates that changed since this encoder's
+    /// last document.
+    pub fn encode(
+        &mut self,
+        state: &State,
+        secrets: &Secrets,
+        recipients: &[String],
+    ) -> Result<Vec<u8>> {
+        self.encode_at(state, state.serial, secrets, recipients)
+    }
+
+    /// [`Encoder::encode`] with the document's serial set to `serial`.
+    pub fn encode_at(
+        &mut self,
+        state: &State,
+        serial: u64,
+        secrets: &Secrets,
+        recipients: &[String],
+    ) -> Result<Vec<u8>> {
+        let recipients = parse_recipients(recipients)?;
+        self.refresh(&state.certificates)?;
+        let key_id = secrets.state_key.as_ref().map(|key| key.id());
+        let no_certificates: BTreeMap<String, &RawValue> = BTreeMap::new();
+        let bug = |e: serde_json::Error| Error::Bug(format!("serialising the state: {e}"));
+        let public = DocumentOut::public(state, serial, &no_certificates, key_id.as_deref());
+        let public_sha256 = self.public_digest(&serde_json::to_value(&public).map_err(bug)?);
+        let sealed = Sealed {
+            seal: Seal {
+                lineage: state.lineage,
+                serial,
+                public_sha256: public_sha256.clone(),
+            },
+            secrets,
+        };
+        let plaintext = Zeroizing::new(
+            serde_json::to_vec(&sealed)
+                .map_err(|e| Error::Bug(format!("serialising the secrets: {e}")))?,
+        );
+        let armored = encrypt(&recipients, &plaintext)?;
+        let mac = secrets
+            .state_key
+            .as_ref()
+            .map(|key| key.mac(state.lineage, serial, &public_sha256, &armored));
+        let certificates: BTreeMap<&Address, &RawValue> = self
+            .certificates
+            .iter()
+            .map(|(address, fragments)| (address, &*fragments.pretty))
+            .collect();
+        let document = DocumentOut {
+            mac: mac.as_deref(),
+            secrets: Some(&armored),
+            ..DocumentOut::public(state, serial, &certificates, key_id.as_deref())
+        };
+        let mut bytes = serde_json::to_vec_pretty(&document).map_err(bug)?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// Brings the fragments in line with `certificates`: new and changed ones serialised,
+    /// removed ones dropped.
+    fn refresh(&mut self, certificates: &BTreeMap<Address, CertificateState>) -> Result<()> {
+        self.certificates
+            .retain(|address, _| certificates.contains_key(address));
+        for (address, certificate) in certificates {
+            match self.certificates.get(address) {
+                Some(cached) if cached.certificate == *certificate => {}
+                _ => {
+                    self.certificates
+                        .insert(address.clone(), Fragments::of(certificate)?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The digest of the public half: `document` (with an empty certificates map) in
+    /// canonical JSON with the cached certificates put in its place.
+    fn public_digest(&self, document: &serde_json::Value) -> String {
+        let mut hasher = Sha256::new();
+        let serde_json::Value::Object(fields) = document else {
+            unreachable!("a document serialises as an object")
+        };
+        let mut fields: Vec<_> = fields.iter().collect();
+        fields.sort_by(|a, b| a.0.cmp(b.0));
+        put(&mut hasher, b"{");
+        for (i, (name, value)) in fields.into_iter().enumerate() {
+            if i > 0 {
+                put(&mut hasher, b",");
+            }
+            write_json(&mut hasher, name);
+            put(&mut hasher, b":");
+            if name == "certificates" {
+                self.canonical_certificates(&mut hasher);
+            } else {
+                canonical(value, &mut hasher);
+            }
+        }
+        put(&mut hasher, b"}");
+        hex::encode(hasher.finalize())
+    }
+
+    /// The certificates object in canonical JSON: addresses sorted as strings.
+    fn canonical_certificates(&self, out: &mut impl Write) {
+        let mut entries: Vec<(String, &[u8])> = self
+            .certificates
+            .iter()
+            .map(|(address, fragments)| (address.to_string(), fragments.canonical.as_slice()))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        put(out, b"{");
+        for (i, (address, fragment)) in entries.into_iter().enumerate() {
+            if i > 0 {
+                put(out, b",");
+            }
+            write_json(out, &address);
+            put(out, b":");
+            put(out, fragment);
+        }
+        put(out, b"}");
+    }
 }
 
 /// Decodes a document's public half; the secret half stays sealed.
@@ -855,6 +1003,64 @@ mod schema_tests {
             String::from_utf8(out).unwrap(),
             r#"{"a":{"x":{},"y":"é\"\n\\"},"b":[1,2.5,null,true,-3]}"#
         );
+    }
+
+    /// The document `encode` would have written before the encoder kept fragments: the
+    /// whole state serialised at once, with `bytes`' own MAC and sealed secrets.
+    fn written_whole(state: &State, bytes: &[u8]) -> Vec<u8> {
+        let written: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let document = DocumentOut {
+            mac: written["mac"].as_str(),
+            secrets: written["secrets"].as_str(),
+            ..DocumentOut::public(
+                state,
+                state.serial,
+                &state.certificates,
+                written["key_id"].as_str(),
+            )
+        };
+        let mut whole = serde_json::to_vec_pretty(&document).unwrap();
+        whole.push(b'\n');
+        whole
+    }
+
+    #[test]
+    fn the_encoder_writes_what_a_whole_serialisation_writes_as_certificates_change() {
+        let (identity, recipient) = x25519_identity();
+        let (mut state, mut secrets) = sample();
+        secrets.state_key = Some(crate::state::auth::StateKey::generate());
+        let template = state.certificates.values().next().unwrap().clone();
+        let mut encoder = Encoder::default();
+        let mut check = |state: &State| {
+            let bytes = encoder.encode(state, &secrets, &[recipient.clone()]).unwrap();
+            assert_eq!(
+                String::from_utf8(bytes.clone()).unwrap(),
+                String::from_utf8(written_whole(state, &bytes)).unwrap()
+            );
+            // The digest sealed with the secrets is the one a reader computes.
+            let read = decode(&bytes).unwrap();
+            assert_eq!(read.state, *state);
+            read.open_secrets(&identity).unwrap();
+        };
+        check(&state);
+        // Added (addresses that sort differently as strings and as addresses), changed,
+        // then removed certificates.
+        for name in ["b", "a-b", "a_b", "a"] {
+            let mut certificate = template.clone();
+            certificate.domains = vec![format!("{name}.example\"\u{e9}")];
+            state.certificates.insert(Address::certificate(name), certificate);
+            state.serial += 1;
+            check(&state);
+        }
+        state.certificates.get_mut(&Address::certificate("a")).unwrap().chain_pem =
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into();
+        state.serial += 1;
+        check(&state);
+        state.certificates.remove(&Address::certificate("a-b"));
+        state.serial += 1;
+        check(&state);
+        state.certificates.clear();
+        check(&state);
     }
 
     /// `schemas/state.schema.json` names exactly the fields this build writes.

@@ -19,6 +19,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A state file on the local file system.
@@ -36,6 +37,35 @@ struct LocalGuard {
     file: File,
     lock_path: PathBuf,
     state_path: PathBuf,
+    /// The state file as this lock holder last wrote it, and the serial it holds.
+    last_written: Mutex<Option<(FileStamp, u64)>>,
+}
+
+/// What identifies a file's content without reading it: a replacement changes the inode, a
+/// write or `chmod` in place the size, mtime or ctime (which no user can set back). On a
+/// kernel with coarse timestamps an in-place write of the same size within one clock tick
+/// of ours would pass unseen: compare-and-swap guards against another certform's writes
+/// (which always replace the file), and the MAC, not this, against a hostile one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<FileStamp> {
+        let meta = fs::symlink_metadata(path).ok()?;
+        Some(FileStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
 }
 
 impl LocalGuard {
@@ -188,12 +218,23 @@ impl StateStore for LocalStore {
         if !guard.still_held() {
             return Err(lock_lost(lock, &self.describe()));
         }
-        let found = self
-            .read_file()?
-            .map(|current| document_serial(&current))
-            .transpose()?;
-        if found != expected_serial {
-            return Err(serial_moved(expected_serial, found, &self.describe()));
+        // The compare of compare-and-swap: the file this holder wrote last is still in
+        // place untouched (one stat, the common case during an apply), or the serial read
+        // from the file is the one expected.
+        let last_written = *guard.last_written.lock().unwrap_or_else(|e| e.into_inner());
+        let unchanged = matches!(
+            last_written,
+            Some((stamp, serial))
+                if expected_serial == Some(serial) && FileStamp::of(&self.path) == Some(stamp)
+        );
+        if !unchanged {
+            let found = self
+                .read_file()?
+                .map(|current| document_serial(&current))
+                .transpose()?;
+            if found != expected_serial {
+                return Err(serial_moved(expected_serial, found, &self.describe()));
+            }
         }
         let dir = create_parent(&self.path)?;
         let temp = unique_sibling(&self.path, ".tmp");
@@ -206,7 +247,10 @@ impl StateStore for LocalStore {
             let _ = fs::remove_file(&temp);
         }
         result?;
-        sync_dir(&dir)
+        sync_dir(&dir)?;
+        let written = FileStamp::of(&self.path).zip(leading_serial(bytes));
+        *guard.last_written.lock().unwrap_or_else(|e| e.into_inner()) = written;
+        Ok(())
     }
 
     fn lock(&self, operation: &str, timeout: Duration) -> Result<StateLock> {
@@ -224,6 +268,7 @@ impl StateStore for LocalStore {
                     file,
                     lock_path: lock_path.clone(),
                     state_path: self.path.clone(),
+                    last_written: Mutex::new(None),
                 };
                 // A force-unlock may have removed the file between open and lock: retry.
                 if !guard.still_held() {
@@ -372,6 +417,35 @@ pub fn create_state_dir(dir: &Path) -> Result<()> {
 }
 
 /// Creates `path` (which must not exist) with mode 0600 before writing, writes, fsyncs.
+/// The serial of a document this process just wrote, read from the top-level fields up
+/// to `serial` (third in certform's documents) instead of the whole document: serde_json
+/// reports the unread rest as an error, which is ignored here because the bytes were
+/// encoded by certform a moment ago and are never used beyond this serial.
+fn leading_serial(bytes: &[u8]) -> Option<u64> {
+    use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+    use std::cell::Cell;
+    struct Serial<'a>(&'a Cell<Option<u64>>);
+    impl<'de> Visitor<'de> for Serial<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a state document")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key == "serial" {
+                    self.0.set(Some(map.next_value()?));
+                    return Ok(());
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+    let found = Cell::new(None);
+    let _unread_rest = serde_json::Deserializer::from_slice(bytes).deserialize_map(Serial(&found));
+    found.get()
+}
+
 fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
@@ -608,6 +682,22 @@ mod tests {
         drop(held);
         let info: LockInfo = serde_json::from_slice(&fs::read(store.lock_path()).unwrap()).unwrap();
         assert_eq!(info.id, fresh.id());
+    }
+
+    #[test]
+    fn a_write_in_place_after_ours_is_still_caught_by_compare_and_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("state.json"));
+        let lock = store.lock("apply", Duration::ZERO).unwrap();
+        store.put(&lock, None, &doc(1)).unwrap();
+        // Someone rewrites the file in place behind our back (same inode; a size that
+        // differs, so the test holds where the clock's timestamps are coarse).
+        fs::write(store.path.clone(), doc(22)).unwrap();
+        let err = store.put(&lock, Some(1), &doc(3)).unwrap_err().to_string();
+        assert!(err.contains("serial"), "{err}");
+        assert_eq!(leading_serial(&doc(7)), Some(7));
+        assert_eq!(leading_serial(b"{\"serial\": 9, \"rest\": [1,"), Some(9));
+        assert_eq!(leading_serial(b"[]"), None);
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub mod s3;
 pub mod seen;
 pub mod store;
 
-pub use format::{decode, encode, StoredState, MIN_FORMAT_VERSION};
+pub use format::{decode, encode, Encoder, StoredState, MIN_FORMAT_VERSION};
 pub use identity::{
     default_identity_path, generate_identity, load_identity, Identity, ENV_IDENTITY,
     ENV_IDENTITY_KEY,
@@ -68,6 +68,35 @@ pub struct Persister {
     recipients: Vec<String>,
     /// The serial now stored (`None`: no document yet), for compare-and-swap writes.
     stored_serial: Option<u64>,
+    /// Keeps what the last write serialised, so the next serialises only what changed.
+    encoder: format::Encoder,
+    /// The last document written, while this machine's record does not name it yet.
+    unrecorded: Option<Encoded>,
+    /// When the record was last raised.
+    last_recorded: Option<std::time::Instant>,
+}
+
+/// How often a long apply raises this machine's record of the lineage.
+const SEEN_RECORD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A document encoded at the next serial, not yet written.
+pub struct Encoded {
+    lineage: uuid::Uuid,
+    serial: u64,
+    key_id: Option<String>,
+    bytes: Vec<u8>,
+}
+
+impl Encoded {
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+}
+
+impl Drop for Persister {
+    fn drop(&mut self) {
+        self.record_sighting();
+    }
 }
 
 impl std::fmt::Debug for Persister {
@@ -92,6 +121,9 @@ impl Persister {
             lock,
             recipients,
             stored_serial,
+            encoder: format::Encoder::default(),
+            unrecorded: None,
+            last_recorded: None,
         }
     }
 
@@ -99,19 +131,57 @@ impl Persister {
     /// serial other than the one last read or written. On error the serial is restored,
     /// so the in-memory state still matches what is stored.
     pub fn persist(&mut self, state: &mut State, secrets: &Secrets) -> Result<()> {
-        let previous = state.serial;
+        let next = self.encode_next(state, secrets)?;
+        self.write(next)?;
         state.serial += 1;
-        let result = encode(state, secrets, &self.recipients).and_then(|bytes| {
-            self.store.put(&self.lock, self.stored_serial, &bytes)?;
-            let key_id = secrets.state_key.as_ref().map(auth::StateKey::id);
-            seen::remember_written(state, &bytes, self.store.describe(), key_id);
-            Ok(())
-        });
-        match result {
-            Ok(()) => self.stored_serial = Some(state.serial),
-            Err(_) => state.serial = previous,
+        Ok(())
+    }
+
+    /// The document of `state` at the next serial, to [`Persister::write`]; `state` is
+    /// only read, so a caller can encode under its lock and write outside it.
+    pub fn encode_next(&mut self, state: &State, secrets: &Secrets) -> Result<Encoded> {
+        let serial = state.serial + 1;
+        let bytes = self
+            .encoder
+            .encode_at(state, serial, secrets, &self.recipients)?;
+        Ok(Encoded {
+            lineage: state.lineage,
+            serial,
+            key_id: secrets.state_key.as_ref().map(auth::StateKey::id),
+            bytes,
+        })
+    }
+
+    /// Writes a document from [`Persister::encode_next`] (compare-and-swap on the serial
+    /// last stored), then this machine's record of the lineage ([`seen`]). The record may
+    /// lag the state by design; during an apply it is written at most once a second and
+    /// when the persister is dropped, not after each of thousands of writes.
+    pub fn write(&mut self, encoded: Encoded) -> Result<()> {
+        self.store
+            .put(&self.lock, self.stored_serial, &encoded.bytes)?;
+        self.stored_serial = Some(encoded.serial);
+        let due = self
+            .last_recorded
+            .is_none_or(|at| at.elapsed() >= SEEN_RECORD_INTERVAL);
+        self.unrecorded = Some(encoded);
+        if due {
+            self.record_sighting();
         }
-        result
+        Ok(())
+    }
+
+    /// Raises this machine's record of the lineage to the last document written.
+    fn record_sighting(&mut self) {
+        if let Some(written) = self.unrecorded.take() {
+            seen::remember(
+                written.lineage,
+                written.serial,
+                &written.bytes,
+                self.store.describe(),
+                written.key_id,
+            );
+            self.last_recorded = Some(std::time::Instant::now());
+        }
     }
 
     pub fn store(&self) -> &dyn StateStore {

@@ -340,8 +340,25 @@ impl SeenRecords {
 /// Records a document certform has just written (`Persister::persist`, `state push`), with
 /// the id of its state key when certform knows it.
 pub fn remember_written(state: &State, document: &[u8], location: String, key_id: Option<String>) {
-    SeenRecords::for_this_user()
-        .remember_or_warn(&Sighting::of(state, document, location).with_key_id(key_id));
+    remember(state.lineage, state.serial, document, location, key_id);
+}
+
+/// [`remember_written`] for the document of `lineage` at `serial`.
+pub fn remember(
+    lineage: uuid::Uuid,
+    serial: u64,
+    document: &[u8],
+    location: String,
+    key_id: Option<String>,
+) {
+    let sighting = Sighting {
+        lineage,
+        serial,
+        sha256: crate::deploy::sha256_hex(document),
+        location,
+        key_id,
+    };
+    SeenRecords::for_this_user().remember_or_warn(&sighting);
 }
 
 /// `$XDG_STATE_HOME` (`~/.local/state`): this machine's records of the states it used (and
