@@ -116,15 +116,22 @@ impl AcmeAccount {
         start_validation(&mut order, &pending).await?;
 
         let mut validation = Poller::new(format!("validation of the order for {names}"));
-        await_authorizations(&mut order, &pending, &mut validation).await?;
-        // Every authorization has settled: the order says at once whether it is ready.
-        let status = poll(&mut order, &names, &mut validation, |s| {
+        // A moment for the CA, then the order: a CA that validates quickly (most, for
+        // HTTP-01) has settled it, and one request answers for every authorization.
+        validation.wait(None, "pending").await?;
+        let validated = |s| {
             matches!(
                 s,
                 OrderStatus::Ready | OrderStatus::Invalid | OrderStatus::Valid
             )
-        })
-        .await?;
+        };
+        let mut status = refresh(&mut order, &names).await?.0;
+        if !validated(status) {
+            // Still pending: wait on each authorization as the CA paces it (its
+            // Retry-After), then the order says at once whether it is ready.
+            await_authorizations(&mut order, &pending, &mut validation).await?;
+            status = poll(&mut order, &names, &mut validation, validated).await?;
+        }
         if status == OrderStatus::Invalid {
             return Err(validation_failure(&mut order, &pending, &names).await);
         }
@@ -392,15 +399,13 @@ fn order_problem(order: &mut Order) -> String {
 }
 
 /// Poll each authorization we answered until it is no longer pending (valid or invalid:
-/// the order then says which). One wait first gives the CA a moment; after that only an
-/// authorization still pending is waited for, so many names cost no more than one wait each
-/// that the CA asks for.
+/// the order then says which). Only an authorization still pending is waited for, so many
+/// names cost no more than one wait each that the CA asks for.
 async fn await_authorizations(
     order: &mut Order,
     pending: &[Pending],
     poller: &mut Poller,
 ) -> Result<()> {
-    poller.wait(None, "pending").await?;
     let mut authorizations = order.authorizations();
     while let Some(next) = authorizations.next().await {
         let mut authz = next.map_err(|e| Error::Acme(retry::error_chain(&e)))?;
@@ -430,10 +435,7 @@ async fn poll(
     done: impl Fn(OrderStatus) -> bool,
 ) -> Result<OrderStatus> {
     loop {
-        let (status, trace) = acme_call_traced!(
-            format!("polling the order for {names}"),
-            order.refresh().await.map(|s| s.status)
-        )?;
+        let (status, trace) = refresh(order, names).await?;
         if done(status) {
             return Ok(status);
         }
@@ -441,4 +443,12 @@ async fn poll(
             .wait(trace.retry_after, &format!("{status:?}"))
             .await?;
     }
+}
+
+/// One poll of the order: its status, and the attempt's trace (the CA's `Retry-After`).
+async fn refresh(order: &mut Order, names: &str) -> Result<(OrderStatus, retry::TraceData)> {
+    acme_call_traced!(
+        format!("polling the order for {names}"),
+        order.refresh().await.map(|s| s.status)
+    )
 }

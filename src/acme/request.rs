@@ -78,13 +78,18 @@ pub(super) struct Answer {
 }
 
 /// One signer talking to one CA. Shared by the concurrent requests of an account: each takes
-/// the nonce the last answer left, or asks `newNonce` when there is none.
+/// a nonce an earlier answer left, or asks `newNonce` when there is none. Answers arrive
+/// while other requests are in flight, so their nonces are pooled (the newest taken first):
+/// with a single slot, concurrent downloads each paid a `newNonce` round trip.
 pub(super) struct Session {
     http: AcmeHttp,
     directory_url: String,
     signer: Signer,
-    nonce: Mutex<Option<String>>,
+    nonces: Mutex<Vec<String>>,
 }
+
+/// How many unused nonces a session keeps (the oldest are dropped: a CA expires them).
+const NONCE_POOL: usize = 32;
 
 impl Session {
     pub(super) fn new(http: AcmeHttp, directory_url: &str, signer: Signer) -> Session {
@@ -92,7 +97,7 @@ impl Session {
             http,
             directory_url: directory_url.to_string(),
             signer,
-            nonce: Mutex::new(None),
+            nonces: Mutex::new(Vec::new()),
         }
     }
 
@@ -153,7 +158,7 @@ impl Session {
         url: &str,
         payload: Option<&Value>,
     ) -> std::result::Result<Answer, instant_acme::Error> {
-        let taken = self.nonce_slot().take();
+        let taken = self.nonce_pool().pop();
         let nonce = match taken {
             Some(nonce) => nonce,
             None => self.fresh_nonce(new_nonce).await?,
@@ -168,7 +173,11 @@ impl Session {
             .body(BodyWrapper::from(body))?;
         let mut response = self.http.request(request).await?;
         if let Some(next) = replay_nonce(&response.parts.headers) {
-            *self.nonce_slot() = Some(next);
+            let mut pool = self.nonce_pool();
+            if pool.len() == NONCE_POOL {
+                pool.remove(0);
+            }
+            pool.push(next);
         }
         let body = response
             .body
@@ -206,8 +215,8 @@ impl Session {
         ))
     }
 
-    fn nonce_slot(&self) -> std::sync::MutexGuard<'_, Option<String>> {
-        self.nonce.lock().unwrap_or_else(|p| p.into_inner())
+    fn nonce_pool(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.nonces.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -1032,7 +1032,9 @@ mod schema_tests {
         let template = state.certificates.values().next().unwrap().clone();
         let mut encoder = Encoder::default();
         let mut check = |state: &State| {
-            let bytes = encoder.encode(state, &secrets, &[recipient.clone()]).unwrap();
+            let bytes = encoder
+                .encode(state, &secrets, &[recipient.clone()])
+                .unwrap();
             assert_eq!(
                 String::from_utf8(bytes.clone()).unwrap(),
                 String::from_utf8(written_whole(state, &bytes)).unwrap()
@@ -1048,12 +1050,17 @@ mod schema_tests {
         for name in ["b", "a-b", "a_b", "a"] {
             let mut certificate = template.clone();
             certificate.domains = vec![format!("{name}.example\"\u{e9}")];
-            state.certificates.insert(Address::certificate(name), certificate);
+            state
+                .certificates
+                .insert(Address::certificate(name), certificate);
             state.serial += 1;
             check(&state);
         }
-        state.certificates.get_mut(&Address::certificate("a")).unwrap().chain_pem =
-            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into();
+        state
+            .certificates
+            .get_mut(&Address::certificate("a"))
+            .unwrap()
+            .chain_pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into();
         state.serial += 1;
         check(&state);
         state.certificates.remove(&Address::certificate("a-b"));
