@@ -1033,7 +1033,7 @@ mod schema_tests {
         let mut encoder = Encoder::default();
         let mut check = |state: &State| {
             let bytes = encoder
-                .encode(state, &secrets, &[recipient.clone()])
+                .encode(state, &secrets, std::slice::from_ref(&recipient))
                 .unwrap();
             assert_eq!(
                 String::from_utf8(bytes.clone()).unwrap(),
