@@ -20,6 +20,13 @@
 //! write lock). A measurement that does not finish within a time limit is retried with a
 //! fresh Pebble, and the retry is reported.
 //!
+//! Why every run's directory is kept until the end: deleting a run's thousand files right
+//! before the next measurement penalises whichever side creates files next (certform's
+//! outputs and state, never the floor). On ext4 without a journal, as on this project's
+//! machine, each new inode is found by scanning past every inode freed in the last minute
+//! (five when its block is still dirty), so a harness that cleans up as it goes measures
+//! its own deletions. Files certform itself frees during a run still count.
+//!
 //! Under `cargo test` (no `--bench` argument) it runs a tiny smoke version, so the harness
 //! itself is tested.
 
@@ -98,6 +105,7 @@ fn main() {
         );
     }
     println!("medians of {runs} run(s)");
+    drop(std::mem::take(&mut *KEPT.lock().unwrap()));
     println!(
         "one state write on this disk (100 KB: temp file, fsync, backup, rename, directory fsync): median {:.1} ms",
         median(state_writes.iter().map(|d| d.as_secs_f64() * 1000.0))
@@ -109,8 +117,8 @@ fn main() {
 /// multiply): 20 writes like certform's, timed.
 fn state_write_latencies() -> Vec<Duration> {
     use certform::state::{LocalStore, StateStore};
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalStore::new(dir.path().join("probe.certstate"));
+    let dir = keep_until_exit(tempfile::tempdir().unwrap());
+    let store = LocalStore::new(dir.join("probe.certstate"));
     let lock = store.lock("bench", Duration::ZERO).unwrap();
     let padding = "x".repeat(100_000);
     (0..20u64)
@@ -122,6 +130,15 @@ fn state_write_latencies() -> Vec<Duration> {
             started.elapsed()
         })
         .collect()
+}
+
+/// The directories of every run, deleted when the benchmark ends (see the module's notes).
+static KEPT: Mutex<Vec<tempfile::TempDir>> = Mutex::new(Vec::new());
+
+fn keep_until_exit(dir: tempfile::TempDir) -> &'static Path {
+    let path: &'static Path = Box::leak(dir.path().to_path_buf().into_boxed_path());
+    KEPT.lock().unwrap().push(dir);
+    path
 }
 
 /// `NxP` of `--rows`: N certificates at parallelism P.
@@ -191,7 +208,7 @@ fn certform_apply(
     parallelism: usize,
     outputs: bool,
 ) -> Result<Duration, String> {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = keep_until_exit(tempfile::tempdir().unwrap());
     let mut config = format!(
         r#"account "bench" {{
   directory               = "{}"
@@ -218,17 +235,17 @@ http_solver "web" {{
             "\ncertificate \"c{i}\" {{\n  account = account.bench\n  domains = [\"c{i}.certform.bench.test\"]\n  solvers = [http_solver.web]\n{output}}}\n"
         ));
     }
-    std::fs::write(dir.path().join("main.hcl"), config).unwrap();
-    let identity = dir.path().join("identity.txt");
+    std::fs::write(dir.join("main.hcl"), config).unwrap();
+    let identity = dir.join("identity.txt");
     certform::state::generate_identity(&identity).unwrap();
     measure::run_within(
         Command::new(env!("CARGO_BIN_EXE_certform"))
             .arg("--chdir")
-            .arg(dir.path())
+            .arg(dir)
             .args(["-q", "apply", "--auto-approve", "--parallelism"])
             .arg(parallelism.to_string())
             .env("CERTFORM_IDENTITY", &identity)
-            .env("XDG_STATE_HOME", dir.path().join("xdg-state"))
+            .env("XDG_STATE_HOME", dir.join("xdg-state"))
             .env("NO_COLOR", "1"),
         Some(limit(n)),
     )

@@ -1,9 +1,11 @@
 //! PEM in and out, on rustls-pki-types' `PemObject` (which replaces rustls-pemfile): the
 //! certificates and the private key in PEM text, and DER armoured as PEM (RFC 7468).
-//! `ops::import::pem` checks a user's files line by line before they get here.
+//! `ops::import::pem` checks a user's files line by line (to name the faulty line) and
+//! decodes each block's body with [`decode_body`].
 
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use zeroize::Zeroizing;
 
 /// Every `CERTIFICATE` block in `pem`, in order (blocks of other kinds are skipped); a
 /// malformed block ends the run with an error.
@@ -39,6 +41,17 @@ pub fn certificate_blocks(pem: &str) -> Vec<String> {
 /// if there is a readable one.
 pub fn private_key(pem: &[u8]) -> Option<PrivateKeyDer<'static>> {
     PrivateKeyDer::from_pem_slice(pem).ok()
+}
+
+/// The DER of a block's body (its base64 lines joined, without BEGIN/END), zeroised when
+/// dropped (the block may be a key); `None` when it is not valid base64. For
+/// `ops::import::pem`, which checks a user's file line by line and names the faulty line.
+pub fn decode_body(body: &str) -> Option<Zeroizing<Vec<u8>>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()
+        .map(Zeroizing::new)
 }
 
 /// `der` armoured as a PEM block labelled `label` (RFC 7468: base64 in lines of 64).

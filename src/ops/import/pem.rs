@@ -9,7 +9,6 @@
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::secret::Sensitive;
-use base64::Engine;
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -200,18 +199,15 @@ fn decode(path: &Path, label: &str, begun: usize, body: &str) -> Result<Zeroizin
         ));
     }
     // The decoder's own message would quote a byte of the body: it is not repeated.
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .map(Zeroizing::new)
-        .map_err(|_| {
-            refuse(
-                path,
-                format!(
-                    "the base64 body of the {label} block begun on line {begun} does not decode \
+    crate::pem::decode_body(body).ok_or_else(|| {
+        refuse(
+            path,
+            format!(
+                "the base64 body of the {label} block begun on line {begun} does not decode \
                      (a line is missing, cut short or has a character too many)"
-                ),
-            )
-        })
+            ),
+        )
+    })
 }
 
 fn no_block(path: &Path, wanted: &str, found: &[Block]) -> Error {
