@@ -104,6 +104,10 @@ fn parse_selecting(
 /// Everything a plan was computed from and what it found.
 pub struct Planned {
     pub desired: crate::desired::model::Desired,
+    /// [`crate::desired::digest`] of `desired`, taken before the state is read: the digest
+    /// builds a JSON tree of the whole configuration, which need not coexist with the
+    /// state (at 10,000 certificates they made the plan's peak memory together).
+    pub desired_digest: String,
     pub state: Option<State>,
     pub options: PlanOptions,
     pub changes: Vec<Change>,
@@ -133,6 +137,7 @@ pub fn compute(
     check_endpoints: bool,
 ) -> Result<Planned> {
     let desired = load_desired(globals)?;
+    let desired_digest = crate::desired::digest(&desired);
     let state = read_state(&*store_for(globals, &desired)?)?.map(|stored| stored.state);
     let empty = State::new();
     let base = state.as_ref().unwrap_or(&empty);
@@ -145,6 +150,7 @@ pub fn compute(
     let upcoming = crate::plan::renewal::upcoming(&desired, base, &observed, &changes, now);
     Ok(Planned {
         desired,
+        desired_digest,
         state,
         options,
         changes,
@@ -175,7 +181,7 @@ pub fn run(globals: &Globals, request: &PlanRequest) -> Result<Exit> {
     };
     let saved = SavedPlan::new(
         planned.state.as_ref(),
-        crate::desired::digest(&planned.desired),
+        planned.desired_digest,
         changes,
         now,
     )

@@ -241,49 +241,38 @@ impl Encoder {
         let serde_json::Value::Object(fields) = document else {
             unreachable!("a document serialises as an object")
         };
-        let mut fields: Vec<_> = fields.iter().collect();
-        fields.sort_by(|a, b| a.0.cmp(b.0));
-        put(&mut hasher, b"{");
-        for (i, (name, value)) in fields.into_iter().enumerate() {
-            if i > 0 {
-                put(&mut hasher, b",");
-            }
-            write_json(&mut hasher, name);
-            put(&mut hasher, b":");
+        canonical_object(&mut hasher, fields.iter(), |out, name, value| {
             if name == "certificates" {
-                self.canonical_certificates(&mut hasher);
+                self.canonical_certificates(out);
             } else {
-                canonical(value, &mut hasher);
+                canonical(value, out);
             }
-        }
-        put(&mut hasher, b"}");
+        });
         hex::encode(hasher.finalize())
     }
 
     /// The certificates object in canonical JSON: addresses sorted as strings.
     fn canonical_certificates(&self, out: &mut impl Write) {
-        let mut entries: Vec<(String, &[u8])> = self
+        let entries: Vec<(String, &[u8])> = self
             .certificates
             .iter()
             .map(|(address, fragments)| (address.to_string(), fragments.canonical.as_slice()))
             .collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        put(out, b"{");
-        for (i, (address, fragment)) in entries.into_iter().enumerate() {
-            if i > 0 {
-                put(out, b",");
-            }
-            write_json(out, &address);
-            put(out, b":");
-            put(out, fragment);
-        }
-        put(out, b"}");
+        canonical_object(
+            out,
+            entries
+                .iter()
+                .map(|(address, fragment)| (address, *fragment)),
+            |out, _, fragment| put(out, fragment),
+        );
     }
 }
 
 /// Decodes a document's public half; the secret half stays sealed.
 pub fn decode(bytes: &[u8]) -> Result<StoredState> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+    // The top level with each field's JSON as it stands in `bytes`: no tree of the whole
+    // document is built (at 10,000 certificates a `Value` is twice the document).
+    let raw: &RawValue = serde_json::from_slice(bytes).map_err(|e| {
         let what = if e.is_eof() {
             "is truncated or incomplete"
         } else {
@@ -297,12 +286,12 @@ pub fn decode(bytes: &[u8]) -> Result<StoredState> {
             e.column()
         ))
     })?;
-    let Some(object) = value.as_object() else {
-        return Err(Error::State(
+    let fields: BTreeMap<String, &RawValue> = serde_json::from_str(raw.get()).map_err(|_| {
+        Error::State(
             "The state document is not a JSON object, so it is not a certform state.".to_string(),
-        ));
-    };
-    let version = match object.get("format_version") {
+        )
+    })?;
+    let version = match fields.get("format_version").map(|raw| value_of(raw)) {
         None => {
             return Err(Error::State(
                 "The state document has no `format_version` field, so it is not a certform state.".to_string(),
@@ -326,15 +315,8 @@ pub fn decode(bytes: &[u8]) -> Result<StoredState> {
              versions {MIN_FORMAT_VERSION} to {FORMAT_VERSION}). Upgrade it with an older certform release first."
         )));
     }
-    // The digest of the public half, then the tree dropped before the typed parse: the two
-    // are never held together (at 10,000 certificates each is several times the document).
-    let mut public = value;
-    if let Some(object) = public.as_object_mut() {
-        object.remove(SECRETS_FIELD);
-        object.remove(MAC_FIELD);
-    }
-    let public_sha256 = digest(&public);
-    drop(public);
+    let public_sha256 = digest_of_public_half(&fields);
+    drop(fields);
     let document: DocumentIn = serde_json::from_slice(bytes).map_err(|e| {
         Error::State(format!(
             "The state document is invalid: {e}. Restore the previous version from the `.backup` \
@@ -449,12 +431,52 @@ impl StoredState {
     }
 }
 
-/// SHA-256 (hex) of the canonical JSON of `value`: object keys sorted, no whitespace. The
-/// JSON is hashed as it is written, never held whole.
-fn digest(value: &serde_json::Value) -> String {
+/// SHA-256 (hex) of the canonical JSON (object keys sorted, no whitespace) of the document
+/// whose top-level fields are `fields`, without `secrets` and `mac`, parsing one
+/// certificate at a time. The JSON is hashed as it is written, never held whole.
+fn digest_of_public_half(fields: &BTreeMap<String, &RawValue>) -> String {
     let mut hasher = Sha256::new();
-    canonical(value, &mut hasher);
+    let public = fields
+        .iter()
+        .filter(|(name, _)| *name != SECRETS_FIELD && *name != MAC_FIELD);
+    canonical_object(&mut hasher, public, |out, name, raw| {
+        let entries = (name == "certificates")
+            .then(|| serde_json::from_str::<BTreeMap<String, &RawValue>>(raw.get()).ok())
+            .flatten();
+        match entries {
+            Some(entries) => canonical_object(out, entries.iter(), |out, _, raw| {
+                canonical(&value_of(raw), out)
+            }),
+            None => canonical(&value_of(raw), out),
+        }
+    });
     hex::encode(hasher.finalize())
+}
+
+/// An object in canonical JSON from its entries (sorted here by key), each value written
+/// by `value`.
+fn canonical_object<'e, W: Write, V: 'e>(
+    out: &mut W,
+    entries: impl Iterator<Item = (&'e String, V)>,
+    mut value: impl FnMut(&mut W, &str, V),
+) {
+    let mut entries: Vec<_> = entries.collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    put(out, b"{");
+    for (i, (key, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            put(out, b",");
+        }
+        write_json(out, key);
+        put(out, b":");
+        value(out, key, v);
+    }
+    put(out, b"}");
+}
+
+/// A field's JSON as a tree; it was checked as valid JSON when the document was read.
+fn value_of(raw: &RawValue) -> serde_json::Value {
+    serde_json::from_str(raw.get()).unwrap_or(serde_json::Value::Null)
 }
 
 /// Writes keys and scalars with serde_json straight into `out` (a hasher, or a buffer in
@@ -464,18 +486,7 @@ fn canonical(value: &serde_json::Value, out: &mut impl Write) {
     use serde_json::Value;
     match value {
         Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            put(out, b"{");
-            for (i, (key, value)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    put(out, b",");
-                }
-                write_json(out, key);
-                put(out, b":");
-                canonical(value, out);
-            }
-            put(out, b"}");
+            canonical_object(out, map.iter(), |out, _, value| canonical(value, out))
         }
         Value::Array(items) => {
             put(out, b"[");
