@@ -128,7 +128,9 @@ impl AcmeAccount {
         let mut status = refresh(&mut order, &names).await?.0;
         if !validated(status) {
             // Still pending: wait on each authorization as the CA paces it (its
-            // Retry-After), then the order says at once whether it is ready.
+            // Retry-After), then the order says at once whether it is ready. Refreshing
+            // the order dropped instant-acme's copies of them: fetched again, retried.
+            fetch_authorizations(&mut order, &names).await?;
             await_authorizations(&mut order, &pending, &mut validation).await?;
             status = poll(&mut order, &names, &mut validation, validated).await?;
         }
