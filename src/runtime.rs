@@ -2,8 +2,10 @@
 //! `main` starts it before running a command ([`start`], which reports a failure as an
 //! error); anything else that needs it, such as unit tests or a library caller, gets the
 //! same runtime built on first use. Every async piece runs on it: apply's orders, the
-//! refresh steps before a plan (ARI windows, issuer names, remote outputs), `revoke`,
-//! the profile check, and the PostgreSQL and S3 state backends.
+//! refresh steps before a plan (ARI windows, issuer names, remote outputs, the
+//! `--check-endpoints` probes), `revoke`, the profile check, and the PostgreSQL and S3
+//! state backends. Apply keeps what its own runtime had: one worker per core (its orders
+//! wait on the network, not the CPU) and the state writes moved off the worker.
 //!
 //! The synchronous code that calls into async code ([`block_on`]) may itself run anywhere:
 //! outside any runtime (a plan), on a worker of apply's runtime (a state write made by an
