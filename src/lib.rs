@@ -29,6 +29,7 @@ pub mod plan;
 pub mod redact;
 pub mod refresh;
 pub mod render;
+pub mod runtime;
 pub mod secret;
 pub mod solver;
 pub mod state;

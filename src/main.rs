@@ -49,6 +49,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, style: Style) -> Result<Exit> {
+    certform::runtime::start()?;
     let config_dir = match &cli.chdir {
         Some(dir) => dir.clone(),
         None => std::env::current_dir()

@@ -139,20 +139,10 @@ pub fn observe_blocking(desired: &Desired, state: &State) -> Observations {
     if wanted.is_empty() {
         return Observations::new();
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("warning: remote outputs not read: cannot start the async runtime: {e}");
-            return Observations::new();
-        }
-    };
     let mut seen = Observations::new();
     for (address, output, delivered) in wanted {
         let read = match executor(&output.kind) {
-            Ok(kind) => runtime.block_on(kind.observe(output, delivered)),
+            Ok(kind) => crate::runtime::block_on(kind.observe(output, delivered)),
             Err(e) => Err(e),
         };
         match read {

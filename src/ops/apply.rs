@@ -129,11 +129,7 @@ pub fn run(globals: &Globals, request: &ApplyRequest) -> Result<Exit> {
     };
     println!();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Bug(format!("cannot start the async runtime: {e}")))?;
-    let report = runtime.block_on(async move {
+    let report = crate::runtime::block_on(async move {
         let stop = StopSignal::listen()
             .map_err(|e| Error::Bug(format!("cannot listen for SIGINT/SIGTERM: {e}")))?;
         let hook_env = HookEnv::new(&desired.secrets());

@@ -45,17 +45,7 @@ pub fn refresh(
     if due.is_empty() {
         return known;
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("warning: ARI windows not fetched: cannot start the async runtime: {e}");
-            return BTreeMap::new();
-        }
-    };
-    known.extend(runtime.block_on(fetch_windows(due, now)));
+    known.extend(crate::runtime::block_on(fetch_windows(due, now)));
     known
 }
 

@@ -29,13 +29,9 @@ pub fn check(desired: &Desired) -> Result<()> {
     if by_ca.is_empty() {
         return Ok(());
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Bug(format!("cannot start the async runtime: {e}")))?;
     let mut problems = Vec::new();
     for ((directory, ca_bundle), wanted) in by_ca {
-        let offered = runtime.block_on(crate::acme::offered_profiles(
+        let offered = crate::runtime::block_on(crate::acme::offered_profiles(
             &directory,
             ca_bundle.as_deref(),
         ));

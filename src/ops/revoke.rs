@@ -69,11 +69,7 @@ pub fn run(globals: &Globals, request: &RevokeRequest) -> Result<Exit> {
                 .get(&entry.account)
                 .and_then(|a| a.ca_bundle.clone())
         });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Bug(format!("cannot start the async runtime: {e}")))?;
-    let signed_with = runtime.block_on(async {
+    let signed_with = crate::runtime::block_on(async {
         match (issuing_account, own_key) {
             (Some(credentials), _) => {
                 let configured = desired

@@ -14,38 +14,41 @@ use std::time::Duration;
 /// How long one endpoint may take to connect and finish the handshake.
 const ENDPOINT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Probes every configured `check.endpoint` at once (one thread each) and reports what it
-/// served.
+/// Probes every configured `check.endpoint` at once (a task each, on the process's runtime)
+/// and reports what it served.
 pub fn endpoints(desired: &Desired) -> BTreeMap<Address, EndpointFacts> {
     let checks: Vec<(&CertificateSpec, &String)> = desired
         .certificates
         .values()
         .filter_map(|spec| spec.check_endpoint.as_ref().map(|e| (spec, e)))
         .collect();
-    std::thread::scope(|scope| {
+    if checks.is_empty() {
+        return BTreeMap::new();
+    }
+    crate::runtime::block_on(async {
         let probes: Vec<_> = checks
             .into_iter()
             .map(|(spec, endpoint)| {
-                let address = spec.address.clone();
                 let name = server_name(endpoint, &spec.domains);
-                let probe = scope.spawn(move || probe(endpoint, &name));
-                (address, probe)
+                let endpoint = endpoint.clone();
+                let probe = tokio::spawn(async move { probe(&endpoint, &name).await });
+                (spec.address.clone(), probe)
             })
             .collect();
-        probes
-            .into_iter()
-            .map(|(address, probe)| {
-                let facts = probe.join().unwrap_or_else(|_| EndpointFacts::Unreachable {
-                    error: "the probe panicked (this is a bug in certform)".into(),
-                });
-                (address, facts)
-            })
-            .collect()
+        let mut found = BTreeMap::new();
+        for (address, probe) in probes {
+            let facts = probe.await.unwrap_or_else(|_| EndpointFacts::Unreachable {
+                error: "the probe panicked (this is a bug in certform)".into(),
+            });
+            found.insert(address, facts);
+        }
+        found
     })
 }
 
-fn probe(endpoint: &str, server_name: &str) -> EndpointFacts {
+async fn probe(endpoint: &str, server_name: &str) -> EndpointFacts {
     let served = tls::served_leaf(endpoint, server_name, ENDPOINT_TIMEOUT)
+        .await
         .and_then(|der| crate::keys::serial_of_der(&der).map_err(|e| e.to_string()));
     match served {
         Ok(serial) => EndpointFacts::Served { serial },

@@ -27,17 +27,7 @@ pub fn issuers(desired: &Desired) -> BTreeMap<String, String> {
     if wanted.is_empty() {
         return BTreeMap::new();
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("warning: issuer domain names not read: cannot start the async runtime: {e}");
-            return BTreeMap::new();
-        }
-    };
-    runtime.block_on(async {
+    crate::runtime::block_on(async {
         let mut found = BTreeMap::new();
         for (directory, ca_bundle) in wanted {
             match crate::acme::issuer_domain_name(&directory, ca_bundle.as_deref()).await {
@@ -83,16 +73,13 @@ pub fn check_records_elsewhere(
     if wanted.is_empty() {
         return Vec::new();
     }
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return vec!["dns-persist-01 records not checked: cannot start the async runtime".into()];
-    };
-    runtime.block_on(async {
+    crate::runtime::block_on(async {
         let mut warnings = Vec::new();
         for (address, (account, url, resolvers)) in wanted {
-            let name = format!("{RECORD_LABEL}.{}", address.key.as_deref().unwrap_or_default());
+            let name = format!(
+                "{RECORD_LABEL}.{}",
+                address.key.as_deref().unwrap_or_default()
+            );
             match crate::solver::txt_values(&name, &resolvers).await {
                 Err(e) => warnings.push(format!("{address}: cannot read {name}: {e}")),
                 Ok(values) if values.is_empty() => warnings.push(format!(

@@ -5,26 +5,28 @@
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
-use std::net::{TcpStream, ToSocketAddrs};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::timeout as within;
 
 /// Connects to `endpoint` (HOST:PORT), completes a handshake with SNI `server_name` and
-/// returns the served leaf, DER. Errors are sentences for the drift report.
-pub(super) fn served_leaf(
+/// returns the served leaf, DER. Connecting and the handshake get `timeout` each. Errors are
+/// sentences for the drift report.
+pub(super) async fn served_leaf(
     endpoint: &str,
     server_name: &str,
     timeout: Duration,
 ) -> Result<Vec<u8>, String> {
-    let address = endpoint
-        .to_socket_addrs()
+    let address = tokio::net::lookup_host(endpoint)
+        .await
         .map_err(|e| format!("cannot resolve {endpoint}: {e}"))?
         .next()
         .ok_or_else(|| format!("{endpoint} resolves to no address"))?;
-    let mut tcp = TcpStream::connect_timeout(&address, timeout).map_err(|e| e.to_string())?;
-    tcp.set_read_timeout(Some(timeout))
-        .and_then(|()| tcp.set_write_timeout(Some(timeout)))
+    let tcp = within(timeout, TcpStream::connect(address))
+        .await
+        .map_err(|_| "connection timed out".to_string())?
         .map_err(|e| e.to_string())?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider.clone())
@@ -35,14 +37,13 @@ pub(super) fn served_leaf(
         .with_no_client_auth();
     let name = ServerName::try_from(server_name.to_string())
         .map_err(|e| format!("{server_name:?} cannot be sent as SNI: {e}"))?;
-    let mut connection = ClientConnection::new(Arc::new(config), name)
+    let handshake = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp);
+    let tls = within(timeout, handshake)
+        .await
+        .map_err(|_| "TLS handshake failed: timed out".to_string())?
         .map_err(|e| format!("TLS handshake failed: {e}"))?;
-    while connection.is_handshaking() {
-        connection
-            .complete_io(&mut tcp)
-            .map_err(|e| format!("TLS handshake failed: {e}"))?;
-    }
-    connection
+    tls.get_ref()
+        .1
         .peer_certificates()
         .and_then(|certs| certs.first())
         .map(|leaf| leaf.to_vec())

@@ -11,8 +11,8 @@
 //!   and the lock details every backend shares.
 //! - [`seen`]: this machine's high-water record of each lineage, to refuse a rolled-back state.
 //! - [`ari_cache`]: this machine's ARI windows, kept out of the sealed state.
-//! - [`local`], [`postgres`], [`s3`]: the backends; [`runtime`] lets the synchronous trait
-//!   drive the async database and S3 clients.
+//! - [`local`], [`postgres`], [`s3`]: the backends; the remote two drive their async
+//!   clients from the synchronous trait through [`crate::runtime::block_on`].
 //!
 //! Backends deal in encoded bytes: everything above bytes lives in `format`, so the secret
 //! half reaches every backend already age-encrypted.
@@ -25,8 +25,6 @@ pub mod local;
 pub mod model;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-#[cfg(any(feature = "postgres", feature = "s3"))]
-mod runtime;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod seen;

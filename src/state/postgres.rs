@@ -12,7 +12,6 @@
 //! block sets `allow_insecure_transport = true` ([`check_transport`]). A Unix socket is
 //! local and keeps its mode.
 
-use super::runtime::BackendRuntime;
 use super::store::{
     check_unlock_id, check_workspace_name, document_serial, lock_lost, locked_by,
     no_such_workspace, ordered_workspaces, serial_moved, LockInfo, StateLock, StateStore,
@@ -34,7 +33,6 @@ const SETUP_LOCK: i32 = 0;
 
 /// One connection (one session) shared by the workspaces of a backend.
 struct Connection {
-    runtime: BackendRuntime,
     client: tokio_postgres::Client,
     schema: String,
     /// `user@host:port/dbname`, for messages.
@@ -58,7 +56,7 @@ impl Drop for PgGuard {
         let connection = &self.connection;
         let (_, key) = lock_keys(&connection.schema, &self.workspace);
         // Best effort: if this fails the session ends with the process anyway.
-        let _ = connection.runtime.run(async {
+        let _ = crate::runtime::block_on(async {
             connection
                 .client
                 .execute(
@@ -127,18 +125,16 @@ impl PostgresStore {
             config.ssl_mode(SslMode::Require);
         }
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(settings)?);
-        let runtime = BackendRuntime::new()?;
-        let (client, connection) = runtime.run(config.connect(tls)).map_err(|e| {
+        let (client, connection) = crate::runtime::block_on(config.connect(tls)).map_err(|e| {
             Error::State(format!(
                 "Cannot connect to the postgres state backend at {target}: {}",
                 crate::error::error_chain(&e)
             ))
         })?;
-        runtime.spawn(async move {
+        crate::runtime::spawn(async move {
             let _ = connection.await;
         });
         let connection = Connection {
-            runtime,
             client,
             schema: settings.schema.clone(),
             target,
@@ -159,9 +155,7 @@ impl PostgresStore {
              COMMIT;",
             settings.schema
         ));
-        connection
-            .runtime
-            .run(connection.client.batch_execute(&setup))
+        crate::runtime::block_on(connection.client.batch_execute(&setup))
             .map_err(|e| connection.error("cannot create the state tables", e))?;
         let store = PostgresStore {
             connection: Arc::new(connection),
@@ -188,25 +182,21 @@ impl PostgresStore {
 
     fn row_exists(&self) -> Result<bool> {
         let c = &self.connection;
-        let rows = c
-            .runtime
-            .run(c.client.query(
-                &c.sql("SELECT 1 FROM {states} WHERE name = $1"),
-                &[&self.workspace],
-            ))
-            .map_err(|e| c.error("cannot read the workspaces", e))?;
+        let rows = crate::runtime::block_on(c.client.query(
+            &c.sql("SELECT 1 FROM {states} WHERE name = $1"),
+            &[&self.workspace],
+        ))
+        .map_err(|e| c.error("cannot read the workspaces", e))?;
         Ok(!rows.is_empty())
     }
 
     fn stored_serial(&self) -> Result<Option<u64>> {
         let c = &self.connection;
-        let rows = c
-            .runtime
-            .run(c.client.query(
-                &c.sql("SELECT serial FROM {states} WHERE name = $1 AND data IS NOT NULL"),
-                &[&self.workspace],
-            ))
-            .map_err(|e| c.error("cannot read the state's serial", e))?;
+        let rows = crate::runtime::block_on(c.client.query(
+            &c.sql("SELECT serial FROM {states} WHERE name = $1 AND data IS NOT NULL"),
+            &[&self.workspace],
+        ))
+        .map_err(|e| c.error("cannot read the state's serial", e))?;
         Ok(rows
             .first()
             .and_then(|row| row.get::<_, Option<i64>>(0))
@@ -221,13 +211,11 @@ impl StateStore for PostgresStore {
 
     fn get(&self) -> Result<Option<Vec<u8>>> {
         let c = &self.connection;
-        let rows = c
-            .runtime
-            .run(c.client.query(
-                &c.sql("SELECT data FROM {states} WHERE name = $1"),
-                &[&self.workspace],
-            ))
-            .map_err(|e| c.error("cannot read the state", e))?;
+        let rows = crate::runtime::block_on(c.client.query(
+            &c.sql("SELECT data FROM {states} WHERE name = $1"),
+            &[&self.workspace],
+        ))
+        .map_err(|e| c.error("cannot read the state", e))?;
         Ok(rows
             .first()
             .and_then(|row| row.get::<_, Option<String>>(0))
@@ -247,7 +235,7 @@ impl StateStore for PostgresStore {
         let data = std::str::from_utf8(bytes)
             .map_err(|_| Error::Bug("the encoded state is not UTF-8".into()))?;
         let c = &self.connection;
-        let written = c.runtime.run(async {
+        let written = crate::runtime::block_on(async {
             let held = c
                 .client
                 .query(
@@ -297,14 +285,12 @@ impl StateStore for PostgresStore {
         let (class, key) = lock_keys(&c.schema, &self.workspace);
         let deadline = Instant::now() + timeout;
         loop {
-            let acquired: bool = c
-                .runtime
-                .run(
-                    c.client
-                        .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&class, &key]),
-                )
-                .map_err(|e| c.error("cannot take the state lock", e))?
-                .get(0);
+            let acquired: bool = crate::runtime::block_on(
+                c.client
+                    .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&class, &key]),
+            )
+            .map_err(|e| c.error("cannot take the state lock", e))?
+            .get(0);
             if acquired {
                 let info = LockInfo::new(operation);
                 let guard = PgGuard {
@@ -315,12 +301,11 @@ impl StateStore for PostgresStore {
                 let details = String::from_utf8(info.to_json()).expect("JSON is UTF-8");
                 let sql = "INSERT INTO {locks} (name, id, info) VALUES ($1, $2, $3) \
                            ON CONFLICT (name) DO UPDATE SET id = excluded.id, info = excluded.info";
-                c.runtime
-                    .run(
-                        c.client
-                            .execute(&c.sql(sql), &[&self.workspace, &info.id, &details]),
-                    )
-                    .map_err(|e| c.error("cannot record the lock holder", e))?;
+                crate::runtime::block_on(
+                    c.client
+                        .execute(&c.sql(sql), &[&self.workspace, &info.id, &details]),
+                )
+                .map_err(|e| c.error("cannot record the lock holder", e))?;
                 return Ok(StateLock::new(info, guard));
             }
             let now = Instant::now();
@@ -339,13 +324,11 @@ impl StateStore for PostgresStore {
                      SELECT 1 FROM pg_locks p WHERE p.locktype = 'advisory' AND p.granted \
                      AND p.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                      AND p.classid::bigint = $2 AND p.objid::bigint = $3 AND p.objsubid = 2)";
-        let rows = c
-            .runtime
-            .run(c.client.query(
-                &c.sql(sql),
-                &[&self.workspace, &unsigned(class), &unsigned(key)],
-            ))
-            .map_err(|e| c.error("cannot read the lock holder", e))?;
+        let rows = crate::runtime::block_on(c.client.query(
+            &c.sql(sql),
+            &[&self.workspace, &unsigned(class), &unsigned(key)],
+        ))
+        .map_err(|e| c.error("cannot read the lock holder", e))?;
         Ok(rows
             .first()
             .and_then(|row| serde_json::from_str(row.get::<_, &str>(0)).ok()))
@@ -360,9 +343,7 @@ impl StateStore for PostgresStore {
                    WHERE p.locktype = 'advisory' AND p.granted \
                    AND p.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                    AND p.classid::bigint = $1 AND p.objid::bigint = $2 AND p.objsubid = 2";
-        let rows = c
-            .runtime
-            .run(
+        let rows = crate::runtime::block_on(
                 c.client
                     .query(sql, &[&unsigned(class), &unsigned(key)]),
             )
@@ -380,21 +361,19 @@ impl StateStore for PostgresStore {
                 rows[0].get::<_, i32>(0)
             )));
         }
-        c.runtime
-            .run(c.client.execute(
-                &c.sql("DELETE FROM {locks} WHERE name = $1 AND id = $2"),
-                &[&self.workspace, &id.trim()],
-            ))
-            .map_err(|e| c.error("cannot remove the lock holder", e))?;
+        crate::runtime::block_on(c.client.execute(
+            &c.sql("DELETE FROM {locks} WHERE name = $1 AND id = $2"),
+            &[&self.workspace, &id.trim()],
+        ))
+        .map_err(|e| c.error("cannot remove the lock holder", e))?;
         Ok(())
     }
 
     fn workspaces(&self) -> Result<Vec<String>> {
         let c = &self.connection;
-        let rows = c
-            .runtime
-            .run(c.client.query(&c.sql("SELECT name FROM {states}"), &[]))
-            .map_err(|e| c.error("cannot list the workspaces", e))?;
+        let rows =
+            crate::runtime::block_on(c.client.query(&c.sql("SELECT name FROM {states}"), &[]))
+                .map_err(|e| c.error("cannot list the workspaces", e))?;
         Ok(ordered_workspaces(
             rows.iter().map(|row| row.get::<_, String>(0)),
         ))
@@ -403,13 +382,11 @@ impl StateStore for PostgresStore {
     fn create_workspace(&self, name: &str) -> Result<()> {
         check_workspace_name(name)?;
         let c = &self.connection;
-        let created = c
-            .runtime
-            .run(c.client.execute(
-                &c.sql("INSERT INTO {states} (name) VALUES ($1) ON CONFLICT DO NOTHING"),
-                &[&name],
-            ))
-            .map_err(|e| c.error("cannot create the workspace", e))?;
+        let created = crate::runtime::block_on(c.client.execute(
+            &c.sql("INSERT INTO {states} (name) VALUES ($1) ON CONFLICT DO NOTHING"),
+            &[&name],
+        ))
+        .map_err(|e| c.error("cannot create the workspace", e))?;
         if created == 0 || name == DEFAULT_WORKSPACE {
             return Err(Error::Usage(format!(
                 "The workspace {name:?} already exists."
@@ -420,13 +397,11 @@ impl StateStore for PostgresStore {
 
     fn delete_workspace(&self, name: &str) -> Result<()> {
         let c = &self.connection;
-        let deleted = c
-            .runtime
-            .run(
-                c.client
-                    .execute(&c.sql("DELETE FROM {states} WHERE name = $1"), &[&name]),
-            )
-            .map_err(|e| c.error("cannot delete the workspace", e))?;
+        let deleted = crate::runtime::block_on(
+            c.client
+                .execute(&c.sql("DELETE FROM {states} WHERE name = $1"), &[&name]),
+        )
+        .map_err(|e| c.error("cannot delete the workspace", e))?;
         if deleted == 0 {
             return Err(no_such_workspace(name, &self.describe()));
         }

@@ -11,7 +11,6 @@
 //! An `http://` endpoint would send the request signatures and the state in clear: it is
 //! refused unless the state block sets `allow_insecure_transport = true` ([`crate::aws::check_endpoint`]).
 
-use super::runtime::BackendRuntime;
 use super::store::{
     check_unlock_id, check_workspace_name, document_serial, lock_lost, locked_by,
     no_such_workspace, ordered_workspaces, serial_moved, LockInfo, StateLock, StateStore,
@@ -27,7 +26,6 @@ use std::time::{Duration, Instant};
 
 /// The client and the settings shared by the workspaces of a backend.
 struct Bucket {
-    runtime: BackendRuntime,
     client: aws_sdk_s3::Client,
     settings: S3Settings,
 }
@@ -62,7 +60,7 @@ impl Drop for S3Guard {
             .key(&self.lock_key)
             .set_if_match(self.etag.clone());
         // Best effort: a lock that cannot be deleted is reported to the next command.
-        let _ = bucket.runtime.run(request.send());
+        let _ = crate::runtime::block_on(request.send());
     }
 }
 
@@ -116,7 +114,7 @@ impl Bucket {
             .get_object()
             .bucket(&self.settings.bucket)
             .key(key);
-        self.runtime.run(async {
+        crate::runtime::block_on(async {
             let output = match request.send().await {
                 Ok(output) => output,
                 Err(e)
@@ -167,7 +165,7 @@ impl Bucket {
             Some(etag) => request.if_match(etag),
             None => request.if_none_match("*"),
         };
-        match self.runtime.run(request.send()) {
+        match crate::runtime::block_on(request.send()) {
             Ok(output) => Ok(Some(output.e_tag().map(str::to_string))),
             Err(e) if precondition_failed(&e) => Ok(None),
             Err(e) => Err(self.error("cannot write", key, e)),
@@ -181,8 +179,7 @@ impl Bucket {
             .bucket(&self.settings.bucket)
             .key(key)
             .set_if_match(if_match);
-        self.runtime
-            .run(request.send())
+        crate::runtime::block_on(request.send())
             .map(drop)
             .map_err(|e| self.error("cannot delete", key, e))
     }
@@ -212,8 +209,8 @@ impl S3Store {
             settings.allow_insecure_transport,
         )
         .map_err(Error::Usage)?;
-        let runtime = BackendRuntime::new()?;
-        let shared = runtime.run(crate::aws::sdk_config(settings.region.as_deref(), None));
+        let shared =
+            crate::runtime::block_on(crate::aws::sdk_config(settings.region.as_deref(), None));
         let client = s3_client(
             &shared,
             settings.endpoint.as_deref(),
@@ -221,7 +218,6 @@ impl S3Store {
         );
         let store = S3Store {
             bucket: Arc::new(Bucket {
-                runtime,
                 client,
                 settings: settings.clone(),
             }),
@@ -361,7 +357,7 @@ impl StateStore for S3Store {
             .prefix(&prefix)
             .into_paginator()
             .send();
-        let keys = bucket.runtime.run(async {
+        let keys = crate::runtime::block_on(async {
             let mut keys = Vec::new();
             while let Some(page) = pages.next().await {
                 let page =
