@@ -179,14 +179,9 @@ pub fn run(globals: &Globals, request: &PlanRequest) -> Result<Exit> {
     } else {
         planned.changes
     };
-    let saved = SavedPlan::new(
-        planned.state.as_ref(),
-        planned.desired_digest,
-        changes,
-        now,
-    )
-    .with_options(SavedOptions::new(&planned.options, request.check_endpoints))
-    .with_drift(planned.drift);
+    let saved = SavedPlan::new(planned.state.as_ref(), planned.desired_digest, changes, now)
+        .with_options(SavedOptions::new(&planned.options, request.check_endpoints))
+        .with_drift(planned.drift);
     if request.json {
         print!("{}", render::plan::json(&saved, &planned.upcoming));
     } else if request.markdown {

@@ -174,15 +174,19 @@ impl LocalStore {
         result
     }
 
-    /// Writes `bytes` durably at `temp`, into the previous backup's inode when it can be
-    /// recycled, else into a new file. Recycling matters on a busy file system: every write
-    /// would otherwise allocate one inode and free another (the backup it replaces), and on
-    /// ext4 without a journal each allocation scans past every inode freed in the last
-    /// minute, so an apply writing thousands of times (and its output files) slows down
-    /// with its own churn. The backup is about to be replaced by the current state anyway;
-    /// should this fail midway, the state is untouched and only that older version is gone.
-    fn write_temp(&self, temp: &Path, bytes: &[u8]) -> Result<()> {
-        if fs::rename(self.backup_path(), temp).is_ok() {
+    /// Keeps the current version as the backup and writes `bytes` durably at `temp`, into
+    /// the previous backup's inode when it can be recycled, else into a new file.
+    /// Recycling matters on a busy file system: every write would otherwise allocate one
+    /// inode and free another (the backup it replaces), and on ext4 without a journal each
+    /// allocation scans past every inode freed in the last minute, so an apply writing
+    /// thousands of times (and its output files) slowed down with its own churn. The old
+    /// backup is linked at `temp` before the current version replaces it, so a backup
+    /// exists at every moment; should the write then fail, the backup is the current
+    /// version and the state is untouched.
+    fn backup_and_write_temp(&self, temp: &Path, bytes: &[u8]) -> Result<()> {
+        let claimed = fs::hard_link(self.backup_path(), temp).is_ok();
+        self.keep_backup()?;
+        if claimed {
             if rewrite_own_file(temp, bytes).is_ok() {
                 return Ok(());
             }
@@ -255,8 +259,7 @@ impl StateStore for LocalStore {
         }
         let dir = create_parent(&self.path)?;
         let temp = unique_sibling(&self.path, ".tmp");
-        let result = self.write_temp(&temp, bytes).and_then(|()| {
-            self.keep_backup()?;
+        let result = self.backup_and_write_temp(&temp, bytes).and_then(|()| {
             fs::rename(&temp, &self.path)
                 .map_err(|e| Error::io("Cannot replace the state", &self.path, e))
         });
@@ -722,6 +725,35 @@ mod tests {
         drop(held);
         let info: LockInfo = serde_json::from_slice(&fs::read(store.lock_path()).unwrap()).unwrap();
         assert_eq!(info.id, fresh.id());
+    }
+
+    #[test]
+    fn a_write_reuses_the_old_backups_inode_unless_it_is_linked_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("state.json"));
+        let lock = store.lock("apply", Duration::ZERO).unwrap();
+        let ino = |path: &Path| fs::metadata(path).unwrap().ino();
+        store.put(&lock, None, &doc(1)).unwrap();
+        store.put(&lock, Some(1), &doc(2)).unwrap();
+        let old_backup = ino(&store.backup_path());
+        store.put(&lock, Some(2), &doc(3)).unwrap();
+        assert_eq!(
+            ino(&store.path),
+            old_backup,
+            "the old backup's inode holds serial 3"
+        );
+        assert_eq!(fs::read(&store.path).unwrap(), doc(3));
+        assert_eq!(fs::read(store.backup_path()).unwrap(), doc(2));
+        assert_eq!(fs::metadata(&store.path).unwrap().mode() & 0o777, 0o600);
+
+        // A second link to the backup (someone's copy) is never written through.
+        let elsewhere = dir.path().join("kept-copy");
+        fs::hard_link(store.backup_path(), &elsewhere).unwrap();
+        store.put(&lock, Some(3), &doc(4)).unwrap();
+        assert_eq!(fs::read(&elsewhere).unwrap(), doc(2));
+        assert_ne!(ino(&store.path), ino(&elsewhere));
+        assert_eq!(fs::read(&store.path).unwrap(), doc(4));
+        assert_eq!(fs::read(store.backup_path()).unwrap(), doc(3));
     }
 
     #[test]
