@@ -56,26 +56,31 @@ where
 {
     let runtime = handle();
     match Handle::try_current() {
-        // Outside any runtime (or on a blocking thread of one): block this thread.
-        Err(_) => runtime.block_on(future),
-        // A worker of a multi-threaded runtime: tokio hands its other tasks to another
-        // thread while this one blocks, so the orders in flight keep going.
-        Ok(current) if current.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| runtime.block_on(future))
+        Ok(current) if current.runtime_flavor() == RuntimeFlavor::CurrentThread => {
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| runtime.block_on(future))
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
         }
-        // A current-thread runtime cannot give its thread away: block a scoped thread
-        // instead, which belongs to no runtime.
-        Ok(_) => std::thread::scope(|scope| {
-            scope
-                .spawn(|| runtime.block_on(future))
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        }),
+        _ => off_the_worker(|| runtime.block_on(future)),
     }
 }
 
-/// Starts a background task on the runtime (a database connection's I/O loop); it lives
-/// until it finishes or the process ends.
+/// Runs blocking `work` (a state write, a wait for one, a `block_on`) without stalling an
+/// async worker: on a multi-threaded runtime tokio hands the worker's other tasks to
+/// another thread meanwhile, so the orders in flight keep going; outside a runtime (or on
+/// a current-thread one) it simply runs.
+pub fn off_the_worker<T>(work: impl FnOnce() -> T) -> T {
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
 #[cfg(feature = "postgres")]
 pub fn spawn<F>(future: F)
 where

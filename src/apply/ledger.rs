@@ -12,7 +12,6 @@ use crate::state::model::{Secrets, State};
 use crate::state::Persister;
 use std::ops::{Deref, DerefMut};
 use std::sync::{LockResult, Mutex, MutexGuard, PoisonError};
-use tokio::runtime::{Handle, RuntimeFlavor};
 
 /// State and secrets with the persister that writes them, for one writer at a time.
 pub struct Ledger {
@@ -144,7 +143,9 @@ impl LedgerGuard<'_> {
         book.edits += 1;
         let ticket = book.edits;
         self.book = None;
-        let written = off_the_worker(|| self.ledger.write_through(ticket));
+        // Off the worker, so the orders in flight keep going and their commits can join the
+        // next write.
+        let written = crate::runtime::off_the_worker(|| self.ledger.write_through(ticket));
         self.book = Some(
             self.ledger
                 .book
@@ -166,19 +167,6 @@ impl Deref for LedgerGuard<'_> {
 impl DerefMut for LedgerGuard<'_> {
     fn deref_mut(&mut self) -> &mut Book {
         self.book.as_mut().expect("the book is held outside commit")
-    }
-}
-
-/// Runs blocking `work` (waiting for or doing a state write) without stalling an async
-/// worker: on the multi-threaded runtime tokio hands the worker's other tasks to another
-/// thread meanwhile, so the orders in flight keep going and their commits can join the
-/// next write.
-fn off_the_worker<T>(work: impl FnOnce() -> T) -> T {
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(work)
-        }
-        _ => work(),
     }
 }
 
