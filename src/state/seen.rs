@@ -34,9 +34,19 @@ pub struct Sighting {
 
 impl Sighting {
     pub fn of(state: &State, document: &[u8], location: impl Into<String>) -> Sighting {
+        Sighting::at(state.lineage, state.serial, document, location)
+    }
+
+    /// The document of `lineage` at `serial`.
+    pub fn at(
+        lineage: uuid::Uuid,
+        serial: u64,
+        document: &[u8],
+        location: impl Into<String>,
+    ) -> Sighting {
         Sighting {
-            lineage: state.lineage,
-            serial: state.serial,
+            lineage,
+            serial,
             sha256: crate::deploy::sha256_hex(document),
             location: location.into(),
             key_id: None,
@@ -351,14 +361,8 @@ pub fn remember(
     location: String,
     key_id: Option<String>,
 ) {
-    let sighting = Sighting {
-        lineage,
-        serial,
-        sha256: crate::deploy::sha256_hex(document),
-        location,
-        key_id,
-    };
-    SeenRecords::for_this_user().remember_or_warn(&sighting);
+    SeenRecords::for_this_user()
+        .remember_or_warn(&Sighting::at(lineage, serial, document, location).with_key_id(key_id));
 }
 
 /// `$XDG_STATE_HOME` (`~/.local/state`): this machine's records of the states it used (and
