@@ -436,7 +436,6 @@ pub fn create_state_dir(dir: &Path) -> Result<()> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(fail)
 }
 
-/// Creates `path` (which must not exist) with mode 0600 before writing, writes, fsyncs.
 /// The serial of a document this process just wrote, read from the top-level fields up
 /// to `serial` (third in certform's documents) instead of the whole document: serde_json
 /// reports the unread rest as an error, which is ignored here because the bytes were
@@ -489,6 +488,7 @@ fn rewrite_own_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Creates `path` (which must not exist) with mode 0600 before writing, writes, fsyncs.
 fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = OpenOptions::new()
         .write(true)

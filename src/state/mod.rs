@@ -126,8 +126,8 @@ impl Persister {
     }
 
     /// Increments the serial, encodes and writes atomically, refusing to overwrite a
-    /// serial other than the one last read or written. On error the serial is restored,
-    /// so the in-memory state still matches what is stored.
+    /// serial other than the one last read or written. On error the serial is left as it
+    /// was, so the in-memory state still matches what is stored.
     pub fn persist(&mut self, state: &mut State, secrets: &Secrets) -> Result<()> {
         let next = self.encode_next(state, secrets)?;
         self.write(next)?;
