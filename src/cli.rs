@@ -227,7 +227,9 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
-    /// How many actions may run at once (default: the configuration's, else 10).
+    /// How many actions may talk to the CA or a remote output at once; an order's local
+    /// writes (state, output files) run beside the next orders (default: the
+    /// configuration's, else 10).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub parallelism: Option<u16>,
     #[command(flatten)]

@@ -1,6 +1,6 @@
 //! What each action does: one function per action, each ending with the state committed.
 
-use super::{lifecycle, Context};
+use super::{lifecycle, Context, Slot};
 use crate::acme::{self, AcmeAccount, OrderRequest, RevocationReason};
 use crate::address::{Address, Kind};
 use crate::deploy;
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Runs one node; the returned text says what was done, for the progress line.
-pub(super) async fn run(context: &Context, node: &Node) -> Result<String> {
+pub(super) async fn run(context: &Context, node: &Node, mut slot: Slot) -> Result<String> {
     let change = match node {
         Node::Hook(argv) => {
             let env = context.solvers.hook_env();
@@ -54,7 +54,7 @@ pub(super) async fn run(context: &Context, node: &Node) -> Result<String> {
             Ok("forgotten".into())
         }
         (Kind::Certificate, action) if action.orders() => {
-            order_certificate(context, address, action).await
+            order_certificate(context, address, action, &mut slot).await
         }
         (Kind::Certificate, Action::Redeploy) => {
             record_certificate_settings(context, address)?;
@@ -224,7 +224,12 @@ pub(super) fn ca_bundle_of(context: &Context, name: &str) -> Option<std::path::P
     }
 }
 
-async fn order_certificate(context: &Context, address: &Address, action: Action) -> Result<String> {
+async fn order_certificate(
+    context: &Context,
+    address: &Address,
+    action: Action,
+    slot: &mut Slot,
+) -> Result<String> {
     let spec = context.desired.certificates[address].clone();
     let account_spec = &context.desired.accounts[&spec.account];
     let account = account(context, &spec.account).await?;
@@ -262,6 +267,9 @@ async fn order_certificate(context: &Context, address: &Address, action: Action)
             &context.solvers,
         )
         .await?;
+    if spec.outputs.iter().all(|output| output.kind.is_local()) {
+        slot.release();
+    }
     let summary = keys::summarize_chain(&issued.fullchain_pem)?;
     keys::check_issued(&summary, &private_key, &spec.domains)?;
     let serial = summary.serial_number.clone();

@@ -3,7 +3,9 @@
 //! an action's `commit` applies its edit in memory and returns once a state write that
 //! includes the edit has completed. While one write runs, the edits committed meanwhile
 //! wait, and the next write carries all of them, so N actions finishing together cost one
-//! write instead of N (each write re-encodes the whole state and fsyncs twice). An action
+//! write instead of N (each write re-encodes the whole state and fsyncs twice); a write
+//! also waits twice as long as the last one took (at most 0.1 s), so a busy apply's writes
+//! carry more edits each. An action
 //! is reported done only after its `commit` returned, so a crash still loses at most the
 //! actions in flight; one that completed is in the state.
 
@@ -12,6 +14,7 @@ use crate::state::model::{Secrets, State};
 use crate::state::Persister;
 use std::ops::{Deref, DerefMut};
 use std::sync::{LockResult, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 /// State and secrets with the persister that writes them, for one writer at a time.
 pub struct Ledger {
@@ -56,6 +59,25 @@ struct Writer {
     persister: Persister,
     /// Edits 1 to `written` are in the store.
     written: u64,
+    /// When the last write ended and how long it took.
+    last_write: Option<(Instant, Duration)>,
+}
+
+/// After a write that took `t`, the next one starts no sooner than `PACE * t` later (at
+/// most [`MAX_PAUSE`]): every write re-encodes and re-writes the whole state, so a writer
+/// that starts again at once spends a core on writes that each carry one or two edits,
+/// while a short pause lets the edits of a busy apply share one. Orders do not wait for
+/// it (they give their parallelism slot back before their writes), only their completion.
+const PACE: u32 = 2;
+const MAX_PAUSE: Duration = Duration::from_millis(100);
+
+/// How long to wait before the next write, after a write that ended at `ended` and took
+/// `took`.
+fn pause_after((ended, took): (Instant, Duration)) -> Option<Duration> {
+    (took * PACE)
+        .min(MAX_PAUSE)
+        .checked_sub(ended.elapsed())
+        .filter(|pause| !pause.is_zero())
 }
 
 /// The book, locked; [`LedgerGuard::commit`] edits it and waits until the edit is stored.
@@ -76,6 +98,7 @@ impl SharedLedger {
             writer: Mutex::new(Writer {
                 persister: ledger.persister,
                 written: 0,
+                last_write: None,
             }),
         }
     }
@@ -113,6 +136,10 @@ impl SharedLedger {
         if writer.written >= ticket {
             return Ok(());
         }
+        if let Some(pause) = writer.last_write.and_then(pause_after) {
+            std::thread::sleep(pause);
+        }
+        let started = Instant::now();
         // Encoded under the book's lock (the encoder re-serialises only what changed, so
         // this is short), written outside it while the other actions go on.
         let (encoded, edits) = {
@@ -123,6 +150,7 @@ impl SharedLedger {
         let serial = encoded.serial();
         writer.persister.write(encoded)?;
         writer.written = edits;
+        writer.last_write = Some((Instant::now(), started.elapsed()));
         // Only the writer changes the serial, so the book's stays the one last stored.
         self.book
             .lock()
@@ -293,6 +321,20 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn commits_on_a_current_thread_runtime() {
         commit_from_ten_tasks().await;
+    }
+
+    #[test]
+    fn the_next_write_waits_twice_as_long_as_the_last_one_took_at_most_a_tenth_of_a_second() {
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        let pause = pause_after((now, ms(10))).expect("a pause");
+        assert!(pause > ms(15) && pause <= ms(20), "{pause:?}");
+        let capped = pause_after((now, ms(400))).expect("a pause");
+        assert!(capped > ms(90) && capped <= MAX_PAUSE, "{capped:?}");
+        // Time already gone since the last write counts.
+        let later = now.checked_sub(ms(15)).expect("an instant 15 ms ago");
+        assert!(pause_after((later, ms(10))).expect("a pause") <= ms(5));
+        assert_eq!(pause_after((later, ms(5))), None);
     }
 
     #[test]

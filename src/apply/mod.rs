@@ -21,7 +21,9 @@ use crate::plan::Change;
 use crate::solver::Solvers;
 use ledger::SharedLedger;
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 /// What happened to one node of the graph.
@@ -67,9 +69,23 @@ pub(crate) struct Context {
     pub accounts: tokio::sync::Mutex<HashMap<String, Arc<AcmeAccount>>>,
 }
 
-/// Runs every node of `graph`, at most `parallelism` at a time, until done or until `stop`
-/// fires (then nothing new starts and the running actions finish). Returns the report and
-/// the ledger (so the caller can shut the solvers down and report the final serial).
+/// A running action's share of `--parallelism`. An order holds it while it talks to the CA
+/// and gives it back once what is left is local (its state writes and output files), so the
+/// next order starts while those are written: `--parallelism` bounds the work that reaches
+/// out (the CA, DNS, remote outputs), and the local writes overlap it.
+pub(crate) struct Slot(Option<OwnedSemaphorePermit>);
+
+impl Slot {
+    /// Lets the next ready action start.
+    pub fn release(&mut self) {
+        self.0 = None;
+    }
+}
+
+/// Runs every node of `graph`, at most `parallelism` at a time (each holding a [`Slot`]),
+/// until done or until `stop` fires (then nothing new starts and the running actions
+/// finish). Returns the report and the ledger (so the caller can shut the solvers down and
+/// report the final serial).
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
     desired: Desired,
@@ -79,7 +95,7 @@ pub async fn execute(
     solvers: Solvers,
     parallelism: usize,
     observer: Arc<dyn Observer>,
-    mut stop: StopSignal,
+    stop: StopSignal,
 ) -> (Report, Ledger, Solvers) {
     let context = Arc::new(Context {
         desired,
@@ -88,17 +104,45 @@ pub async fn execute(
         solvers,
         accounts: tokio::sync::Mutex::new(HashMap::new()),
     });
-    let n = graph.len();
-    let labels: Vec<String> = (0..n).map(|i| label(&context, graph.node(i))).collect();
+    let labels: Vec<String> = (0..graph.len())
+        .map(|i| label(&context, graph.node(i)))
+        .collect();
+    let report = walk(graph, labels, parallelism, &*observer, stop, |i, slot| {
+        let context = context.clone();
+        let node = graph.node(i).clone();
+        async move { actions::run(&context, &node, slot).await }
+    })
+    .await;
+    let context =
+        Arc::try_unwrap(context).unwrap_or_else(|_| unreachable!("every task has finished"));
+    (report, context.ledger.into_inner(), context.solvers)
+}
+
+/// The walk itself: starts node `i` as the task `run(i, slot)` once its dependencies have
+/// settled and a slot is free, and reports every node's outcome under `labels[i]`.
+async fn walk<Run, Task>(
+    graph: &ExecGraph,
+    labels: Vec<String>,
+    parallelism: usize,
+    observer: &dyn Observer,
+    mut stop: StopSignal,
+    run: Run,
+) -> Report
+where
+    Run: Fn(usize, Slot) -> Task,
+    Task: Future<Output = Result<String, Error>> + Send + 'static,
+{
     let mut progress = Progress::new(graph);
     let mut running = JoinSet::new();
     let mut interrupted = false;
+    let slots = Arc::new(Semaphore::new(parallelism.max(1)));
 
     loop {
-        while running.len() < parallelism.max(1) {
-            let Some(i) = progress.ready.pop_front() else {
+        while !progress.ready.is_empty() {
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
                 break;
             };
+            let i = progress.ready.pop_front().expect("a ready node");
             match blocked_by(graph, i, &progress.outcomes, &labels) {
                 Some(reason) => {
                     let outcome = Outcome::Skipped(reason);
@@ -107,23 +151,21 @@ pub async fn execute(
                 }
                 None => {
                     observer.started(&labels[i]);
-                    let context = context.clone();
-                    let node = graph.node(i).clone();
-                    running.spawn(async move { (i, actions::run(&context, &node).await) });
+                    let action = run(i, Slot(Some(permit)));
+                    running.spawn(async move { (i, action.await) });
                 }
             }
         }
-        let joined = if interrupted {
-            running.join_next().await
-        } else {
-            tokio::select! {
-                joined = running.join_next() => joined,
-                () = stop.requested() => {
-                    interrupted = true;
-                    progress.ready.clear();
-                    observer.stopping(running.len());
-                    continue;
-                }
+        let waiting_for_a_slot = !progress.ready.is_empty();
+        let joined = tokio::select! {
+            joined = running.join_next() => joined,
+            // A running action gave its slot back: start the next ready one.
+            _ = slots.clone().acquire_owned(), if waiting_for_a_slot => continue,
+            () = stop.requested(), if !interrupted => {
+                interrupted = true;
+                progress.ready.clear();
+                observer.stopping(running.len());
+                continue;
             }
         };
         let Some(joined) = joined else {
@@ -169,17 +211,10 @@ pub async fn execute(
             )
         })
         .collect();
-    let context =
-        Arc::try_unwrap(context).unwrap_or_else(|_| unreachable!("every task has finished"));
-    let ledger = context.ledger.into_inner();
-    (
-        Report {
-            results,
-            interrupted,
-        },
-        ledger,
-        context.solvers,
-    )
+    Report {
+        results,
+        interrupted,
+    }
 }
 
 /// Why node `i` must not run, if one of its dependencies did not succeed. A change needs
@@ -248,5 +283,89 @@ fn label(context: &Context, node: &Node) -> String {
             reload.argv.join(" "),
             reload.target.destination()
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    struct Silent;
+
+    impl Observer for Silent {
+        fn started(&self, _: &str) {}
+        fn finished(&self, _: &str, _: &Outcome) {}
+    }
+
+    /// Walks `n` unconnected nodes, each running `action(i, slot)`, within five seconds.
+    async fn walk_unconnected<Task>(
+        n: usize,
+        parallelism: usize,
+        action: impl Fn(usize, Slot) -> Task,
+    ) -> Report
+    where
+        Task: Future<Output = Result<String, Error>> + Send + 'static,
+    {
+        let graph = ExecGraph::unconnected(n);
+        let labels = (0..n).map(|i| format!("node {i}")).collect();
+        let walked = walk(
+            &graph,
+            labels,
+            parallelism,
+            &Silent,
+            StopSignal::never(),
+            action,
+        );
+        tokio::time::timeout(Duration::from_secs(5), walked)
+            .await
+            .expect("the walk finished")
+    }
+
+    #[tokio::test]
+    async fn a_slot_given_back_starts_the_next_action_while_the_first_still_runs() {
+        // Node 0 gives its slot back, then waits until node 1 has started: at parallelism
+        // 1 that happens only if the slot it gave back went to node 1.
+        let node_1_started = Arc::new(tokio::sync::Notify::new());
+        let report = walk_unconnected(2, 1, |i, mut slot| {
+            let node_1_started = node_1_started.clone();
+            async move {
+                if i == 0 {
+                    slot.release();
+                    node_1_started.notified().await;
+                } else {
+                    node_1_started.notify_one();
+                }
+                Ok("done".to_string())
+            }
+        })
+        .await;
+        assert_eq!(report.failed(), 0);
+        assert!(report
+            .results
+            .iter()
+            .all(|(_, outcome)| matches!(outcome, Outcome::Succeeded(_))));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn actions_that_keep_their_slot_never_exceed_the_parallelism() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let report = walk_unconnected(12, 3, |_, slot| {
+            let (running, most) = (running.clone(), most.clone());
+            async move {
+                let _held = slot;
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok("done".to_string())
+            }
+        })
+        .await;
+        assert_eq!(report.results.len(), 12);
+        assert_eq!(report.failed(), 0);
+        assert_eq!(most.load(Ordering::SeqCst), 3);
     }
 }

@@ -323,6 +323,11 @@ pub struct S3Target {
 }
 
 impl OutputKind {
+    /// Written to this machine's file system (not delivered over the network).
+    pub fn is_local(&self) -> bool {
+        matches!(self, OutputKind::Files(_))
+    }
+
     /// The `kind` attribute's value.
     pub fn name(&self) -> &'static str {
         match self {

@@ -131,6 +131,16 @@ impl ExecGraph {
         ExecGraph { graph }
     }
 
+    /// `n` changes that depend on nothing, for tests of the walk.
+    #[cfg(test)]
+    pub fn unconnected(n: usize) -> ExecGraph {
+        let mut graph = DiGraph::new();
+        for i in 0..n {
+            graph.add_node(Node::Change(i));
+        }
+        ExecGraph { graph }
+    }
+
     pub fn len(&self) -> usize {
         self.graph.node_count()
     }
