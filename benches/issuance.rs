@@ -11,7 +11,11 @@
 //! --runs 5`), in K passes over all rows so that a slow spell of the machine hits every
 //! row alike; the table shows the medians, and each ratio is the median of the K ratios of
 //! floor and certform measured back to back. `--rows 50x10,200x10,1000x25` measures those
-//! rows (certificates x parallelism) instead of the default grid.
+//! rows (certificates x parallelism) instead of the default grid. `--current-pebble` runs
+//! the current Pebble (`../shared/pebble/pebble` or `CERTFORM_TEST_PEBBLE`) instead of
+//! Debian's 2.4; `--pebble-gomaxprocs 1` runs Pebble on one OS thread (both Pebbles hung
+//! within the first few hundred of 1,000 orders at parallelism 25 otherwise, the floor's
+//! orders too; on one thread they finish).
 //!
 //! Why a fresh Pebble each time: Pebble's in-memory store scans every authorization it
 //! holds on each new order, so a long-lived Pebble slows down as the benchmark goes on, and
@@ -182,11 +186,17 @@ const ATTEMPTS: usize = 3;
 fn with_retries(mut measure: impl FnMut(&Pebble) -> Result<Duration, String>) -> Duration {
     let mut failures = Vec::new();
     for attempt in 1..=ATTEMPTS {
-        let pebble = Pebble::builder()
+        let mut pebble = Pebble::builder()
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
-            .env("PEBBLE_AUTHZREUSE", "0")
-            .start();
+            .env("PEBBLE_AUTHZREUSE", "0");
+        if std::env::args().any(|a| a == "--current-pebble") {
+            pebble = pebble.current();
+        }
+        if let Some(threads) = option("--pebble-gomaxprocs") {
+            pebble = pebble.env("GOMAXPROCS", &threads);
+        }
+        let pebble = pebble.start();
         match measure(&pebble) {
             Ok(elapsed) => return elapsed,
             Err(e) => {

@@ -34,9 +34,8 @@ use tokio::io::AsyncReadExt;
 use zeroize::Zeroizing;
 
 /// Writes every file of `output` and returns what was written, for state. The files are
-/// written as one batch ([`write_files`]): all fsynced together, then renamed, then each
-/// directory fsynced once, so an output costs about one file fsync and one directory fsync
-/// of latency instead of four of each; each file is still replaced atomically and is
+/// written as one batch ([`write_files`]): all written back together and fsynced, then
+/// renamed, then each directory fsynced once; each file is replaced atomically and is
 /// durable when this returns.
 pub fn write_output(
     output: &OutputSpec,
@@ -134,8 +133,9 @@ enum WriteError {
 
 /// Replaces each `(path, bytes, mode)` atomically, creating missing directories, in four
 /// steps over the whole batch: stage every file under a temporary name
-/// ([`OpenDir::stage`]: mode and owner set before a byte is written), fsync them all at once (one thread each: the file system can commit them
-/// together), rename each over its name, fsync each directory once. Every file is durable
+/// ([`OpenDir::stage`]: mode and owner set before a byte is written), fsync them (their
+/// writeback started together first), rename each over its name, fsync each directory
+/// once. Every file is durable
 /// before it takes its name, and every rename is durable when this returns. On error, the
 /// files not yet renamed are removed and the error names the file it concerns.
 fn write_files<'p>(
@@ -174,18 +174,13 @@ fn write_files<'p>(
                 .map_err(fail)?,
         );
     }
-    let synced: Vec<std::io::Result<()>> = match staged.as_slice() {
-        [one] => vec![one.sync()],
-        many => std::thread::scope(|scope| {
-            let syncs: Vec<_> = many.iter().map(|s| scope.spawn(|| s.sync())).collect();
-            syncs
-                .into_iter()
-                .map(|sync| sync.join().expect("an fsync thread panicked"))
-                .collect()
-        }),
-    };
-    for (result, &(path, _, _)) in synced.into_iter().zip(files) {
-        result.map_err(|e| (path, WriteError::File(e)))?;
+    // Every file's content goes to the disk at once; then each fsync mostly waits for what
+    // is already under way (and the first writes the inode block they share).
+    for file in &staged {
+        file.start_writeback();
+    }
+    for (file, &(path, _, _)) in staged.iter().zip(files) {
+        file.sync().map_err(|e| (path, WriteError::File(e)))?;
     }
     for (file, &(path, _, _)) in staged.into_iter().zip(files) {
         file.put_in_place()

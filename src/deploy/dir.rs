@@ -132,6 +132,14 @@ pub struct Staged<'d> {
 }
 
 impl Staged<'_> {
+    /// Starts writing the file's content to the disk without waiting (a hint: [`sync`]
+    /// is what makes it durable), so the files of a batch are written at once.
+    ///
+    /// [`sync`]: Staged::sync
+    pub fn start_writeback(&self) {
+        unsafe { libc::sync_file_range(self.file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+    }
+
     /// fsyncs the file's content, before it takes the name.
     pub fn sync(&self) -> io::Result<()> {
         self.file.sync_all()

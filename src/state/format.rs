@@ -126,6 +126,10 @@ pub fn encode(state: &State, secrets: &Secrets, recipients: &[String]) -> Result
 #[derive(Default)]
 pub struct Encoder {
     certificates: HashMap<Address, Fragments>,
+    /// A written document's buffer, given back ([`Encoder::recycle`]) for the next one: a
+    /// large state would otherwise cost a fresh allocation, grown in steps, and a page fault
+    /// per 4 KiB on every write.
+    spare: Vec<u8>,
 }
 
 /// One certificate as it was last serialised.
@@ -158,6 +162,32 @@ impl Fragments {
     }
 }
 
+/// What a document needs from the state besides its certificates (which the encoder holds
+/// as fragments once [`Encoder::take_in`] has run): the rest of the public half and the
+/// secrets, copied so that the caller can let go of its lock before the encoding proper
+/// (digest, encryption, serialisation), which takes milliseconds at a thousand
+/// certificates.
+pub struct Snapshot {
+    /// The state with its certificates map left empty.
+    state: State,
+    secrets: Secrets,
+}
+
+impl Snapshot {
+    pub fn lineage(&self) -> uuid::Uuid {
+        self.state.lineage
+    }
+
+    /// The serial of the state it was taken from.
+    pub fn serial(&self) -> u64 {
+        self.state.serial
+    }
+
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+}
+
 impl Encoder {
     /// [`encode`], serialising only the certificates that changed since this encoder's
     /// last document.
@@ -167,11 +197,40 @@ impl Encoder {
         secrets: &Secrets,
         recipients: &[String],
     ) -> Result<Vec<u8>> {
-        self.encode_at(state, state.serial, secrets, recipients)
+        self.refresh(&state.certificates)?;
+        self.encode_rest(state, state.serial, secrets, recipients)
     }
 
-    /// [`Encoder::encode`] with the document's serial set to `serial`.
-    pub fn encode_at(
+    /// Brings the fragments in line with `state`'s certificates (serialising the changed
+    /// ones) and copies the rest, for [`Encoder::encode_snapshot`].
+    pub fn take_in(&mut self, state: &State, secrets: &Secrets) -> Result<Snapshot> {
+        self.refresh(&state.certificates)?;
+        Ok(Snapshot {
+            state: State {
+                format_version: state.format_version,
+                lineage: state.lineage,
+                serial: state.serial,
+                accounts: state.accounts.clone(),
+                certificates: BTreeMap::new(),
+                persist_records: state.persist_records.clone(),
+            },
+            secrets: secrets.clone(),
+        })
+    }
+
+    /// The document of the state last taken in, with its serial set to `serial`.
+    pub fn encode_snapshot(
+        &mut self,
+        snapshot: &Snapshot,
+        serial: u64,
+        recipients: &[String],
+    ) -> Result<Vec<u8>> {
+        self.encode_rest(&snapshot.state, serial, &snapshot.secrets, recipients)
+    }
+
+    /// The document of `state` at `serial` with the fragments as its certificates (its own
+    /// certificates map is not read).
+    fn encode_rest(
         &mut self,
         state: &State,
         serial: u64,
@@ -179,7 +238,6 @@ impl Encoder {
         recipients: &[String],
     ) -> Result<Vec<u8>> {
         let recipients = parse_recipients(recipients)?;
-        self.refresh(&state.certificates)?;
         let key_id = secrets.state_key.as_ref().map(|key| key.id());
         let no_certificates: BTreeMap<String, &RawValue> = BTreeMap::new();
         let bug = |e: serde_json::Error| Error::Bug(format!("serialising the state: {e}"));
@@ -212,9 +270,16 @@ impl Encoder {
             secrets: Some(&armored),
             ..DocumentOut::public(state, serial, &certificates, key_id.as_deref())
         };
-        let mut bytes = serde_json::to_vec_pretty(&document).map_err(bug)?;
+        let mut bytes = std::mem::take(&mut self.spare);
+        bytes.clear();
+        serde_json::to_writer_pretty(&mut bytes, &document).map_err(bug)?;
         bytes.push(b'\n');
         Ok(bytes)
+    }
+
+    /// Takes back the bytes of a document written, to serialise the next one into.
+    pub fn recycle(&mut self, bytes: Vec<u8>) {
+        self.spare = bytes;
     }
 
     /// Brings the fragments in line with `certificates`: new and changed ones serialised,

@@ -129,23 +129,34 @@ impl Persister {
     /// serial other than the one last read or written. On error the serial is left as it
     /// was, so the in-memory state still matches what is stored.
     pub fn persist(&mut self, state: &mut State, secrets: &Secrets) -> Result<()> {
-        let next = self.encode_next(state, secrets)?;
+        let snapshot = self.take_in(state, secrets)?;
+        let next = self.encode_next(&snapshot)?;
         self.write(next)?;
         state.serial += 1;
         Ok(())
     }
 
-    /// The document of `state` at the next serial, to [`Persister::write`]; `state` is
-    /// only read, so a caller can encode under its lock and write outside it.
-    pub fn encode_next(&mut self, state: &State, secrets: &Secrets) -> Result<Encoded> {
-        let serial = state.serial + 1;
+    /// What the next document needs from `state` and `secrets`, which are only read: a
+    /// caller that shares them takes this under its lock (it is quick: only changed
+    /// certificates are serialised), then encodes and writes outside it.
+    pub fn take_in(&mut self, state: &State, secrets: &Secrets) -> Result<format::Snapshot> {
+        self.encoder.take_in(state, secrets)
+    }
+
+    /// The document of `snapshot` at the next serial, to [`Persister::write`].
+    pub fn encode_next(&mut self, snapshot: &format::Snapshot) -> Result<Encoded> {
+        let serial = snapshot.serial() + 1;
         let bytes = self
             .encoder
-            .encode_at(state, serial, secrets, &self.recipients)?;
+            .encode_snapshot(snapshot, serial, &self.recipients)?;
         Ok(Encoded {
-            lineage: state.lineage,
+            lineage: snapshot.lineage(),
             serial,
-            key_id: secrets.state_key.as_ref().map(auth::StateKey::id),
+            key_id: snapshot
+                .secrets()
+                .state_key
+                .as_ref()
+                .map(auth::StateKey::id),
             bytes,
         })
     }
@@ -161,7 +172,9 @@ impl Persister {
         let due = self
             .last_recorded
             .is_none_or(|at| at.elapsed() >= SEEN_RECORD_INTERVAL);
-        self.unrecorded = Some(encoded);
+        if let Some(superseded) = self.unrecorded.replace(encoded) {
+            self.encoder.recycle(superseded.bytes);
+        }
         if due {
             self.record_sighting();
         }
@@ -178,6 +191,7 @@ impl Persister {
                 self.store.describe(),
                 written.key_id,
             );
+            self.encoder.recycle(written.bytes);
             self.last_recorded = Some(std::time::Instant::now());
         }
     }
