@@ -5,7 +5,7 @@
 //! wait, and the next write carries all of them, so N actions finishing together cost one
 //! write instead of N (each write re-encodes the whole state and fsyncs twice); a write
 //! also waits four times as long as the last one took (at most 0.2 s), so a busy apply's writes
-//! carry more edits each. An action
+//! carry more edits each, unless every action under way already waits for it. An action
 //! is reported done only after its `commit` returned, so a crash still loses at most the
 //! actions in flight; one that completed is in the state.
 
@@ -45,8 +45,10 @@ pub(crate) struct SharedLedger {
     book: Mutex<Book>,
     writer: Mutex<Writer>,
     progress: Mutex<Progress>,
-    /// Signalled when a write ends.
+    /// Signalled to the committers when a write ends.
     write_ended: Condvar,
+    /// Signalled to a pausing writer when a committer or an action comes or goes.
+    waiters_changed: Condvar,
 }
 
 /// Which edits are stored and whether a write is under way: a committer waits here, not for
@@ -57,6 +59,21 @@ struct Progress {
     /// Edits 1 to `written` are in the store.
     written: u64,
     writing: bool,
+    /// Committers waiting for their edit to be stored, the writer among them.
+    waiting: usize,
+    /// Actions under way ([`SharedLedger::running`]): once all of them wait for a write, no
+    /// edit can come to share it, so the writer does not pause (the end of an apply).
+    running: usize,
+}
+
+/// An action under way, counted while this lives.
+pub(crate) struct Running<'a>(&'a SharedLedger);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.lock_progress().running -= 1;
+        self.0.waiters_changed.notify_one();
+    }
 }
 
 /// What the actions read and edit.
@@ -113,6 +130,7 @@ impl SharedLedger {
             }),
             progress: Mutex::new(Progress::default()),
             write_ended: Condvar::new(),
+            waiters_changed: Condvar::new(),
         }
     }
 
@@ -139,35 +157,50 @@ impl SharedLedger {
         Ledger::new(book.state, book.secrets, writer.persister)
     }
 
+    /// Counts an action as under way until the returned value is dropped.
+    pub fn running(&self) -> Running<'_> {
+        self.lock_progress().running += 1;
+        Running(self)
+    }
+
+    fn lock_progress(&self) -> MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Returns once edit `ticket` is in the store: at once if a write that carried it has
     /// ended; after the write under way if that one carries it; otherwise this caller
     /// writes every edit applied so far. A failed write fails only its writer's commit: the
     /// others wake and one of them tries again.
     fn write_through(&self, ticket: u64) -> Result<()> {
-        let lock_progress = || self.progress.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut progress = lock_progress();
-        loop {
+        let mut progress = self.lock_progress();
+        progress.waiting += 1;
+        // A writer pausing for more edits may now have all it can get.
+        self.waiters_changed.notify_one();
+        let stored = loop {
             if progress.written >= ticket {
-                return Ok(());
+                break Ok(());
             }
-            if !progress.writing {
-                break;
+            if progress.writing {
+                progress = self
+                    .write_ended
+                    .wait(progress)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
             }
-            progress = self
-                .write_ended
-                .wait(progress)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        progress.writing = true;
-        drop(progress);
-        let written = self.write_all_edits();
-        let mut progress = lock_progress();
-        progress.writing = false;
-        if let Ok(edits) = written {
-            progress.written = edits;
-        }
-        self.write_ended.notify_all();
-        written.map(|_| ())
+            progress.writing = true;
+            drop(progress);
+            let written = self.write_all_edits();
+            progress = self.lock_progress();
+            progress.writing = false;
+            self.write_ended.notify_all();
+            match written {
+                // It carried every edit applied before it started, `ticket` included.
+                Ok(edits) => progress.written = edits,
+                Err(e) => break Err(e),
+            }
+        };
+        progress.waiting -= 1;
+        stored
     }
 
     /// Writes the book as it stands (after the pause the last write calls for) and returns
@@ -178,7 +211,10 @@ impl SharedLedger {
             .lock()
             .map_err(|_| Error::Bug("a state write panicked".into()))?;
         if let Some(pause) = writer.last_write.and_then(pause_after) {
-            std::thread::sleep(pause);
+            let progress = self.lock_progress();
+            let _ = self
+                .waiters_changed
+                .wait_timeout_while(progress, pause, |p| p.waiting < p.running);
         }
         let started = Instant::now();
         // Taken in under the book's lock (only changed certificates are serialised, the

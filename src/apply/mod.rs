@@ -110,7 +110,10 @@ pub async fn execute(
     let report = walk(graph, labels, parallelism, &*observer, stop, |i, slot| {
         let context = context.clone();
         let node = graph.node(i).clone();
-        async move { actions::run(&context, &node, slot).await }
+        async move {
+            let _running = context.ledger.running();
+            actions::run(&context, &node, slot).await
+        }
     })
     .await;
     let context =
