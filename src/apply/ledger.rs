@@ -66,6 +66,22 @@ struct Progress {
     running: usize,
 }
 
+/// Ends the write under way if its writer panics: the other committers wake, and the
+/// writer's poisoned lock turns their attempts into errors instead of a wait that never
+/// ends.
+struct EndsOnPanic<'a>(&'a SharedLedger);
+
+impl Drop for EndsOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut progress = self.0.lock_progress();
+            progress.writing = false;
+            progress.waiting -= 1;
+            self.0.write_ended.notify_all();
+        }
+    }
+}
+
 /// An action under way, counted while this lives.
 pub(crate) struct Running<'a>(&'a SharedLedger);
 
@@ -189,7 +205,10 @@ impl SharedLedger {
             }
             progress.writing = true;
             drop(progress);
-            let written = self.write_all_edits();
+            let written = {
+                let _unwinding = EndsOnPanic(self);
+                self.write_all_edits()
+            };
             progress = self.lock_progress();
             progress.writing = false;
             self.write_ended.notify_all();
@@ -281,7 +300,8 @@ mod tests {
     use super::*;
     use crate::state::format::tests::{sample, x25519_identity};
     use crate::state::model::{AccountSecret, AccountState};
-    use crate::state::{Identity, LocalStore, StateStore};
+    use crate::state::{Identity, LocalStore, LockInfo, StateLock, StateStore};
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -401,6 +421,84 @@ mod tests {
         drop(writing);
         next.join().unwrap().unwrap();
         assert_eq!(stored_accounts(&store, &identity), ["a0", "a1", "le"]);
+    }
+
+    /// A local store whose next write panics, as a bug on the write path would.
+    struct PanicsOnNextPut {
+        store: LocalStore,
+        armed: AtomicBool,
+    }
+
+    impl StateStore for PanicsOnNextPut {
+        fn describe(&self) -> String {
+            self.store.describe()
+        }
+        fn get(&self) -> Result<Option<Vec<u8>>> {
+            self.store.get()
+        }
+        fn put(&self, lock: &StateLock, serial: Option<u64>, bytes: &[u8]) -> Result<()> {
+            assert!(
+                !self.armed.swap(false, Ordering::SeqCst),
+                "a bug on the write path"
+            );
+            self.store.put(lock, serial, bytes)
+        }
+        fn lock(&self, operation: &str, timeout: Duration) -> Result<StateLock> {
+            self.store.lock(operation, timeout)
+        }
+        fn lock_info(&self) -> Result<Option<LockInfo>> {
+            self.store.lock_info()
+        }
+        fn force_unlock(&self, id: &str) -> Result<()> {
+            self.store.force_unlock(id)
+        }
+        fn workspaces(&self) -> Result<Vec<String>> {
+            self.store.workspaces()
+        }
+        fn create_workspace(&self, name: &str) -> Result<()> {
+            self.store.create_workspace(name)
+        }
+        fn delete_workspace(&self, name: &str) -> Result<()> {
+            self.store.delete_workspace(name)
+        }
+        fn workspace(&self, name: &str) -> Result<Box<dyn StateStore>> {
+            self.store.workspace(name)
+        }
+    }
+
+    #[test]
+    fn a_write_that_panics_fails_the_next_commit_instead_of_hanging_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = PanicsOnNextPut {
+            store: LocalStore::new(dir.path().join("state.json")),
+            armed: AtomicBool::new(true),
+        };
+        let lock = store.lock("apply", Duration::ZERO).unwrap();
+        let (_, recipient) = x25519_identity();
+        let persister = Persister::new(Box::new(store), lock, vec![recipient], None);
+        let (state, secrets) = sample();
+        let ledger = Arc::new(SharedLedger::new(Ledger::new(state, secrets, persister)));
+        let commit = |name: &'static str| {
+            let ledger = ledger.clone();
+            let (done, outcome) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let committed = ledger
+                    .lock()
+                    .unwrap()
+                    .commit(|state, secrets| add_account(state, secrets, name));
+                done.send(committed).unwrap();
+            });
+            outcome.recv_timeout(Duration::from_secs(5))
+        };
+
+        // The first writer panics (its thread ends without an answer) ...
+        assert!(commit("a0").is_err());
+        // ... and the next commit fails with an error instead of waiting for it forever.
+        let next = commit("a1").expect("the next commit returned");
+        assert!(
+            matches!(&next, Err(Error::Bug(why)) if why.contains("panicked")),
+            "{next:?}"
+        );
     }
 
     /// Ten actions commit from tasks at once; every edit is stored, in at most ten writes.
