@@ -166,7 +166,7 @@ fn outputs_already_in_place(
 ) -> BTreeMap<String, DeployedOutput> {
     let mut in_place = BTreeMap::new();
     // A remote output cannot be seen from here: the next apply delivers it.
-    for output in spec.outputs.iter().filter(|o| o.kind.target().is_none()) {
+    for output in spec.outputs.iter().filter(|o| o.kind.is_local()) {
         let files: Vec<_> = output.files();
         let observed = crate::deploy::observe(files.iter().map(|(_, path, _)| path.as_path()));
         let deployed: Option<Vec<DeployedFile>> = files
