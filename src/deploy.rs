@@ -135,9 +135,9 @@ enum WriteError {
 /// steps over the whole batch: stage every file under a temporary name
 /// ([`OpenDir::stage`]: mode and owner set before a byte is written), fsync them (their
 /// writeback started together first), rename each over its name, fsync each directory
-/// once. Every file is durable
-/// before it takes its name, and every rename is durable when this returns. On error, the
-/// files not yet renamed are removed and the error names the file it concerns.
+/// once. Every file is durable before it takes its name, and every rename is durable when
+/// this returns. On error, the files not yet renamed are removed and the error names the
+/// file it concerns.
 fn write_files<'p>(
     files: &[(&'p Path, &[u8], u32)],
     owner: Ownership,

@@ -4,10 +4,10 @@
 //! includes the edit has completed. While one write runs, the edits committed meanwhile
 //! wait, and the next write carries all of them, so N actions finishing together cost one
 //! write instead of N (each write re-encodes the whole state and fsyncs twice); a write
-//! also waits four times as long as the last one took (at most 0.2 s), so a busy apply's writes
-//! carry more edits each, unless every action under way already waits for it. An action
-//! is reported done only after its `commit` returned, so a crash still loses at most the
-//! actions in flight; one that completed is in the state.
+//! also waits four times as long as the last one took (at most 0.2 s), so a busy apply's
+//! writes carry more edits each, unless every action under way already waits for it. An
+//! action is reported done only after its `commit` returned, so a crash still loses at
+//! most the actions in flight; one that completed is in the state.
 
 use crate::error::{Error, Result};
 use crate::state::model::{Secrets, State};
@@ -111,8 +111,8 @@ struct Writer {
 /// most [`MAX_PAUSE`], so the writer is busy a fifth of the time at most): every write
 /// re-encodes and re-writes the whole state, so a writer that starts again at once spends
 /// a core on writes that each carry one or two edits, while a pause lets the edits of a
-/// busy apply share one. Orders do not wait for
-/// it (they give their parallelism slot back before their writes), only their completion.
+/// busy apply share one. Orders do not wait for it (they give their parallelism slot back
+/// before their writes), only their completion.
 const PACE: u32 = 4;
 const MAX_PAUSE: Duration = Duration::from_millis(200);
 
