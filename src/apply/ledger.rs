@@ -31,12 +31,6 @@ impl Ledger {
             persister,
         }
     }
-
-    /// Applies `edit` and writes the state at once.
-    pub fn commit(&mut self, edit: impl FnOnce(&mut State, &mut Secrets)) -> Result<()> {
-        edit(&mut self.state, &mut self.secrets);
-        self.persister.persist(&mut self.state, &self.secrets)
-    }
 }
 
 /// The ledger shared by the concurrent actions of one apply. Lock order: the writer before
