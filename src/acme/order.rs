@@ -115,25 +115,18 @@ impl AcmeAccount {
         present_all(&pending, solvers, presented).await?;
         start_validation(&mut order, &pending).await?;
 
+        // A moment for the CA, then the order as the CA paces it (its Retry-After): one
+        // request answers for every authorization, and a CA that validates quickly (most,
+        // for HTTP-01) has settled it by the first poll.
         let mut validation = Poller::new(format!("validation of the order for {names}"));
-        // A moment for the CA, then the order: a CA that validates quickly (most, for
-        // HTTP-01) has settled it, and one request answers for every authorization.
         validation.wait(None, "pending").await?;
-        let validated = |s| {
+        let status = poll(&mut order, &names, &mut validation, |s| {
             matches!(
                 s,
                 OrderStatus::Ready | OrderStatus::Invalid | OrderStatus::Valid
             )
-        };
-        let mut status = refresh(&mut order, &names).await?.0;
-        if !validated(status) {
-            // Still pending: wait on each authorization as the CA paces it (its
-            // Retry-After), then the order says at once whether it is ready. Refreshing
-            // the order dropped instant-acme's copies of them: fetched again, retried.
-            fetch_authorizations(&mut order, &names).await?;
-            await_authorizations(&mut order, &pending, &mut validation).await?;
-            status = poll(&mut order, &names, &mut validation, validated).await?;
-        }
+        })
+        .await?;
         if status == OrderStatus::Invalid {
             return Err(validation_failure(&mut order, &pending, &names).await);
         }
@@ -398,35 +391,6 @@ fn order_problem(order: &mut Order) -> String {
         .as_ref()
         .map(|p| retry::describe_problem(p, None))
         .unwrap_or_else(|| "no reason given".into())
-}
-
-/// Poll each authorization we answered until it is no longer pending (valid or invalid:
-/// the order then says which). Only an authorization still pending is waited for, so many
-/// names cost no more than one wait each that the CA asks for.
-async fn await_authorizations(
-    order: &mut Order,
-    pending: &[Pending],
-    poller: &mut Poller,
-) -> Result<()> {
-    let mut authorizations = order.authorizations();
-    while let Some(next) = authorizations.next().await {
-        let mut authz = next.map_err(|e| Error::Acme(retry::error_chain(&e)))?;
-        let domain = authz.identifier().to_string();
-        if !pending.iter().any(|p| p.data.domain == domain) {
-            continue;
-        }
-        loop {
-            let (status, trace) = acme_call_traced!(
-                format!("polling the authorization for {domain}"),
-                authz.refresh().await.map(|s| s.status)
-            )?;
-            if status != AuthorizationStatus::Pending {
-                break;
-            }
-            poller.wait(trace.retry_after, "pending").await?;
-        }
-    }
-    Ok(())
 }
 
 /// Poll `order` until `done(status)`, at once and then as `poller` paces it.
