@@ -474,7 +474,7 @@ fn rewrite_own_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if !ours {
         return Err(ErrorKind::InvalidData.into());
     }
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)?;
@@ -483,8 +483,11 @@ fn rewrite_own_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         return Err(ErrorKind::InvalidData.into());
     }
     file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    file.set_len(0)?;
-    file.write_all(bytes)?;
+    // Written over in place and then cut to length, not emptied first: emptying frees every
+    // block (on a filesystem mounted with `discard`, a device command each time) only for
+    // the write to allocate them again. Nothing reads this file before it is renamed.
+    std::os::unix::fs::FileExt::write_all_at(&file, bytes, 0)?;
+    file.set_len(bytes.len() as u64)?;
     file.sync_all()
 }
 
