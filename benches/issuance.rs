@@ -27,9 +27,12 @@
 //! Why every run's directory is kept until the end: deleting a run's thousand files right
 //! before the next measurement penalises whichever side creates files next (certform's
 //! outputs and state, never the floor). On ext4 without a journal, as on this project's
-//! machine, each new inode is found by scanning past every inode freed in the last minute
-//! (five when its block is still dirty), so a harness that cleans up as it goes measures
-//! its own deletions. Files certform itself frees during a run still count.
+//! machine, each new inode is found by scanning past every inode of its group freed in the
+//! last 5 seconds, or 5 minutes while that inode's table block is not yet written back
+//! (the kernel's `recently_deleted`), so a harness that cleans up as it goes measures its
+//! own deletions. Files certform itself frees during a run still count. The last line of
+//! the output times the creation of empty files on the same disk, so a table taken after
+//! a build or a test suite freed thousands of files shows it.
 //!
 //! Under `cargo test` (no `--bench` argument) it runs a tiny smoke version, so the harness
 //! itself is tested.
@@ -76,10 +79,15 @@ fn main() {
     // samples[row] holds (floor, certform without outputs, certform with outputs) of every
     // pass.
     let mut samples: Vec<Vec<[Duration; 3]>> = vec![Vec::new(); rows.len()];
-    let mut state_writes = Vec::new();
+    let (mut state_writes, mut file_creations) = (Vec::new(), Vec::new());
     for pass in 1..=runs {
         eprintln!("pass {pass} of {runs}");
         state_writes.extend(state_write_latencies());
+        file_creations.push(median(
+            file_creation_latencies()
+                .iter()
+                .map(|d| d.as_secs_f64() * 1e6),
+        ));
         for (row, &(n, parallelism)) in rows.iter().enumerate() {
             let floor = with_retries(|pebble| runtime.block_on(floor(pebble, n, parallelism)));
             let bare = with_retries(|pebble| certform_apply(pebble, n, parallelism, false));
@@ -114,6 +122,26 @@ fn main() {
         "one state write on this disk (100 KB: temp file, fsync, backup, rename, directory fsync): median {:.1} ms",
         median(state_writes.iter().map(|d| d.as_secs_f64() * 1000.0))
     );
+    println!(
+        "creating an empty file on this disk: median {:.0} µs over the passes (slowest pass {:.0} µs)",
+        median(file_creations.iter().copied()),
+        file_creations.iter().copied().fold(0.0, f64::max)
+    );
+}
+
+/// Each certificate's outputs create five inodes, which the floor never does, and what an
+/// inode costs depends on what the machine deleted lately (see the module's notes): tens of
+/// microseconds normally, hundreds after a test suite or build freed thousands of files.
+/// 100 empty files in a fresh directory, each timed, so a table can be read in that light.
+fn file_creation_latencies() -> Vec<Duration> {
+    let dir = keep_until_exit(tempfile::tempdir().unwrap());
+    (0..100)
+        .map(|i| {
+            let started = Instant::now();
+            drop(std::fs::File::create_new(dir.join(format!("probe{i}"))).unwrap());
+            started.elapsed()
+        })
+        .collect()
 }
 
 /// certform waits for a state write after every action and the floor writes nothing, so
