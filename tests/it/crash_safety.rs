@@ -63,6 +63,15 @@ enum KilledHolder {
     LeavesItsLock,
 }
 
+/// Pebble for the kill trials, its Go code on one OS thread. Its store can deadlock (see the
+/// follow-up apply below; the current Pebble's `FindValidAuthorization` locks the same way),
+/// and the lock-order inversion needs a goroutine preempted while it holds an
+/// authorization's lock, which one thread makes rare: the issuance benchmark's 1,000 orders
+/// at parallelism 25 hung every time on two threads and finished on one.
+fn trial_pebble() -> Pebble {
+    Pebble::builder().env("GOMAXPROCS", "1").start()
+}
+
 /// The SIGKILL trials: `backend(name)` gives a state of its own for each trial (and for the
 /// calibration run that sets the span of the kill moments). After each kill the state holds
 /// every issued key, the lock is gone — or, where a killed holder leaves it, reported with
@@ -76,7 +85,7 @@ fn kill_trials_in(scale: Scale, backend: impl Fn(&str) -> BackendState, killed: 
         )
     };
     // The kill moments spread over an uninterrupted apply's duration on this machine.
-    let calibration_pebble = Pebble::start();
+    let calibration_pebble = trial_pebble();
     let calibration = Project::at(&Endpoint::of(&calibration_pebble));
     let state = backend("calibration");
     calibration.config(&config(&state));
@@ -99,7 +108,7 @@ fn kill_trials_in(scale: Scale, backend: impl Fn(&str) -> BackendState, killed: 
             plan.reproduce()
         );
         // A fresh CA per trial (a Pebble that deadlocks takes only its own trial down).
-        let mut pebble = Pebble::start();
+        let mut pebble = trial_pebble();
         let roots = pebble.issuing_roots_pem();
         let p = Project::at(&Endpoint::of(&pebble));
         let state = backend(&format!("trial{trial}"));
