@@ -1,14 +1,13 @@
-//! When to poll an order or authorization again (RFC 8555 §7.5.1, §7.4). Without a hint
-//! the delay starts at [`POLL_FIRST`] and doubles to [`POLL_MAX`], because a local CA answers
-//! in milliseconds. A CA that sends `Retry-After` on a pending authorization or a processing
-//! order (Let's Encrypt does; the current Pebble does with `retryAfter` in its config) is
-//! obeyed, but never for longer than [`RETRY_AFTER_CAP`] at a time nor past the stage's
-//! deadline ([`POLL_TIMEOUT`] after it started): a CA asking for an hour should not hang an
-//! apply. `-v` logs each wait the CA asked for.
+//! When to poll an order again (RFC 8555 §7.5.1, §7.4), while its authorizations are
+//! validated and while it is processed. Without a hint the delay starts at [`POLL_FIRST`]
+//! and doubles to [`POLL_MAX`], because a local CA answers in milliseconds. A CA that sends
+//! `Retry-After` on a pending or processing order (the current Pebble does with
+//! `retryAfter` in its config) is obeyed, but never for longer than [`RETRY_AFTER_CAP`] at a
+//! time nor past the stage's deadline ([`POLL_TIMEOUT`] after it started): a CA asking for
+//! an hour should not hang an apply. `-v` logs each wait the CA asked for.
 //!
-//! instant-acme 0.8 keeps an order's `Retry-After` to itself and ignores an authorization's,
-//! so the value comes from certform's HTTP client, recorded in the attempt's trace
-//! (`retry.rs`).
+//! instant-acme 0.8 keeps an order's `Retry-After` to itself, so the value comes from
+//! certform's HTTP client, recorded in the attempt's trace (`retry.rs`).
 
 use crate::{Error, Result};
 use std::time::{Duration, Instant};
