@@ -18,6 +18,7 @@ mod s3;
 pub mod ssh;
 
 use crate::bounded_read::{read_regular, Refusal, OUTPUT_READ_LIMIT};
+use crate::child::{Ended, Failed};
 use crate::desired::model::{Desired, FileFormat, OutputFileKind, OutputKind, OutputSpec};
 use crate::error::{Error, Result};
 use crate::hook_env::HookEnv;
@@ -30,7 +31,6 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 use zeroize::Zeroizing;
 
 /// Writes every file of `output` and returns what was written, for state. The files are
@@ -259,11 +259,6 @@ pub fn observe<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Observed {
 /// How long an `on_change` command may run unless its output sets `on_change_timeout`
 /// (as long as an `exec` DNS hook may).
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(300);
-/// How much of a hook's stderr is kept for its error: the end, where the reason usually is.
-const HOOK_OUTPUT_LIMIT: usize = 64 * 1024;
-/// How long stderr is still read after the hook exited (a process it started in the
-/// background may hold the pipe open).
-const HOOK_DRAIN: Duration = Duration::from_millis(500);
 
 /// The timeout of `on_change` command `argv`: the longest `on_change_timeout` of the outputs
 /// naming it (one command runs once for all of them).
@@ -279,9 +274,9 @@ pub fn hook_timeout(desired: &Desired, argv: &[String]) -> Duration {
 }
 
 /// Runs an `on_change` command in `dir` without the variables `env` withholds, in a process
-/// group of its own; a non-zero exit is an error carrying the end of its stderr. When it
-/// runs longer than `timeout`, its whole process group is killed and that is the error, so
-/// a hung hook never holds the apply, and the state lock, for ever.
+/// group of its own (see [`crate::child`]); a non-zero exit is an error carrying the end of
+/// its stderr. When it runs longer than `timeout`, its whole process group is killed and
+/// that is the error, so a hung hook never holds the apply, and the state lock, for ever.
 pub async fn run_hook(argv: &[String], dir: &Path, env: &HookEnv, timeout: Duration) -> Result<()> {
     let (program, args) = argv
         .split_first()
@@ -289,103 +284,27 @@ pub async fn run_hook(argv: &[String], dir: &Path, env: &HookEnv, timeout: Durat
     tracing::info!("running on_change {argv:?} in {}", dir.display());
     let mut command = tokio::process::Command::new(program);
     env.apply(&mut command);
-    let mut child = command
+    command
         .args(args)
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| Error::Deploy(format!("on_change command {argv:?} could not start: {e}")))?;
-    let mut group = GroupKiller(child.id());
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let mut tail = Tail::default();
-    let waited = tokio::time::timeout(timeout, async {
-        let mut buf = [0u8; 8192];
-        let mut open = true;
-        loop {
-            tokio::select! {
-                status = child.wait() => break status,
-                read = stderr.read(&mut buf), if open => match read {
-                    Ok(0) | Err(_) => open = false,
-                    Ok(n) => tail.push(&buf[..n]),
-                },
-            }
-        }
-    })
-    .await;
-    let status = match waited {
-        Err(_) => {
-            drop(group);
-            let _ = child.wait().await;
-            return Err(Error::Deploy(format!(
-                "on_change command {argv:?} did not finish within {}; it was killed with its \
-                 process group (set on_change_timeout on the output to allow longer)",
-                crate::config::duration::format_duration(timeout)
-            )));
-        }
-        Ok(status) => {
-            // Exited: what it left running in the background is its business.
-            group.0 = None;
-            status.map_err(|e| Error::Deploy(format!("on_change command {argv:?} failed: {e}")))?
-        }
-    };
-    let _ = tokio::time::timeout(HOOK_DRAIN, async {
-        let mut buf = [0u8; 8192];
-        while let Ok(n @ 1..) = stderr.read(&mut buf).await {
-            tail.push(&buf[..n]);
-        }
-    })
-    .await;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(Error::Deploy(format!(
-            "on_change command {argv:?} failed ({status}): {}",
-            tail.text()
-        )))
-    }
-}
-
-/// Kills a running hook's whole process group when dropped: at its timeout, and when the
-/// apply stops at once (a second interrupt drops the actions in flight).
-struct GroupKiller(Option<u32>);
-
-impl Drop for GroupKiller {
-    fn drop(&mut self) {
-        if let Some(group) = self.0 {
-            // SAFETY: killpg has no memory effects; the group is the hook's own.
-            unsafe { libc::killpg(group as libc::pid_t, libc::SIGKILL) };
-        }
-    }
-}
-
-/// The last [`HOOK_OUTPUT_LIMIT`] bytes of a stream.
-#[derive(Default)]
-struct Tail {
-    bytes: Vec<u8>,
-    cut: bool,
-}
-
-impl Tail {
-    fn push(&mut self, more: &[u8]) {
-        self.bytes.extend_from_slice(more);
-        if self.bytes.len() > HOOK_OUTPUT_LIMIT {
-            let excess = self.bytes.len() - HOOK_OUTPUT_LIMIT;
-            self.bytes.drain(..excess);
-            self.cut = true;
-        }
-    }
-
-    fn text(&self) -> String {
-        let text = String::from_utf8_lossy(&self.bytes);
-        match (self.cut, text.trim()) {
-            (_, "") => "(no stderr)".into(),
-            (true, text) => format!("...{text}"),
-            (false, text) => text.into(),
-        }
+        .stdout(std::process::Stdio::null());
+    match crate::child::run(&mut command, timeout).await {
+        Ok(Ended::Exited { status, .. }) if status.success() => Ok(()),
+        Ok(Ended::Exited { status, stderr }) => Err(Error::Deploy(format!(
+            "on_change command {argv:?} failed ({status}): {stderr}"
+        ))),
+        Ok(Ended::TimedOut) => Err(Error::Deploy(format!(
+            "on_change command {argv:?} did not finish within {}; it was killed with its \
+             process group (set on_change_timeout on the output to allow longer)",
+            crate::config::duration::format_duration(timeout)
+        ))),
+        Err(Failed::Start(e)) => Err(Error::Deploy(format!(
+            "on_change command {argv:?} could not start: {e}"
+        ))),
+        Err(Failed::Wait(e)) => Err(Error::Deploy(format!(
+            "on_change command {argv:?} failed: {e}"
+        ))),
     }
 }
 
@@ -398,14 +317,12 @@ mod tests {
         words.iter().map(|w| w.to_string()).collect()
     }
 
+    /// That the background sleep dies too is `child`'s test; this one is the message.
     #[tokio::test]
-    async fn a_hung_hook_is_killed_with_its_process_group_after_its_timeout() {
+    async fn a_hung_hook_is_killed_after_its_timeout_and_the_error_says_how_to_allow_longer() {
         let dir = tempfile::tempdir().unwrap();
-        let pid_file = dir.path().join("grandchild.pid");
-        // The shell starts a grandchild and waits: both must die.
-        let script = format!("sleep 600 & echo $! > {}; wait", pid_file.display());
         let err = run_hook(
-            &argv(&["sh", "-c", &script]),
+            &argv(&["sh", "-c", "sleep 600 & wait"]),
             dir.path(),
             &HookEnv::default(),
             Duration::from_secs(1),
@@ -417,25 +334,7 @@ mod tests {
             err.contains("did not finish within 1s; it was killed with its process group"),
             "{err}"
         );
-        // The grandchild dies from the signal (its reaping by init may take a moment).
-        let pid = fs::read_to_string(&pid_file).unwrap();
-        let stat = format!("/proc/{}/stat", pid.trim());
-        let dead = || match fs::read_to_string(&stat) {
-            Err(_) => true,
-            Ok(text) => text
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with(['Z', 'X']),
-        };
-        assert!(
-            (0..200).any(|_| dead() || {
-                std::thread::sleep(Duration::from_millis(50));
-                false
-            }),
-            "the hook's background sleep was killed too"
-        );
+        assert!(err.contains("set on_change_timeout"), "{err}");
     }
 
     #[tokio::test]
@@ -457,7 +356,11 @@ mod tests {
             "{}",
             &err[..200]
         );
-        assert!(err.len() < HOOK_OUTPUT_LIMIT + 200, "{}", err.len());
+        assert!(
+            err.len() < crate::child::STDERR_TAIL_LIMIT + 200,
+            "{}",
+            err.len()
+        );
     }
 
     #[test]

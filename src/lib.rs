@@ -9,6 +9,7 @@ pub mod address;
 pub mod apply;
 pub mod aws;
 pub mod bounded_read;
+pub mod child;
 pub mod cli;
 pub mod cli_argv;
 pub mod cli_help;

@@ -8,7 +8,8 @@
 //! read back as each remote file's sha256 and mode; only digests leave the host.
 
 use super::remote::{BoxFuture, Delivery, RemoteKind};
-use super::{file_content, sha256_hex, GroupKiller, Tail};
+use super::{file_content, sha256_hex};
+use crate::child::{GroupKiller, Tail};
 use crate::desired::model::{OutputFileKind, OutputKind, OutputSpec};
 use crate::error::{Error, Result};
 use crate::plan::RemoteSeen as PlanRemoteSeen;

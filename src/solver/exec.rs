@@ -8,6 +8,7 @@
 use super::dns_provider::{
     AttrCheck, AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture, StartContext,
 };
+use crate::child::{self, Ended, Failed};
 use crate::desired::model::ProviderSpec;
 use crate::hook_env::HookEnv;
 use std::path::PathBuf;
@@ -16,8 +17,6 @@ use std::time::Duration;
 
 /// A hook that hangs must not hold the apply (and the state lock) forever.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
-/// How much of a failing hook's stderr an error quotes.
-const STDERR_LIMIT: usize = 2000;
 
 pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
     name: "exec",
@@ -92,7 +91,7 @@ impl ExecHook {
         let fqdn = format!("{name}.");
         let mut command = tokio::process::Command::new(program);
         self.env.apply(&mut command);
-        let child = command
+        command
             .args(args)
             .args([action, &fqdn, value])
             .current_dir(&self.working_dir)
@@ -101,39 +100,61 @@ impl ExecHook {
             .env("CERTFORM_DNS_VALUE", value)
             .env("CERTFORM_DNS_SOLVER", &self.solver)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("command {:?} could not start: {e}", self.command))?;
-        let output = tokio::time::timeout(HOOK_TIMEOUT, child.wait_with_output())
-            .await
-            .map_err(|_| {
-                format!(
-                    "command {:?} {action} did not finish within {}s",
-                    self.command,
-                    HOOK_TIMEOUT.as_secs()
-                )
-            })?
-            .map_err(|e| format!("command {:?} failed: {e}", self.command))?;
-        if output.status.success() {
-            return Ok(());
+            .stdout(Stdio::null());
+        match child::run(&mut command, HOOK_TIMEOUT).await {
+            Ok(Ended::Exited { status, .. }) if status.success() => Ok(()),
+            Ok(Ended::Exited { status, stderr }) => Err(format!(
+                "command {:?} {action} exited with {status}: {stderr}",
+                self.command
+            )),
+            Ok(Ended::TimedOut) => Err(format!(
+                "command {:?} {action} did not finish within {}s; it was killed with its \
+                 process group",
+                self.command,
+                HOOK_TIMEOUT.as_secs()
+            )),
+            Err(Failed::Start(e)) => Err(format!("command {:?} could not start: {e}", self.command)),
+            Err(Failed::Wait(e)) => Err(format!("command {:?} failed: {e}", self.command)),
         }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let stderr = stderr.trim();
-        let tail = match stderr.char_indices().rev().nth(STDERR_LIMIT) {
-            Some((cut, _)) => format!("...{}", &stderr[cut..]),
-            None => stderr.to_string(),
-        };
-        Err(format!(
-            "command {:?} {action} exited with {}: {}",
-            self.command,
-            output.status,
-            if tail.is_empty() {
-                "(no stderr)"
-            } else {
-                &tail
-            }
-        ))
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(script: &str, dir: &std::path::Path) -> ExecHook {
+        ExecHook {
+            solver: "dns_solver.hook".into(),
+            command: vec!["sh".into(), "-c".into(), script.into(), "hook".into()],
+            working_dir: dir.to_path_buf(),
+            env: HookEnv::default(),
+        }
+    }
+
+    /// A hook that starts a helper in the background (which inherits its stderr) is done
+    /// when it exits, not when the helper closes the pipe.
+    #[tokio::test]
+    async fn a_hook_is_done_when_it_exits_whatever_it_left_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        hook("sleep 5 & echo \"$1 $2 $3\" > seen", dir.path())
+            .run("present", "_acme-challenge.a.test", "v4lue")
+            .await
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+        let seen = std::fs::read_to_string(dir.path().join("seen")).unwrap();
+        assert_eq!(seen.trim(), "present _acme-challenge.a.test. v4lue");
+    }
+
+    #[tokio::test]
+    async fn a_failing_hook_is_an_error_with_its_action_status_and_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = hook("echo 'zone refused' >&2; exit 4", dir.path())
+            .run("cleanup", "_acme-challenge.a.test", "v4lue")
+            .await
+            .unwrap_err();
+        assert!(err.contains("cleanup exited with exit status: 4: zone refused"), "{err}");
     }
 }
