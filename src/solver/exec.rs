@@ -3,30 +3,41 @@
 //! (`CERTFORM_DNS_ACTION`, `CERTFORM_DNS_FQDN`, `CERTFORM_DNS_VALUE`, `CERTFORM_DNS_SOLVER`).
 //! FQDN ends with a dot, as lego's exec provider passes it. A non-zero exit is an error
 //! carrying the command's stderr. Like `on_change`, it does not inherit certform's secrets
-//! (see [`HookEnv`]).
+//! (see [`HookEnv`]), runs in a process group of its own, killed whole after `timeout`
+//! (5 minutes unless set), and is done when it exits (see [`crate::child`]).
 
 use super::dns_provider::{
     AttrCheck, AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture, StartContext,
 };
 use crate::child::{self, Ended, Failed};
+use crate::config::duration::{format_duration, parse_duration};
 use crate::desired::model::ProviderSpec;
 use crate::hook_env::HookEnv;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-/// A hook that hangs must not hold the apply (and the state lock) forever.
+/// A hook that hangs must not hold the apply (and the state lock) forever: the default of
+/// the `timeout` attribute.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
     name: "exec",
     summary: "a command of yours, called as `COMMAND... present|cleanup FQDN VALUE` in the configuration directory (as lego's exec provider)",
-    attributes: &[AttrSchema::new(
-        "command",
-        AttrKind::List,
-        "argv of the command; certform appends `present|cleanup FQDN VALUE`",
-    )
-    .required("[\"./hooks/dns.sh\"]")],
+    attributes: &[
+        AttrSchema::new(
+            "command",
+            AttrKind::List,
+            "argv of the command; certform appends `present|cleanup FQDN VALUE`",
+        )
+        .required("[\"./hooks/dns.sh\"]"),
+        AttrSchema::new(
+            "timeout",
+            AttrKind::Text,
+            "how long one call may run before it is killed with its process group, such as `\"10m\"`",
+        )
+        .default("\"5m\""),
+    ],
     check,
     start,
 };
@@ -42,6 +53,18 @@ fn check(attrs: &mut AttrCheck<'_>) {
         );
         attrs.error("command", "Invalid command", detail);
     }
+    if let Some(Err(why)) = attrs.text("timeout").map(timeout) {
+        let detail = format!("`timeout` in {}: {why}.", attrs.what);
+        attrs.error("timeout", "Invalid timeout", detail);
+    }
+}
+
+/// The `timeout` attribute: a duration of at least a second.
+fn timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        zero if zero.is_zero() => Err(format!("{text:?} would kill every call at once")),
+        duration => Ok(duration),
+    }
 }
 
 fn start<'a>(
@@ -54,6 +77,8 @@ fn start<'a>(
             command: spec.list("command").to_vec(),
             working_dir: spec.config_dir.clone(),
             env: context.hook_env.clone(),
+            // `check` refused a timeout that does not parse.
+            timeout: spec.text("timeout").and_then(|t| timeout(t).ok()).unwrap_or(HOOK_TIMEOUT),
         });
         Ok(provider)
     })
@@ -79,6 +104,7 @@ struct ExecHook {
     command: Vec<String>,
     working_dir: PathBuf,
     env: HookEnv,
+    timeout: Duration,
 }
 
 impl ExecHook {
@@ -101,17 +127,17 @@ impl ExecHook {
             .env("CERTFORM_DNS_SOLVER", &self.solver)
             .stdin(Stdio::null())
             .stdout(Stdio::null());
-        match child::run(&mut command, HOOK_TIMEOUT).await {
+        match child::run(&mut command, self.timeout).await {
             Ok(Ended::Exited { status, .. }) if status.success() => Ok(()),
             Ok(Ended::Exited { status, stderr }) => Err(format!(
                 "command {:?} {action} exited with {status}: {stderr}",
                 self.command
             )),
             Ok(Ended::TimedOut) => Err(format!(
-                "command {:?} {action} did not finish within {}s; it was killed with its \
-                 process group",
+                "command {:?} {action} did not finish within {}; it was killed with its \
+                 process group (set `timeout` on the solver to allow longer)",
                 self.command,
-                HOOK_TIMEOUT.as_secs()
+                format_duration(self.timeout)
             )),
             Err(Failed::Start(e)) => Err(format!("command {:?} could not start: {e}", self.command)),
             Err(Failed::Wait(e)) => Err(format!("command {:?} failed: {e}", self.command)),
@@ -130,6 +156,7 @@ mod tests {
             command: vec!["sh".into(), "-c".into(), script.into(), "hook".into()],
             working_dir: dir.to_path_buf(),
             env: HookEnv::default(),
+            timeout: HOOK_TIMEOUT,
         }
     }
 
@@ -146,6 +173,31 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
         let seen = std::fs::read_to_string(dir.path().join("seen")).unwrap();
         assert_eq!(seen.trim(), "present _acme-challenge.a.test. v4lue");
+    }
+
+    #[tokio::test]
+    async fn a_hung_hook_is_killed_at_its_timeout_and_the_error_says_how_to_allow_longer() {
+        let dir = tempfile::tempdir().unwrap();
+        let hung = ExecHook {
+            timeout: Duration::from_secs(1),
+            ..hook("sleep 600", dir.path())
+        };
+        let err = hung
+            .run("present", "_acme-challenge.a.test", "v4lue")
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("present did not finish within 1s; it was killed with its process group (set `timeout` on the solver"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_timeout_must_be_a_duration_of_at_least_a_second() {
+        assert_eq!(timeout("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(timeout("1h30m"), Ok(Duration::from_secs(5400)));
+        assert!(timeout("0s").unwrap_err().contains("would kill every call at once"));
+        assert!(timeout("ten minutes").unwrap_err().contains("is not a duration"));
     }
 
     #[tokio::test]

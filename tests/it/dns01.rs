@@ -229,6 +229,27 @@ fn failing_hook_exits_1_with_its_stderr_and_is_cleaned_up() {
 }
 
 #[test]
+fn an_exec_timeout_of_zero_is_a_configuration_error_at_its_place() {
+    let pebble = Pebble::start();
+    let work = Workdir::new();
+    hook(&work, false);
+    let config = exec_config(&pebble, r#"timeout  = "0s""#);
+    let line = 1 + config
+        .lines()
+        .position(|l| l.contains("timeout  ="))
+        .unwrap();
+    work.write("main.hcl", &config);
+    let all = work.expect(&["validate"], 1);
+    assert!(all.contains(&format!("main.hcl:{line}:")), "{all}");
+    assert!(all.contains("Invalid timeout"), "{all}");
+    assert!(
+        all.contains("\"0s\" would kill every call at once"),
+        "{all}"
+    );
+    assert!(calls(&work).is_empty());
+}
+
+#[test]
 fn ctrl_c_during_the_propagation_wait_cleans_up() {
     // BIND serves the zone but never gets the hook's record, so the check waits.
     let bind = Bind::start("exec.test");
