@@ -36,7 +36,7 @@ pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
             AttrKind::Text,
             "how long one call may run before it is killed with its process group, such as `\"10m\"`",
         )
-        .default("\"5m\""),
+        .default("5m"),
     ],
     check,
     start,
