@@ -10,6 +10,9 @@ use std::process::ExitStatus;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
+/// How long a hook may run unless the configuration says otherwise: an `on_change` command
+/// without `on_change_timeout`, an `exec` DNS hook without `timeout`.
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(300);
 /// How much of a program's stderr is kept for its error: the end, where the reason usually
 /// is.
 pub const STDERR_TAIL_LIMIT: usize = 64 * 1024;

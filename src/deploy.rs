@@ -18,7 +18,7 @@ mod s3;
 pub mod ssh;
 
 use crate::bounded_read::{read_regular, Refusal, OUTPUT_READ_LIMIT};
-use crate::child::{Ended, Failed};
+use crate::child::{Ended, Failed, DEFAULT_HOOK_TIMEOUT};
 use crate::desired::model::{Desired, FileFormat, OutputFileKind, OutputKind, OutputSpec};
 use crate::error::{Error, Result};
 use crate::hook_env::HookEnv;
@@ -255,10 +255,6 @@ pub fn observe<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Observed {
     }
     observed
 }
-
-/// How long an `on_change` command may run unless its output sets `on_change_timeout`
-/// (as long as an `exec` DNS hook may).
-pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The timeout of `on_change` command `argv`: the longest `on_change_timeout` of the outputs
 /// naming it (one command runs once for all of them).

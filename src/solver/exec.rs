@@ -9,7 +9,7 @@
 use super::dns_provider::{
     AttrCheck, AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture, StartContext,
 };
-use crate::child::{self, Ended, Failed};
+use crate::child::{self, Ended, Failed, DEFAULT_HOOK_TIMEOUT};
 use crate::config::duration::{format_duration, parse_duration};
 use crate::desired::model::ProviderSpec;
 use crate::hook_env::HookEnv;
@@ -17,9 +17,6 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-/// A hook that hangs must not hold the apply (and the state lock) forever: the default of
-/// the `timeout` attribute.
-const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub(super) const PROVIDER: ProviderEntry = ProviderEntry {
     name: "exec",
@@ -78,7 +75,10 @@ fn start<'a>(
             working_dir: spec.config_dir.clone(),
             env: context.hook_env.clone(),
             // `check` refused a timeout that does not parse.
-            timeout: spec.text("timeout").and_then(|t| timeout(t).ok()).unwrap_or(HOOK_TIMEOUT),
+            timeout: spec
+                .text("timeout")
+                .and_then(|t| timeout(t).ok())
+                .unwrap_or(DEFAULT_HOOK_TIMEOUT),
         });
         Ok(provider)
     })
@@ -145,7 +145,6 @@ impl ExecHook {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,7 +155,7 @@ mod tests {
             command: vec!["sh".into(), "-c".into(), script.into(), "hook".into()],
             working_dir: dir.to_path_buf(),
             env: HookEnv::default(),
-            timeout: HOOK_TIMEOUT,
+            timeout: DEFAULT_HOOK_TIMEOUT,
         }
     }
 
@@ -198,6 +197,9 @@ mod tests {
         assert_eq!(timeout("1h30m"), Ok(Duration::from_secs(5400)));
         assert!(timeout("0s").unwrap_err().contains("would kill every call at once"));
         assert!(timeout("ten minutes").unwrap_err().contains("is not a duration"));
+        // The default the provider table shows is the one a solver without it gets.
+        let default = PROVIDER.attributes.iter().find(|a| a.name == "timeout").unwrap();
+        assert_eq!(timeout(default.default.unwrap()), Ok(DEFAULT_HOOK_TIMEOUT));
     }
 
     #[tokio::test]
