@@ -24,7 +24,7 @@ pub fn refresh(
     now: OffsetDateTime,
 ) -> BTreeMap<Address, AriState> {
     let mut known = known_windows(state, &AriCache::for_this_user().load(state.lineage));
-    let due: Vec<_> = state
+    let due: Vec<Due> = state
         .certificates
         .iter()
         .filter(|(address, _)| {
@@ -36,17 +36,27 @@ pub fn refresh(
             let spec = desired.certificates.get(address)?;
             let account = desired.accounts.get(&spec.account)?;
             // A certificate from another CA is reissued anyway; its window does not matter.
-            let mut current = current.clone();
-            current.ari = known.get(address).cloned();
-            (account.directory == current.directory)
-                .then(|| (address.clone(), current, account.ca_bundle.clone()))
+            (account.directory == current.directory).then_some(Due {
+                address,
+                current,
+                ca_bundle: account.ca_bundle.as_ref(),
+            })
         })
         .collect();
     if due.is_empty() {
         return known;
     }
-    known.extend(crate::runtime::block_on(fetch_windows(due, now)));
+    let fetched = crate::runtime::block_on(fetch_windows(&due, &known, now));
+    known.extend(fetched);
     known
+}
+
+/// A certificate whose window is to be fetched, borrowed from the state: at 10,000
+/// certificates a copy of each would double what `plan` holds, and most CAs offer no ARI.
+struct Due<'a> {
+    address: &'a Address,
+    current: &'a CertificateState,
+    ca_bundle: Option<&'a PathBuf>,
 }
 
 /// The latest window known for each certificate: the cache's when it was fetched for the
@@ -74,23 +84,29 @@ fn known_windows(state: &State, cache: &Windows) -> BTreeMap<Address, AriState> 
 const CONCURRENT_FETCHES: usize = 16;
 
 /// Asks each CA once whether it offers ARI (a CA that cannot be reached is one warning, and
-/// its certificates are skipped), then fetches the windows with bounded concurrency.
+/// its certificates are skipped), then fetches the windows with bounded concurrency and
+/// chooses in each against the window `known` before.
 async fn fetch_windows(
-    due: Vec<(Address, CertificateState, Option<PathBuf>)>,
+    due: &[Due<'_>],
+    known: &BTreeMap<Address, AriState>,
     now: OffsetDateTime,
 ) -> BTreeMap<Address, AriState> {
     // Keyed by (directory URL, ca_bundle): one CA as certform reaches it.
-    let mut by_ca: BTreeMap<(String, Option<PathBuf>), Vec<_>> = BTreeMap::new();
-    for (address, current, ca_bundle) in due {
+    let mut by_ca: BTreeMap<(&str, Option<&PathBuf>), Vec<&Due>> = BTreeMap::new();
+    for certificate in due {
         by_ca
-            .entry((current.directory.clone(), ca_bundle))
+            .entry((&certificate.current.directory, certificate.ca_bundle))
             .or_default()
-            .push((address, current));
+            .push(certificate);
     }
     let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_FETCHES));
     let mut tasks = tokio::task::JoinSet::new();
     for ((directory, ca_bundle), certificates) in by_ca {
-        let base = match crate::acme::ari::renewal_info_base(&directory, ca_bundle.as_deref()).await
+        let base = match crate::acme::ari::renewal_info_base(
+            directory,
+            ca_bundle.map(|p| p.as_path()),
+        )
+        .await
         {
             Ok(Some(base)) => base,
             Ok(None) => {
@@ -104,22 +120,25 @@ async fn fetch_windows(
                 continue;
             }
         };
-        for (address, current) in certificates {
-            let (base, ca_bundle, limit) = (base.clone(), ca_bundle.clone(), limit.clone());
+        for certificate in certificates {
+            let (base, ca_bundle, limit) = (base.clone(), ca_bundle.cloned(), limit.clone());
+            let current = certificate.current;
+            let (address, serial_number, certificate_pem) = (
+                certificate.address.clone(),
+                current.serial_number.clone(),
+                current.certificate_pem.clone(),
+            );
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let window = crate::acme::ari::renewal_window(
-                    &base,
-                    ca_bundle.as_deref(),
-                    &current.certificate_pem,
-                )
-                .await;
-                (address, current, window)
+                let window =
+                    crate::acme::ari::renewal_window(&base, ca_bundle.as_deref(), &certificate_pem)
+                        .await;
+                (address, serial_number, window)
             });
         }
     }
     let mut found = BTreeMap::new();
-    while let Some(Ok((address, current, window))) = tasks.join_next().await {
+    while let Some(Ok((address, serial_number, window))) = tasks.join_next().await {
         match window {
             Ok(window) => {
                 let fetched = FetchedWindow {
@@ -133,7 +152,7 @@ async fn fetch_windows(
                     fetched.start,
                     fetched.end
                 );
-                let kept = observe(current.ari.as_ref(), &current.serial_number, fetched);
+                let kept = observe(known.get(&address), &serial_number, fetched);
                 found.insert(address, kept);
             }
             Err(e) => eprintln!(
