@@ -75,7 +75,9 @@ struct DocumentIn {
     key_id: Option<String>,
     #[serde(default)]
     mac: Option<String>,
-    secrets: String,
+    /// Kept as the JSON string it is in the document: unescaping it here would hold a
+    /// parser buffer and a copy of the whole armored text while `plan` reads a big state.
+    secrets: Box<RawValue>,
 }
 
 /// The plaintext inside the age envelope: `Secrets` as read, `&Secrets` as written (no
@@ -102,7 +104,9 @@ pub struct StoredState {
     /// The key id the document claims (not verified until the secrets are opened).
     pub key_id: Option<String>,
     mac: Option<String>,
-    sealed: String,
+    /// The armored secret half as the JSON string literal it is in the document (see
+    /// [`StoredState::sealed_text`]).
+    sealed: Box<RawValue>,
     /// Digest of the public half exactly as it was read.
     public_sha256: String,
     /// The file the document came from, for messages.
@@ -380,6 +384,17 @@ pub fn decode(bytes: &[u8]) -> Result<StoredState> {
              versions {MIN_FORMAT_VERSION} to {FORMAT_VERSION}). Upgrade it with an older certform release first."
         )));
     }
+    if !fields
+        .get(SECRETS_FIELD)
+        .is_some_and(|raw| raw.get().starts_with('"'))
+    {
+        return Err(Error::State(
+            "The state document's `secrets` is missing or not a string. Restore the previous \
+             version from the `.backup` file next to it (then run `certform state \
+             accept-rollback`), or fix the edit."
+                .to_string(),
+        ));
+    }
     let public_sha256 = digest_of_public_half(&fields);
     drop(fields);
     let document: DocumentIn = serde_json::from_slice(bytes).map_err(|e| {
@@ -414,7 +429,8 @@ impl StoredState {
 
     /// Decrypts the secret half and checks its seal against the public half it came with.
     pub fn open_secrets(&self, identity: &Identity) -> Result<Secrets> {
-        let plaintext = decrypt(&self.sealed, identity, self.origin.as_deref())?;
+        let armored = self.sealed_text()?;
+        let plaintext = decrypt(&armored, identity, self.origin.as_deref())?;
         let sealed: Sealed<Secrets> = serde_json::from_slice(&plaintext).map_err(|e| {
             Error::Decrypt(format!(
                 "the decrypted secrets are not valid ({e}). {}",
@@ -440,7 +456,7 @@ impl StoredState {
                     .to_string(),
             )
         } else {
-            self.authentication_problem(&sealed.secrets)
+            self.authentication_problem(&sealed.secrets, &armored)
         };
         match problem {
             Some(problem) => Err(Error::State(format!(
@@ -454,7 +470,7 @@ impl StoredState {
     /// What is wrong with the document's MAC under the key in its secrets (`None`: it
     /// verifies, or the state has no key yet and claims none). A state without a key is
     /// then only as good as its pins (`state::auth::check_pins`).
-    fn authentication_problem(&self, secrets: &Secrets) -> Option<String> {
+    fn authentication_problem(&self, secrets: &Secrets, armored: &str) -> Option<String> {
         let state = &self.state;
         match (&secrets.state_key, &self.mac) {
             (None, None) if self.key_id.is_none() => None,
@@ -469,7 +485,7 @@ impl StoredState {
                     state.lineage,
                     state.serial,
                     &self.public_sha256,
-                    &self.sealed,
+                    armored,
                     mac,
                 ) {
                     Some("its MAC does not verify under its state key".into())
@@ -478,6 +494,16 @@ impl StoredState {
                 }
             }
         }
+    }
+
+    /// The armored secret half, unescaped from its JSON string.
+    fn sealed_text(&self) -> Result<String> {
+        serde_json::from_str(self.sealed.get()).map_err(|e| {
+            Error::State(format!(
+                "The state document's `secrets` is not a string ({e}). {}",
+                self.restore_hint()
+            ))
+        })
     }
 
     fn restore_hint(&self) -> String {
@@ -964,6 +990,20 @@ pub(crate) mod tests {
             serde_json::Value::String("-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n".into());
         let stored = decode(&serde_json::to_vec(&doc).unwrap()).unwrap();
         assert!(matches!(stored.open_secrets(&x), Err(Error::Decrypt(m)) if m.contains("damaged")));
+    }
+
+    #[test]
+    fn secrets_that_are_not_a_string_are_refused_when_read() {
+        let (_, r) = x25519_identity();
+        let (state, secrets) = sample();
+        let bytes = encode(&state, &secrets, &[r]).unwrap();
+        let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        doc["secrets"] = serde_json::json!({"not": "armored"});
+        let msg = state_err(decode(&serde_json::to_vec(&doc).unwrap()));
+        assert!(
+            msg.contains("`secrets` is missing or not a string") && msg.contains(".backup"),
+            "{msg}"
+        );
     }
 
     #[test]
