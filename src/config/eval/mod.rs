@@ -171,6 +171,9 @@ impl Evaluator {
         constant: bool,
         diags: &mut Diagnostics,
     ) -> Option<Value> {
+        if let Some(value) = literal(expr) {
+            return Some(value);
+        }
         let whole = expr.span().unwrap_or(0..0);
         let refs = collect_refs(expr);
         let mut ok = true;
@@ -213,7 +216,7 @@ impl Evaluator {
             // Something this depends on failed and was reported already.
             return None;
         }
-        let ctx = self.context(&refs.refs);
+        let ctx = self.context(&refs.refs, subst::calls_a_function(expr));
         let mut expr = expr.clone();
         let mut subst = FuncSubst {
             eval: self,
@@ -303,50 +306,75 @@ impl Evaluator {
         }
     }
 
-    /// The evaluation context: the referenced variables, locals and blocks (only those, so
-    /// a large map is not copied for every expression that does not use it), `each`, and the
-    /// functions.
-    fn context(&self, refs: &[(Ref, Range<usize>)]) -> Context<'static> {
+    /// The evaluation context: what the expression refers to, and only that (the
+    /// referenced variables, locals, `each` and blocks: a large map is not copied for every
+    /// expression that does not use it), and the functions when it calls one.
+    fn context(&self, refs: &[(Ref, Range<usize>)], calls_a_function: bool) -> Context<'static> {
         let mut ctx = Context::new();
-        let mut vars = Map::new();
-        let mut locals = Map::new();
+        let mut vars: Option<Map<String, Value>> = None;
+        let mut locals: Option<Map<String, Value>> = None;
+        // Likewise only the blocks the expression names: declaring every block for every
+        // expression made loading N certificates cost O(N²).
+        let mut blocks: BTreeMap<Kind, Map<String, Value>> = BTreeMap::new();
+        let mut each = false;
         for (reference, _) in refs {
             let (values, into, name) = match reference {
                 Ref::Var(name) => (&self.vars, &mut vars, name),
                 Ref::Local(name) => (&self.locals, &mut locals, name),
-                _ => continue,
+                Ref::Each(_) => {
+                    each = true;
+                    continue;
+                }
+                Ref::Resource(kind, name) => {
+                    if self.has_resource(*kind, name) {
+                        let value =
+                            Value::String(reference_value(&Address::new(*kind, name.clone())));
+                        blocks.entry(*kind).or_default().insert(name.clone(), value);
+                    }
+                    continue;
+                }
             };
+            let into = into.get_or_insert_with(Map::new);
             if !into.contains_key(name) {
                 let value = values.get(name).cloned().flatten().unwrap_or(Value::Null);
                 into.insert(name.clone(), value);
             }
         }
-        ctx.declare_var("var", Value::Object(vars));
-        ctx.declare_var("local", Value::Object(locals));
-        if let Some((key, value)) = &self.each {
+        if let Some(vars) = vars {
+            ctx.declare_var("var", Value::Object(vars));
+        }
+        if let Some(locals) = locals {
+            ctx.declare_var("local", Value::Object(locals));
+        }
+        if let (true, Some((key, value))) = (each, &self.each) {
             let mut each = Map::new();
             each.insert("key".to_string(), Value::String(key.clone()));
             each.insert("value".to_string(), value.clone());
             ctx.declare_var("each", Value::Object(each));
         }
-        // Likewise only the blocks the expression names: declaring every block for every
-        // expression made loading N certificates cost O(N²).
-        let mut blocks: BTreeMap<Kind, Map<String, Value>> = BTreeMap::new();
-        for (reference, _) in refs {
-            if let Ref::Resource(kind, name) = reference {
-                if self.has_resource(*kind, name) {
-                    let value = Value::String(reference_value(&Address::new(*kind, name.clone())));
-                    blocks.entry(*kind).or_default().insert(name.clone(), value);
-                }
-            }
-        }
-        for kind in Kind::ALL {
-            let object = blocks.remove(&kind).unwrap_or_default();
+        for (kind, object) in blocks {
             ctx.declare_var(kind.keyword(), Value::Object(object));
         }
-        functions::declare(&mut ctx, &self.config_dir);
+        if calls_a_function {
+            functions::declare(&mut ctx, &self.config_dir);
+        }
         ctx
     }
+}
+
+/// The value of an expression made of literals only (strings without interpolation,
+/// numbers, booleans, null, arrays of those), read without an evaluation context. Most
+/// attributes are such, and building a context (every function declared) for each was a
+/// fifth of loading a large configuration.
+fn literal(expr: &Expression) -> Option<Value> {
+    Some(match expr {
+        Expression::Null(_) => Value::Null,
+        Expression::Bool(value) => Value::Bool(*value.value()),
+        Expression::Number(value) => Value::Number(*value.value()),
+        Expression::String(value) => Value::String(value.value().clone()),
+        Expression::Array(array) => Value::Array(array.iter().map(literal).collect::<Option<_>>()?),
+        _ => return None,
+    })
 }
 
 enum RefStatus {
@@ -384,6 +412,44 @@ mod tests {
         let mut diags = Diagnostics::new();
         let value = evaluator.eval(&source, &attr.value, &mut diags);
         (value, diags)
+    }
+
+    #[test]
+    fn literals_read_without_a_context_equal_their_evaluated_values() {
+        let attribute = |text: &str| {
+            file(&format!("x = {text}\n"))
+                .body
+                .get_attribute("x")
+                .unwrap()
+                .value
+                .clone()
+        };
+        for text in [
+            r#""plain""#,
+            r#""a\tb""#,
+            "42",
+            "1.5",
+            "true",
+            "null",
+            "[]",
+            r#"["a", 2, [false, null]]"#,
+        ] {
+            let expr = attribute(text);
+            let evaluated = hcl::Expression::from(expr.clone())
+                .evaluate(&Context::new())
+                .unwrap();
+            assert_eq!(literal(&expr), Some(evaluated), "{text}");
+        }
+        for text in [
+            r#""${var.x}""#,
+            "var.x",
+            r#"[env("X")]"#,
+            "1 + 1",
+            "{ a = 1 }",
+            "(1)",
+        ] {
+            assert_eq!(literal(&attribute(text)), None, "{text}");
+        }
     }
 
     #[test]

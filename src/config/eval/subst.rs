@@ -37,6 +37,19 @@ fn mentions(expr: &Expression, names: &[String]) -> bool {
     finder.found
 }
 
+/// Whether `expr` calls any function.
+pub(super) fn calls_a_function(expr: &Expression) -> bool {
+    struct Finder(bool);
+    impl Visit for Finder {
+        fn visit_func_call(&mut self, _: &FuncCall) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_expr(expr);
+    finder.0
+}
+
 /// Carries out `env()` and `file()` calls whose arguments are known, replacing each call
 /// by its result; reports unknown functions and failing calls at the call.
 pub(super) struct FuncSubst<'a> {
