@@ -10,7 +10,7 @@
 //! Every row is measured `--runs K` times (default 3: `cargo bench --bench issuance --
 //! --runs 5`), in K passes over all rows so that a slow spell of the machine hits every
 //! row alike; the table shows the medians, and each ratio is the median of the K ratios of
-//! floor and certform measured back to back. `--rows 50x10,200x10,1000x25` measures those
+//! floor and certform measured back to back (printed under the table, pass by pass). `--rows 50x10,200x10,1000x25` measures those
 //! rows (certificates x parallelism) instead of the default grid. `--current-pebble` runs
 //! the current Pebble (`../shared/pebble/pebble` or `CERTFORM_TEST_PEBBLE`) instead of
 //! Debian's 2.4; `--pebble-gomaxprocs 1` runs Pebble on one OS thread (both Pebbles hung
@@ -117,6 +117,22 @@ fn main() {
         );
     }
     println!("medians of {runs} run(s)");
+    // The spread behind each median: on two shared cores one pass can differ from the next
+    // by more than any change measured here.
+    for (&(n, parallelism), samples) in rows.iter().zip(&samples) {
+        let ratios = |i: usize| {
+            samples
+                .iter()
+                .map(|s| format!("{:.2}", s[i].as_secs_f64() / s[0].as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        println!(
+            "{n} x {parallelism}, ratio in each pass: no outputs {}; with outputs {}",
+            ratios(1),
+            ratios(2)
+        );
+    }
     drop(std::mem::take(&mut *KEPT.lock().unwrap()));
     println!(
         "one state write on this disk (100 KB: temp file, fsync, backup, rename, directory fsync): median {:.1} ms",
