@@ -656,4 +656,4 @@ pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
 
 #[cfg(test)]
 #[path = "diff_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -41,7 +41,7 @@ fn account_state() -> AccountState {
     }
 }
 
-fn output(dir: &str) -> OutputSpec {
+pub(crate) fn output(dir: &str) -> OutputSpec {
     OutputSpec {
         name: "files".into(),
         kind: OutputKind::Files(FileFormat::Pem),
@@ -62,7 +62,7 @@ fn output(dir: &str) -> OutputSpec {
     }
 }
 
-fn cert_spec(name: &str, domains: &[&str]) -> CertificateSpec {
+pub(crate) fn cert_spec(name: &str, domains: &[&str]) -> CertificateSpec {
     CertificateSpec {
         address: Address::certificate(name),
         account: "le".into(),
@@ -155,7 +155,7 @@ fn observed_ok() -> Observed {
     observed
 }
 
-fn desired(certs: Vec<CertificateSpec>) -> Desired {
+pub(crate) fn desired(certs: Vec<CertificateSpec>) -> Desired {
     Desired {
         config_dir: "/cfg".into(),
         state: StateSettings {

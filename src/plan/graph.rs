@@ -6,7 +6,7 @@
 
 use super::{Action, Change};
 use crate::address::Kind;
-use crate::desired::model::Desired;
+use crate::desired::model::{Desired, OutputSpec};
 use crate::state::model::State;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -185,6 +185,7 @@ pub enum ConfigNodeKind {
     Solver,
     Certificate,
     Output,
+    /// An `on_change` command, or an `ssh` output's `reload_command` on its host.
     Hook,
 }
 
@@ -192,7 +193,8 @@ pub enum ConfigNodeKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigNode {
     /// Unique in the graph: `account.le`, `http_solver.web`, `certificate.www`,
-    /// `certificate.www.output.files`, `on_change: systemctl reload nginx`.
+    /// `certificate.www.output.files`, `on_change: systemctl reload nginx`,
+    /// `reload on deploy@edge:2222: systemctl reload nginx`.
     pub id: String,
     pub kind: ConfigNodeKind,
     /// The planned action on this node: the change's own, or for an output and a hook the
@@ -283,8 +285,7 @@ impl ConfigGraph {
                 let out_id = format!("{id}.output.{}", output.name);
                 let out = node(&mut graph, out_id, ConfigNodeKind::Output, writes);
                 graph.edges.push((cert, out));
-                if let Some(argv) = &output.on_change {
-                    let hook_id = format!("on_change: {}", argv.join(" "));
+                for hook_id in hooks_of(output) {
                     let hook = node(&mut graph, hook_id, ConfigNodeKind::Hook, None);
                     // A hook runs when any output naming it is written.
                     if writes.is_some() && graph.nodes[hook].action.is_none() {
@@ -295,5 +296,73 @@ impl ConfigGraph {
             }
         }
         graph
+    }
+}
+
+/// What runs after `output` is written: its `on_change` command, and an `ssh` output's
+/// `reload_command` on its host (one node per host and command, as apply runs it).
+fn hooks_of(output: &OutputSpec) -> impl Iterator<Item = String> + '_ {
+    let on_change = output
+        .on_change
+        .iter()
+        .map(|argv| format!("on_change: {}", argv.join(" ")));
+    let reloads = crate::deploy::ssh::reloads(std::slice::from_ref(output)).map(|reload| {
+        format!(
+            "reload on {}: {}",
+            reload.target.destination(),
+            reload.argv.join(" ")
+        )
+    });
+    on_change.chain(reloads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::ssh::{SshOutput, SshTarget};
+    use crate::desired::model::OutputKind;
+    use crate::plan::diff::tests::{cert_spec, desired, output};
+    use std::time::Duration;
+
+    #[test]
+    fn an_ssh_outputs_reload_command_is_a_hook_after_that_output_only() {
+        let mut spec = cert_spec("www", &["www.test"]);
+        let mut edge = output("/unused");
+        edge.name = "edge".into();
+        edge.kind = OutputKind::Ssh(SshOutput {
+            target: SshTarget {
+                host: "edge.test".into(),
+                port: Some(2222),
+                user: Some("deploy".into()),
+                identity_file: None,
+                known_hosts: None,
+                timeout: Duration::from_secs(30),
+            },
+            directory: "/etc/tls".into(),
+            combined: false,
+            key_mode: 0o600,
+            mode: 0o644,
+            owner: None,
+            group: None,
+            reload_command: Some(vec!["systemctl".into(), "reload".into(), "nginx".into()]),
+        });
+        spec.outputs.push(edge);
+        let graph = ConfigGraph::build(&[], &desired(vec![spec]), &State::new());
+        let at = |id: &str| {
+            graph
+                .nodes
+                .iter()
+                .position(|node| node.id == id)
+                .unwrap_or_else(|| panic!("no node {id} in {:?}", graph.nodes))
+        };
+        let reload = at("reload on deploy@edge.test:2222: systemctl reload nginx");
+        assert_eq!(graph.nodes[reload].kind, ConfigNodeKind::Hook);
+        let into_reload: Vec<usize> = graph
+            .edges
+            .iter()
+            .filter(|&&(_, to)| to == reload)
+            .map(|&(from, _)| from)
+            .collect();
+        assert_eq!(into_reload, vec![at("certificate.www.output.edge")]);
     }
 }
