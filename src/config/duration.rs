@@ -10,6 +10,15 @@ pub const DURATION_HELP: &str =
 /// The units, largest first, with their length in seconds.
 const UNITS: [(char, u64); 4] = [('d', 86400), ('h', 3600), ('m', 60), ('s', 1)];
 
+/// A duration longer than zero, for timeouts (zero would stop every run at once); the
+/// error, like [`parse_duration`]'s, starts with the text and has no trailing period.
+pub fn positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        zero if zero.is_zero() => Err(format!("{text:?} is not longer than zero")),
+        duration => Ok(duration),
+    }
+}
+
 /// Parses `"30d"`, `"1h30m"` and friends; the error says what is wrong, without a
 /// trailing period.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -10,7 +10,7 @@ use super::dns_provider::{
     AttrCheck, AttrKind, AttrSchema, DnsProvider, ProviderEntry, ProviderFuture, StartContext,
 };
 use crate::child::{self, Ended, Failed, DEFAULT_HOOK_TIMEOUT};
-use crate::config::duration::{format_duration, parse_duration};
+use crate::config::duration::{format_duration, positive_duration};
 use crate::desired::model::ProviderSpec;
 use crate::hook_env::HookEnv;
 use std::path::PathBuf;
@@ -50,17 +50,9 @@ fn check(attrs: &mut AttrCheck<'_>) {
         );
         attrs.error("command", "Invalid command", detail);
     }
-    if let Some(Err(why)) = attrs.text("timeout").map(timeout) {
+    if let Some(Err(why)) = attrs.text("timeout").map(positive_duration) {
         let detail = format!("`timeout` in {}: {why}.", attrs.what);
         attrs.error("timeout", "Invalid timeout", detail);
-    }
-}
-
-/// The `timeout` attribute: a duration of at least a second.
-fn timeout(text: &str) -> Result<Duration, String> {
-    match parse_duration(text)? {
-        zero if zero.is_zero() => Err(format!("{text:?} would kill every call at once")),
-        duration => Ok(duration),
     }
 }
 
@@ -77,7 +69,7 @@ fn start<'a>(
             // `check` refused a timeout that does not parse.
             timeout: spec
                 .text("timeout")
-                .and_then(|t| timeout(t).ok())
+                .and_then(|t| positive_duration(t).ok())
                 .unwrap_or(DEFAULT_HOOK_TIMEOUT),
         });
         Ok(provider)
@@ -192,14 +184,14 @@ mod tests {
     }
 
     #[test]
-    fn a_timeout_must_be_a_duration_of_at_least_a_second() {
-        assert_eq!(timeout("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(timeout("1h30m"), Ok(Duration::from_secs(5400)));
-        assert!(timeout("0s").unwrap_err().contains("would kill every call at once"));
-        assert!(timeout("ten minutes").unwrap_err().contains("is not a duration"));
+    fn a_timeout_must_be_a_duration_longer_than_zero() {
+        assert_eq!(positive_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(positive_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert!(positive_duration("0s").unwrap_err().contains("\"0s\" is not longer than zero"));
+        assert!(positive_duration("ten minutes").unwrap_err().contains("is not a duration"));
         // The default the provider table shows is the one a solver without it gets.
         let default = PROVIDER.attributes.iter().find(|a| a.name == "timeout").unwrap();
-        assert_eq!(timeout(default.default.unwrap()), Ok(DEFAULT_HOOK_TIMEOUT));
+        assert_eq!(positive_duration(default.default.unwrap()), Ok(DEFAULT_HOOK_TIMEOUT));
     }
 
     #[tokio::test]

@@ -206,16 +206,8 @@ fn positive_duration(
     match reader.string_spanned(name, diags) {
         Got::Absent => Some(None),
         Got::Invalid => None,
-        Got::Value((text, span)) => match parse_duration(&text) {
-            Ok(d) if d > Duration::ZERO => Some(Some(d)),
-            Ok(_) => {
-                diags.error(
-                    Some(span),
-                    "Invalid duration",
-                    format!("{name} must be longer than zero."),
-                );
-                None
-            }
+        Got::Value((text, span)) => match crate::config::duration::positive_duration(&text) {
+            Ok(duration) => Some(Some(duration)),
             Err(why) => {
                 diags.error(Some(span), "Invalid duration", format!("{why}."));
                 None
