@@ -89,6 +89,16 @@ where
     handle().spawn(future);
 }
 
+/// Work that blocks a thread (key generation, CSR signing, fsyncs of output files) off the
+/// async workers, its own error passed through.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Bug(format!("a blocking task failed: {e}")))?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -239,11 +239,11 @@ async fn order_certificate(
     let key_type = spec.key_type;
     let private_key = match reusable_key {
         Some(key) => key,
-        None => blocking(move || keys::generate_private_key(key_type)).await?,
+        None => crate::runtime::blocking(move || keys::generate_private_key(key_type)).await?,
     };
     let csr = {
         let (key, domains, staple) = (private_key.clone(), spec.domains.clone(), spec.must_staple);
-        blocking(move || keys::csr_der(&key, &domains, staple)).await?
+        crate::runtime::blocking(move || keys::csr_der(&key, &domains, staple)).await?
     };
     let replaced = {
         let ledger = context.ledger.lock().expect("ledger");
@@ -443,13 +443,4 @@ fn forget_certificate(context: &Context, address: &Address) -> Result<()> {
             state.certificates.remove(address);
             secrets.certificates.remove(address);
         })
-}
-
-/// CPU-heavy work (key generation, CSR signing) off the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Bug(format!("a blocking task failed: {e}")))?
 }

@@ -78,11 +78,8 @@ pub async fn deliver(
     let Some(target) = output.kind.target() else {
         // Local files wait for fsyncs: written off the async workers.
         let (output, certificate, key) = (output.clone(), certificate.clone(), private_key.clone());
-        return tokio::task::spawn_blocking(move || {
-            super::write_output(&output, &certificate, &key)
-        })
-        .await
-        .map_err(|e| Error::Bug(format!("the output writer stopped: {e}")))?;
+        return crate::runtime::blocking(move || super::write_output(&output, &certificate, &key))
+            .await;
     };
     let previous = previous
         .and_then(|p| p.remote.as_ref())

@@ -202,17 +202,13 @@ impl Webroot {
         validate_token(ch)?;
         let (root, token) = (self.root.clone(), ch.token.clone());
         let body = ch.key_authorization.clone();
-        tokio::task::spawn_blocking(move || write_challenge_file(&root, &token, body.as_bytes()))
-            .await
-            .map_err(|e| Error::Bug(format!("the webroot writer task failed: {e}")))?
+        crate::runtime::blocking(move || write_challenge_file(&root, &token, body.as_bytes())).await
     }
 
     pub(super) async fn cleanup(&self, ch: &ChallengeData) -> Result<()> {
         validate_token(ch)?;
         let (root, token) = (self.root.clone(), ch.token.clone());
-        tokio::task::spawn_blocking(move || remove_challenge_file(&root, &token))
-            .await
-            .map_err(|e| Error::Bug(format!("the webroot cleanup task failed: {e}")))?
+        crate::runtime::blocking(move || remove_challenge_file(&root, &token)).await
     }
 }
 
