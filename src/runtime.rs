@@ -13,6 +13,9 @@
 //! panic in the last two, so each gets its own way in. The future always runs on this
 //! runtime, never on the caller's: a PostgreSQL connection or an S3 client made by one call
 //! must outlive the runtime of a test that made it.
+//!
+//! [`blocking`] is the one way async code hands work that blocks a thread (key generation,
+//! fsyncs) to the runtime's blocking pool.
 
 use crate::error::{Error, Result};
 use std::future::Future;
