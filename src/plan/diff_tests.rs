@@ -887,7 +887,7 @@ fn cert_mut(d: &mut Desired) -> &mut CertificateSpec {
         .unwrap()
 }
 
-fn output_mut(d: &mut Desired) -> &mut OutputSpec {
+pub(crate) fn output_mut(d: &mut Desired) -> &mut OutputSpec {
     &mut cert_mut(d).outputs[0]
 }
 
@@ -1185,7 +1185,7 @@ fn s3(d: &mut Desired) {
     })
 }
 
-fn ssh(d: &mut Desired, host: &str, port: Option<u16>, user: Option<&str>) {
+pub(crate) fn ssh(d: &mut Desired, host: &str, port: Option<u16>, user: Option<&str>) {
     use crate::deploy::ssh::{SshOutput, SshTarget};
     output_mut(d).kind = OutputKind::Ssh(SshOutput {
         target: SshTarget {

@@ -319,35 +319,20 @@ fn hooks_of(output: &OutputSpec) -> impl Iterator<Item = String> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::ssh::{SshOutput, SshTarget};
     use crate::desired::model::OutputKind;
-    use crate::plan::diff::tests::{cert_spec, desired, output};
-    use std::time::Duration;
+    use crate::plan::diff::tests::{cert_spec, desired, output, output_mut, ssh};
 
     #[test]
     fn an_ssh_outputs_reload_command_is_a_hook_after_that_output_only() {
-        let mut spec = cert_spec("www", &["www.test"]);
-        let mut edge = output("/unused");
-        edge.name = "edge".into();
-        edge.kind = OutputKind::Ssh(SshOutput {
-            target: SshTarget {
-                host: "edge.test".into(),
-                port: Some(2222),
-                user: Some("deploy".into()),
-                identity_file: None,
-                known_hosts: None,
-                timeout: Duration::from_secs(30),
-            },
-            directory: "/etc/tls".into(),
-            combined: false,
-            key_mode: 0o600,
-            mode: 0o644,
-            owner: None,
-            group: None,
-            reload_command: Some(vec!["systemctl".into(), "reload".into(), "nginx".into()]),
-        });
-        spec.outputs.push(edge);
-        let graph = ConfigGraph::build(&[], &desired(vec![spec]), &State::new());
+        let mut www = cert_spec("www", &["www.test"]);
+        www.outputs.push(output("/tls/local"));
+        www.outputs[1].name = "local".into();
+        let mut desired = desired(vec![www]);
+        ssh(&mut desired, "edge.test", Some(2222), Some("deploy"));
+        if let OutputKind::Ssh(edge) = &mut output_mut(&mut desired).kind {
+            edge.reload_command = Some(vec!["systemctl".into(), "reload".into(), "nginx".into()]);
+        }
+        let graph = ConfigGraph::build(&[], &desired, &State::new());
         let at = |id: &str| {
             graph
                 .nodes
@@ -363,6 +348,7 @@ mod tests {
             .filter(|&&(_, to)| to == reload)
             .map(|&(from, _)| from)
             .collect();
-        assert_eq!(into_reload, vec![at("certificate.www.output.edge")]);
+        assert_eq!(into_reload, vec![at("certificate.www.output.files")]);
+        at("certificate.www.output.local");
     }
 }
