@@ -4,13 +4,14 @@ use super::{lifecycle, Context, Slot};
 use crate::acme::{self, AcmeAccount, OrderRequest, RevocationReason};
 use crate::address::{Address, Kind};
 use crate::deploy;
+use crate::desired::model::CertificateSpec;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::plan::graph::Node;
 use crate::plan::Action;
 use crate::secret::Sensitive;
 use crate::state::model::{
-    AccountSecret, AccountState, CertificateSecret, CertificateState, Secrets,
+    AccountSecret, AccountState, CertificateSecret, CertificateState, DeployedOutput, Secrets,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -282,6 +283,34 @@ async fn order_certificate(
         Some(issued.order_url),
         now,
     );
+    // Remote outputs keep where they delivered (ACM imports the new certificate to the same
+    // ARN); the record names the old serial until the new one is delivered.
+    entry.outputs = {
+        let ledger = context.ledger.lock().expect("ledger");
+        ledger
+            .state
+            .certificates
+            .get(address)
+            .map(|old| {
+                old.outputs
+                    .iter()
+                    .filter(|(_, o)| o.remote.is_some())
+                    .map(|(name, o)| (name.clone(), o.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // The outputs are delivered before the certificate is committed, so one state write
+    // records the certificate, its key and what was delivered. A crash before that write
+    // loses this action, as any action in flight: the next plan orders again and the
+    // output files are overwritten.
+    let (written, failure) = if spec.outputs.is_empty() {
+        (0, None)
+    } else {
+        let delivered = deliver_outputs(&spec, &entry, &private_key).await;
+        entry.outputs = delivered.records;
+        (entry.outputs.len(), delivered.failure)
+    };
     context
         .ledger
         .lock()
@@ -290,14 +319,6 @@ async fn order_certificate(
             if let Some(old) = state.certificates.get(address) {
                 entry.pending_revocation =
                     lifecycle::pending_after_replacement(old, spec.revoke_replaced_after, now);
-                // Remote outputs keep where they delivered (ACM imports the new certificate
-                // to the same ARN); their record names the old serial until delivered.
-                entry.outputs = old
-                    .outputs
-                    .iter()
-                    .filter(|(_, o)| o.remote.is_some())
-                    .map(|(name, o)| (name.clone(), o.clone()))
-                    .collect();
             }
             state.certificates.insert(address.clone(), entry);
             secrets.certificates.insert(
@@ -307,7 +328,9 @@ async fn order_certificate(
                 },
             );
         })?;
-    let written = deploy_outputs(context, address).await?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
     let chain_note = issued
         .chain_note
         .map(|note| format!("; {note}"))
@@ -318,10 +341,8 @@ async fn order_certificate(
     ))
 }
 
-/// Delivers every output of the certificate from state and records what was delivered.
-/// An output that fails keeps its earlier record (so the next plan delivers it again,
-/// without a new order) while the others are still delivered; the first failure is the
-/// action's error.
+/// Delivers every output of the certificate from state again and records what was
+/// delivered.
 async fn deploy_outputs(context: &Context, address: &Address) -> Result<usize> {
     let spec = &context.desired.certificates[address];
     if spec.outputs.is_empty() {
@@ -345,32 +366,50 @@ async fn deploy_outputs(context: &Context, address: &Address) -> Result<usize> {
         })?;
         (certificate, key)
     };
-    let mut deployed = BTreeMap::new();
+    let delivered = deliver_outputs(spec, &certificate, &key).await;
+    let count = delivered.records.len();
+    context.ledger.lock().expect("ledger").commit(|state, _| {
+        if let Some(entry) = state.certificates.get_mut(address) {
+            entry.outputs = delivered.records;
+        }
+    })?;
+    match delivered.failure {
+        Some(e) => Err(e),
+        None => Ok(count),
+    }
+}
+
+/// What [`deliver_outputs`] did: the records to store and the first failure.
+struct Delivered {
+    records: BTreeMap<String, DeployedOutput>,
+    failure: Option<Error>,
+}
+
+/// Delivers every output of `spec` (`certificate.outputs` holds the earlier records). An
+/// output that fails keeps its earlier record, so the next plan delivers it again without a
+/// new order, while the others are still delivered; the first failure is the action's error.
+async fn deliver_outputs(
+    spec: &CertificateSpec,
+    certificate: &CertificateState,
+    key: &Sensitive,
+) -> Delivered {
+    let mut records = BTreeMap::new();
     let mut failure = None;
     for output in &spec.outputs {
         let previous = certificate.outputs.get(&output.name);
-        match deploy::remote::deliver(output, &certificate, &key, previous).await {
+        match deploy::remote::deliver(output, certificate, key, previous).await {
             Ok(record) => {
-                deployed.insert(output.name.clone(), record);
+                records.insert(output.name.clone(), record);
             }
             Err(e) => {
                 if let Some(previous) = previous {
-                    deployed.insert(output.name.clone(), previous.clone());
+                    records.insert(output.name.clone(), previous.clone());
                 }
                 failure.get_or_insert(e);
             }
         }
     }
-    let count = deployed.len();
-    context.ledger.lock().expect("ledger").commit(|state, _| {
-        if let Some(entry) = state.certificates.get_mut(address) {
-            entry.outputs = deployed;
-        }
-    })?;
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(count),
-    }
+    Delivered { records, failure }
 }
 
 /// A certificate removed from the configuration: revoke it (unless `certform revoke` already
