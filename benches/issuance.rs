@@ -11,7 +11,9 @@
 //! --runs 5`), in K passes over all rows so that a slow spell of the machine hits every
 //! row alike; the table shows the medians, and each ratio is the median of the K ratios of
 //! floor and certform measured back to back (printed under the table, pass by pass). `--rows 50x10,200x10,1000x25` measures those
-//! rows (certificates x parallelism) instead of the default grid. `--current-pebble` runs
+//! rows (certificates x parallelism) instead of the default grid. `--baseline PATH` also
+//! runs another certform binary (an earlier build, say) with outputs in every pass, next to
+//! this one and against the same floor, so a change is measured before and after in one run. `--current-pebble` runs
 //! the current Pebble (`../shared/pebble/pebble` or `CERTFORM_TEST_PEBBLE`) instead of
 //! Debian's 2.4; `--pebble-gomaxprocs 1` runs Pebble on one OS thread (both Pebbles hung
 //! within the first few hundred of 1,000 orders at parallelism 25 otherwise, the floor's
@@ -76,9 +78,11 @@ fn main() {
             .flat_map(|&n| levels.iter().map(move |&parallelism| (n, parallelism)))
             .collect(),
     };
-    // samples[row] holds (floor, certform without outputs, certform with outputs) of every
-    // pass.
-    let mut samples: Vec<Vec<[Duration; 3]>> = vec![Vec::new(); rows.len()];
+    let this_build = Path::new(env!("CARGO_BIN_EXE_certform"));
+    let baseline = option("--baseline").map(std::path::PathBuf::from);
+    // samples[row] holds, for every pass: the floor, certform without outputs, certform with
+    // outputs and, with --baseline, the baseline with outputs.
+    let mut samples: Vec<Vec<Vec<Duration>>> = vec![Vec::new(); rows.len()];
     let (mut state_writes, mut file_creations) = (Vec::new(), Vec::new());
     for pass in 1..=runs {
         eprintln!("pass {pass} of {runs}");
@@ -90,13 +94,32 @@ fn main() {
         ));
         for (row, &(n, parallelism)) in rows.iter().enumerate() {
             let floor = with_retries(|pebble| runtime.block_on(floor(pebble, n, parallelism)));
-            let bare = with_retries(|pebble| certform_apply(pebble, n, parallelism, false));
-            let outputs = with_retries(|pebble| certform_apply(pebble, n, parallelism, true));
-            samples[row].push([floor, bare, outputs]);
+            let with_outputs = |binary: &Path| {
+                with_retries(|pebble| certform_apply(binary, pebble, n, parallelism, true))
+            };
+            let bare =
+                with_retries(|pebble| certform_apply(this_build, pebble, n, parallelism, false));
+            let mut pass_samples = vec![floor, bare];
+            match &baseline {
+                None => pass_samples.push(with_outputs(this_build)),
+                // Each goes first in every other pass, so neither always follows the other.
+                Some(baseline) if pass % 2 == 0 => {
+                    let before = with_outputs(baseline);
+                    pass_samples.extend([with_outputs(this_build), before]);
+                }
+                Some(baseline) => {
+                    pass_samples.extend([with_outputs(this_build), with_outputs(baseline)])
+                }
+            }
+            samples[row].push(pass_samples);
         }
     }
-    println!("| certificates | parallelism | floor (s) | certform, no outputs (s) | / floor | certform with outputs (s) | / floor | with outputs per certificate (ms) |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let (baseline_head, baseline_rule) = match &baseline {
+        Some(_) => (" baseline with outputs (s) | / floor |", "---:|---:|"),
+        None => ("", ""),
+    };
+    println!("| certificates | parallelism | floor (s) | certform, no outputs (s) | / floor | certform with outputs (s) | / floor | with outputs per certificate (ms) |{baseline_head}");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|{baseline_rule}");
     for (&(n, parallelism), samples) in rows.iter().zip(&samples) {
         let seconds = |i: usize| median(samples.iter().map(|s| s[i].as_secs_f64()));
         let ratio = |i: usize| {
@@ -106,8 +129,12 @@ fn main() {
                     .map(|s| s[i].as_secs_f64() / s[0].as_secs_f64()),
             )
         };
+        let baseline_cells = match &baseline {
+            Some(_) => format!(" {:.3} | {:.2} |", seconds(3), ratio(3)),
+            None => String::new(),
+        };
         println!(
-            "| {n} | {parallelism} | {:.3} | {:.3} | {:.2} | {:.3} | {:.2} | {:.1} |",
+            "| {n} | {parallelism} | {:.3} | {:.3} | {:.2} | {:.3} | {:.2} | {:.1} |{baseline_cells}",
             seconds(0),
             seconds(1),
             ratio(1),
@@ -127,8 +154,12 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
+        let baseline_ratios = match &baseline {
+            Some(_) => format!("; baseline with outputs {}", ratios(3)),
+            None => String::new(),
+        };
         println!(
-            "{n} x {parallelism}, ratio in each pass: no outputs {}; with outputs {}",
+            "{n} x {parallelism}, ratio in each pass: no outputs {}; with outputs {}{baseline_ratios}",
             ratios(1),
             ratios(2)
         );
@@ -254,9 +285,10 @@ fn with_retries(mut measure: impl FnMut(&Pebble) -> Result<Duration, String>) ->
     panic!("every attempt failed:\n{}", failures.join("\n"));
 }
 
-/// `certform apply --auto-approve` of `n` new certificates from an empty state, each with
-/// an `output` block writing its four files when `outputs`.
+/// `binary apply --auto-approve` (a certform) of `n` new certificates from an empty state,
+/// each with an `output` block writing its four files when `outputs`.
 fn certform_apply(
+    binary: &Path,
     pebble: &Pebble,
     n: usize,
     parallelism: usize,
@@ -293,7 +325,7 @@ http_solver "web" {{
     let identity = dir.join("identity.txt");
     certform::state::generate_identity(&identity).unwrap();
     measure::run_within(
-        Command::new(env!("CARGO_BIN_EXE_certform"))
+        Command::new(binary)
             .arg("--chdir")
             .arg(dir)
             .args(["-q", "apply", "--auto-approve", "--parallelism"])
