@@ -33,8 +33,11 @@
 //! last 5 seconds, or 5 minutes while that inode's table block is not yet written back
 //! (the kernel's `recently_deleted`), so a harness that cleans up as it goes measures its
 //! own deletions. Files certform itself frees during a run still count. The last line of
-//! the output times the creation of empty files on the same disk, so a table taken after
-//! a build or a test suite freed thousands of files shows it.
+//! the output times creating directories and files as outputs do, in the same temporary
+//! directory, so a table taken after a build or a test suite freed thousands of files
+//! shows it. The runs go where `TMPDIR` points (`/tmp` by default): on this machine `/tmp`,
+//! churned by every test run, costs ~100-160 µs per new inode while a directory under
+//! `/work` costs ~13 µs, on the same file system.
 //!
 //! Under `cargo test` (no `--bench` argument) it runs a tiny smoke version, so the harness
 //! itself is tested.
@@ -82,7 +85,7 @@ fn main() {
     let baseline = option("--baseline").map(std::path::PathBuf::from);
     // samples[row] holds, for every pass: the floor, certform without outputs, certform with
     // outputs and, with --baseline, the baseline with outputs.
-    let mut samples: Vec<Vec<Vec<Duration>>> = vec![Vec::new(); rows.len()];
+    let mut samples: Vec<Vec<Vec<Sample>>> = vec![Vec::new(); rows.len()];
     let (mut state_writes, mut file_creations) = (Vec::new(), Vec::new());
     for pass in 1..=runs {
         eprintln!("pass {pass} of {runs}");
@@ -93,7 +96,11 @@ fn main() {
                 .map(|d| d.as_secs_f64() * 1e6),
         ));
         for (row, &(n, parallelism)) in rows.iter().enumerate() {
-            let floor = with_retries(|pebble| runtime.block_on(floor(pebble, n, parallelism)));
+            let floor = with_retries(|pebble| {
+                let before = measure::own_cpu();
+                let wall = runtime.block_on(floor(pebble, n, parallelism))?;
+                Ok((wall, measure::own_cpu() - before))
+            });
             let with_outputs = |binary: &Path| {
                 with_retries(|pebble| certform_apply(binary, pebble, n, parallelism, true))
             };
@@ -121,12 +128,12 @@ fn main() {
     println!("| certificates | parallelism | floor (s) | certform, no outputs (s) | / floor | certform with outputs (s) | / floor | with outputs per certificate (ms) |{baseline_head}");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|{baseline_rule}");
     for (&(n, parallelism), samples) in rows.iter().zip(&samples) {
-        let seconds = |i: usize| median(samples.iter().map(|s| s[i].as_secs_f64()));
+        let seconds = |i: usize| median(samples.iter().map(|s| s[i].wall.as_secs_f64()));
         let ratio = |i: usize| {
             median(
                 samples
                     .iter()
-                    .map(|s| s[i].as_secs_f64() / s[0].as_secs_f64()),
+                    .map(|s| s[i].wall.as_secs_f64() / s[0].wall.as_secs_f64()),
             )
         };
         let baseline_cells = match &baseline {
@@ -150,7 +157,7 @@ fn main() {
         let ratios = |i: usize| {
             samples
                 .iter()
-                .map(|s| format!("{:.2}", s[i].as_secs_f64() / s[0].as_secs_f64()))
+                .map(|s| format!("{:.2}", s[i].wall.as_secs_f64() / s[0].wall.as_secs_f64()))
                 .collect::<Vec<_>>()
                 .join(" ")
         };
@@ -164,13 +171,37 @@ fn main() {
             ratios(2)
         );
     }
+    // Pebble runs on the same cores: what each client costs in CPU is taken from the CA.
+    println!();
+    println!("CPU per certificate (ms, medians): each client's own, and Pebble's (with challtestsrv) while it served that client");
+    println!("| certificates | parallelism | floor | Pebble | certform, no outputs | Pebble | certform with outputs | Pebble |{}", if baseline.is_some() { " baseline with outputs | Pebble |" } else { "" });
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|{baseline_rule}");
+    for (&(n, parallelism), samples) in rows.iter().zip(&samples) {
+        let per_certificate = |cpu: fn(&Sample) -> Duration, i: usize| {
+            median(
+                samples
+                    .iter()
+                    .map(|s| cpu(&s[i]).as_secs_f64() * 1000.0 / n as f64),
+            )
+        };
+        let cells: String = (0..samples[0].len())
+            .map(|i| {
+                format!(
+                    " {:.2} | {:.2} |",
+                    per_certificate(|s| s.client_cpu, i),
+                    per_certificate(|s| s.ca_cpu, i)
+                )
+            })
+            .collect();
+        println!("| {n} | {parallelism} |{cells}");
+    }
     drop(std::mem::take(&mut *KEPT.lock().unwrap()));
     println!(
         "one state write on this disk (100 KB: temp file, fsync, backup, rename, directory fsync): median {:.1} ms",
         median(state_writes.iter().map(|d| d.as_secs_f64() * 1000.0))
     );
     println!(
-        "creating an empty file on this disk: median {:.0} µs over the passes (slowest pass {:.0} µs)",
+        "creating a file or directory as outputs do, on this disk: median {:.0} µs over the passes (slowest pass {:.0} µs)",
         median(file_creations.iter().copied()),
         file_creations.iter().copied().fold(0.0, f64::max)
     );
@@ -179,14 +210,27 @@ fn main() {
 /// Each certificate's outputs create five inodes, which the floor never does, and what an
 /// inode costs depends on what the machine deleted lately (see the module's notes): tens of
 /// microseconds normally, hundreds after a test suite or build freed thousands of files.
-/// 100 empty files in a fresh directory, each timed, so a table can be read in that light.
+/// The outputs' own pattern, each inode timed: in a fresh directory (where the runs put
+/// theirs), 40 directories with four empty files each. (A flat directory of files can land
+/// in another block group than new directories do, and read tens of microseconds while
+/// certform's outputs pay over a hundred.)
 fn file_creation_latencies() -> Vec<Duration> {
     let dir = keep_until_exit(tempfile::tempdir().unwrap());
-    (0..100)
-        .map(|i| {
-            let started = Instant::now();
-            drop(std::fs::File::create_new(dir.join(format!("probe{i}"))).unwrap());
-            started.elapsed()
+    let timed = |create: &dyn Fn()| {
+        let started = Instant::now();
+        create();
+        started.elapsed()
+    };
+    (0..40)
+        .flat_map(|i| {
+            let output = dir.join(format!("c{i}"));
+            let mut latencies = vec![timed(&|| std::fs::create_dir(&output).unwrap())];
+            for name in ["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"] {
+                latencies.push(timed(&|| {
+                    drop(std::fs::File::create_new(output.join(name)).unwrap())
+                }));
+            }
+            latencies
         })
         .collect()
 }
@@ -257,8 +301,19 @@ fn limit(n: usize) -> Duration {
 }
 const ATTEMPTS: usize = 3;
 
-/// Runs `measure` against a fresh Pebble, retrying with another fresh one when it fails.
-fn with_retries(mut measure: impl FnMut(&Pebble) -> Result<Duration, String>) -> Duration {
+/// One measurement: wall time, the client's CPU time and the CA's.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    client_cpu: Duration,
+    ca_cpu: Duration,
+}
+
+/// Runs `measure` (which returns wall time and the client's CPU time) against a fresh
+/// Pebble, retrying with another fresh one when it fails.
+fn with_retries(
+    mut measure: impl FnMut(&Pebble) -> Result<(Duration, Duration), String>,
+) -> Sample {
     let mut failures = Vec::new();
     for attempt in 1..=ATTEMPTS {
         let mut pebble = Pebble::builder()
@@ -272,8 +327,15 @@ fn with_retries(mut measure: impl FnMut(&Pebble) -> Result<Duration, String>) ->
             pebble = pebble.env("GOMAXPROCS", &threads);
         }
         let pebble = pebble.start();
+        let ca_before = pebble.cpu_time();
         match measure(&pebble) {
-            Ok(elapsed) => return elapsed,
+            Ok((wall, client_cpu)) => {
+                return Sample {
+                    wall,
+                    client_cpu,
+                    ca_cpu: pebble.cpu_time() - ca_before,
+                }
+            }
             Err(e) => {
                 eprintln!(
                     "attempt {attempt} of {ATTEMPTS} failed, retrying with a fresh Pebble: {e}"
@@ -286,14 +348,14 @@ fn with_retries(mut measure: impl FnMut(&Pebble) -> Result<Duration, String>) ->
 }
 
 /// `binary apply --auto-approve` (a certform) of `n` new certificates from an empty state,
-/// each with an `output` block writing its four files when `outputs`.
+/// each with an `output` block writing its four files when `outputs`: its wall and CPU time.
 fn certform_apply(
     binary: &Path,
     pebble: &Pebble,
     n: usize,
     parallelism: usize,
     outputs: bool,
-) -> Result<Duration, String> {
+) -> Result<(Duration, Duration), String> {
     let dir = keep_until_exit(tempfile::tempdir().unwrap());
     let mut config = format!(
         r#"account "bench" {{
@@ -335,7 +397,7 @@ http_solver "web" {{
             .env("NO_COLOR", "1"),
         Some(limit(n)),
     )
-    .map(|run| run.wall)
+    .map(|run| (run.wall, run.cpu))
 }
 
 type Tokens = Arc<Mutex<HashMap<String, String>>>;

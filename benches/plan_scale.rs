@@ -7,6 +7,7 @@
 #[path = "support/fixtures.rs"]
 mod fixtures;
 #[path = "support/measure.rs"]
+#[allow(dead_code)] // plan_scale reports wall time and memory, not CPU
 mod measure;
 
 use std::process::Command;

@@ -1,5 +1,6 @@
 //! Runs a command and measures what a user would: wall time and peak resident memory
-//! (from `wait4`'s rusage, so it is the child's own peak, not the benchmark's).
+//! (from `wait4`'s rusage, so it is the child's own peak, not the benchmark's), and the CPU
+//! time it used.
 
 use std::process::Command;
 use std::sync::mpsc;
@@ -9,6 +10,24 @@ use std::time::{Duration, Instant};
 pub struct Run {
     pub wall: Duration,
     pub peak_rss_kib: u64,
+    /// User and system time.
+    pub cpu: Duration,
+}
+
+fn cpu_of(usage: &libc::rusage) -> Duration {
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// User and system time this process has used so far, all threads.
+pub fn own_cpu() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value, and getrusage fills it in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is valid for writes.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    cpu_of(&usage)
 }
 
 /// Runs `command` to completion; panics with its output when it fails.
@@ -70,7 +89,11 @@ pub fn run_within(command: &mut Command, limit: Option<Duration>) -> Result<Run,
         }
         return Err(format!("{described} failed (status {status}): {stderr}"));
     }
-    Ok(Run { wall, peak_rss_kib })
+    Ok(Run {
+        wall,
+        peak_rss_kib,
+        cpu: cpu_of(&usage),
+    })
 }
 
 /// The median of `samples` runs (by wall time).

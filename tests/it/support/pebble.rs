@@ -175,6 +175,20 @@ impl Pebble {
     }
 
     /// A scratch directory that lives as long as this Pebble.
+    /// CPU time Pebble and challtestsrv have used so far, summed over their threads from
+    /// `/proc/<pid>/task/*/schedstat` (nanoseconds; Linux only): benchmarks take it before
+    /// and after a measurement to see what the CA spent on it.
+    pub fn cpu_time(&self) -> Duration {
+        [&self.pebble, &self.challtestsrv]
+            .into_iter()
+            .filter_map(|child| std::fs::read_dir(format!("/proc/{}/task", child.id())).ok())
+            .flatten()
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+            .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+            .map(Duration::from_nanos)
+            .sum()
+    }
+
     pub fn temp_dir(&self) -> &Path {
         self.dir.path()
     }
