@@ -23,30 +23,105 @@ const MUST_STAPLE_VALUE: &[u8] = &[0x30, 0x03, 0x02, 0x01, 0x05];
 /// Longest common name X.509 allows (RFC 5280 `ub-common-name`).
 const MAX_COMMON_NAME: usize = 64;
 
-/// Generate a new private key of type `kt`, as PKCS#8 PEM.
-pub fn generate_private_key(kt: KeyType) -> Result<Sensitive> {
-    match kt {
-        KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
-            use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-            let bits = kt.rsa_bits().unwrap_or(2048);
-            let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), bits)
-                .map_err(|e| Error::Bug(format!("generating a {kt} key failed: {e}")))?;
-            let pem = key
-                .to_pkcs8_pem(LineEnding::LF)
-                .map_err(|e| Error::Bug(format!("encoding a {kt} key failed: {e}")))?;
-            Ok(Sensitive::new(pem.as_str()))
-        }
-        KeyType::EcdsaP256 | KeyType::EcdsaP384 => {
-            let alg = if kt == KeyType::EcdsaP256 {
-                &PKCS_ECDSA_P256_SHA256
-            } else {
-                &PKCS_ECDSA_P384_SHA384
-            };
-            let key = KeyPair::generate_for(alg)
-                .map_err(|e| Error::Bug(format!("generating a {kt} key failed: {e}")))?;
-            Ok(Sensitive::new(key.serialize_pem()))
+/// A certificate's private key, parsed once: its PKCS#8 PEM (what state keeps and outputs
+/// write) and rcgen's signer, which signs the CSR and knows the public key the issued
+/// certificate must carry. (Parsing a PEM key again computes the public key again: a
+/// scalar multiplication for ECDSA, a consistency check for RSA.)
+pub struct CertificateKey {
+    pem: Sensitive,
+    pair: KeyPair,
+}
+
+impl CertificateKey {
+    /// A new private key of type `kt`.
+    pub fn generate(kt: KeyType) -> Result<CertificateKey> {
+        match kt {
+            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
+                use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+                let bits = kt.rsa_bits().unwrap_or(2048);
+                let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), bits)
+                    .map_err(|e| Error::Bug(format!("generating a {kt} key failed: {e}")))?;
+                let pem = key
+                    .to_pkcs8_pem(LineEnding::LF)
+                    .map_err(|e| Error::Bug(format!("encoding a {kt} key failed: {e}")))?;
+                CertificateKey::from_pem(Sensitive::new(pem.as_str()))
+            }
+            KeyType::EcdsaP256 | KeyType::EcdsaP384 => {
+                let alg = if kt == KeyType::EcdsaP256 {
+                    &PKCS_ECDSA_P256_SHA256
+                } else {
+                    &PKCS_ECDSA_P384_SHA384
+                };
+                let pair = KeyPair::generate_for(alg)
+                    .map_err(|e| Error::Bug(format!("generating a {kt} key failed: {e}")))?;
+                Ok(CertificateKey {
+                    pem: Sensitive::new(pair.serialize_pem()),
+                    pair,
+                })
+            }
         }
     }
+
+    /// A PKCS#8 PEM private key of a supported type.
+    pub fn from_pem(pem: Sensitive) -> Result<CertificateKey> {
+        let pair = key_pair(&pem)?;
+        Ok(CertificateKey { pem, pair })
+    }
+
+    pub fn pem(&self) -> &Sensitive {
+        &self.pem
+    }
+
+    pub fn into_pem(self) -> Sensitive {
+        self.pem
+    }
+
+    /// SHA-256 of the SubjectPublicKeyInfo, lower-case hex (as [`CertSummary::spki_sha256`]).
+    pub fn spki_sha256(&self) -> String {
+        use rcgen::PublicKeyData;
+        hex::encode(Sha256::digest(self.pair.subject_public_key_info()))
+    }
+
+    /// A DER certificate signing request for `domains`, signed with this key.
+    ///
+    /// The first domain becomes the common name (when it fits in 64 characters); all
+    /// domains are subject alternative names (IP addresses as IP SANs). `must_staple` adds
+    /// the TLS Feature extension with `status_request` (RFC 7633).
+    pub fn csr_der(&self, domains: &[String], must_staple: bool) -> Result<Vec<u8>> {
+        let Some(first) = domains.first() else {
+            return Err(Error::Bug("a CSR was requested without any domain".into()));
+        };
+        let mut params = CertificateParams::new(domains.to_vec()).map_err(|e| {
+            Error::Acme(format!(
+                "cannot build a CSR for {}: {e}",
+                domains.join(", ")
+            ))
+        })?;
+        let mut dn = DistinguishedName::new();
+        // No common name for an IP address: CAs refuse an IP in the CN (RFC 8738
+        // certificates carry it only as an iPAddress SAN).
+        if first.len() <= MAX_COMMON_NAME && !crate::desired::domain::is_ip_address(first) {
+            dn.push(DnType::CommonName, first.clone());
+        }
+        params.distinguished_name = dn;
+        if must_staple {
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    OID_TLS_FEATURE,
+                    MUST_STAPLE_VALUE.to_vec(),
+                ));
+        }
+        let csr = params.serialize_request(&self.pair).map_err(|e| {
+            Error::Acme(format!("cannot sign a CSR for {}: {e}", domains.join(", ")))
+        })?;
+        Ok(csr.der().to_vec())
+    }
+}
+
+/// Generate a new private key of type `kt`, as PKCS#8 PEM.
+pub fn generate_private_key(kt: KeyType) -> Result<Sensitive> {
+    CertificateKey::generate(kt).map(CertificateKey::into_pem)
 }
 
 /// Parse a PKCS#8 PEM private key for signing.
@@ -89,47 +164,6 @@ pub fn key_type_of(private_key_pem: &Sensitive) -> Result<KeyType> {
     Err(Error::State(
         "the certificate private key has an unsupported algorithm".into(),
     ))
-}
-
-/// A DER certificate signing request for `domains`, signed with `private_key_pem`.
-///
-/// The first domain becomes the common name (when it fits in 64 characters); all domains are
-/// subject alternative names (IP addresses as IP SANs). `must_staple` adds the TLS Feature
-/// extension with `status_request`.
-pub fn csr_der(
-    private_key_pem: &Sensitive,
-    domains: &[String],
-    must_staple: bool,
-) -> Result<Vec<u8>> {
-    let Some(first) = domains.first() else {
-        return Err(Error::Bug("a CSR was requested without any domain".into()));
-    };
-    let key = key_pair(private_key_pem)?;
-    let mut params = CertificateParams::new(domains.to_vec()).map_err(|e| {
-        Error::Acme(format!(
-            "cannot build a CSR for {}: {e}",
-            domains.join(", ")
-        ))
-    })?;
-    let mut dn = DistinguishedName::new();
-    // No common name for an IP address: CAs refuse an IP in the CN (RFC 8738 certificates
-    // carry it only as an iPAddress SAN).
-    if first.len() <= MAX_COMMON_NAME && !crate::desired::domain::is_ip_address(first) {
-        dn.push(DnType::CommonName, first.clone());
-    }
-    params.distinguished_name = dn;
-    if must_staple {
-        params
-            .custom_extensions
-            .push(CustomExtension::from_oid_content(
-                OID_TLS_FEATURE,
-                MUST_STAPLE_VALUE.to_vec(),
-            ));
-    }
-    let csr = params
-        .serialize_request(&key)
-        .map_err(|e| Error::Acme(format!("cannot sign a CSR for {}: {e}", domains.join(", "))))?;
-    Ok(csr.der().to_vec())
 }
 
 /// The public facts of an issued certificate, as kept in the public half of state.
@@ -243,7 +277,7 @@ pub fn same_identifiers(a: &[String], b: &[String]) -> bool {
 /// of it) answering with any other certificate must not get it deployed.
 pub fn check_issued(
     summary: &CertSummary,
-    private_key: &Sensitive,
+    private_key: &CertificateKey,
     ordered: &[String],
 ) -> Result<()> {
     if !same_identifiers(&summary.domains, ordered) {
@@ -258,7 +292,7 @@ pub fn check_issued(
             }
         )));
     }
-    if public_key_sha256(private_key)? != summary.spki_sha256 {
+    if private_key.spki_sha256() != summary.spki_sha256 {
         return Err(Error::Acme(
             "The CA returned a certificate for another public key than the one in the CSR; \
              it was not deployed and the state is unchanged."
@@ -279,9 +313,7 @@ pub fn serial_of_der(der: &[u8]) -> Result<String> {
 /// SHA-256 of the SubjectPublicKeyInfo of a private key, hex: equal to a certificate's
 /// `spki_sha256` exactly when the certificate is for this key.
 pub fn public_key_sha256(private_key_pem: &Sensitive) -> Result<String> {
-    use rcgen::PublicKeyData;
-    let key = key_pair(private_key_pem)?;
-    Ok(hex::encode(Sha256::digest(key.subject_public_key_info())))
+    CertificateKey::from_pem(private_key_pem.clone()).map(|key| key.spki_sha256())
 }
 
 /// A private key in any PEM form other tools write — PKCS#8 (`PRIVATE KEY`, certbot),
@@ -379,8 +411,8 @@ mod tests {
     }
 
     fn check_csr(kt: KeyType, must_staple: bool) {
-        let key = generate_private_key(kt).unwrap();
-        let der = csr_der(&key, &domains(), must_staple).unwrap();
+        let key = CertificateKey::generate(kt).unwrap();
+        let der = key.csr_der(&domains(), must_staple).unwrap();
         let (_, csr) = X509CertificationRequest::from_der(&der).unwrap();
         let info = &csr.certification_request_info;
         let cn: Vec<_> = info
@@ -419,9 +451,9 @@ mod tests {
 
     #[test]
     fn long_first_domain_is_not_a_common_name() {
-        let key = generate_private_key(KeyType::EcdsaP256).unwrap();
+        let key = CertificateKey::generate(KeyType::EcdsaP256).unwrap();
         let long = format!("{}.example.com", "a".repeat(60));
-        let der = csr_der(&key, std::slice::from_ref(&long), false).unwrap();
+        let der = key.csr_der(std::slice::from_ref(&long), false).unwrap();
         let (_, csr) = X509CertificationRequest::from_der(&der).unwrap();
         assert_eq!(
             csr.certification_request_info
@@ -491,12 +523,12 @@ mod tests {
             CertificateParams::new(Vec::<String>::new()).unwrap(),
             issuer_key,
         );
-        let key = generate_private_key(KeyType::EcdsaP256).unwrap();
-        let issue = |key: &Sensitive, names: &[&str]| {
+        let key = CertificateKey::generate(KeyType::EcdsaP256).unwrap();
+        let issue = |key: &CertificateKey, names: &[&str]| {
             let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
             let leaf = CertificateParams::new(names)
                 .unwrap()
-                .signed_by(&key_pair(key).unwrap(), &issuer)
+                .signed_by(&key.pair, &issuer)
                 .unwrap();
             summarize_chain(&leaf.pem()).unwrap()
         };
@@ -514,7 +546,7 @@ mod tests {
             "{err}"
         );
 
-        let other_key = generate_private_key(KeyType::EcdsaP256).unwrap();
+        let other_key = CertificateKey::generate(KeyType::EcdsaP256).unwrap();
         let wrong_key = issue(&other_key, &["example.com", "192.0.2.7"]);
         let err = check_issued(&wrong_key, &key, &ordered)
             .unwrap_err()

@@ -24,7 +24,7 @@ pub struct OrderRequest<'a> {
     pub domains: &'a [String],
     /// The solver for each domain (every domain must have one).
     pub solver_for: &'a BTreeMap<String, Address>,
-    /// A DER CSR for `domains` (see [`crate::keys::csr_der`]).
+    /// A DER CSR for `domains` (see [`crate::keys::CertificateKey::csr_der`]).
     pub csr_der: Vec<u8>,
     pub profile: Option<&'a str>,
     /// The certificate this order replaces (PEM), named in `replaces` when the CA offers

@@ -6,7 +6,7 @@ use crate::address::{Address, Kind};
 use crate::deploy;
 use crate::desired::model::CertificateSpec;
 use crate::error::{Error, Result};
-use crate::keys;
+use crate::keys::{self, CertificateKey};
 use crate::plan::graph::Node;
 use crate::plan::Action;
 use crate::secret::Sensitive;
@@ -237,15 +237,16 @@ async fn order_certificate(
     let reusable_key = (action == Action::Renew && spec.reuse_key)
         .then(|| stored_key(&context.ledger.lock().expect("ledger").secrets, address))
         .flatten();
-    let key_type = spec.key_type;
-    let private_key = match reusable_key {
-        Some(key) => key,
-        None => crate::runtime::blocking(move || keys::generate_private_key(key_type)).await?,
-    };
-    let csr = {
-        let (key, domains, staple) = (private_key.clone(), spec.domains.clone(), spec.must_staple);
-        crate::runtime::blocking(move || keys::csr_der(&key, &domains, staple)).await?
-    };
+    let (key_type, domains, staple) = (spec.key_type, spec.domains.clone(), spec.must_staple);
+    let (private_key, csr) = crate::runtime::blocking(move || {
+        let key = match reusable_key {
+            Some(pem) => CertificateKey::from_pem(pem)?,
+            None => CertificateKey::generate(key_type)?,
+        };
+        let csr = key.csr_der(&domains, staple)?;
+        Ok((key, csr))
+    })
+    .await?;
     let replaced = {
         let ledger = context.ledger.lock().expect("ledger");
         ledger
@@ -307,7 +308,7 @@ async fn order_certificate(
     let (written, failure) = if spec.outputs.is_empty() {
         (0, None)
     } else {
-        let delivered = deliver_outputs(&spec, &entry, &private_key).await;
+        let delivered = deliver_outputs(&spec, &entry, private_key.pem()).await;
         entry.outputs = delivered.records;
         (entry.outputs.len(), delivered.failure)
     };
@@ -324,7 +325,7 @@ async fn order_certificate(
             secrets.certificates.insert(
                 address.clone(),
                 CertificateSecret {
-                    private_key_pem: private_key,
+                    private_key_pem: private_key.into_pem(),
                 },
             );
         })?;

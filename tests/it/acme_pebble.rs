@@ -66,10 +66,11 @@ async fn issue(
     domains: &[String],
     kt: KeyType,
 ) -> certform::Result<Outcome> {
-    let key = tokio::task::spawn_blocking(move || keys::generate_private_key(kt))
+    let key = tokio::task::spawn_blocking(move || keys::CertificateKey::generate(kt))
         .await
         .unwrap()?;
-    let csr = keys::csr_der(&key, domains, false)?;
+    let csr = key.csr_der(domains, false)?;
+    let key = key.into_pem();
     let started = Instant::now();
     let issued = account
         .issue(
