@@ -174,7 +174,6 @@ impl Pebble {
         format!("https://127.0.0.1:{}", self.management_port)
     }
 
-    /// A scratch directory that lives as long as this Pebble.
     /// CPU time Pebble and challtestsrv have used so far, summed over their threads from
     /// `/proc/<pid>/task/*/schedstat` (nanoseconds; Linux only): benchmarks take it before
     /// and after a measurement to see what the CA spent on it.
@@ -189,6 +188,7 @@ impl Pebble {
             .sum()
     }
 
+    /// A scratch directory that lives as long as this Pebble.
     pub fn temp_dir(&self) -> &Path {
         self.dir.path()
     }
