@@ -78,8 +78,7 @@ impl CertificateKey {
 
     /// SHA-256 of the SubjectPublicKeyInfo, lower-case hex (as [`CertSummary::spki_sha256`]).
     pub fn spki_sha256(&self) -> String {
-        use rcgen::PublicKeyData;
-        hex::encode(Sha256::digest(self.pair.subject_public_key_info()))
+        spki_sha256(&self.pair)
     }
 
     /// A DER certificate signing request for `domains`, signed with this key.
@@ -313,7 +312,12 @@ pub fn serial_of_der(der: &[u8]) -> Result<String> {
 /// SHA-256 of the SubjectPublicKeyInfo of a private key, hex: equal to a certificate's
 /// `spki_sha256` exactly when the certificate is for this key.
 pub fn public_key_sha256(private_key_pem: &Sensitive) -> Result<String> {
-    CertificateKey::from_pem(private_key_pem.clone()).map(|key| key.spki_sha256())
+    key_pair(private_key_pem).map(|pair| spki_sha256(&pair))
+}
+
+fn spki_sha256(pair: &KeyPair) -> String {
+    use rcgen::PublicKeyData;
+    hex::encode(Sha256::digest(pair.subject_public_key_info()))
 }
 
 /// A private key in any PEM form other tools write — PKCS#8 (`PRIVATE KEY`, certbot),
