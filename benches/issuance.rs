@@ -10,14 +10,15 @@
 //! Every row is measured `--runs K` times (default 3: `cargo bench --bench issuance --
 //! --runs 5`), in K passes over all rows so that a slow spell of the machine hits every
 //! row alike; the table shows the medians, and each ratio is the median of the K ratios of
-//! floor and certform measured back to back (printed under the table, pass by pass). `--rows 50x10,200x10,1000x25` measures those
-//! rows (certificates x parallelism) instead of the default grid. `--baseline PATH` also
-//! runs another certform binary (an earlier build, say) with outputs in every pass, next to
-//! this one and against the same floor, so a change is measured before and after in one run. `--current-pebble` runs
-//! the current Pebble (`../shared/pebble/pebble` or `CERTFORM_TEST_PEBBLE`) instead of
-//! Debian's 2.4; `--pebble-gomaxprocs 1` runs Pebble on one OS thread (both Pebbles hung
-//! within the first few hundred of 1,000 orders at parallelism 25 otherwise, the floor's
-//! orders too; on one thread they finish).
+//! floor and certform measured back to back (printed under the table, pass by pass).
+//! `--rows 50x10,200x10,1000x25` measures those rows (certificates x parallelism) instead
+//! of the default grid. `--baseline PATH` also runs another certform binary (an earlier
+//! build, say) with outputs in every pass, next to this one and against the same floor, so
+//! a change is measured before and after in one run. `--current-pebble` runs the current
+//! Pebble (`../shared/pebble/pebble` or `CERTFORM_TEST_PEBBLE`) instead of Debian's 2.4;
+//! `--pebble-gomaxprocs 1` runs Pebble on one OS thread (both Pebbles hung within the
+//! first few hundred of 1,000 orders at parallelism 25 otherwise, the floor's orders too;
+//! on one thread they finish).
 //!
 //! Why a fresh Pebble each time: Pebble's in-memory store scans every authorization it
 //! holds on each new order, so a long-lived Pebble slows down as the benchmark goes on, and
